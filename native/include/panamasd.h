@@ -1,0 +1,390 @@
+/*
+ * panamasd.h: the whole C ABI of panama-sd's shim over libtorch.
+ *
+ * Rules (the Java bindings are generated from this file, so it stays plain C99):
+ *  - Every fallible call returns an int32_t status (psd_status). PSD_OK is 0. On any other value the
+ *    message is available from psd_last_error() on the same thread. No C++ exception crosses this ABI.
+ *  - Results go out through trailing ret_* pointers. A psd_tensor* written to a ret_* pointer is a NEW
+ *    reference: the caller owns it and frees it with psd_tensor_free. Tensor arguments are BORROWED.
+ *  - Free functions accept NULL.
+ *  - dtype, device and memory-format values come from getter functions: their raw numbers are not ABI.
+ *  - A changed signature becomes a new function with a _v2 suffix; PSD_ABI_VERSION counts such changes.
+ *  - Grad mode and inference mode are per thread, as in libtorch.
+ */
+#ifndef PANAMASD_H
+#define PANAMASD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PSD_ABI_VERSION 1
+#define PSD_MAX_DIMS 16
+
+typedef enum psd_status {
+    PSD_OK = 0,
+    PSD_ERR_TORCH = 1,    /* c10::Error and its subclasses: libtorch's own message */
+    PSD_ERR_ARGUMENT = 2, /* a bad argument caught by the shim itself (NULL handle, bad count) */
+    PSD_ERR_STD = 3,      /* another std::exception */
+    PSD_ERR_UNKNOWN = 4   /* anything else that was thrown */
+} psd_status;
+
+/* Tags of psd_value, the boxed argument and result of psd_op_call. */
+typedef enum psd_value_tag {
+    PSD_VALUE_NONE = 0,
+    PSD_VALUE_TENSOR = 1,
+    PSD_VALUE_INT = 2,
+    PSD_VALUE_DOUBLE = 3,
+    PSD_VALUE_BOOL = 4,
+    PSD_VALUE_INT_LIST = 5,
+    PSD_VALUE_SCALAR_TYPE = 6,
+    PSD_VALUE_STRING = 7,
+    PSD_VALUE_TENSOR_LIST = 8
+} psd_value_tag;
+
+typedef enum psd_interp_mode {
+    PSD_INTERP_NEAREST = 0,
+    PSD_INTERP_BILINEAR = 1,
+    PSD_INTERP_BICUBIC = 2
+} psd_interp_mode;
+
+typedef enum psd_pad_mode {
+    PSD_PAD_CONSTANT = 0,
+    PSD_PAD_REFLECT = 1,
+    PSD_PAD_REPLICATE = 2
+} psd_pad_mode;
+
+typedef enum psd_reduction {
+    PSD_REDUCTION_NONE = 0,
+    PSD_REDUCTION_MEAN = 1,
+    PSD_REDUCTION_SUM = 2
+} psd_reduction;
+
+/* Opaque handles. */
+typedef struct psd_tensor psd_tensor;
+typedef struct psd_generator psd_generator;
+typedef struct psd_op psd_op;
+typedef struct psd_optimizer psd_optimizer;
+typedef struct psd_inference_guard psd_inference_guard;
+
+/* A boxed value. In arguments every pointer is borrowed. In results a TENSOR is a new reference, a
+ * TENSOR_LIST result is spread into consecutive TENSOR values, and an INT_LIST's ints are borrowed
+ * thread-local memory, valid until the next psd_op_call on the same thread. */
+typedef struct psd_value {
+    int32_t tag;               /* psd_value_tag */
+    int32_t reserved;          /* zero */
+    int64_t i;                 /* INT, BOOL (0 or 1), SCALAR_TYPE (a psd_dtype_* value) */
+    double d;                  /* DOUBLE */
+    psd_tensor *tensor;        /* TENSOR */
+    const int64_t *ints;       /* INT_LIST */
+    psd_tensor *const *tensors;/* TENSOR_LIST */
+    int64_t len;               /* element count of ints or tensors */
+    const char *str;           /* STRING, NUL-terminated */
+} psd_value;
+
+/* Native memory accounting. Bytes are those held by libtorch's CPU allocator (the counting allocator
+ * installed by psd_runtime_init); tensors made from caller memory (psd_tensor_from_blob) are not counted. */
+typedef struct psd_memory_stats {
+    int64_t live_tensors;     /* psd_tensor handles not yet freed */
+    int64_t allocated_bytes;  /* bytes the CPU allocator holds now */
+    int64_t peak_bytes;       /* high-water mark of allocated_bytes since start or the last reset */
+    int64_t allocations;      /* number of allocations since start */
+    int64_t frees;            /* number of frees since start */
+} psd_memory_stats;
+
+/* ---------------------------------------------------------------- library and runtime */
+int32_t psd_abi_version(void);
+/* Borrowed, thread-local: the message of the last failed call on this thread ("" if none). */
+const char *psd_last_error(void);
+/* Does nothing; measures the raw cost of one call through the bindings. */
+int32_t psd_noop(void);
+/* Installs the counting CPU allocator (idempotent) and applies malloc thresholds when > 0. */
+int32_t psd_runtime_init(int64_t mmap_threshold, int64_t trim_threshold);
+/* Borrowed static strings. */
+int32_t psd_runtime_torch_version(const char **ret_version);
+/* Borrowed thread-local strings, valid until the next call of the same function on this thread. */
+int32_t psd_runtime_build_info(const char **ret_info);
+int32_t psd_runtime_blas_info(const char **ret_info);
+int32_t psd_runtime_get_num_threads(int32_t *ret_threads);
+int32_t psd_runtime_set_num_threads(int32_t threads);
+int32_t psd_runtime_manual_seed(uint64_t seed);
+int32_t psd_runtime_cuda_device_count(int32_t *ret_count);
+/* 1 when this libtorch has a fused scaled-dot-product attention kernel, 0 when the shim uses the math path. */
+int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
+int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);
+int32_t psd_memory_reset_peak(void);
+/* Never fails: the count of live psd_tensor handles. */
+int64_t psd_memory_live_tensors(void);
+
+/* dtype, device and memory-format values (c10's numbers, read through getters). */
+int32_t psd_dtype_float32(void);
+int32_t psd_dtype_float64(void);
+int32_t psd_dtype_float16(void);
+int32_t psd_dtype_bfloat16(void);
+int32_t psd_dtype_int64(void);
+int32_t psd_dtype_int32(void);
+int32_t psd_dtype_int16(void);
+int32_t psd_dtype_int8(void);
+int32_t psd_dtype_uint8(void);
+int32_t psd_dtype_bool(void);
+int32_t psd_dtype_element_size(int32_t dtype, int64_t *ret_size);
+int32_t psd_device_cpu(void);
+int32_t psd_device_cuda(void);
+int32_t psd_memory_format_contiguous(void);
+int32_t psd_memory_format_channels_last(void);
+
+/* ---------------------------------------------------------------- generators */
+/* device_type: psd_device_*; returns a new generator, free with psd_generator_free. */
+int32_t psd_generator_new(int32_t device_type, int32_t device_index, uint64_t seed, psd_generator **ret_generator);
+int32_t psd_generator_set_seed(psd_generator *generator, uint64_t seed);
+void psd_generator_free(psd_generator *generator);
+
+/* ---------------------------------------------------------------- tensor handles and accessors */
+void psd_tensor_free(psd_tensor *tensor);
+/* A second handle to the same tensor (shares storage and autograd identity). */
+int32_t psd_tensor_share(const psd_tensor *tensor, psd_tensor **ret);
+int32_t psd_tensor_dim(const psd_tensor *tensor, int64_t *ret_dim);
+/* Writes min(dim, capacity) sizes / strides. */
+int32_t psd_tensor_sizes(const psd_tensor *tensor, int64_t *ret_sizes, int64_t capacity);
+int32_t psd_tensor_strides(const psd_tensor *tensor, int64_t *ret_strides, int64_t capacity);
+int32_t psd_tensor_numel(const psd_tensor *tensor, int64_t *ret_numel);
+int32_t psd_tensor_dtype(const psd_tensor *tensor, int32_t *ret_dtype);
+int32_t psd_tensor_device(const psd_tensor *tensor, int32_t *ret_device_type, int32_t *ret_device_index);
+int32_t psd_tensor_storage_nbytes(const psd_tensor *tensor, int64_t *ret_nbytes);
+/* Borrowed: the address of the first element; valid while any handle to the storage lives. */
+int32_t psd_tensor_data_ptr(const psd_tensor *tensor, void **ret_data);
+int32_t psd_tensor_is_contiguous(const psd_tensor *tensor, int32_t memory_format, bool *ret_contiguous);
+int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value);
+int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value);
+
+/* Zero copy from caller memory. The tensor refers to data; when libtorch drops its last reference to
+ * that storage, it calls the release callback (psd_set_release_callback) with release_token on the
+ * thread that dropped it. strides may be NULL (contiguous). */
+int32_t psd_set_release_callback(void *callback);
+int32_t psd_tensor_from_blob(void *data, const int64_t *sizes, int64_t ndim, const int64_t *strides, int32_t dtype,
+                             int64_t release_token, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- creation */
+int32_t psd_tensor_empty(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                         psd_tensor **ret);
+int32_t psd_tensor_zeros(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                         psd_tensor **ret);
+int32_t psd_tensor_ones(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                        psd_tensor **ret);
+int32_t psd_tensor_full(const int64_t *sizes, int64_t ndim, double value, int32_t dtype, int32_t device_type,
+                        int32_t device_index, psd_tensor **ret);
+int32_t psd_tensor_arange(double start, double end, double step, int32_t dtype, int32_t device_type,
+                          int32_t device_index, psd_tensor **ret);
+int32_t psd_tensor_linspace(double start, double end, int64_t steps, int32_t dtype, int32_t device_type,
+                            int32_t device_index, psd_tensor **ret);
+/* generator may be NULL (libtorch's default generator). */
+int32_t psd_tensor_randn(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                         psd_generator *generator, psd_tensor **ret);
+int32_t psd_tensor_rand(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                        psd_generator *generator, psd_tensor **ret);
+int32_t psd_tensor_randint(int64_t low, int64_t high, const int64_t *sizes, int64_t ndim, int32_t dtype,
+                           int32_t device_type, int32_t device_index, psd_generator *generator, psd_tensor **ret);
+int32_t psd_tensor_randn_like(const psd_tensor *tensor, psd_generator *generator, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- conversion and copies */
+int32_t psd_tensor_to_dtype(const psd_tensor *tensor, int32_t dtype, psd_tensor **ret);
+int32_t psd_tensor_to_device(const psd_tensor *tensor, int32_t device_type, int32_t device_index, psd_tensor **ret);
+int32_t psd_tensor_clone(const psd_tensor *tensor, psd_tensor **ret);
+int32_t psd_tensor_contiguous(const psd_tensor *tensor, int32_t memory_format, psd_tensor **ret);
+/* In place: dst <- src (broadcast, dtype conversion). */
+int32_t psd_tensor_copy_(psd_tensor *dst, const psd_tensor *src);
+int32_t psd_tensor_fill_(psd_tensor *dst, double value);
+
+/* ---------------------------------------------------------------- elementwise */
+int32_t psd_tensor_add(const psd_tensor *a, const psd_tensor *b, double alpha, psd_tensor **ret);
+int32_t psd_tensor_sub(const psd_tensor *a, const psd_tensor *b, double alpha, psd_tensor **ret);
+int32_t psd_tensor_mul(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_div(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_pow(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_maximum(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_minimum(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_add_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_mul_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_div_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_pow_scalar(const psd_tensor *a, double exponent, psd_tensor **ret);
+/* b - a */
+int32_t psd_tensor_rsub_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_eq(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_ne(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_lt(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_le(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_gt(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_ge(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_eq_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_ne_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_lt_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_le_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_gt_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_ge_scalar(const psd_tensor *a, double b, psd_tensor **ret);
+int32_t psd_tensor_where(const psd_tensor *condition, const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+/* A bound is ignored when its has_* flag is false. */
+int32_t psd_tensor_clamp(const psd_tensor *a, bool has_min, double min, bool has_max, double max, psd_tensor **ret);
+int32_t psd_tensor_neg(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_exp(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_log(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_sqrt(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_rsqrt(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_abs(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_sin(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_cos(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_reciprocal(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_floor(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_round(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_sign(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_logical_not(const psd_tensor *a, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- activations */
+int32_t psd_tensor_silu(const psd_tensor *a, psd_tensor **ret);
+/* tanh_approximation false: the exact erf form. */
+int32_t psd_tensor_gelu(const psd_tensor *a, bool tanh_approximation, psd_tensor **ret);
+int32_t psd_tensor_relu(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_leaky_relu(const psd_tensor *a, double negative_slope, psd_tensor **ret);
+int32_t psd_tensor_sigmoid(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_tanh(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_softmax(const psd_tensor *a, int64_t dim, psd_tensor **ret);
+int32_t psd_tensor_log_softmax(const psd_tensor *a, int64_t dim, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- reductions (ndims 0 = all dims) */
+int32_t psd_tensor_sum(const psd_tensor *a, const int64_t *dims, int64_t ndims, bool keepdim, psd_tensor **ret);
+int32_t psd_tensor_mean(const psd_tensor *a, const int64_t *dims, int64_t ndims, bool keepdim, psd_tensor **ret);
+/* correction 1 = unbiased (Bessel), 0 = population. */
+int32_t psd_tensor_var(const psd_tensor *a, const int64_t *dims, int64_t ndims, int64_t correction, bool keepdim,
+                       psd_tensor **ret);
+int32_t psd_tensor_std(const psd_tensor *a, const int64_t *dims, int64_t ndims, int64_t correction, bool keepdim,
+                       psd_tensor **ret);
+/* ret_indices may be NULL. */
+int32_t psd_tensor_max_dim(const psd_tensor *a, int64_t dim, bool keepdim, psd_tensor **ret_values,
+                           psd_tensor **ret_indices);
+int32_t psd_tensor_min_dim(const psd_tensor *a, int64_t dim, bool keepdim, psd_tensor **ret_values,
+                           psd_tensor **ret_indices);
+int32_t psd_tensor_max_all(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_min_all(const psd_tensor *a, psd_tensor **ret);
+int32_t psd_tensor_argmax(const psd_tensor *a, int64_t dim, bool keepdim, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- linear algebra and layers */
+int32_t psd_tensor_matmul(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+int32_t psd_tensor_bmm(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret);
+/* beta * input + alpha * (a @ b). With beta == 0 the input is not read (libtorch 1.13 may read it). */
+int32_t psd_tensor_baddbmm(const psd_tensor *input, const psd_tensor *a, const psd_tensor *b, double beta, double alpha,
+                           psd_tensor **ret);
+/* bias may be NULL. */
+int32_t psd_tensor_linear(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias, psd_tensor **ret);
+/* stride, padding, dilation: 2 values each. */
+int32_t psd_tensor_conv2d(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias,
+                          const int64_t *stride, const int64_t *padding, const int64_t *dilation, int64_t groups,
+                          psd_tensor **ret);
+int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias,
+                                    const int64_t *stride, const int64_t *padding, const int64_t *output_padding,
+                                    int64_t groups, const int64_t *dilation, psd_tensor **ret);
+/* weight and bias may be NULL. */
+int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
+                              const psd_tensor *bias, double eps, psd_tensor **ret);
+int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
+                              const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret);
+int32_t psd_tensor_embedding(const psd_tensor *weight, const psd_tensor *indices, psd_tensor **ret);
+/* Output size (out_h, out_w) if both > 0, else scale factors. align_corners: -1 unset, 0 false, 1 true. */
+int32_t psd_tensor_interpolate(const psd_tensor *input, int64_t out_h, int64_t out_w, double scale_h, double scale_w,
+                               int32_t mode, int32_t align_corners, psd_tensor **ret);
+int32_t psd_tensor_avg_pool2d(const psd_tensor *input, const int64_t *kernel, const int64_t *stride,
+                              const int64_t *padding, bool ceil_mode, bool count_include_pad, psd_tensor **ret);
+int32_t psd_tensor_max_pool2d(const psd_tensor *input, const int64_t *kernel, const int64_t *stride,
+                              const int64_t *padding, const int64_t *dilation, bool ceil_mode, psd_tensor **ret);
+/* pads: (left, right, top, bottom, ...) pairs from the last dim backwards, as torch.nn.functional.pad. */
+int32_t psd_tensor_pad(const psd_tensor *input, const int64_t *pads, int64_t npads, int32_t mode, double value,
+                       psd_tensor **ret);
+
+/* ---------------------------------------------------------------- shape and indexing */
+int32_t psd_tensor_reshape(const psd_tensor *a, const int64_t *sizes, int64_t ndim, psd_tensor **ret);
+int32_t psd_tensor_view(const psd_tensor *a, const int64_t *sizes, int64_t ndim, psd_tensor **ret);
+int32_t psd_tensor_permute(const psd_tensor *a, const int64_t *dims, int64_t ndim, psd_tensor **ret);
+int32_t psd_tensor_transpose(const psd_tensor *a, int64_t dim0, int64_t dim1, psd_tensor **ret);
+int32_t psd_tensor_expand(const psd_tensor *a, const int64_t *sizes, int64_t ndim, psd_tensor **ret);
+int32_t psd_tensor_repeat(const psd_tensor *a, const int64_t *repeats, int64_t ndim, psd_tensor **ret);
+int32_t psd_tensor_squeeze(const psd_tensor *a, int64_t dim, psd_tensor **ret);
+int32_t psd_tensor_unsqueeze(const psd_tensor *a, int64_t dim, psd_tensor **ret);
+int32_t psd_tensor_flatten(const psd_tensor *a, int64_t start_dim, int64_t end_dim, psd_tensor **ret);
+int32_t psd_tensor_cat(psd_tensor *const *tensors, int64_t count, int64_t dim, psd_tensor **ret);
+int32_t psd_tensor_stack(psd_tensor *const *tensors, int64_t count, int64_t dim, psd_tensor **ret);
+/* Writes up to capacity new handles into ret_tensors and the number of pieces into ret_count. When the
+ * count exceeds capacity nothing is written but ret_count, and the status is PSD_ERR_ARGUMENT. */
+int32_t psd_tensor_chunk(const psd_tensor *a, int64_t chunks, int64_t dim, psd_tensor **ret_tensors, int64_t capacity,
+                         int64_t *ret_count);
+int32_t psd_tensor_split(const psd_tensor *a, int64_t split_size, int64_t dim, psd_tensor **ret_tensors,
+                         int64_t capacity, int64_t *ret_count);
+int32_t psd_tensor_narrow(const psd_tensor *a, int64_t dim, int64_t start, int64_t length, psd_tensor **ret);
+int32_t psd_tensor_slice(const psd_tensor *a, int64_t dim, int64_t start, int64_t end, int64_t step, psd_tensor **ret);
+int32_t psd_tensor_index_select(const psd_tensor *a, int64_t dim, const psd_tensor *index, psd_tensor **ret);
+int32_t psd_tensor_gather(const psd_tensor *a, int64_t dim, const psd_tensor *index, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- training and attention */
+/* Inverted dropout: zeroes with probability p and scales by 1 / (1 - p); identity when train is false. */
+int32_t psd_tensor_dropout(const psd_tensor *a, double p, bool train, psd_generator *generator, psd_tensor **ret);
+int32_t psd_tensor_mse_loss(const psd_tensor *a, const psd_tensor *target, int32_t reduction, psd_tensor **ret);
+int32_t psd_tensor_l1_loss(const psd_tensor *a, const psd_tensor *target, int32_t reduction, psd_tensor **ret);
+/* softmax(q k^T * scale + mask) v over (..., L, E) inputs. mask may be NULL (bool: true keeps; float: added).
+ * scale <= 0 means 1 / sqrt(E). */
+int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_tensor *k, const psd_tensor *v,
+                                                const psd_tensor *mask, double dropout_p, bool is_causal,
+                                                double scale, psd_tensor **ret);
+
+/* ---------------------------------------------------------------- autograd */
+int32_t psd_tensor_requires_grad(const psd_tensor *tensor, bool *ret_requires_grad);
+int32_t psd_tensor_set_requires_grad(psd_tensor *tensor, bool requires_grad);
+/* *ret is NULL when the tensor has no gradient. */
+int32_t psd_tensor_grad(const psd_tensor *tensor, psd_tensor **ret);
+int32_t psd_tensor_zero_grad(psd_tensor *tensor);
+int32_t psd_tensor_detach(const psd_tensor *tensor, psd_tensor **ret);
+/* gradient may be NULL for a scalar output. */
+int32_t psd_autograd_backward(const psd_tensor *output, const psd_tensor *gradient, bool retain_graph,
+                              bool create_graph);
+/* Gradients of outputs w.r.t. inputs (torch.autograd.grad). grad_outputs may be NULL; ret_grads receives
+ * count_inputs new handles (NULL for an unused input when allow_unused). */
+int32_t psd_autograd_grad(psd_tensor *const *outputs, int64_t count_outputs, psd_tensor *const *inputs,
+                          int64_t count_inputs, psd_tensor *const *grad_outputs, bool retain_graph, bool create_graph,
+                          bool allow_unused, psd_tensor **ret_grads);
+int32_t psd_autograd_is_grad_enabled(bool *ret_enabled);
+int32_t psd_autograd_set_grad_enabled(bool enabled, bool *ret_previous);
+/* Inference mode on this thread until the guard is freed (on the same thread, innermost first). */
+int32_t psd_inference_mode_enter(psd_inference_guard **ret_guard);
+void psd_inference_mode_exit(psd_inference_guard *guard);
+
+/* ---------------------------------------------------------------- optimizers */
+int32_t psd_optim_sgd_new(psd_tensor *const *params, int64_t count, double lr, double momentum, double dampening,
+                          double weight_decay, bool nesterov, psd_optimizer **ret_optimizer);
+int32_t psd_optim_adam_new(psd_tensor *const *params, int64_t count, double lr, double beta1, double beta2, double eps,
+                           double weight_decay, bool amsgrad, psd_optimizer **ret_optimizer);
+int32_t psd_optim_adamw_new(psd_tensor *const *params, int64_t count, double lr, double beta1, double beta2,
+                            double eps, double weight_decay, bool amsgrad, psd_optimizer **ret_optimizer);
+int32_t psd_optim_step(psd_optimizer *optimizer);
+int32_t psd_optim_zero_grad(psd_optimizer *optimizer);
+int32_t psd_optim_set_lr(psd_optimizer *optimizer, double lr);
+/* The optimizer's state (moments, step counts) to and from a file in libtorch's archive format. */
+int32_t psd_optim_save(const psd_optimizer *optimizer, const char *path);
+int32_t psd_optim_load(psd_optimizer *optimizer, const char *path);
+void psd_optim_free(psd_optimizer *optimizer);
+/* Scales the gradients in place so that their total norm is at most max_norm; returns the norm before. */
+int32_t psd_optim_clip_grad_norm(psd_tensor *const *params, int64_t count, double max_norm, double norm_type,
+                                 double *ret_total_norm);
+
+/* ---------------------------------------------------------------- boxed calls to any ATen operator */
+/* Borrowed: operators live as long as the process. overload "" is the default overload. */
+int32_t psd_op_find(const char *name, const char *overload, psd_op **ret_op);
+/* Borrowed thread-local string: the operator's schema, e.g. "aten::add.Tensor(Tensor self, ...)". */
+int32_t psd_op_schema(const psd_op *op, const char **ret_schema);
+/* Missing trailing arguments take the schema's defaults. */
+int32_t psd_op_call(const psd_op *op, const psd_value *args, int64_t count_args, psd_value *ret_values,
+                    int64_t capacity, int64_t *ret_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PANAMASD_H */

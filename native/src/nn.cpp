@@ -1,0 +1,222 @@
+// Linear algebra, layers, losses and attention.
+#include "common.h"
+
+using namespace psd;
+
+namespace {
+at::IntArrayRef pair(const int64_t *values, const char *what) { return ints(values, 2, what); }
+
+int64_t reduction_of(int32_t reduction) {
+  switch (reduction) {
+    case PSD_REDUCTION_NONE: return at::Reduction::None;
+    case PSD_REDUCTION_MEAN: return at::Reduction::Mean;
+    case PSD_REDUCTION_SUM: return at::Reduction::Sum;
+    default: throw ArgumentError("unknown reduction " + std::to_string(reduction));
+  }
+}
+
+// The math path of scaled-dot-product attention, as torch's reference implementation defines it.
+at::Tensor attention_math(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                          const c10::optional<at::Tensor> &mask, double dropout_p, bool is_causal, double scale) {
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(scale);  // (..., L, S)
+  if (is_causal) {
+    int64_t L = q.size(-2), S = k.size(-2);
+    at::Tensor keep = at::ones({L, S}, q.options().dtype(at::kBool)).tril();
+    scores.masked_fill_(keep.logical_not(), -std::numeric_limits<double>::infinity());
+  }
+  if (mask.has_value()) {
+    if (mask->scalar_type() == at::kBool) {
+      scores.masked_fill_(mask->logical_not(), -std::numeric_limits<double>::infinity());
+    } else {
+      scores.add_(*mask);
+    }
+  }
+  at::Tensor weights = at::softmax(scores, -1);
+  if (dropout_p > 0) weights = at::dropout(weights, dropout_p, true);
+  return at::matmul(weights, v);
+}
+}  // namespace
+
+extern "C" {
+
+int32_t psd_tensor_matmul(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::matmul(T(a, "a"), T(b, "b"))); });
+}
+
+int32_t psd_tensor_bmm(const psd_tensor *a, const psd_tensor *b, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::bmm(T(a, "a"), T(b, "b"))); });
+}
+
+int32_t psd_tensor_baddbmm(const psd_tensor *input, const psd_tensor *a, const psd_tensor *b, double beta, double alpha,
+                           psd_tensor **ret) {
+  return guarded([&] {
+    auto in = T(input, "input");
+    auto x = T(a, "a");
+    auto y = T(b, "b");
+    // libtorch 1.13 can let a NaN in `input` through when beta == 0, so that case never reads it.
+    if (beta == 0) {
+      // The result has the product's shape; input must still broadcast to it.
+      at::Tensor product = at::bmm(x, y);
+      (void)at::infer_size(in.get().sizes(), product.sizes());
+      *out(ret) = wrap(alpha == 1 ? product : product.mul(alpha));
+    } else {
+      *out(ret) = wrap(at::baddbmm(in, x, y, beta, alpha));
+    }
+  });
+}
+
+int32_t psd_tensor_linear(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::linear(T(input, "input"), T(weight, "weight"), opt(bias))); });
+}
+
+int32_t psd_tensor_conv2d(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias,
+                          const int64_t *stride, const int64_t *padding, const int64_t *dilation, int64_t groups,
+                          psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::conv2d(T(input, "input"), T(weight, "weight"), opt(bias), pair(stride, "stride"),
+                                pair(padding, "padding"), pair(dilation, "dilation"), groups));
+  });
+}
+
+int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias,
+                                    const int64_t *stride, const int64_t *padding, const int64_t *output_padding,
+                                    int64_t groups, const int64_t *dilation, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::conv_transpose2d(T(input, "input"), T(weight, "weight"), opt(bias), pair(stride, "stride"),
+                                          pair(padding, "padding"), pair(output_padding, "output_padding"), groups,
+                                          pair(dilation, "dilation")));
+  });
+}
+
+int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
+                              const psd_tensor *bias, double eps, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::group_norm(T(input, "input"), num_groups, opt(weight), opt(bias), eps)); });
+}
+
+int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
+                              const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::layer_norm(T(input, "input"), ints(normalized_shape, ndims, "normalized_shape"), opt(weight),
+                                    opt(bias), eps));
+  });
+}
+
+int32_t psd_tensor_embedding(const psd_tensor *weight, const psd_tensor *indices, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::embedding(T(weight, "weight"), T(indices, "indices"))); });
+}
+
+int32_t psd_tensor_interpolate(const psd_tensor *input, int64_t out_h, int64_t out_w, double scale_h, double scale_w,
+                               int32_t mode, int32_t align_corners, psd_tensor **ret) {
+  return guarded([&] {
+    auto x = T(input, "input");
+    bool by_size = out_h > 0 && out_w > 0;
+    if (!by_size && !(scale_h > 0 && scale_w > 0))
+      throw ArgumentError("interpolate needs an output size or positive scale factors");
+    std::vector<int64_t> size{out_h, out_w};
+    std::vector<double> scales{scale_h, scale_w};
+    c10::OptionalIntArrayRef size_arg = by_size ? c10::OptionalIntArrayRef(size) : c10::nullopt;
+    c10::optional<at::ArrayRef<double>> scale_arg =
+        by_size ? c10::nullopt : c10::optional<at::ArrayRef<double>>(scales);
+    if (mode == PSD_INTERP_NEAREST) {
+      if (align_corners >= 0) throw ArgumentError("align_corners applies to bilinear and bicubic only");
+      *out(ret) = wrap(at::upsample_nearest2d(x, size_arg, scale_arg));
+    } else if (mode == PSD_INTERP_BILINEAR) {
+      *out(ret) = wrap(at::upsample_bilinear2d(x, size_arg, align_corners == 1, scale_arg));
+    } else if (mode == PSD_INTERP_BICUBIC) {
+      *out(ret) = wrap(at::upsample_bicubic2d(x, size_arg, align_corners == 1, scale_arg));
+    } else {
+      throw ArgumentError("unknown interpolation mode " + std::to_string(mode));
+    }
+  });
+}
+
+int32_t psd_tensor_avg_pool2d(const psd_tensor *input, const int64_t *kernel, const int64_t *stride,
+                              const int64_t *padding, bool ceil_mode, bool count_include_pad, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::avg_pool2d(T(input, "input"), pair(kernel, "kernel"), pair(stride, "stride"),
+                                    pair(padding, "padding"), ceil_mode, count_include_pad));
+  });
+}
+
+int32_t psd_tensor_max_pool2d(const psd_tensor *input, const int64_t *kernel, const int64_t *stride,
+                              const int64_t *padding, const int64_t *dilation, bool ceil_mode, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::max_pool2d(T(input, "input"), pair(kernel, "kernel"), pair(stride, "stride"),
+                                    pair(padding, "padding"), pair(dilation, "dilation"), ceil_mode));
+  });
+}
+
+int32_t psd_tensor_pad(const psd_tensor *input, const int64_t *pads, int64_t npads, int32_t mode, double value,
+                       psd_tensor **ret) {
+  return guarded([&] {
+    auto x = T(input, "input");
+    auto p = ints(pads, npads, "pads");
+    if (npads % 2 != 0) throw ArgumentError("pads must come in pairs, got " + std::to_string(npads));
+    if (mode == PSD_PAD_CONSTANT) {
+      *out(ret) = wrap(at::constant_pad_nd(x, p, value));
+      return;
+    }
+    int64_t spatial = npads / 2;
+    if (mode == PSD_PAD_REFLECT) {
+      if (spatial == 1) *out(ret) = wrap(at::reflection_pad1d(x, p));
+      else if (spatial == 2) *out(ret) = wrap(at::reflection_pad2d(x, p));
+      else if (spatial == 3) *out(ret) = wrap(at::reflection_pad3d(x, p));
+      else throw ArgumentError("reflect padding takes 2, 4 or 6 pads, got " + std::to_string(npads));
+    } else if (mode == PSD_PAD_REPLICATE) {
+      if (spatial == 1) *out(ret) = wrap(at::replication_pad1d(x, p));
+      else if (spatial == 2) *out(ret) = wrap(at::replication_pad2d(x, p));
+      else if (spatial == 3) *out(ret) = wrap(at::replication_pad3d(x, p));
+      else throw ArgumentError("replicate padding takes 2, 4 or 6 pads, got " + std::to_string(npads));
+    } else {
+      throw ArgumentError("unknown pad mode " + std::to_string(mode));
+    }
+  });
+}
+
+int32_t psd_tensor_dropout(const psd_tensor *a, double p, bool train, psd_generator *generator, psd_tensor **ret) {
+  return guarded([&] {
+    auto x = T(a, "a");
+    if (p < 0 || p > 1) throw ArgumentError("dropout probability must be in [0, 1], got " + std::to_string(p));
+    if (!train || p == 0) {
+      *out(ret) = wrap(x.get().alias());
+      return;
+    }
+    if (p == 1) {
+      *out(ret) = wrap(x.get() * 0);
+      return;
+    }
+    // Drawn from the given generator, so a seeded training run reproduces its masks.
+    at::Tensor keep = at::empty_like(x.get()).bernoulli_(1 - p, generator_of(generator));
+    *out(ret) = wrap(x.get() * keep / (1 - p));
+  });
+}
+
+int32_t psd_tensor_mse_loss(const psd_tensor *a, const psd_tensor *target, int32_t reduction, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::mse_loss(T(a, "a"), T(target, "target"), reduction_of(reduction))); });
+}
+
+int32_t psd_tensor_l1_loss(const psd_tensor *a, const psd_tensor *target, int32_t reduction, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::l1_loss(T(a, "a"), T(target, "target"), reduction_of(reduction))); });
+}
+
+int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_tensor *k, const psd_tensor *v,
+                                                const psd_tensor *mask, double dropout_p, bool is_causal,
+                                                double scale, psd_tensor **ret) {
+  return guarded([&] {
+    auto query = T(q, "q");
+    auto key = T(k, "k");
+    auto value = T(v, "v");
+    auto m = opt(mask);
+    double default_scale = 1.0 / std::sqrt(static_cast<double>(query.get().size(-1)));
+    double s = scale > 0 ? scale : default_scale;
+#if TORCH_VERSION_MAJOR >= 2
+    // The fused kernel applies 1/sqrt(E) itself; another scale is folded into q.
+    at::Tensor qs = s == default_scale ? query.get() : query.get() * (s / default_scale);
+    *out(ret) = wrap(at::scaled_dot_product_attention(qs, key, value, m, dropout_p, is_causal));
+#else
+    *out(ret) = wrap(attention_math(query, key, value, m, dropout_p, is_causal, s));
+#endif
+  });
+}
+
+}  // extern "C"

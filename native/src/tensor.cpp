@@ -1,0 +1,188 @@
+// Tensor accessors, zero-copy wrapping of caller memory, creation and conversions.
+#include "common.h"
+
+using namespace psd;
+
+namespace {
+using ReleaseFn = void (*)(int64_t);
+std::atomic<ReleaseFn> release_callback{nullptr};
+}  // namespace
+
+extern "C" {
+
+int32_t psd_tensor_dim(const psd_tensor *tensor, int64_t *ret_dim) {
+  return guarded([&] { *out(ret_dim) = T(tensor).get().dim(); });
+}
+
+int32_t psd_tensor_sizes(const psd_tensor *tensor, int64_t *ret_sizes, int64_t capacity) {
+  return guarded([&] {
+    auto t = T(tensor);
+    auto sizes = t.get().sizes();
+    for (int64_t i = 0; i < std::min<int64_t>(capacity, static_cast<int64_t>(sizes.size())); i++) out(ret_sizes)[i] = sizes[i];
+  });
+}
+
+int32_t psd_tensor_strides(const psd_tensor *tensor, int64_t *ret_strides, int64_t capacity) {
+  return guarded([&] {
+    auto t = T(tensor);
+    auto strides = t.get().strides();
+    for (int64_t i = 0; i < std::min<int64_t>(capacity, static_cast<int64_t>(strides.size())); i++) out(ret_strides)[i] = strides[i];
+  });
+}
+
+int32_t psd_tensor_numel(const psd_tensor *tensor, int64_t *ret_numel) {
+  return guarded([&] { *out(ret_numel) = T(tensor).get().numel(); });
+}
+
+int32_t psd_tensor_dtype(const psd_tensor *tensor, int32_t *ret_dtype) {
+  return guarded([&] { *out(ret_dtype) = static_cast<int32_t>(T(tensor).get().scalar_type()); });
+}
+
+int32_t psd_tensor_device(const psd_tensor *tensor, int32_t *ret_device_type, int32_t *ret_device_index) {
+  return guarded([&] {
+    auto device = T(tensor).get().device();
+    *out(ret_device_type) = static_cast<int32_t>(device.type());
+    *out(ret_device_index) = device.index();
+  });
+}
+
+int32_t psd_tensor_storage_nbytes(const psd_tensor *tensor, int64_t *ret_nbytes) {
+  return guarded([&] {
+    auto t = T(tensor);
+    *out(ret_nbytes) = t.get().has_storage() ? static_cast<int64_t>(t.get().storage().nbytes()) : 0;
+  });
+}
+
+int32_t psd_tensor_data_ptr(const psd_tensor *tensor, void **ret_data) {
+  return guarded([&] { *out(ret_data) = T(tensor).get().data_ptr(); });
+}
+
+int32_t psd_tensor_is_contiguous(const psd_tensor *tensor, int32_t memory_format, bool *ret_contiguous) {
+  return guarded([&] {
+    *out(ret_contiguous) = T(tensor).get().is_contiguous(static_cast<at::MemoryFormat>(memory_format));
+  });
+}
+
+int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value) {
+  return guarded([&] { *out(ret_value) = T(tensor).get().item<double>(); });
+}
+
+int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value) {
+  return guarded([&] { *out(ret_value) = T(tensor).get().item<int64_t>(); });
+}
+
+int32_t psd_set_release_callback(void *callback) {
+  return guarded([&] { release_callback.store(reinterpret_cast<ReleaseFn>(callback)); });
+}
+
+int32_t psd_tensor_from_blob(void *data, const int64_t *sizes, int64_t ndim, const int64_t *strides, int32_t dtype,
+                             int64_t release_token, psd_tensor **ret) {
+  return guarded([&] {
+    out(ret);
+    ReleaseFn release = release_callback.load();
+    if (release == nullptr) throw ArgumentError("psd_tensor_from_blob: no release callback is set");
+    auto shape = ints(sizes, ndim, "sizes");
+    auto opts = at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype));
+    // The storage calls back when its last reference goes, so the caller keeps the memory alive till then.
+    auto deleter = [release, release_token](void *) { release(release_token); };
+    at::Tensor t = strides == nullptr ? at::from_blob(data, shape, deleter, opts)
+                                      : at::from_blob(data, shape, ints(strides, ndim, "strides"), deleter, opts);
+    *ret = wrap(std::move(t));
+  });
+}
+
+int32_t psd_tensor_empty(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                         psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::empty(ints(sizes, ndim, "sizes"), options(dtype, device_type, device_index))); });
+}
+
+int32_t psd_tensor_zeros(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                         psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::zeros(ints(sizes, ndim, "sizes"), options(dtype, device_type, device_index))); });
+}
+
+int32_t psd_tensor_ones(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                        psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::ones(ints(sizes, ndim, "sizes"), options(dtype, device_type, device_index))); });
+}
+
+int32_t psd_tensor_full(const int64_t *sizes, int64_t ndim, double value, int32_t dtype, int32_t device_type,
+                        int32_t device_index, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::full(ints(sizes, ndim, "sizes"), value, options(dtype, device_type, device_index)));
+  });
+}
+
+int32_t psd_tensor_arange(double start, double end, double step, int32_t dtype, int32_t device_type,
+                          int32_t device_index, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::arange(start, end, step, options(dtype, device_type, device_index))); });
+}
+
+int32_t psd_tensor_linspace(double start, double end, int64_t steps, int32_t dtype, int32_t device_type,
+                            int32_t device_index, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(at::linspace(start, end, steps, options(dtype, device_type, device_index))); });
+}
+
+int32_t psd_tensor_randn(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                         psd_generator *generator, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::randn(ints(sizes, ndim, "sizes"), generator_of(generator), options(dtype, device_type, device_index)));
+  });
+}
+
+int32_t psd_tensor_rand(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
+                        psd_generator *generator, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::rand(ints(sizes, ndim, "sizes"), generator_of(generator), options(dtype, device_type, device_index)));
+  });
+}
+
+int32_t psd_tensor_randint(int64_t low, int64_t high, const int64_t *sizes, int64_t ndim, int32_t dtype,
+                           int32_t device_type, int32_t device_index, psd_generator *generator, psd_tensor **ret) {
+  return guarded([&] {
+    *out(ret) = wrap(at::randint(low, high, ints(sizes, ndim, "sizes"), generator_of(generator),
+                                 options(dtype, device_type, device_index)));
+  });
+}
+
+int32_t psd_tensor_randn_like(const psd_tensor *tensor, psd_generator *generator, psd_tensor **ret) {
+  return guarded([&] {
+    auto t = T(tensor);
+    *out(ret) = wrap(at::randn(t.get().sizes(), generator_of(generator), t.get().options()));
+  });
+}
+
+int32_t psd_tensor_to_dtype(const psd_tensor *tensor, int32_t dtype, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(T(tensor).get().to(static_cast<at::ScalarType>(dtype))); });
+}
+
+int32_t psd_tensor_to_device(const psd_tensor *tensor, int32_t device_type, int32_t device_index, psd_tensor **ret) {
+  return guarded([&] {
+    c10::Device device(static_cast<c10::DeviceType>(device_type), static_cast<c10::DeviceIndex>(device_index));
+    *out(ret) = wrap(T(tensor).get().to(device));
+  });
+}
+
+int32_t psd_tensor_clone(const psd_tensor *tensor, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(T(tensor).get().clone()); });
+}
+
+int32_t psd_tensor_contiguous(const psd_tensor *tensor, int32_t memory_format, psd_tensor **ret) {
+  return guarded([&] { *out(ret) = wrap(T(tensor).get().contiguous(static_cast<at::MemoryFormat>(memory_format))); });
+}
+
+int32_t psd_tensor_copy_(psd_tensor *dst, const psd_tensor *src) {
+  return guarded([&] {
+    auto d = T(dst, "dst");
+    const_cast<at::Tensor &>(d.get()).copy_(T(src, "src").get());
+  });
+}
+
+int32_t psd_tensor_fill_(psd_tensor *dst, double value) {
+  return guarded([&] {
+    auto d = T(dst, "dst");
+    const_cast<at::Tensor &>(d.get()).fill_(value);
+  });
+}
+
+}  // extern "C"
