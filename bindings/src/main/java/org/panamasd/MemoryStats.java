@@ -1,0 +1,103 @@
+package org.panamasd;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import org.panamasd.internal.Native;
+import org.panamasd.internal.panamasd_h;
+import org.panamasd.internal.psd_memory_stats;
+import org.panamasd.jfr.TensorLeakEvent;
+
+/**
+ * Native memory accounting: live tensor handles, the bytes libtorch's CPU allocator holds now and at
+ * its peak, and (opt in) where each live tensor was made, so a leak report names Java call sites.
+ *
+ * @param liveTensors     psd_tensor handles not yet freed
+ * @param allocatedBytes  bytes the counting CPU allocator holds now
+ * @param peakBytes       high-water mark since start or {@link #resetPeak()}
+ * @param allocations     allocations since start
+ * @param frees           frees since start
+ */
+public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes, long allocations, long frees) {
+
+    static volatile boolean tracking = Boolean.getBoolean("panamasd.trackAllocations");
+    static final long allocationEventThreshold = Long.getLong("panamasd.jfr.allocationThreshold", 1 << 20);
+    private static final Set<Tensor> TRACKED = ConcurrentHashMap.newKeySet();
+    private static final StackWalker WALKER = StackWalker.getInstance();
+
+    public static MemoryStats now() {
+        Native.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = psd_memory_stats.allocate(arena);
+            Native.check(panamasd_h.psd_memory_get_stats(s), "psd_memory_get_stats");
+            return new MemoryStats(psd_memory_stats.live_tensors(s), psd_memory_stats.allocated_bytes(s),
+                    psd_memory_stats.peak_bytes(s), psd_memory_stats.allocations(s), psd_memory_stats.frees(s));
+        }
+    }
+
+    /** The live handle count alone (one call, no allocation). */
+    public static long liveTensorCount() {
+        Native.ensureLoaded();
+        return panamasd_h.psd_memory_live_tensors();
+    }
+
+    public static void resetPeak() {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_memory_reset_peak(), "psd_memory_reset_peak");
+    }
+
+    /** Records the Java call site of every tensor made from now on (costs a stack walk per tensor). */
+    public static void trackAllocations(boolean on) {
+        tracking = on;
+        if (!on) TRACKED.clear();
+    }
+
+    static void track(Tensor tensor) {
+        tensor.allocationSite = WALKER.walk(frames -> frames
+                .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper"))
+                .limit(6).map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new));
+        TRACKED.add(tensor);
+    }
+
+    static void untrack(Tensor tensor) {
+        TRACKED.remove(tensor);
+    }
+
+    /** Live tracked tensors grouped by the call site that made them, most first. */
+    public static String leakReport() {
+        Map<String, Integer> bySite = new TreeMap<>();
+        for (Tensor t : new ArrayList<>(TRACKED)) {
+            StackTraceElement[] site = t.allocationSite;
+            String key = site == null || site.length == 0 ? "(unknown site)"
+                    : java.util.Arrays.stream(site).map(StackTraceElement::toString).collect(Collectors.joining(" <- "));
+            bySite.merge(key, 1, Integer::sum);
+        }
+        if (bySite.isEmpty()) return tracking ? "no tracked tensor is live" : "allocation tracking is off (-Dpanamasd.trackAllocations=true)";
+        List<Map.Entry<String, Integer>> rows = new ArrayList<>(bySite.entrySet());
+        rows.sort(Map.Entry.<String, Integer>comparingByValue(Comparator.reverseOrder()));
+        return rows.stream().map(e -> e.getValue() + " live tensor(s) made at " + e.getKey()).collect(Collectors.joining("\n"));
+    }
+
+    /**
+     * Fails when more tensor handles are live than {@code baseline}, with a report of where they were made
+     * (when tracking is on), and records a JFR leak event.
+     */
+    public static void assertNoLeaks(long baseline) {
+        long live = liveTensorCount();
+        if (live > baseline) {
+            String report = leakReport();
+            TensorLeakEvent event = new TensorLeakEvent();
+            event.leaked = live - baseline;
+            event.report = report;
+            event.commit();
+            throw new IllegalStateException((live - baseline) + " tensor handle(s) leaked (live " + live + ", baseline " + baseline + ")\n" + report);
+        }
+    }
+}

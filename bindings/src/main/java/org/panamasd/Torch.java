@@ -1,0 +1,71 @@
+package org.panamasd;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.panamasd.internal.Native;
+import org.panamasd.internal.ThreadState;
+import org.panamasd.internal.panamasd_h;
+
+/** The libtorch runtime: versions, build and BLAS facts, threads and the global seed. */
+public final class Torch {
+
+    public static String version() {
+        return string(ret -> panamasd_h.psd_runtime_torch_version(ret), "psd_runtime_torch_version");
+    }
+
+    /** libtorch's own build summary (BLAS, oneDNN, OpenMP, CPU capability). */
+    public static String buildInfo() {
+        return string(ret -> panamasd_h.psd_runtime_build_info(ret), "psd_runtime_build_info");
+    }
+
+    /** The BLAS that the process actually maps: the library behind sgemm_ and OpenBLAS's configuration. */
+    public static String blasInfo() {
+        return string(ret -> panamasd_h.psd_runtime_blas_info(ret), "psd_runtime_blas_info");
+    }
+
+    public static int numThreads() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_get_num_threads(ret), "psd_runtime_get_num_threads");
+        return ret.get(ValueLayout.JAVA_INT, 0);
+    }
+
+    public static void setNumThreads(int threads) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
+    }
+
+    /** Seeds libtorch's default generators (random ops called without a Generator). */
+    public static void manualSeed(long seed) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_manual_seed(seed), "psd_runtime_manual_seed");
+    }
+
+    public static int cudaDeviceCount() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_cuda_device_count(ret), "psd_runtime_cuda_device_count");
+        return ret.get(ValueLayout.JAVA_INT, 0);
+    }
+
+    /** Whether attention uses libtorch's fused kernel (libtorch 2.x) or the shim's math path. */
+    public static boolean hasFusedAttention() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_has_fused_sdpa(ret), "psd_runtime_has_fused_sdpa");
+        return ret.get(ValueLayout.JAVA_INT, 0) != 0;
+    }
+
+    private interface StringCall {
+        int invoke(MemorySegment ret);
+    }
+
+    private static String string(StringCall call, String name) {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().pointer();
+        Native.check(call.invoke(ret), name);
+        return ret.get(ValueLayout.ADDRESS, 0).reinterpret(Long.MAX_VALUE).getString(0);
+    }
+
+    private Torch() {}
+}

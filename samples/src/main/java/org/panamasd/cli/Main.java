@@ -1,0 +1,31 @@
+package org.panamasd.cli;
+
+import java.util.Arrays;
+
+/** The panama-sd command line: {@code panama-sd <command> [options]}. */
+public final class Main {
+    public static void main(String[] args) throws Exception {
+        String command = args.length == 0 ? "help" : args[0];
+        String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
+        switch (command) {
+            case "info" -> InfoCommand.run(rest);
+            case "bench" -> BenchCommand.run(rest);
+            case "help", "-h", "--help" -> usage();
+            default -> {
+                System.err.println("unknown command '" + command + "'");
+                usage();
+                System.exit(2);
+            }
+        }
+    }
+
+    private static void usage() {
+        System.out.println("""
+                usage: panama-sd <command>
+                  info    libtorch version, BLAS, threads, a few ops and native memory statistics
+                  bench   per-op cost of the bridge against C++ and Python on the same libtorch
+                """);
+    }
+
+    private Main() {}
+}

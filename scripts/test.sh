@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds everything (the shim too) and runs the default
+# test suite. Extra arguments go to Maven, e.g. scripts/test.sh -Pslow, or -Pgolden -Dgolden.root=DIR.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/lib.sh"
+ensure_packages
+export JAVA_HOME
+JAVA_HOME=$(find_jdk)
+cd "$root"
+exec mvn -B -ntp "$@" test
