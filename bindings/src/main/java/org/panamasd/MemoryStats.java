@@ -48,6 +48,11 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         return panamasd_h.psd_memory_live_tensors();
     }
 
+    /** Caller segments that libtorch still refers to (wrapped by Tensor.fromSegment and not yet released). */
+    public static int liveWrappedSegments() {
+        return BlobKeeper.liveBlobs();
+    }
+
     public static void resetPeak() {
         Native.ensureLoaded();
         Native.check(panamasd_h.psd_memory_reset_peak(), "psd_memory_reset_peak");

@@ -15,7 +15,11 @@ public final class ThreadState {
     /** The innermost open scope of this thread (its state object), or null. */
     public Object scope;
 
-    private final MemorySegment scratch = Arena.ofAuto().allocate(SCRATCH_BYTES, 16);
+    // Owned by an automatic arena, so a dead thread's buffer is reclaimed by the GC; calls go through a
+    // global-scope alias of the same memory, because a downcall would otherwise acquire and release the
+    // automatic arena's shared session (two atomic operations) on every op.
+    private final MemorySegment owner = Arena.ofAuto().allocate(SCRATCH_BYTES, 16);
+    private final MemorySegment scratch = MemorySegment.ofAddress(owner.address()).reinterpret(SCRATCH_BYTES);
     private long used;
 
     public static ThreadState get() {

@@ -50,6 +50,7 @@ public final class HeaderParser {
     }
 
     private Header run(Path header, List<String> clangArgs) throws Throwable {
+        disableCrashRecovery();
         MemorySegment index = (MemorySegment) createIndex.invoke(0, 0);
         try {
             List<String> args = new ArrayList<>(List.of("-x", "c", "-std=c99"));

@@ -77,6 +77,22 @@ final class LibClang {
         return LINKER.downcallHandle(LOOKUP.findOrThrow(name), descriptor);
     }
 
+    /**
+     * libclang's crash recovery installs process-wide SIGSEGV/SIGBUS handlers; inside a JVM they catch the
+     * VM's own signals (implicit null checks, safepoint polls) and turn them into crashes. It is switched
+     * off through its environment variable before the first index is made, and toggled off again.
+     */
+    static void disableCrashRecovery() throws Throwable {
+        MethodHandle setenv = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("setenv"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        try (Arena arena = Arena.ofConfined()) {
+            int status = (int) setenv.invokeExact(arena.allocateFrom("LIBCLANG_DISABLE_CRASH_RECOVERY"), arena.allocateFrom("1"), 1);
+            if (status != 0) throw new IllegalStateException("setenv(LIBCLANG_DISABLE_CRASH_RECOVERY) failed");
+        }
+        toggleCrashRecovery.invokeExact(0);
+    }
+
+    static final MethodHandle toggleCrashRecovery = bind("clang_toggleCrashRecovery", FunctionDescriptor.ofVoid(JAVA_INT));
     static final MethodHandle createIndex = bind("clang_createIndex", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT));
     static final MethodHandle disposeIndex = bind("clang_disposeIndex", FunctionDescriptor.ofVoid(ADDRESS));
     static final MethodHandle parseTranslationUnit = bind("clang_parseTranslationUnit",

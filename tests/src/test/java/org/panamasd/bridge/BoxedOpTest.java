@@ -1,0 +1,63 @@
+package org.panamasd.bridge;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.panamasd.DType;
+import org.panamasd.Op;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.TorchException;
+import org.panamasd.support.NativeTest;
+
+class BoxedOpTest extends NativeTest {
+
+    @Test
+    void callsAnyOperatorByNameWithDefaults() {
+        try (Scope scope = Scope.open()) {
+            Op add = Op.find("aten::add", "Tensor");
+            assertSame(add, Op.find("aten::add", "Tensor"), "looked up once, then cached");
+            assertTrue(add.schema().startsWith("aten::add.Tensor("), add.schema());
+            Tensor a = Tensor.of(new float[] {1, 2}, 2);
+            assertArrayEquals(new float[] {2, 4}, add.callTensor(a, a).toFloatArray());        // alpha defaults to 1
+            assertArrayEquals(new float[] {4, 8}, add.callTensor(a, a, 3L).toFloatArray());    // alpha = 3
+            Tensor clipped = Op.find("aten::hardtanh", "").callTensor(Tensor.of(new float[] {-3, 0.2f, 5}, 3), -1.0, 1.0);
+            assertArrayEquals(new float[] {-1, 0.2f, 1}, clipped.toFloatArray());
+        }
+    }
+
+    @Test
+    void listsScalarTypesAndNonTensorResults() {
+        try (Scope scope = Scope.open()) {
+            Tensor x = Tensor.arange(0, 6, 1, DType.FLOAT32).reshape(2, 3);
+            List<Object> pieces = Op.find("aten::split", "Tensor").call(x, 1L, 1L);
+            assertEquals(3, pieces.size());
+            assertArrayEquals(new float[] {1, 4}, ((Tensor) pieces.get(1)).toFloatArray());
+            Tensor joined = Op.find("aten::cat", "").callTensor(List.of(x, x), 0L);
+            assertArrayEquals(new long[] {4, 3}, joined.shape());
+            assertEquals(3L, Op.find("aten::size", "int").call(x, 1L).getFirst());
+            Tensor asLong = Op.find("aten::_to_copy", "").callTensor(x, DType.INT64);
+            assertEquals(DType.INT64, asLong.dtype());
+            Tensor summed = Op.find("aten::sum", "dim_IntList").callTensor(x, new long[] {1}, true);
+            assertArrayEquals(new long[] {2, 1}, summed.shape());
+            Tensor gelu = Op.find("aten::gelu", "").callTensor(x, "tanh");
+            assertArrayEquals(x.gelu(true).toFloatArray(), gelu.toFloatArray());
+            Tensor viaOptionalList = Op.find("aten::index", "Tensor").callTensor(x, List.of(Tensor.of(new long[] {1}, 1)));
+            assertArrayEquals(new float[] {3, 4, 5}, viaOptionalList.toFloatArray());
+        }
+    }
+
+    @Test
+    void badArgumentsAreReportedNotCrashed() {
+        try (Scope scope = Scope.open()) {
+            Op add = Op.find("aten::add", "Tensor");
+            var missing = assertThrows(TorchException.class, () -> add.call(Tensor.ones(1)));
+            assertTrue(missing.nativeMessage().contains("missing argument 1 'other'"), missing.getMessage());
+            var tooMany = assertThrows(TorchException.class, () -> add.call(Tensor.ones(1), Tensor.ones(1), 1L, 2L));
+            assertTrue(tooMany.nativeMessage().contains("takes 3 arguments"), tooMany.getMessage());
+            assertThrows(TorchException.class, () -> add.call(Tensor.ones(2), Tensor.ones(3)));
+            assertThrows(IllegalArgumentException.class, () -> add.call(new Object(), Tensor.ones(1)));
+        }
+    }
+}
