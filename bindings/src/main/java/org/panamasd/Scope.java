@@ -29,6 +29,7 @@ public final class Scope implements AutoCloseable {
     private long count;
     private boolean closed;
     private Arena dataArena;
+    private boolean detached;
 
     private Scope(Scope parent, Thread owner) {
         this.parent = parent;
@@ -41,6 +42,18 @@ public final class Scope implements AutoCloseable {
         ThreadState state = ThreadState.get();
         Scope scope = new Scope((Scope) state.scope, Thread.currentThread());
         state.scope = scope;
+        return scope;
+    }
+
+    /**
+     * A scope of this thread that is not pushed on its scope stack: ops never register in it, but tensors
+     * can be moved into it with {@link Tensor#moveTo(Scope)}. It holds state that outlives any step, such
+     * as model weights or a multistep scheduler's history, until it is closed.
+     */
+    public static Scope detached() {
+        Native.ensureLoaded();
+        Scope scope = new Scope(null, Thread.currentThread());
+        scope.detached = true;
         return scope;
     }
 
@@ -114,7 +127,7 @@ public final class Scope implements AutoCloseable {
         if (closed) return;
         checkUsable();
         ThreadState state = ThreadState.get();
-        while (state.scope != this && state.scope != null) ((Scope) state.scope).close();
+        while (!detached && state.scope != this && state.scope != null) ((Scope) state.scope).close();
         ScopeClosedEvent event = new ScopeClosedEvent();
         if (event.shouldCommit()) {
             event.tensors = count;
@@ -130,7 +143,7 @@ public final class Scope implements AutoCloseable {
         head = null;
         count = 0;
         closed = true;
-        state.scope = parent;
+        if (!detached) state.scope = parent;
         if (dataArena != null) dataArena.close();
         if (event.shouldCommit()) event.commit();
     }

@@ -1,0 +1,149 @@
+package org.panamasd.schedulers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A diffusers {@code scheduler_config.json}: the same field names, each scheduler supplying diffusers'
+ * defaults for the fields it reads. Fields no scheduler of ours knows are reported as warnings.
+ */
+public final class SchedulerConfig {
+    // Python's json module writes -Infinity / NaN for lambda_min_clipped and friends.
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+    private static final System.Logger LOG = System.getLogger(SchedulerConfig.class.getName());
+
+    private final ObjectNode fields;
+    private final String source;
+
+    private SchedulerConfig(ObjectNode fields, String source) {
+        this.fields = fields;
+        this.source = source;
+    }
+
+    public static SchedulerConfig read(Path file) {
+        try {
+            JsonNode node = JSON.readTree(file.toFile());
+            if (!(node instanceof ObjectNode object)) throw new IllegalArgumentException(file + " is not a JSON object");
+            return new SchedulerConfig(object, file.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read scheduler config " + file, e);
+        }
+    }
+
+    public static SchedulerConfig parse(String json) {
+        try {
+            JsonNode node = JSON.readTree(json);
+            if (!(node instanceof ObjectNode object)) throw new IllegalArgumentException("scheduler config is not a JSON object");
+            return new SchedulerConfig(object, "scheduler config");
+        } catch (IOException e) {
+            throw new IllegalArgumentException("scheduler config is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    public static SchedulerConfig empty() {
+        return new SchedulerConfig(JSON.createObjectNode(), "defaults");
+    }
+
+    /** A copy with one field set (value: a String, Number, Boolean or null). */
+    public SchedulerConfig with(String field, Object value) {
+        ObjectNode copy = fields.deepCopy();
+        copy.set(field, JSON.valueToTree(value));
+        return new SchedulerConfig(copy, source);
+    }
+
+    public String className() {
+        return string("_class_name", null);
+    }
+
+    public String source() {
+        return source;
+    }
+
+    private JsonNode present(String field) {
+        JsonNode node = fields.get(field);
+        return node == null || node.isNull() ? null : node;
+    }
+
+    public boolean has(String field) {
+        return present(field) != null;
+    }
+
+    public int integer(String field, int fallback) {
+        JsonNode node = present(field);
+        if (node == null) return fallback;
+        if (!node.canConvertToInt() || !node.isIntegralNumber()) throw invalid(field, node, "an integer");
+        return node.intValue();
+    }
+
+    public double number(String field, double fallback) {
+        JsonNode node = present(field);
+        if (node == null) return fallback;
+        if (node.isNumber()) return node.doubleValue();
+        // Python's json writes -inf / inf / nan as bare words, which Jackson reads as text
+        if (node.isTextual()) {
+            switch (node.textValue()) {
+                case "-Infinity", "-inf" -> { return Double.NEGATIVE_INFINITY; }
+                case "Infinity", "inf" -> { return Double.POSITIVE_INFINITY; }
+                default -> { }
+            }
+        }
+        throw invalid(field, node, "a number");
+    }
+
+    /** An optional number: null when absent or null. */
+    public Double optionalNumber(String field) {
+        return present(field) == null ? null : number(field, 0);
+    }
+
+    public boolean bool(String field, boolean fallback) {
+        JsonNode node = present(field);
+        if (node == null) return fallback;
+        if (!node.isBoolean()) throw invalid(field, node, "true or false");
+        return node.booleanValue();
+    }
+
+    public String string(String field, String fallback) {
+        JsonNode node = present(field);
+        if (node == null) return fallback;
+        if (!node.isTextual()) throw invalid(field, node, "a string");
+        return node.textValue();
+    }
+
+    /** trained_betas when given: a list of numbers. */
+    public double[] numbers(String field) {
+        JsonNode node = present(field);
+        if (node == null) return null;
+        if (!node.isArray()) throw invalid(field, node, "a list of numbers");
+        double[] values = new double[node.size()];
+        for (int i = 0; i < values.length; i++) {
+            if (!node.get(i).isNumber()) throw invalid(field, node.get(i), "a number");
+            values[i] = node.get(i).doubleValue();
+        }
+        return values;
+    }
+
+    IllegalArgumentException invalid(String field, Object value, String expected) {
+        return new IllegalArgumentException(source + ": field '" + field + "' is " + value + ", expected " + expected);
+    }
+
+    /** Logs a warning for every field that {@code scheduler} does not read; returns their names. */
+    public List<String> warnUnknown(String scheduler, Set<String> known) {
+        List<String> unknown = new ArrayList<>();
+        for (Iterator<String> it = fields.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (!name.startsWith("_") && !known.contains(name)) unknown.add(name);
+        }
+        if (!unknown.isEmpty())
+            LOG.log(System.Logger.Level.WARNING, "{0}: {1} ignores unknown field(s) {2}", source, scheduler, unknown);
+        return unknown;
+    }
+}

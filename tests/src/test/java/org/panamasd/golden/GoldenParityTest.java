@@ -1,0 +1,57 @@
+package org.panamasd.golden;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.panamasd.Scope;
+import org.panamasd.support.NativeTest;
+
+/**
+ * Parity with the reference implementations: one test per case directory under the golden root (system
+ * property golden.root, default ../shared/golden beside the repository), named after the directory and
+ * dispatched on the kind in its case.json. A kind not built yet is reported as skipped, naming the kind.
+ */
+@Tag("golden")
+class GoldenParityTest extends NativeTest {
+
+    /** The checks per case kind. */
+    private static final Map<String, CaseCheck> CHECKS = Map.of(
+            "scheduler", new SchedulerCaseCheck());
+
+    @FunctionalInterface
+    interface CaseCheck {
+        void check(GoldenCase c) throws Exception;
+    }
+
+    static Path root() {
+        Path configured = Path.of(System.getProperty("golden.root", "../shared/golden"));
+        if (configured.isAbsolute()) return configured;
+        return Path.of(System.getProperty("panamasd.root", "..")).resolve(configured).normalize();
+    }
+
+    @TestFactory
+    Stream<DynamicTest> cases() throws IOException {
+        Path root = root();
+        if (!Files.isDirectory(root))
+            return Stream.of(DynamicTest.dynamicTest("golden root", () -> Assumptions.abort("no golden cases: " + root + " is not a directory")));
+        List<Path> dirs;
+        try (Stream<Path> list = Files.list(root)) {
+            dirs = list.filter(d -> Files.isRegularFile(d.resolve("case.json"))).sorted().toList();
+        }
+        return dirs.stream().map(dir -> DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
+            GoldenCase c = new GoldenCase(dir);
+            CaseCheck check = CHECKS.get(c.kind());
+            Assumptions.assumeTrue(check != null, "case kind '" + c.kind() + "' is not built yet");
+            try (Scope scope = Scope.open()) {
+                check.check(c);
+            }
+        }));
+    }
+}
