@@ -33,7 +33,9 @@ public final class DDIMScheduler implements Scheduler {
         this.stepsOffset = config.integer("steps_offset", 0);
         // the alpha-bar "before" t = 0: 1 (a clean image) or alpha-bar_0
         this.finalAlphaCumprod = config.bool("set_alpha_to_one", true) ? 1.0 : schedule.alphaCumprod(0);
-        setTimesteps(schedule.trainTimesteps());
+        this.numInferenceSteps = schedule.trainTimesteps();
+        this.timesteps = new double[numInferenceSteps];
+        for (int i = 0; i < numInferenceSteps; i++) timesteps[i] = numInferenceSteps - 1 - i;
     }
 
     /** The stochasticity eta of DDIM eq. (16): 0 deterministic (default), 1 DDPM-like. */
@@ -52,6 +54,7 @@ public final class DDIMScheduler implements Scheduler {
         TimestepSpacing.checkSteps(steps, schedule.trainTimesteps());
         double[] t = spacing.timesteps(schedule.trainTimesteps(), steps, stepsOffset);
         for (int i = 0; i < t.length; i++) t[i] = Math.rint(t[i]);
+        TimestepSpacing.checkRange(t, schedule.trainTimesteps(), spacing, stepsOffset);
         this.timesteps = t;
         this.numInferenceSteps = steps;
     }

@@ -50,6 +50,7 @@ public final class DDPMScheduler implements Scheduler {
         TimestepSpacing.checkSteps(steps, schedule.trainTimesteps());
         double[] t = spacing.timesteps(schedule.trainTimesteps(), steps, stepsOffset);
         for (int i = 0; i < t.length; i++) t[i] = Math.rint(t[i]);
+        TimestepSpacing.checkRange(t, schedule.trainTimesteps(), spacing, stepsOffset);
         this.timesteps = t;
         this.numInferenceSteps = steps;
     }

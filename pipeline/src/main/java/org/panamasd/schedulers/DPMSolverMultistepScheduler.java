@@ -75,6 +75,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
             }
             case TRAILING -> t = TimestepSpacing.TRAILING.timesteps(trainSteps, steps, 0);
         }
+        TimestepSpacing.checkRange(t, trainSteps, spacing, stepsOffset);
         double[] s = new double[steps];
         if (karras) {
             s = SigmaSteps.karras(trainingSigmas[0], trainingSigmas[trainSteps - 1], steps);

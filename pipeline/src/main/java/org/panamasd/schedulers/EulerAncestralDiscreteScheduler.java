@@ -43,6 +43,7 @@ public final class EulerAncestralDiscreteScheduler implements Scheduler {
     public void setTimesteps(int steps) {
         TimestepSpacing.checkSteps(steps, schedule.trainTimesteps());
         double[] t = spacing.timesteps(schedule.trainTimesteps(), steps, stepsOffset);
+        TimestepSpacing.checkRange(t, schedule.trainTimesteps(), spacing, stepsOffset);
         this.timesteps = new double[steps];
         this.sigmas = new double[steps + 1];
         for (int i = 0; i < steps; i++) {

@@ -69,6 +69,7 @@ public final class EulerDiscreteScheduler implements Scheduler {
         TimestepSpacing.checkSteps(steps, schedule.trainTimesteps());
         double[] t = spacing.timesteps(schedule.trainTimesteps(), steps, stepsOffset);
         for (int i = 0; i < t.length; i++) t[i] = spacing == TimestepSpacing.LINSPACE ? (float) t[i] : Math.rint(t[i]);
+        TimestepSpacing.checkRange(t, schedule.trainTimesteps(), spacing, stepsOffset);
         double[] s = new double[steps];
         if (logLinear) {
             double[] line = TimestepSpacing.linspace(Math.log(trainingSigmas[trainingSigmas.length - 1]), Math.log(trainingSigmas[0]), steps + 1);

@@ -63,6 +63,14 @@ public enum TimestepSpacing {
         return out;
     }
 
+    /** Fails when the spacing (leading with an offset, typically) puts a timestep outside [0, T). */
+    static void checkRange(double[] timesteps, int trainTimesteps, TimestepSpacing spacing, int stepsOffset) {
+        for (double t : timesteps)
+            if (t < 0 || t >= trainTimesteps)
+                throw new IllegalArgumentException(spacing.configName + " spacing with steps_offset " + stepsOffset + " gives timestep "
+                        + (long) t + " outside [0, " + trainTimesteps + ") for " + timesteps.length + " steps");
+    }
+
     /** Checks the requested step count against the training timesteps. */
     static void checkSteps(int steps, int trainTimesteps) {
         if (steps < 1) throw new IllegalArgumentException("num_inference_steps must be at least 1, got " + steps);
