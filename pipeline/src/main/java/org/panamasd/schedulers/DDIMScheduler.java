@@ -9,33 +9,27 @@ import org.panamasd.Tensor;
  * sigma_t = eta sqrt((1 - a_{t-1}) / (1 - a_t)) sqrt(1 - a_t / a_{t-1}) (DDIM eq. 16). eta = 0 is
  * deterministic, eta = 1 is DDPM's ancestral sampler.
  */
-public final class DDIMScheduler implements Scheduler {
+public final class DDIMScheduler extends AlphaBarScheduler {
     static final Set<String> FIELDS = Set.of("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
             "clip_sample", "set_alpha_to_one", "steps_offset", "prediction_type", "thresholding", "dynamic_thresholding_ratio",
             "clip_sample_range", "sample_max_value", "timestep_spacing", "rescale_betas_zero_snr");
 
-    private final NoiseSchedule schedule;
-    private final PredictionType prediction;
     private final SampleClipping clipping;
     private final TimestepSpacing spacing;
     private final int stepsOffset;
     private final double finalAlphaCumprod;
     private double eta;
-    private double[] timesteps;
     private int numInferenceSteps;
 
     public DDIMScheduler(SchedulerConfig config) {
+        super(config);
         config.warnUnknown("DDIMScheduler", FIELDS);
-        this.schedule = NoiseSchedule.fromConfig(config);
-        this.prediction = PredictionType.fromConfigName(config.string("prediction_type", "epsilon"));
         this.clipping = SampleClipping.fromConfig(config, true);
         this.spacing = TimestepSpacing.fromConfigName(config.string("timestep_spacing", "leading"));
         this.stepsOffset = config.integer("steps_offset", 0);
         // the alpha-bar "before" t = 0: 1 (a clean image) or alpha-bar_0
         this.finalAlphaCumprod = config.bool("set_alpha_to_one", true) ? 1.0 : schedule.alphaCumprod(0);
         this.numInferenceSteps = schedule.trainTimesteps();
-        this.timesteps = new double[numInferenceSteps];
-        for (int i = 0; i < numInferenceSteps; i++) timesteps[i] = numInferenceSteps - 1 - i;
     }
 
     /** The stochasticity eta of DDIM eq. (16): 0 deterministic (default), 1 DDPM-like. */
@@ -51,27 +45,8 @@ public final class DDIMScheduler implements Scheduler {
 
     @Override
     public void setTimesteps(int steps) {
-        TimestepSpacing.checkSteps(steps, schedule.trainTimesteps());
-        double[] t = spacing.timesteps(schedule.trainTimesteps(), steps, stepsOffset);
-        for (int i = 0; i < t.length; i++) t[i] = Math.rint(t[i]);
-        TimestepSpacing.checkRange(t, schedule.trainTimesteps(), spacing, stepsOffset);
-        this.timesteps = t;
+        this.timesteps = integerTimesteps(spacing, steps, stepsOffset);
         this.numInferenceSteps = steps;
-    }
-
-    @Override
-    public double[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
     }
 
     @Override
@@ -92,20 +67,5 @@ public final class DDIMScheduler implements Scheduler {
         Tensor prev = x0.mul(Math.sqrt(alphaProdPrev)).add(eps.mul(Math.sqrt(1 - alphaProdPrev - sigma * sigma)));
         if (eta > 0) prev = prev.add(noise.next(modelOutput.shape(), modelOutput.dtype(), modelOutput.device()).mul(sigma));
         return new StepOutput(prev, x0);
-    }
-
-    @Override
-    public Tensor addNoise(Tensor original, Tensor noise, double[] timesteps) {
-        return schedule.addNoise(original, noise, AlphaBarTimesteps.toIndices(timesteps, schedule));
-    }
-
-    @Override
-    public NoiseSchedule schedule() {
-        return schedule;
-    }
-
-    @Override
-    public PredictionType predictionType() {
-        return prediction;
     }
 }

@@ -8,7 +8,7 @@ import org.panamasd.Tensor;
  * q(x_{t-1} | x_t, x_0) = N(mu~_t, beta~_t I) with x_0 predicted by the model (design notes, eq. 10-12).
  * With fewer inference steps than training steps the posterior spans from t to t - T/N.
  */
-public final class DDPMScheduler implements Scheduler {
+public final class DDPMScheduler extends AlphaBarScheduler {
     static final Set<String> FIELDS = Set.of("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
             "variance_type", "clip_sample", "clip_sample_range", "prediction_type", "thresholding", "dynamic_thresholding_ratio",
             "sample_max_value", "timestep_spacing", "steps_offset", "rescale_betas_zero_snr");
@@ -16,19 +16,15 @@ public final class DDPMScheduler implements Scheduler {
     /** The variance of p(x_{t-1} | x_t): beta~_t (fixed_small, eq. 12) or beta_t (fixed_large), or their logs. */
     public enum VarianceType { FIXED_SMALL, FIXED_SMALL_LOG, FIXED_LARGE, FIXED_LARGE_LOG }
 
-    private final NoiseSchedule schedule;
-    private final PredictionType prediction;
     private final SampleClipping clipping;
     private final VarianceType varianceType;
     private final TimestepSpacing spacing;
     private final int stepsOffset;
-    private double[] timesteps;
     private int numInferenceSteps;
 
     public DDPMScheduler(SchedulerConfig config) {
+        super(config);
         config.warnUnknown("DDPMScheduler", FIELDS);
-        this.schedule = NoiseSchedule.fromConfig(config);
-        this.prediction = PredictionType.fromConfigName(config.string("prediction_type", "epsilon"));
         this.clipping = SampleClipping.fromConfig(config, true);
         this.varianceType = switch (config.string("variance_type", "fixed_small")) {
             case "fixed_small" -> VarianceType.FIXED_SMALL;
@@ -41,33 +37,12 @@ public final class DDPMScheduler implements Scheduler {
         this.spacing = TimestepSpacing.fromConfigName(config.string("timestep_spacing", "leading"));
         this.stepsOffset = config.integer("steps_offset", 0);
         this.numInferenceSteps = schedule.trainTimesteps();
-        this.timesteps = new double[numInferenceSteps];
-        for (int i = 0; i < numInferenceSteps; i++) timesteps[i] = numInferenceSteps - 1 - i;
     }
 
     @Override
     public void setTimesteps(int steps) {
-        TimestepSpacing.checkSteps(steps, schedule.trainTimesteps());
-        double[] t = spacing.timesteps(schedule.trainTimesteps(), steps, stepsOffset);
-        for (int i = 0; i < t.length; i++) t[i] = Math.rint(t[i]);
-        TimestepSpacing.checkRange(t, schedule.trainTimesteps(), spacing, stepsOffset);
-        this.timesteps = t;
+        this.timesteps = integerTimesteps(spacing, steps, stepsOffset);
         this.numInferenceSteps = steps;
-    }
-
-    @Override
-    public double[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
     }
 
     /** The timestep the posterior steps to: t - T / N (not the next entry of timesteps()). */
@@ -115,20 +90,5 @@ public final class DDPMScheduler implements Scheduler {
             prev = prev.add(z.mul(std));
         }
         return new StepOutput(prev, x0);
-    }
-
-    @Override
-    public Tensor addNoise(Tensor original, Tensor noise, double[] timesteps) {
-        return schedule.addNoise(original, noise, AlphaBarTimesteps.toIndices(timesteps, schedule));
-    }
-
-    @Override
-    public NoiseSchedule schedule() {
-        return schedule;
-    }
-
-    @Override
-    public PredictionType predictionType() {
-        return prediction;
     }
 }

@@ -9,26 +9,22 @@ import org.panamasd.Tensor;
  * The timesteps are taken from the distillation schedule of original_inference_steps (timestep_spacing is
  * not used, as in the reference).
  */
-public final class LCMScheduler implements Scheduler {
+public final class LCMScheduler extends AlphaBarScheduler {
     static final Set<String> FIELDS = Set.of("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
             "original_inference_steps", "clip_sample", "clip_sample_range", "set_alpha_to_one", "steps_offset", "prediction_type",
             "thresholding", "dynamic_thresholding_ratio", "sample_max_value", "timestep_spacing", "timestep_scaling",
             "rescale_betas_zero_snr");
     private static final double SIGMA_DATA = 0.5;
 
-    private final NoiseSchedule schedule;
-    private final PredictionType prediction;
     private final SampleClipping clipping;
     private final int originalInferenceSteps;
     private final double timestepScaling;
     private final double finalAlphaCumprod;
-    private double[] timesteps = new double[0];
     private int stepIndex = -1;
 
     public LCMScheduler(SchedulerConfig config) {
+        super(config);
         config.warnUnknown("LCMScheduler", FIELDS);
-        this.schedule = NoiseSchedule.fromConfig(config);
-        this.prediction = PredictionType.fromConfigName(config.string("prediction_type", "epsilon"));
         this.clipping = SampleClipping.fromConfig(config, false);
         this.originalInferenceSteps = config.integer("original_inference_steps", 50);
         if (originalInferenceSteps < 1 || originalInferenceSteps > schedule.trainTimesteps())
@@ -67,21 +63,6 @@ public final class LCMScheduler implements Scheduler {
     }
 
     @Override
-    public double[] timesteps() {
-        return timesteps.clone();
-    }
-
-    @Override
-    public double initNoiseSigma() {
-        return 1.0;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
-
-    @Override
     public StepOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource noise) {
         int t = AlphaBarTimesteps.index(timestep, schedule);
         if (stepIndex < 0) stepIndex = SigmaSteps.indexOf(timesteps, timestep);
@@ -104,20 +85,5 @@ public final class LCMScheduler implements Scheduler {
         }
         stepIndex++;
         return new StepOutput(prev, denoised);
-    }
-
-    @Override
-    public Tensor addNoise(Tensor original, Tensor noise, double[] timesteps) {
-        return schedule.addNoise(original, noise, AlphaBarTimesteps.toIndices(timesteps, schedule));
-    }
-
-    @Override
-    public NoiseSchedule schedule() {
-        return schedule;
-    }
-
-    @Override
-    public PredictionType predictionType() {
-        return prediction;
     }
 }
