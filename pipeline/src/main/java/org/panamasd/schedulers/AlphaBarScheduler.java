@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.Tensor;
 
 /**
@@ -11,7 +12,7 @@ abstract class AlphaBarScheduler implements Scheduler {
     protected final PredictionType prediction;
     protected double[] timesteps;
 
-    AlphaBarScheduler(SchedulerConfig config) {
+    AlphaBarScheduler(DiffusersConfig config) {
         this.schedule = NoiseSchedule.fromConfig(config);
         this.prediction = PredictionType.fromConfigName(config.string("prediction_type", "epsilon"));
         int trainSteps = schedule.trainTimesteps();

@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.Tensor;
 
@@ -21,7 +22,7 @@ public final class DDIMScheduler extends AlphaBarScheduler {
     private double eta;
     private int numInferenceSteps;
 
-    public DDIMScheduler(SchedulerConfig config) {
+    public DDIMScheduler(DiffusersConfig config) {
         super(config);
         config.warnUnknown("DDIMScheduler", FIELDS);
         this.clipping = SampleClipping.fromConfig(config, true);

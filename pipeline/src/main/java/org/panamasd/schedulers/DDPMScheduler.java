@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.Tensor;
 
@@ -22,7 +23,7 @@ public final class DDPMScheduler extends AlphaBarScheduler {
     private final int stepsOffset;
     private int numInferenceSteps;
 
-    public DDPMScheduler(SchedulerConfig config) {
+    public DDPMScheduler(DiffusersConfig config) {
         super(config);
         config.warnUnknown("DDPMScheduler", FIELDS);
         this.clipping = SampleClipping.fromConfig(config, true);

@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Scope;
@@ -34,7 +35,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
     private Tensor previousX0;
     private Scope history;
 
-    public DPMSolverMultistepScheduler(SchedulerConfig config) {
+    public DPMSolverMultistepScheduler(DiffusersConfig config) {
         config.warnUnknown("DPMSolverMultistepScheduler", FIELDS);
         this.schedule = NoiseSchedule.fromConfig(config);
         this.prediction = PredictionType.fromConfigName(config.string("prediction_type", "epsilon"));

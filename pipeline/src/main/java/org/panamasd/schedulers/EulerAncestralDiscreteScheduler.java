@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Tensor;
@@ -13,7 +14,7 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     static final Set<String> FIELDS = Set.of("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
             "prediction_type", "timestep_spacing", "steps_offset", "rescale_betas_zero_snr");
 
-    public EulerAncestralDiscreteScheduler(SchedulerConfig config) {
+    public EulerAncestralDiscreteScheduler(DiffusersConfig config) {
         super(config);
         config.warnUnknown("EulerAncestralDiscreteScheduler", FIELDS);
         if (prediction == PredictionType.SAMPLE) throw config.invalid("prediction_type", "sample", "epsilon or v_prediction");

@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Tensor;
@@ -20,7 +21,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
     private final Double sigmaMin, sigmaMax;
     private double churn, churnTmin, churnTmax = Double.POSITIVE_INFINITY, churnNoise = 1.0;
 
-    public EulerDiscreteScheduler(SchedulerConfig config) {
+    public EulerDiscreteScheduler(DiffusersConfig config) {
         super(config);
         config.warnUnknown("EulerDiscreteScheduler", FIELDS);
         this.karras = config.bool("use_karras_sigmas", false);

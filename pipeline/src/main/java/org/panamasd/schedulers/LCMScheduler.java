@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.Tensor;
 
@@ -22,7 +23,7 @@ public final class LCMScheduler extends AlphaBarScheduler {
     private final double finalAlphaCumprod;
     private int stepIndex = -1;
 
-    public LCMScheduler(SchedulerConfig config) {
+    public LCMScheduler(DiffusersConfig config) {
         super(config);
         config.warnUnknown("LCMScheduler", FIELDS);
         this.clipping = SampleClipping.fromConfig(config, false);

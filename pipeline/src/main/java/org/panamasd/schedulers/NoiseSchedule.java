@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.DType;
 import org.panamasd.Tensor;
 
@@ -26,7 +27,7 @@ public final class NoiseSchedule {
     }
 
     /** The schedule a diffusers config describes: beta_schedule (or trained_betas), and zero terminal SNR. */
-    public static NoiseSchedule fromConfig(SchedulerConfig config) {
+    public static NoiseSchedule fromConfig(DiffusersConfig config) {
         int trainTimesteps = config.integer("num_train_timesteps", 1000);
         if (trainTimesteps < 1) throw config.invalid("num_train_timesteps", trainTimesteps, "at least 1");
         double[] betas = config.numbers("trained_betas");

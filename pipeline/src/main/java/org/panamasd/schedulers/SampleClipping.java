@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.Op;
 import org.panamasd.Tensor;
 
@@ -10,7 +11,7 @@ import org.panamasd.Tensor;
  */
 record SampleClipping(boolean clip, double clipRange, boolean thresholding, double ratio, double maxValue) {
 
-    static SampleClipping fromConfig(SchedulerConfig config, boolean clipByDefault) {
+    static SampleClipping fromConfig(DiffusersConfig config, boolean clipByDefault) {
         return new SampleClipping(config.bool("clip_sample", clipByDefault), config.number("clip_sample_range", 1.0),
                 config.bool("thresholding", false), config.number("dynamic_thresholding_ratio", 0.995), config.number("sample_max_value", 1.0));
     }

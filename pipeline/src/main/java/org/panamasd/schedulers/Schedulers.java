@@ -1,12 +1,13 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Makes the scheduler a diffusers config names in {@code _class_name}. */
 public final class Schedulers {
 
-    public static Scheduler fromConfig(SchedulerConfig config) {
+    public static Scheduler fromConfig(DiffusersConfig config) {
         String name = config.className();
         if (name == null) throw new IllegalArgumentException(config.source() + " has no _class_name: pass the scheduler class name");
         return create(name, config);
@@ -15,10 +16,10 @@ public final class Schedulers {
     /** A diffusers scheduler directory ({@code scheduler_config.json}) or the config file itself. */
     public static Scheduler fromPath(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("scheduler_config.json") : path;
-        return fromConfig(SchedulerConfig.read(file));
+        return fromConfig(DiffusersConfig.read(file));
     }
 
-    public static Scheduler create(String className, SchedulerConfig config) {
+    public static Scheduler create(String className, DiffusersConfig config) {
         return switch (className) {
             case "DDPMScheduler" -> new DDPMScheduler(config);
             case "DDIMScheduler" -> new DDIMScheduler(config);

@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.Tensor;
 
 /**
@@ -17,7 +18,7 @@ abstract class SigmaScheduler implements Scheduler {
     protected double[] sigmas;
     protected int stepIndex = -1;
 
-    SigmaScheduler(SchedulerConfig config) {
+    SigmaScheduler(DiffusersConfig config) {
         this.schedule = NoiseSchedule.fromConfig(config);
         this.prediction = PredictionType.fromConfigName(config.string("prediction_type", "epsilon"));
         this.spacing = TimestepSpacing.fromConfigName(config.string("timestep_spacing", "linspace"));

@@ -1,5 +1,6 @@
 package org.panamasd.cli;
 
+import org.panamasd.io.DiffusersConfig;
 import java.util.List;
 import org.panamasd.Functional;
 import org.panamasd.Generator;
@@ -8,7 +9,6 @@ import org.panamasd.Tensor;
 import org.panamasd.Torch;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
-import org.panamasd.schedulers.SchedulerConfig;
 import org.panamasd.schedulers.Schedulers;
 
 /**
@@ -42,7 +42,7 @@ final class BenchSchedulerCommand {
     private static double stepMicros(String name, Generator g, Tensor latent, Tensor modelOutput, int rounds) {
         int steps = name.equals("LCMScheduler") ? 4 : 50;
         long total = 0, count = 0;
-        try (Scheduler scheduler = Schedulers.create(name, SchedulerConfig.parse(SD_CONFIG))) {
+        try (Scheduler scheduler = Schedulers.create(name, DiffusersConfig.parse(SD_CONFIG))) {
             for (int r = 0; r < rounds + 2; r++) {
                 scheduler.setTimesteps(steps);
                 Tensor x = latent;

@@ -23,7 +23,8 @@ class GoldenParityTest extends NativeTest {
 
     /** The checks per case kind. */
     private static final Map<String, CaseCheck> CHECKS = Map.of(
-            "scheduler", new SchedulerCaseCheck());
+            "scheduler", new SchedulerCaseCheck(),
+            "unet2d_condition", new UNetCaseCheck());
 
     @FunctionalInterface
     interface CaseCheck {

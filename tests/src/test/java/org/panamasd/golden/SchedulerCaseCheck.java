@@ -1,5 +1,6 @@
 package org.panamasd.golden;
 
+import org.panamasd.io.DiffusersConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -17,7 +18,6 @@ import org.panamasd.schedulers.EulerDiscreteScheduler;
 import org.panamasd.schedulers.LCMScheduler;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
-import org.panamasd.schedulers.SchedulerConfig;
 import org.panamasd.schedulers.Schedulers;
 import org.panamasd.schedulers.StepOutput;
 
@@ -31,7 +31,7 @@ final class SchedulerCaseCheck implements GoldenParityTest.CaseCheck {
     @Override
     public void check(GoldenCase c) {
         JsonNode json = c.json();
-        SchedulerConfig config = SchedulerConfig.read(c.config());
+        DiffusersConfig config = DiffusersConfig.read(c.config());
         String className = json.path("scheduler_class").asText(config.className());
         SafeTensors out = c.outputs(), in = c.inputs();
         double atol = c.atol(), rtol = c.rtol();

@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
@@ -14,21 +15,21 @@ class SchedulerConfigTest extends NativeTest {
     @Test
     void invalidValuesAreRejectedByName() {
         var betas = assertThrows(IllegalArgumentException.class,
-                () -> new DDPMScheduler(SchedulerConfig.parse("{\"beta_start\": 0.02, \"beta_end\": 0.001}")));
+                () -> new DDPMScheduler(DiffusersConfig.parse("{\"beta_start\": 0.02, \"beta_end\": 0.001}")));
         assertTrue(betas.getMessage().contains("beta_end") && betas.getMessage().contains("beta_start"), betas.getMessage());
-        var schedule = assertThrows(IllegalArgumentException.class, () -> new DDIMScheduler(SchedulerConfig.parse("{\"beta_schedule\": \"cubic\"}")));
+        var schedule = assertThrows(IllegalArgumentException.class, () -> new DDIMScheduler(DiffusersConfig.parse("{\"beta_schedule\": \"cubic\"}")));
         assertTrue(schedule.getMessage().contains("cubic"), schedule.getMessage());
-        var type = assertThrows(IllegalArgumentException.class, () -> new DDIMScheduler(SchedulerConfig.parse("{\"steps_offset\": \"one\"}")));
+        var type = assertThrows(IllegalArgumentException.class, () -> new DDIMScheduler(DiffusersConfig.parse("{\"steps_offset\": \"one\"}")));
         assertTrue(type.getMessage().contains("steps_offset"), type.getMessage());
-        Scheduler ddim = new DDIMScheduler(SchedulerConfig.empty());
+        Scheduler ddim = new DDIMScheduler(DiffusersConfig.empty());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ddim.setTimesteps(0)).getMessage().contains("at least 1"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ddim.setTimesteps(1001)).getMessage().contains("exceeds num_train_timesteps"));
-        assertThrows(IllegalArgumentException.class, () -> Schedulers.fromConfig(SchedulerConfig.parse("{\"_class_name\": \"PNDMScheduler\"}")));
+        assertThrows(IllegalArgumentException.class, () -> Schedulers.fromConfig(DiffusersConfig.parse("{\"_class_name\": \"PNDMScheduler\"}")));
     }
 
     @Test
     void unknownFieldsAreWarnedAboutNotFatal() {
-        SchedulerConfig config = SchedulerConfig.parse("{\"_class_name\": \"EulerDiscreteScheduler\", \"skip_prk_steps\": true, \"beta_schedule\": \"scaled_linear\"}");
+        DiffusersConfig config = DiffusersConfig.parse("{\"_class_name\": \"EulerDiscreteScheduler\", \"skip_prk_steps\": true, \"beta_schedule\": \"scaled_linear\"}");
         assertEquals(List.of("skip_prk_steps"), config.warnUnknown("EulerDiscreteScheduler", EulerDiscreteScheduler.FIELDS));
         assertInstanceOf(EulerDiscreteScheduler.class, Schedulers.fromConfig(config));
     }
@@ -38,7 +39,7 @@ class SchedulerConfigTest extends NativeTest {
         float[] first = null;
         for (int run = 0; run < 2; run++) {
             try (Scope scope = Scope.open(); Generator g = new Generator(2024)) {
-                Scheduler s = new EulerAncestralDiscreteScheduler(SchedulerConfig.empty().with("beta_schedule", "scaled_linear"));
+                Scheduler s = new EulerAncestralDiscreteScheduler(DiffusersConfig.empty().with("beta_schedule", "scaled_linear"));
                 s.setTimesteps(5);
                 Tensor x = Tensor.randn(g, 1, 4, 8, 8).mul(s.initNoiseSigma());
                 for (double t : s.timesteps()) x = s.step(s.scaleModelInput(x, t).mul(0.1), t, x, NoiseSource.of(g)).prevSample();
@@ -70,7 +71,7 @@ class SchedulerConfigTest extends NativeTest {
     @Test
     void velocityAndAddNoiseInvertEachOther() {
         try (Scope scope = Scope.open(); Generator g = new Generator(5)) {
-            NoiseSchedule schedule = NoiseSchedule.fromConfig(SchedulerConfig.empty());
+            NoiseSchedule schedule = NoiseSchedule.fromConfig(DiffusersConfig.empty());
             Tensor x0 = Tensor.randn(g, 3, 2, 4), eps = Tensor.randn(g, 3, 2, 4);
             long[] t = {10, 500, 990};
             Tensor xt = schedule.addNoise(x0, eps, t);

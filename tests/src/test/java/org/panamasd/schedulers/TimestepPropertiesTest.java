@@ -1,5 +1,6 @@
 package org.panamasd.schedulers;
 
+import org.panamasd.io.DiffusersConfig;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
@@ -15,8 +16,8 @@ class TimestepPropertiesTest extends NativeTest {
     private static final List<String> SCHEDULERS = List.of("DDPMScheduler", "DDIMScheduler", "EulerDiscreteScheduler",
             "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler");
 
-    private static SchedulerConfig config(String beta, boolean zeroSnr, String spacing, int offset, int trainSteps) {
-        return SchedulerConfig.empty().with("beta_schedule", beta).with("beta_start", 0.00085).with("beta_end", 0.012)
+    private static DiffusersConfig config(String beta, boolean zeroSnr, String spacing, int offset, int trainSteps) {
+        return DiffusersConfig.empty().with("beta_schedule", beta).with("beta_start", 0.00085).with("beta_end", 0.012)
                 .with("rescale_betas_zero_snr", zeroSnr).with("timestep_spacing", spacing).with("steps_offset", offset)
                 .with("num_train_timesteps", trainSteps).with("prediction_type", zeroSnr ? "v_prediction" : "epsilon");
     }
@@ -43,7 +44,7 @@ class TimestepPropertiesTest extends NativeTest {
     @Test
     void lcmTimestepsFollowTheDistillationSchedule() {
         for (int original : new int[] {50, 100}) {
-            Scheduler s = Schedulers.create("LCMScheduler", SchedulerConfig.empty().with("original_inference_steps", original));
+            Scheduler s = Schedulers.create("LCMScheduler", DiffusersConfig.empty().with("original_inference_steps", original));
             for (int n = 1; n <= original; n++) {
                 s.setTimesteps(n);
                 assertDecreasingInRange(s.timesteps(), n, 1000, "LCM original " + original + " N=" + n);

@@ -1,4 +1,4 @@
-package org.panamasd.schedulers;
+package org.panamasd.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,52 +12,53 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A diffusers {@code scheduler_config.json}: the same field names, each scheduler supplying diffusers'
- * defaults for the fields it reads. Fields no scheduler of ours knows are reported as warnings.
+ * A diffusers / transformers {@code config.json} (a scheduler's, a model's): the same field names, each
+ * reader supplying the reference's defaults for the fields it reads. Fields a reader does not know are
+ * reported as warnings; a field of the wrong type or an invalid value fails naming the field.
  */
-public final class SchedulerConfig {
+public final class DiffusersConfig {
     // Python's json module writes -Infinity / NaN for lambda_min_clipped and friends.
     private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
             .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
-    private static final System.Logger LOG = System.getLogger(SchedulerConfig.class.getName());
+    private static final System.Logger LOG = System.getLogger(DiffusersConfig.class.getName());
 
     private final ObjectNode fields;
     private final String source;
 
-    private SchedulerConfig(ObjectNode fields, String source) {
+    private DiffusersConfig(ObjectNode fields, String source) {
         this.fields = fields;
         this.source = source;
     }
 
-    public static SchedulerConfig read(Path file) {
+    public static DiffusersConfig read(Path file) {
         try {
             JsonNode node = JSON.readTree(file.toFile());
             if (!(node instanceof ObjectNode object)) throw new IllegalArgumentException(file + " is not a JSON object");
-            return new SchedulerConfig(object, file.toString());
+            return new DiffusersConfig(object, file.toString());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read scheduler config " + file, e);
+            throw new UncheckedIOException("cannot read config " + file, e);
         }
     }
 
-    public static SchedulerConfig parse(String json) {
+    public static DiffusersConfig parse(String json) {
         try {
             JsonNode node = JSON.readTree(json);
-            if (!(node instanceof ObjectNode object)) throw new IllegalArgumentException("scheduler config is not a JSON object");
-            return new SchedulerConfig(object, "scheduler config");
+            if (!(node instanceof ObjectNode object)) throw new IllegalArgumentException("config is not a JSON object");
+            return new DiffusersConfig(object, "config");
         } catch (IOException e) {
-            throw new IllegalArgumentException("scheduler config is not valid JSON: " + e.getMessage(), e);
+            throw new IllegalArgumentException("config is not valid JSON: " + e.getMessage(), e);
         }
     }
 
-    public static SchedulerConfig empty() {
-        return new SchedulerConfig(JSON.createObjectNode(), "defaults");
+    public static DiffusersConfig empty() {
+        return new DiffusersConfig(JSON.createObjectNode(), "defaults");
     }
 
     /** A copy with one field set (value: a String, Number, Boolean or null). */
-    public SchedulerConfig with(String field, Object value) {
+    public DiffusersConfig with(String field, Object value) {
         ObjectNode copy = fields.deepCopy();
         copy.set(field, JSON.valueToTree(value));
-        return new SchedulerConfig(copy, source);
+        return new DiffusersConfig(copy, source);
     }
 
     public String className() {
@@ -131,19 +132,54 @@ public final class SchedulerConfig {
         return values;
     }
 
-    IllegalArgumentException invalid(String field, Object value, String expected) {
+    /** A list of integers, or one integer repeated {@code count} times (diffusers' per-block fields). */
+    public int[] integers(String field, int count, int fallback) {
+        JsonNode node = present(field);
+        int[] values = new int[count];
+        if (node == null || node.isIntegralNumber()) {
+            java.util.Arrays.fill(values, node == null ? fallback : node.intValue());
+            return values;
+        }
+        if (!node.isArray() || node.size() != count) throw invalid(field, node, "an integer or a list of " + count + " integers");
+        for (int i = 0; i < count; i++) {
+            if (!node.get(i).isIntegralNumber()) throw invalid(field, node, "a list of integers");
+            values[i] = node.get(i).intValue();
+        }
+        return values;
+    }
+
+    /** A list of strings. */
+    public List<String> strings(String field, List<String> fallback) {
+        JsonNode node = present(field);
+        if (node == null) return fallback;
+        if (!node.isArray()) throw invalid(field, node, "a list of strings");
+        List<String> values = new ArrayList<>();
+        for (JsonNode n : node) {
+            if (!n.isTextual()) throw invalid(field, node, "a list of strings");
+            values.add(n.textValue());
+        }
+        return values;
+    }
+
+    /** The length of a list field, or -1 when it is absent or not a list. */
+    public int length(String field) {
+        JsonNode node = present(field);
+        return node != null && node.isArray() ? node.size() : -1;
+    }
+
+    public IllegalArgumentException invalid(String field, Object value, String expected) {
         return new IllegalArgumentException(source + ": field '" + field + "' is " + value + ", expected " + expected);
     }
 
-    /** Logs a warning for every field that {@code scheduler} does not read; returns their names. */
-    public List<String> warnUnknown(String scheduler, Set<String> known) {
+    /** Logs a warning for every field that {@code reader} does not read; returns their names. */
+    public List<String> warnUnknown(String reader, Set<String> known) {
         List<String> unknown = new ArrayList<>();
         for (Iterator<String> it = fields.fieldNames(); it.hasNext(); ) {
             String name = it.next();
             if (!name.startsWith("_") && !known.contains(name)) unknown.add(name);
         }
         if (!unknown.isEmpty())
-            LOG.log(System.Logger.Level.WARNING, "{0}: {1} ignores unknown field(s) {2}", source, scheduler, unknown);
+            LOG.log(System.Logger.Level.WARNING, "{0}: {1} ignores unknown field(s) {2}", source, reader, unknown);
         return unknown;
     }
 }

@@ -1,0 +1,41 @@
+package org.panamasd.models.unet;
+
+import org.panamasd.Functional;
+import org.panamasd.Tensor;
+import org.panamasd.nn.Linear;
+import org.panamasd.nn.Weights;
+
+/**
+ * Multi-head attention: to_q, to_k, to_v (no bias), softmax(q k^T / sqrt(d)) v per head, then to_out.0. Keys
+ * and values come from the context for cross-attention, from x itself for self-attention. Computed in
+ * float32 (so upcast_attention needs nothing more here).
+ */
+final class Attention {
+    private final Linear toQ, toK, toV, toOut;
+    private final int heads;
+    private final int headDim;
+
+    Attention(Weights w, String prefix, int queryDim, int contextDim, int heads, int headDim) {
+        int inner = heads * headDim;
+        this.toQ = new Linear(w, prefix + ".to_q", queryDim, inner, false);
+        this.toK = new Linear(w, prefix + ".to_k", contextDim, inner, false);
+        this.toV = new Linear(w, prefix + ".to_v", contextDim, inner, false);
+        this.toOut = new Linear(w, prefix + ".to_out.0", inner, queryDim, true);
+        this.heads = heads;
+        this.headDim = headDim;
+    }
+
+    /** x: (B, S, queryDim), context: (B, S', contextDim) or null -> (B, S, queryDim). */
+    Tensor forward(Tensor x, Tensor context) {
+        Tensor source = context == null ? x : context;
+        Tensor q = splitHeads(toQ.forward(x)), k = splitHeads(toK.forward(source)), v = splitHeads(toV.forward(source));
+        Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);  // (B, heads, S, headDim)
+        long batch = x.size(0), tokens = x.size(1);
+        return toOut.forward(attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim));
+    }
+
+    /** (B, S, heads * headDim) -> (B, heads, S, headDim) */
+    private Tensor splitHeads(Tensor t) {
+        return t.view(t.size(0), t.size(1), heads, headDim).transpose(1, 2);
+    }
+}

@@ -1,0 +1,42 @@
+package org.panamasd.models.unet;
+
+import java.util.List;
+import org.panamasd.Tensor;
+import org.panamasd.nn.Weights;
+
+/**
+ * resnets (and, for CrossAttnDownBlock2D, a spatial transformer after each), then the downsampler except in
+ * the last block. Every intermediate result is kept for the skip connections of the up path.
+ */
+final class DownBlock2D {
+    private final ResnetBlock2D[] resnets;
+    private final Transformer2DModel[] attentions;  // null for a DownBlock2D
+    private final Downsample2D downsampler;
+
+    DownBlock2D(Weights w, String prefix, UNetConfig c, int block, int in, int out, boolean crossAttention, boolean last) {
+        int layers = c.layersPerBlock();
+        this.resnets = new ResnetBlock2D[layers];
+        this.attentions = crossAttention ? new Transformer2DModel[layers] : null;
+        for (int i = 0; i < layers; i++) {
+            resnets[i] = new ResnetBlock2D(w, prefix + ".resnets." + i, i == 0 ? in : out, out, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), 1.0);
+            if (crossAttention)
+                attentions[i] = new Transformer2DModel(w, prefix + ".attentions." + i, out, c.numAttentionHeads()[block],
+                        c.transformerLayersPerBlock()[block], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
+        }
+        this.downsampler = last ? null : new Downsample2D(w, prefix + ".downsamplers.0", out, c.downsamplePadding());
+    }
+
+    /** Returns the block's output; appends every skip tensor to {@code skips}. */
+    Tensor forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips) {
+        for (int i = 0; i < resnets.length; i++) {
+            x = resnets[i].forward(x, temb);
+            if (attentions != null) x = attentions[i].forward(x, context);
+            skips.add(x);
+        }
+        if (downsampler != null) {
+            x = downsampler.forward(x);
+            skips.add(x);
+        }
+        return x;
+    }
+}

@@ -1,0 +1,21 @@
+package org.panamasd.models.unet;
+
+import org.panamasd.Tensor;
+import org.panamasd.nn.Linear;
+import org.panamasd.nn.Weights;
+
+/** GEGLU feed-forward (Shazeer 2020): net.0.proj to 2 x 4 dim, value * GELU(gate), then net.2 back to dim. */
+final class FeedForward {
+    private final Linear proj, out;
+
+    FeedForward(Weights w, String prefix, int dim) {
+        int inner = dim * 4;
+        this.proj = new Linear(w, prefix + ".net.0.proj", dim, inner * 2L, true);
+        this.out = new Linear(w, prefix + ".net.2", inner, dim, true);
+    }
+
+    Tensor forward(Tensor x) {
+        Tensor[] valueAndGate = proj.forward(x).chunk(2, -1);
+        return out.forward(valueAndGate[0].mul(valueAndGate[1].gelu()));
+    }
+}

@@ -1,0 +1,165 @@
+package org.panamasd.models.unet;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.panamasd.DType;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.nn.Conv2d;
+import org.panamasd.nn.GroupNorm;
+import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Weights;
+
+/**
+ * The conditional UNet of Stable Diffusion 1.x, 2.x and XL, with diffusers' structure and state-dict keys:
+ * conv_in, time_proj + time_embedding (+ SDXL's add_time_proj + add_embedding of text_embeds and time_ids),
+ * down_blocks, mid_block, up_blocks with skip connections, conv_norm_out, SiLU, conv_out.
+ */
+public final class UNet2DConditionModel implements AutoCloseable {
+    private final UNetConfig config;
+    private final StateDict parameters;
+    private final Conv2d convIn, convOut;
+    private final Timesteps timeProj;
+    private final TimestepEmbedding timeEmbedding;
+    private final Timesteps addTimeProj;
+    private final TimestepEmbedding addEmbedding;
+    private final DownBlock2D[] downBlocks;
+    private final UNetMidBlock2DCrossAttn midBlock;
+    private final UpBlock2D[] upBlocks;
+    private final GroupNorm convNormOut;
+    private Map<String, Tensor> debug;
+
+    private UNet2DConditionModel(UNetConfig c, Weights w, StateDict parameters) {
+        this.config = c;
+        this.parameters = parameters;
+        int[] channels = c.blockOutChannels();
+        int blocks = channels.length;
+        this.convIn = new Conv2d(w, "conv_in", c.inChannels(), channels[0], c.convInKernel(), 1, (c.convInKernel() - 1) / 2);
+        this.timeProj = new Timesteps(channels[0], c.flipSinToCos(), c.freqShift());
+        this.timeEmbedding = new TimestepEmbedding(w, "time_embedding", channels[0], c.timeEmbedDim());
+        if ("text_time".equals(c.additionEmbedType())) {
+            this.addTimeProj = new Timesteps(c.additionTimeEmbedDim(), c.flipSinToCos(), c.freqShift());
+            this.addEmbedding = new TimestepEmbedding(w, "add_embedding", c.projectionClassEmbeddingsInputDim(), c.timeEmbedDim());
+        } else {
+            this.addTimeProj = null;
+            this.addEmbedding = null;
+        }
+        this.downBlocks = new DownBlock2D[blocks];
+        for (int i = 0; i < blocks; i++) {
+            String type = c.downBlockTypes().get(i);
+            if (!type.equals("CrossAttnDownBlock2D") && !type.equals("DownBlock2D"))
+                throw new IllegalArgumentException("down_block_types[" + i + "] " + type + " is not built here (CrossAttnDownBlock2D, DownBlock2D)");
+            downBlocks[i] = new DownBlock2D(w, "down_blocks." + i, c, i, i == 0 ? channels[0] : channels[i - 1], channels[i],
+                    type.equals("CrossAttnDownBlock2D"), i == blocks - 1);
+        }
+        this.midBlock = new UNetMidBlock2DCrossAttn(w, "mid_block", c);
+        this.upBlocks = new UpBlock2D[blocks];
+        int previous = channels[blocks - 1];
+        for (int i = 0; i < blocks; i++) {
+            String type = c.upBlockTypes().get(i);
+            if (!type.equals("CrossAttnUpBlock2D") && !type.equals("UpBlock2D"))
+                throw new IllegalArgumentException("up_block_types[" + i + "] " + type + " is not built here (CrossAttnUpBlock2D, UpBlock2D)");
+            int out = channels[blocks - 1 - i];
+            int skipIn = channels[Math.max(blocks - 2 - i, 0)];
+            upBlocks[i] = new UpBlock2D(w, "up_blocks." + i, c, i, previous, out, skipIn, type.equals("CrossAttnUpBlock2D"), i == blocks - 1);
+            previous = out;
+        }
+        this.convNormOut = new GroupNorm(w, "conv_norm_out", c.normNumGroups(), channels[0], c.normEps());
+        this.convOut = new Conv2d(w, "conv_out", channels[0], c.outChannels(), c.convOutKernel(), 1, (c.convOutKernel() - 1) / 2);
+    }
+
+    /** A diffusers unet directory: config.json and diffusion_pytorch_model.safetensors. */
+    public static UNet2DConditionModel load(Path directory) {
+        Path weights = directory.resolve("diffusion_pytorch_model.safetensors");
+        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no diffusion_pytorch_model.safetensors");
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
+    }
+
+    public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors) {
+        UNetConfig c = UNetConfig.from(config);
+        StateDict state = StateDict.open(safetensors);
+        try {
+            UNet2DConditionModel model = new UNet2DConditionModel(c, state, state);
+            state.checkAllUsed();
+            return model;
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
+    public UNetConfig config() {
+        return config;
+    }
+
+    /** Records block outputs into the given map (diffusers' names: conv_in, time_proj, down_blocks.0, ...) on the next calls. */
+    public void recordIntermediates(Map<String, Tensor> sink) {
+        this.debug = sink;
+    }
+
+    /** The noise prediction with one timestep for the whole batch. */
+    public Tensor forward(Tensor sample, double timestep, Tensor context) {
+        return forward(sample, Tensor.full(timestep, DType.FLOAT32, org.panamasd.Device.CPU, sample.size(0)), context, null, null);
+    }
+
+    /**
+     * sample (B, in, H, W), timesteps (B,), context (B, S, cross_attention_dim); for SDXL text_embeds (B, D)
+     * and time_ids (B, 6), else null. Returns (B, out, H, W) in the current scope.
+     */
+    public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
+        long batch = sample.size(0);
+        if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
+        Tensor tProj = timeProj.forward(timesteps);
+        Tensor emb = timeEmbedding.forward(tProj);
+        record("time_proj", tProj);
+        record("time_embedding", emb);
+        if (addEmbedding != null) {
+            if (textEmbeds == null || timeIds == null) throw new IllegalArgumentException("an SDXL UNet (text_time) needs text_embeds and time_ids");
+            // each of the 6 time ids (sizes and crop) gets its own sinusoidal embedding: (B * 6, dim) -> (B, 6 * dim)
+            Tensor perId = addTimeProj.forward(timeIds.flatten(0, -1));
+            record("add_time_proj", perId);
+            Tensor addEmbeds = Tensor.cat(-1, textEmbeds, perId.reshape(batch, -1).to(textEmbeds.dtype()));
+            Tensor aug = addEmbedding.forward(addEmbeds);
+            record("add_embedding", aug);
+            emb = emb.add(aug);
+        }
+        Tensor x = convIn.forward(sample);
+        record("conv_in", x);
+        List<Tensor> skips = new ArrayList<>();
+        skips.add(x);
+        for (int i = 0; i < downBlocks.length; i++) {
+            x = downBlocks[i].forward(x, emb, context, skips);
+            record("down_blocks." + i, x);
+        }
+        x = midBlock.forward(x, emb, context);
+        record("mid_block", x);
+        for (int i = 0; i < upBlocks.length; i++) {
+            boolean last = i == upBlocks.length - 1;
+            long[] upsampleTo = null;
+            if (!last) {
+                Tensor nextSkip = skips.get(skips.size() - 1 - upBlocks[i].resnetCount());
+                upsampleTo = new long[] {nextSkip.size(2), nextSkip.size(3)};
+            }
+            x = upBlocks[i].forward(x, emb, context, skips, upsampleTo);
+            record("up_blocks." + i, x);
+        }
+        x = convNormOut.forward(x);
+        record("conv_norm_out", x);
+        x = convOut.forward(x.silu());
+        record("conv_out", x);
+        return x;
+    }
+
+    private void record(String name, Tensor value) {
+        if (debug != null) debug.put(name, value);
+    }
+
+    /** Frees the parameters (and lets the weights file's mapping go). */
+    @Override
+    public void close() {
+        parameters.close();
+    }
+}

@@ -1,0 +1,23 @@
+package org.panamasd.models.unet;
+
+import org.panamasd.Tensor;
+import org.panamasd.nn.Weights;
+
+/** resnet, spatial transformer, resnet at the lowest resolution. */
+final class UNetMidBlock2DCrossAttn {
+    private final ResnetBlock2D first, second;
+    private final Transformer2DModel attention;
+
+    UNetMidBlock2DCrossAttn(Weights w, String prefix, UNetConfig c) {
+        int channels = c.blockOutChannels()[c.blockOutChannels().length - 1];
+        int last = c.numAttentionHeads().length - 1;
+        this.first = new ResnetBlock2D(w, prefix + ".resnets.0", channels, channels, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
+        this.attention = new Transformer2DModel(w, prefix + ".attentions.0", channels, c.numAttentionHeads()[last],
+                c.transformerLayersPerBlock()[last], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
+        this.second = new ResnetBlock2D(w, prefix + ".resnets.1", channels, channels, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
+    }
+
+    Tensor forward(Tensor x, Tensor temb, Tensor context) {
+        return second.forward(attention.forward(first.forward(x, temb), context), temb);
+    }
+}

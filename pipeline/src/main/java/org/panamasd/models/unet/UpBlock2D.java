@@ -1,0 +1,45 @@
+package org.panamasd.models.unet;
+
+import java.util.List;
+import org.panamasd.Tensor;
+import org.panamasd.nn.Weights;
+
+/**
+ * layers_per_block + 1 resnets, each over the concatenation with the last unused skip tensor (and, for
+ * CrossAttnUpBlock2D, a spatial transformer after each), then the upsampler except in the last block.
+ */
+final class UpBlock2D {
+    private final ResnetBlock2D[] resnets;
+    private final Transformer2DModel[] attentions;
+    private final Upsample2D upsampler;
+
+    UpBlock2D(Weights w, String prefix, UNetConfig c, int block, int previousOut, int out, int skipIn, boolean crossAttention, boolean last) {
+        int layers = c.layersPerBlock() + 1;
+        int reversed = c.blockOutChannels().length - 1 - block;
+        this.resnets = new ResnetBlock2D[layers];
+        this.attentions = crossAttention ? new Transformer2DModel[layers] : null;
+        for (int i = 0; i < layers; i++) {
+            int skip = i == layers - 1 ? skipIn : out;
+            int resnetIn = i == 0 ? previousOut : out;
+            resnets[i] = new ResnetBlock2D(w, prefix + ".resnets." + i, resnetIn + skip, out, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), 1.0);
+            if (crossAttention)
+                attentions[i] = new Transformer2DModel(w, prefix + ".attentions." + i, out, c.numAttentionHeads()[reversed],
+                        c.transformerLayersPerBlock()[reversed], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
+        }
+        this.upsampler = last ? null : new Upsample2D(w, prefix + ".upsamplers.0", out);
+    }
+
+    int resnetCount() {
+        return resnets.length;
+    }
+
+    /** Consumes skip tensors from the end of {@code skips}; upsampleTo is the next skip's (H, W) or null. */
+    Tensor forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, long[] upsampleTo) {
+        for (int i = 0; i < resnets.length; i++) {
+            Tensor skip = skips.removeLast();
+            x = resnets[i].forward(Tensor.cat(1, x, skip), temb);
+            if (attentions != null) x = attentions[i].forward(x, context);
+        }
+        return upsampler == null ? x : upsampler.forward(x, upsampleTo);
+    }
+}

@@ -1,0 +1,22 @@
+package org.panamasd.models.unet;
+
+import org.panamasd.Functional;
+import org.panamasd.Tensor;
+import org.panamasd.nn.Conv2d;
+import org.panamasd.nn.Weights;
+
+/** Nearest-neighbour 2x upsampling (or to the skip connection's size), then a 3x3 convolution. */
+final class Upsample2D {
+    private final Conv2d conv;
+
+    Upsample2D(Weights w, String prefix, int channels) {
+        this.conv = new Conv2d(w, prefix + ".conv", channels, channels, 3, 1, 1);
+    }
+
+    /** size: the (H, W) to reach, or null for twice the input. */
+    Tensor forward(Tensor x, long[] size) {
+        Tensor up = size == null ? Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)
+                : Functional.interpolate(x, size[0], size[1], Functional.Interpolation.NEAREST, null);
+        return conv.forward(up);
+    }
+}

@@ -1,0 +1,62 @@
+package org.panamasd.nn;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.TreeSet;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.SafeTensors;
+
+/**
+ * Parameters read from a safetensors checkpoint by the reference's state-dict keys. Tensors are views of the
+ * mapped file (no copy) and belong to {@link #scope()}, a detached scope the model closes. A missing key or a
+ * wrong shape fails naming the file, the key and both shapes; {@link #checkAllUsed()} reports keys the
+ * model did not take.
+ */
+public final class StateDict implements Weights, AutoCloseable {
+    private final SafeTensors file;
+    private final Scope scope = Scope.detached();
+    private final Set<String> used = new LinkedHashSet<>();
+
+    public StateDict(SafeTensors file) {
+        this.file = file;
+    }
+
+    public static StateDict open(Path safetensors) {
+        return new StateDict(SafeTensors.open(safetensors));
+    }
+
+    @Override
+    public Tensor get(String key, long... shape) {
+        if (!file.contains(key)) throw new IllegalArgumentException(file.path() + " has no parameter '" + key + "' (shape " + Arrays.toString(shape) + ")");
+        long[] actual = file.entry(key).shape();
+        if (!Arrays.equals(actual, shape))
+            throw new IllegalArgumentException(file.path() + ": parameter '" + key + "' has shape " + Arrays.toString(actual)
+                    + ", the model expects " + Arrays.toString(shape));
+        used.add(key);
+        try (Scope load = Scope.open()) {
+            return file.tensor(key).moveTo(scope);
+        }
+    }
+
+    /** Fails listing the checkpoint's keys that no module took (a config that does not match the weights). */
+    public void checkAllUsed() {
+        Set<String> unused = new TreeSet<>(file.keys());
+        unused.removeAll(used);
+        if (!unused.isEmpty())
+            throw new IllegalArgumentException(file.path() + " has " + unused.size() + " parameter(s) the model does not use, e.g. "
+                    + unused.stream().limit(5).toList());
+    }
+
+    /** The scope that owns the loaded parameters. */
+    public Scope scope() {
+        return scope;
+    }
+
+    @Override
+    public void close() {
+        scope.close();
+    }
+}
