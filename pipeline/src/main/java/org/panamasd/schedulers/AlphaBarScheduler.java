@@ -1,7 +1,7 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * What the schedulers that index alpha-bar by integer timestep share (DDPM, DDIM, LCM): the model sees x_t

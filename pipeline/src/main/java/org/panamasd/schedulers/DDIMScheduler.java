@@ -1,8 +1,8 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * Denoising diffusion implicit models (Song et al. 2021): the non-Markovian reverse step of DDIM eq. (12),

@@ -1,8 +1,8 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * Denoising diffusion probabilistic models (Ho et al. 2020): ancestral sampling from the posterior

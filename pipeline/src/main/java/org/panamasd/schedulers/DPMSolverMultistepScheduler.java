@@ -1,10 +1,10 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): a second-order multistep solver of the diffusion ODE in

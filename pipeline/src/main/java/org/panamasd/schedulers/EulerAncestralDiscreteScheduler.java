@@ -1,9 +1,9 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * Ancestral Euler sampling in sigma space (k-diffusion's sample_euler_ancestral): each step goes down to

@@ -1,9 +1,9 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * Euler's method on the probability-flow ODE in sigma space (Karras et al. 2022, Algorithm 2, with optional

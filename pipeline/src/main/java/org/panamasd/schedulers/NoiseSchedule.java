@@ -1,8 +1,8 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.DType;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * The training noise schedule and the closed-form forward process (design notes, eq. 6 and 9):

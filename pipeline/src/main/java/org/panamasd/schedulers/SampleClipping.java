@@ -1,8 +1,8 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.Op;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * Keeps a predicted x_0 in range: clip_sample clamps to [-r, r]; thresholding is Imagen's dynamic

@@ -1,8 +1,8 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.panamasd.io.DiffusersConfig;
 
 /** Makes the scheduler a diffusers config names in {@code _class_name}. */
 public final class Schedulers {

@@ -1,7 +1,7 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 
 /**
  * What the Euler schedulers share: they step in sigma space, the model sees x / sqrt(sigma^2 + 1), the prior

@@ -1,6 +1,5 @@
 package org.panamasd.golden;
 
-import org.panamasd.io.DiffusersConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -10,6 +9,7 @@ import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.SafeTensors;
 import org.panamasd.schedulers.DDIMScheduler;
 import org.panamasd.schedulers.DPMSolverMultistepScheduler;

@@ -1,6 +1,5 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
@@ -8,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.support.NativeTest;
 
 class SchedulerConfigTest extends NativeTest {

@@ -1,10 +1,10 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.io.DiffusersConfig;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.support.NativeTest;
 
 /**

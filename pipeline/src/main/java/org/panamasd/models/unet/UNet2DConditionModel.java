@@ -10,6 +10,7 @@ import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
+import org.panamasd.nn.RandomWeights;
 import org.panamasd.nn.StateDict;
 import org.panamasd.nn.Weights;
 
@@ -20,7 +21,7 @@ import org.panamasd.nn.Weights;
  */
 public final class UNet2DConditionModel implements AutoCloseable {
     private final UNetConfig config;
-    private final StateDict parameters;
+    private final AutoCloseable parameters;
     private final Conv2d convIn, convOut;
     private final Timesteps timeProj;
     private final TimestepEmbedding timeEmbedding;
@@ -32,7 +33,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final GroupNorm convNormOut;
     private Map<String, Tensor> debug;
 
-    private UNet2DConditionModel(UNetConfig c, Weights w, StateDict parameters) {
+    private UNet2DConditionModel(UNetConfig c, Weights w, AutoCloseable parameters) {
         this.config = c;
         this.parameters = parameters;
         int[] channels = c.blockOutChannels();
@@ -87,6 +88,17 @@ public final class UNet2DConditionModel implements AutoCloseable {
             return model;
         } catch (RuntimeException e) {
             state.close();
+            throw e;
+        }
+    }
+
+    /** A model with freshly initialised parameters (training from scratch, benchmarks). */
+    public static UNet2DConditionModel initialize(DiffusersConfig config, long seed) {
+        RandomWeights weights = new RandomWeights(seed);
+        try {
+            return new UNet2DConditionModel(UNetConfig.from(config), weights, weights);
+        } catch (RuntimeException e) {
+            weights.close();
             throw e;
         }
     }
@@ -160,6 +172,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /** Frees the parameters (and lets the weights file's mapping go). */
     @Override
     public void close() {
-        parameters.close();
+        try {
+            parameters.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing the parameters failed", e);
+        }
     }
 }
