@@ -24,7 +24,8 @@ class GoldenParityTest extends NativeTest {
     /** The checks per case kind. */
     private static final Map<String, CaseCheck> CHECKS = Map.of(
             "scheduler", new SchedulerCaseCheck(),
-            "unet2d_condition", new UNetCaseCheck());
+            "unet2d_condition", new UNetCaseCheck(),
+            "autoencoder_kl", new VaeCaseCheck());
 
     @FunctionalInterface
     interface CaseCheck {

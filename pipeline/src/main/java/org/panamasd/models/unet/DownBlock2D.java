@@ -2,6 +2,8 @@ package org.panamasd.models.unet;
 
 import java.util.List;
 import org.panamasd.Tensor;
+import org.panamasd.models.blocks.Downsample2D;
+import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Weights;
 
 /**

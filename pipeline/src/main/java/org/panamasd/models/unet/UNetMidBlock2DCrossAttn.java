@@ -1,6 +1,7 @@
 package org.panamasd.models.unet;
 
 import org.panamasd.Tensor;
+import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Weights;
 
 /** resnet, spatial transformer, resnet at the lowest resolution. */

@@ -1,4 +1,4 @@
-package org.panamasd.models.unet;
+package org.panamasd.models.blocks;
 
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
@@ -8,28 +8,29 @@ import org.panamasd.nn.Weights;
 
 /**
  * norm1, SiLU, conv1, + time_emb_proj(SiLU(temb)), norm2, SiLU, conv2, plus the (1x1-projected when the
- * channel count changes) input, divided by the output scale factor.
+ * channel count changes) input, divided by the output scale factor. Without a time embedding (the VAE's
+ * blocks, timeEmbedDim 0) there is no time_emb_proj.
  */
-final class ResnetBlock2D {
+public final class ResnetBlock2D {
     private final GroupNorm norm1, norm2;
     private final Conv2d conv1, conv2, convShortcut;
     private final Linear timeEmbProj;
     private final double outputScaleFactor;
 
-    ResnetBlock2D(Weights w, String prefix, int in, int out, int timeEmbedDim, int groups, double eps, double outputScaleFactor) {
+    public ResnetBlock2D(Weights w, String prefix, int in, int out, int timeEmbedDim, int groups, double eps, double outputScaleFactor) {
         this.norm1 = new GroupNorm(w, prefix + ".norm1", groups, in, eps);
         this.conv1 = new Conv2d(w, prefix + ".conv1", in, out, 3, 1, 1);
-        this.timeEmbProj = new Linear(w, prefix + ".time_emb_proj", timeEmbedDim, out, true);
+        this.timeEmbProj = timeEmbedDim > 0 ? new Linear(w, prefix + ".time_emb_proj", timeEmbedDim, out, true) : null;
         this.norm2 = new GroupNorm(w, prefix + ".norm2", groups, out, eps);
         this.conv2 = new Conv2d(w, prefix + ".conv2", out, out, 3, 1, 1);
         this.convShortcut = in != out ? new Conv2d(w, prefix + ".conv_shortcut", in, out, 1, 1, 0) : null;
         this.outputScaleFactor = outputScaleFactor;
     }
 
-    /** x: (B, in, H, W), temb: (B, timeEmbedDim) -> (B, out, H, W). */
-    Tensor forward(Tensor x, Tensor temb) {
+    /** x: (B, in, H, W), temb: (B, timeEmbedDim) or null -> (B, out, H, W). */
+    public Tensor forward(Tensor x, Tensor temb) {
         Tensor h = conv1.forward(norm1.forward(x).silu());
-        h = h.add(timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3));
+        if (timeEmbProj != null) h = h.add(timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3));
         h = conv2.forward(norm2.forward(h).silu());
         Tensor shortcut = convShortcut == null ? x : convShortcut.forward(x);
         Tensor out = shortcut.add(h);

@@ -1,4 +1,4 @@
-package org.panamasd.models.unet;
+package org.panamasd.models.blocks;
 
 import org.panamasd.Functional;
 import org.panamasd.Tensor;
@@ -6,15 +6,15 @@ import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.Weights;
 
 /** Nearest-neighbour 2x upsampling (or to the skip connection's size), then a 3x3 convolution. */
-final class Upsample2D {
+public final class Upsample2D {
     private final Conv2d conv;
 
-    Upsample2D(Weights w, String prefix, int channels) {
+    public Upsample2D(Weights w, String prefix, int channels) {
         this.conv = new Conv2d(w, prefix + ".conv", channels, channels, 3, 1, 1);
     }
 
     /** size: the (H, W) to reach, or null for twice the input. */
-    Tensor forward(Tensor x, long[] size) {
+    public Tensor forward(Tensor x, long[] size) {
         Tensor up = size == null ? Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)
                 : Functional.interpolate(x, size[0], size[1], Functional.Interpolation.NEAREST, null);
         return conv.forward(up);

@@ -1,0 +1,113 @@
+package org.panamasd.models.vae;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.nn.Conv2d;
+import org.panamasd.nn.RandomWeights;
+import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Weights;
+
+/**
+ * The KL autoencoder of latent diffusion (Rombach et al. 2022): images in [-1, 1] to a diagonal Gaussian over
+ * latents at 1/2^(N-1) resolution and back, with diffusers' structure and state-dict keys. Pipelines scale
+ * latents by {@code scaling_factor} (minus {@code shift_factor} when the config has one).
+ */
+public final class AutoencoderKL implements AutoCloseable {
+    private final VaeConfig config;
+    private final AutoCloseable parameters;
+    private final Encoder encoder;
+    private final Decoder decoder;
+    private final Conv2d quantConv, postQuantConv;
+    private Map<String, Tensor> record;
+
+    private AutoencoderKL(VaeConfig c, Weights w, AutoCloseable parameters) {
+        this.config = c;
+        this.parameters = parameters;
+        this.encoder = new Encoder(w, "encoder", c);
+        this.decoder = new Decoder(w, "decoder", c);
+        int latent = c.latentChannels();
+        this.quantConv = new Conv2d(w, "quant_conv", 2L * latent, 2L * latent, 1, 1, 0);
+        this.postQuantConv = new Conv2d(w, "post_quant_conv", latent, latent, 1, 1, 0);
+    }
+
+    /** A diffusers vae directory: config.json and diffusion_pytorch_model.safetensors. */
+    public static AutoencoderKL load(Path directory) {
+        Path weights = directory.resolve("diffusion_pytorch_model.safetensors");
+        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no diffusion_pytorch_model.safetensors");
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
+    }
+
+    public static AutoencoderKL load(DiffusersConfig config, Path safetensors) {
+        VaeConfig c = VaeConfig.from(config);
+        StateDict state = StateDict.open(safetensors);
+        try {
+            AutoencoderKL vae = new AutoencoderKL(c, state, state);
+            state.checkAllUsed();
+            return vae;
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
+    public static AutoencoderKL initialize(DiffusersConfig config, long seed) {
+        RandomWeights weights = new RandomWeights(seed);
+        try {
+            return new AutoencoderKL(VaeConfig.from(config), weights, weights);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    public VaeConfig config() {
+        return config;
+    }
+
+    /** Records block outputs (encoder.conv_in, quant_conv, decoder.up_blocks.0, ...) into the map, or stops with null. */
+    public void recordIntermediates(Map<String, Tensor> sink) {
+        this.record = sink;
+    }
+
+    /** image (B, C, H, W) in [-1, 1] -> q(z | x). */
+    public LatentDistribution encode(Tensor image) {
+        Tensor moments = quantConv.forward(encoder.forward(image, record));
+        put(record, "quant_conv", moments);
+        return LatentDistribution.fromMoments(moments);
+    }
+
+    /** latents (B, L, h, w), unscaled -> image (B, C, H, W), about [-1, 1]. */
+    public Tensor decode(Tensor latents) {
+        Tensor z = postQuantConv.forward(latents);
+        put(record, "post_quant_conv", z);
+        return decoder.forward(z, record);
+    }
+
+    /** Latents as the diffusion model sees them: (z - shift) * scaling_factor. */
+    public Tensor scaleLatents(Tensor z) {
+        Tensor shifted = config.shiftFactor() == null ? z : z.sub(config.shiftFactor());
+        return shifted.mul(config.scalingFactor());
+    }
+
+    /** The inverse of {@link #scaleLatents}. */
+    public Tensor unscaleLatents(Tensor scaled) {
+        Tensor z = scaled.div(config.scalingFactor());
+        return config.shiftFactor() == null ? z : z.add(config.shiftFactor());
+    }
+
+    static void put(Map<String, Tensor> record, String name, Tensor value) {
+        if (record != null) record.put(name, value);
+    }
+
+    @Override
+    public void close() {
+        try {
+            parameters.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing the parameters failed", e);
+        }
+    }
+}

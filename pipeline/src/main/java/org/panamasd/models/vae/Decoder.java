@@ -1,0 +1,55 @@
+package org.panamasd.models.vae;
+
+import java.util.Map;
+import org.panamasd.Tensor;
+import org.panamasd.models.blocks.ResnetBlock2D;
+import org.panamasd.models.blocks.Upsample2D;
+import org.panamasd.nn.Conv2d;
+import org.panamasd.nn.GroupNorm;
+import org.panamasd.nn.Weights;
+
+/** conv_in, mid block, UpDecoderBlock2D x N (layers + 1 resnets, then 2x upsampling but in the last), norm, SiLU, conv_out. */
+final class Decoder {
+    private final Conv2d convIn, convOut;
+    private final VaeMidBlock midBlock;
+    private final ResnetBlock2D[][] resnets;
+    private final Upsample2D[] upsamplers;
+    private final GroupNorm convNormOut;
+
+    Decoder(Weights w, String prefix, VaeConfig c) {
+        int[] channels = c.blockOutChannels();
+        int n = channels.length, groups = c.normNumGroups();
+        int top = channels[n - 1];
+        this.convIn = new Conv2d(w, prefix + ".conv_in", c.latentChannels(), top, 3, 1, 1);
+        this.midBlock = new VaeMidBlock(w, prefix + ".mid_block", top, groups);
+        this.resnets = new ResnetBlock2D[n][];
+        this.upsamplers = new Upsample2D[n];
+        int previous = top;
+        for (int i = 0; i < n; i++) {
+            int out = channels[n - 1 - i];
+            String block = prefix + ".up_blocks." + i;
+            resnets[i] = new ResnetBlock2D[c.layersPerBlock() + 1];
+            for (int j = 0; j < resnets[i].length; j++)
+                resnets[i][j] = new ResnetBlock2D(w, block + ".resnets." + j, j == 0 ? previous : out, out, 0, groups, 1e-6, 1.0);
+            if (i < n - 1) upsamplers[i] = new Upsample2D(w, block + ".upsamplers.0", out);
+            previous = out;
+        }
+        this.convNormOut = new GroupNorm(w, prefix + ".conv_norm_out", groups, channels[0], 1e-6);
+        this.convOut = new Conv2d(w, prefix + ".conv_out", channels[0], c.outChannels(), 3, 1, 1);
+    }
+
+    Tensor forward(Tensor z, Map<String, Tensor> record) {
+        Tensor x = convIn.forward(z);
+        AutoencoderKL.put(record, "decoder.conv_in", x);
+        x = midBlock.forward(x);
+        AutoencoderKL.put(record, "decoder.mid_block", x);
+        for (int i = 0; i < resnets.length; i++) {
+            for (ResnetBlock2D resnet : resnets[i]) x = resnet.forward(x, null);
+            if (upsamplers[i] != null) x = upsamplers[i].forward(x, null);
+            AutoencoderKL.put(record, "decoder.up_blocks." + i, x);
+        }
+        x = convOut.forward(convNormOut.forward(x).silu());
+        AutoencoderKL.put(record, "decoder.conv_out", x);
+        return x;
+    }
+}

@@ -1,0 +1,31 @@
+package org.panamasd.models.vae;
+
+import org.panamasd.Functional;
+import org.panamasd.Tensor;
+import org.panamasd.nn.GroupNorm;
+import org.panamasd.nn.Linear;
+import org.panamasd.nn.Weights;
+
+/** Single-head self-attention over the H*W positions after a GroupNorm, with biases, plus the input. */
+final class VaeAttention {
+    private final GroupNorm groupNorm;
+    private final Linear toQ, toK, toV, toOut;
+
+    VaeAttention(Weights w, String prefix, int channels, int groups) {
+        this.groupNorm = new GroupNorm(w, prefix + ".group_norm", groups, channels, 1e-6);
+        this.toQ = new Linear(w, prefix + ".to_q", channels, channels, true);
+        this.toK = new Linear(w, prefix + ".to_k", channels, channels, true);
+        this.toV = new Linear(w, prefix + ".to_v", channels, channels, true);
+        this.toOut = new Linear(w, prefix + ".to_out.0", channels, channels, true);
+    }
+
+    /** x: (B, C, H, W). */
+    Tensor forward(Tensor x) {
+        long b = x.size(0), c = x.size(1), h = x.size(2), width = x.size(3);
+        Tensor tokens = groupNorm.forward(x).view(b, c, h * width).transpose(1, 2);  // (B, HW, C)
+        Tensor q = toQ.forward(tokens).unsqueeze(1), k = toK.forward(tokens).unsqueeze(1), v = toV.forward(tokens).unsqueeze(1);
+        Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).squeeze(1);  // (B, HW, C)
+        Tensor out = toOut.forward(attended).transpose(1, 2).reshape(b, c, h, width);
+        return out.add(x);
+    }
+}

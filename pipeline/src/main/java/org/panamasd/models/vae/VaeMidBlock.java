@@ -1,0 +1,21 @@
+package org.panamasd.models.vae;
+
+import org.panamasd.Tensor;
+import org.panamasd.models.blocks.ResnetBlock2D;
+import org.panamasd.nn.Weights;
+
+/** UNetMidBlock2D of the autoencoder: resnet, self-attention, resnet (no time embedding). */
+final class VaeMidBlock {
+    private final ResnetBlock2D first, second;
+    private final VaeAttention attention;
+
+    VaeMidBlock(Weights w, String prefix, int channels, int groups) {
+        this.first = new ResnetBlock2D(w, prefix + ".resnets.0", channels, channels, 0, groups, 1e-6, 1.0);
+        this.attention = new VaeAttention(w, prefix + ".attentions.0", channels, groups);
+        this.second = new ResnetBlock2D(w, prefix + ".resnets.1", channels, channels, 0, groups, 1e-6, 1.0);
+    }
+
+    Tensor forward(Tensor x) {
+        return second.forward(attention.forward(first.forward(x, null)), null);
+    }
+}
