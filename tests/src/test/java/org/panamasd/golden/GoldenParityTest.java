@@ -25,7 +25,8 @@ class GoldenParityTest extends NativeTest {
     private static final Map<String, CaseCheck> CHECKS = Map.of(
             "scheduler", new SchedulerCaseCheck(),
             "unet2d_condition", new UNetCaseCheck(),
-            "autoencoder_kl", new VaeCaseCheck());
+            "autoencoder_kl", new VaeCaseCheck(),
+            "clip_tokenizer", new ClipTokenizerCaseCheck());
 
     @FunctionalInterface
     interface CaseCheck {
