@@ -26,7 +26,8 @@ class GoldenParityTest extends NativeTest {
             "scheduler", new SchedulerCaseCheck(),
             "unet2d_condition", new UNetCaseCheck(),
             "autoencoder_kl", new VaeCaseCheck(),
-            "clip_tokenizer", new ClipTokenizerCaseCheck());
+            "clip_tokenizer", new ClipTokenizerCaseCheck(),
+            "clip_text_model", new ClipTextCaseCheck());
 
     @FunctionalInterface
     interface CaseCheck {

@@ -1,0 +1,110 @@
+package org.panamasd.models.clip;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.panamasd.Functional;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.SafeTensors;
+import org.panamasd.nn.LayerNorm;
+import org.panamasd.nn.Linear;
+import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Weights;
+
+/**
+ * The CLIP text transformer (transformers' CLIPTextModel, and CLIPTextModelWithProjection when the weights
+ * have {@code text_projection}): token + position embeddings, causal pre-norm layers, final layer norm. The
+ * pooled output is the end token's state: at argmax(input_ids) when eos_token_id is 2 (the legacy configs of
+ * real SD 1.x / 2.x encoders), else at the first position of eos_token_id.
+ */
+public final class CLIPTextModel implements AutoCloseable {
+    private final CLIPTextConfig config;
+    private final StateDict parameters;
+    private final Tensor tokenEmbedding, positionEmbedding;
+    private final CLIPEncoderLayer[] layers;
+    private final LayerNorm finalLayerNorm;
+    private final Linear textProjection;
+
+    /** last_hidden_state, pooler_output, text_embeds (null without projection), and every layer's state before the final norm. */
+    public record Output(Tensor lastHiddenState, Tensor pooled, Tensor textEmbeds, List<Tensor> hiddenStates) {}
+
+    private CLIPTextModel(CLIPTextConfig c, Weights w, StateDict parameters, boolean projection) {
+        this.config = c;
+        this.parameters = parameters;
+        int d = c.hiddenSize();
+        this.tokenEmbedding = w.get("text_model.embeddings.token_embedding.weight", c.vocabSize(), d);
+        this.positionEmbedding = w.get("text_model.embeddings.position_embedding.weight", c.maxPositions(), d);
+        this.layers = new CLIPEncoderLayer[c.layers()];
+        for (int i = 0; i < layers.length; i++) layers[i] = new CLIPEncoderLayer(w, "text_model.encoder.layers." + i, c);
+        this.finalLayerNorm = new LayerNorm(w, "text_model.final_layer_norm", d, c.layerNormEps());
+        this.textProjection = projection ? new Linear(w, "text_projection", d, c.projectionDim(), false) : null;
+    }
+
+    /** A transformers text_encoder directory: config.json and model.safetensors. */
+    public static CLIPTextModel load(Path directory) {
+        Path weights = directory.resolve("model.safetensors");
+        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no model.safetensors");
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
+    }
+
+    public static CLIPTextModel load(DiffusersConfig config, Path safetensors) {
+        CLIPTextConfig c = CLIPTextConfig.from(config);
+        SafeTensors file = SafeTensors.open(safetensors);
+        StateDict state = new StateDict(file);
+        try {
+            CLIPTextModel model = new CLIPTextModel(c, state, state, file.contains("text_projection.weight"));
+            // transformers keeps position_ids as a buffer in some checkpoints; it is arange and not needed
+            if (file.contains("text_model.embeddings.position_ids")) state.get("text_model.embeddings.position_ids", file.entry("text_model.embeddings.position_ids").shape());
+            state.checkAllUsed();
+            return model;
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
+    public CLIPTextConfig config() {
+        return config;
+    }
+
+    /** input_ids (B, S) int64, S <= max_position_embeddings. */
+    public Output forward(Tensor inputIds) {
+        long batch = inputIds.size(0), length = inputIds.size(1);
+        if (length > config.maxPositions())
+            throw new IllegalArgumentException("input_ids of length " + length + " exceed max_position_embeddings " + config.maxPositions());
+        Tensor x = Functional.embedding(tokenEmbedding, inputIds).add(positionEmbedding.narrow(0, 0, length));
+        List<Tensor> hidden = new ArrayList<>();
+        hidden.add(x);
+        for (CLIPEncoderLayer layer : layers) {
+            x = layer.forward(x);
+            hidden.add(x);
+        }
+        Tensor last = finalLayerNorm.forward(x);
+        long[] ids = inputIds.toLongArray();
+        Tensor[] pooledRows = new Tensor[(int) batch];
+        for (int b = 0; b < batch; b++) pooledRows[b] = last.get(b).get(endPosition(ids, b, (int) length));
+        Tensor pooled = Tensor.stack(0, pooledRows);
+        Tensor projected = textProjection == null ? null : textProjection.forward(pooled);
+        return new Output(last, pooled, projected, List.copyOf(hidden));
+    }
+
+    private int endPosition(long[] ids, int row, int length) {
+        int best = 0;
+        for (int i = 0; i < length; i++) {
+            long id = ids[row * length + i];
+            if (config.eosTokenId() == 2) {
+                if (id > ids[row * length + best]) best = i;  // argmax: the first occurrence of the largest id
+            } else if (id == config.eosTokenId()) {
+                return i;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public void close() {
+        parameters.close();
+    }
+}
