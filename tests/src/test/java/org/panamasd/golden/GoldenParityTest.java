@@ -27,7 +27,8 @@ class GoldenParityTest extends NativeTest {
             "unet2d_condition", new UNetCaseCheck(),
             "autoencoder_kl", new VaeCaseCheck(),
             "clip_tokenizer", new ClipTokenizerCaseCheck(),
-            "clip_text_model", new ClipTextCaseCheck());
+            "clip_text_model", new ClipTextCaseCheck(),
+            "stable_diffusion_pipeline", new SdPipelineCaseCheck());
 
     @FunctionalInterface
     interface CaseCheck {

@@ -1,0 +1,191 @@
+package org.panamasd.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.panamasd.Autograd;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.models.clip.CLIPTextModel;
+import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.models.unet.UNet2DConditionModel;
+import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.schedulers.ClassifierFreeGuidance;
+import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.schedulers.Scheduler;
+import org.panamasd.schedulers.Schedulers;
+
+/**
+ * Text to image with Stable Diffusion 1.x / 2.x (Rombach et al. 2022), as diffusers' StableDiffusionPipeline:
+ * encode the prompt, prepare timesteps, prepare latents, the denoising loop with classifier-free guidance,
+ * decode. Loads a diffusers directory (model_index.json, tokenizer/, text_encoder/, unet/, vae/, scheduler/).
+ */
+public final class StableDiffusionPipeline implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(StableDiffusionPipeline.class.getName());
+
+    private final CLIPTokenizer tokenizer;
+    private final int maxLength;
+    private final CLIPTextModel textEncoder;
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private Scheduler scheduler;
+
+    public StableDiffusionPipeline(CLIPTokenizer tokenizer, int maxLength, CLIPTextModel textEncoder, UNet2DConditionModel unet,
+                                   AutoencoderKL vae, Scheduler scheduler) {
+        this.tokenizer = tokenizer;
+        this.maxLength = maxLength;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+        this.scheduler = scheduler;
+    }
+
+    public static StableDiffusionPipeline load(Path directory) {
+        if (!Files.isRegularFile(directory.resolve("model_index.json")))
+            throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
+        CLIPTextModel textEncoder = null;
+        UNet2DConditionModel unet = null;
+        try {
+            CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
+            int maxLength = modelMaxLength(directory.resolve("tokenizer"));
+            textEncoder = CLIPTextModel.load(directory.resolve("text_encoder"));
+            unet = UNet2DConditionModel.load(directory.resolve("unet"));
+            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"));
+            Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), null);
+            return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
+        } catch (RuntimeException e) {
+            if (textEncoder != null) textEncoder.close();
+            if (unet != null) unet.close();
+            throw e;
+        }
+    }
+
+    private static int modelMaxLength(Path tokenizerDir) {
+        Path config = tokenizerDir.resolve("tokenizer_config.json");
+        if (!Files.exists(config)) return 77;
+        try {
+            JsonNode max = new ObjectMapper().readTree(config.toFile()).get("model_max_length");
+            return max != null && max.isIntegralNumber() && max.asLong() <= 1024 ? max.asInt() : 77;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + config, e);
+        }
+    }
+
+    /**
+     * A scheduler for this pipeline from a config (className null: the config's _class_name). As the reference
+     * pipeline does, a steps_offset other than 1 becomes 1 and clip_sample becomes false, with a warning.
+     */
+    public static Scheduler scheduler(DiffusersConfig config, String className) {
+        if (config.has("steps_offset") && config.integer("steps_offset", 1) != 1) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: steps_offset {1} is outdated for Stable Diffusion, using 1",
+                    config.source(), config.integer("steps_offset", 1));
+            config = config.with("steps_offset", 1);
+        }
+        if (config.bool("clip_sample", false)) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: clip_sample is outdated for Stable Diffusion, using false", config.source());
+            config = config.with("clip_sample", false);
+        }
+        return className == null ? Schedulers.fromConfig(config) : Schedulers.create(className, config);
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    public void setScheduler(Scheduler scheduler) {
+        this.scheduler = scheduler;
+    }
+
+    public CLIPTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The spatial downscaling of the VAE, 2^(number of VAE blocks - 1). */
+    public int vaeScaleFactor() {
+        return 1 << (vae.config().blockOutChannels().length - 1);
+    }
+
+    /** Input checks first, as the reference pipeline does. */
+    void checkInputs(GenerationRequest r) {
+        if (r.height() % 8 != 0 || r.width() % 8 != 0)
+            throw new IllegalArgumentException("height and width must be divisible by 8, got " + r.height() + "x" + r.width());
+        if (r.steps() < 1) throw new IllegalArgumentException("steps must be at least 1, got " + r.steps());
+        if (r.guidanceRescale() < 0 || r.guidanceRescale() > 1) throw new IllegalArgumentException("guidance rescale must be in [0, 1], got " + r.guidanceRescale());
+        if (r.latents() != null) {
+            long[] expected = latentShape(r);
+            if (!java.util.Arrays.equals(expected, r.latents().shape()))
+                throw new IllegalArgumentException("latents have shape " + java.util.Arrays.toString(r.latents().shape()) + ", expected "
+                        + java.util.Arrays.toString(expected));
+        }
+    }
+
+    private long[] latentShape(GenerationRequest r) {
+        int f = vaeScaleFactor();
+        return new long[] {1, unet.config().inChannels(), r.height() / f, r.width() / f};
+    }
+
+    /** last_hidden_state of the text encoder for one prompt: (1, 77, d). */
+    public Tensor encodePrompt(String prompt) {
+        Tensor ids = Tensor.of(tokenizer.inputIds(prompt, maxLength), 1, maxLength);
+        return textEncoder.forward(ids).lastHiddenState();
+    }
+
+    public GenerationResult generate(GenerationRequest request) {
+        try (Generator generator = new Generator(request.seed())) {
+            return generate(request, generator, NoiseSource.of(generator), DenoisingListener.NONE);
+        }
+    }
+
+    /**
+     * Runs a request. Initial latents not given are drawn from {@code generator} (as the reference draws them
+     * with its generator); stochastic scheduler steps draw from {@code noise}.
+     */
+    public GenerationResult generate(GenerationRequest request, Generator generator, NoiseSource noise, DenoisingListener listener) {
+        checkInputs(request);
+        try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            // 1. encode the prompt ([uncond, cond] with guidance)
+            boolean guidance = ClassifierFreeGuidance.enabled(request.guidanceScale());
+            Tensor context = encodePrompt(request.prompt());
+            if (guidance) {
+                String negative = request.negativePrompt() == null ? "" : request.negativePrompt();
+                context = Tensor.cat(0, encodePrompt(negative), context);
+            }
+            // 2. timesteps
+            scheduler.setTimesteps(request.steps());
+            // 3. latents, scaled to the prior's std
+            Tensor latents = request.latents() != null ? request.latents() : Tensor.randn(generator, latentShape(request));
+            latents = latents.mul(scheduler.initNoiseSigma());
+            // 4. denoising loop
+            double[] timesteps = scheduler.timesteps();
+            for (int i = 0; i < timesteps.length; i++) {
+                double t = timesteps[i];
+                try (Scope step = Scope.open()) {
+                    Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
+                    Tensor output = unet.forward(input, t, context);
+                    Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, request.guidanceScale(), request.guidanceRescale()) : output;
+                    Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
+                    listener.onStep(i, t, input, output, guided, next);
+                    latents = next.moveToParent();
+                }
+            }
+            // 5. decode
+            Tensor decoded = vae.decode(vae.unscaleLatents(latents));
+            Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
+            Scope caller = run.parent();
+            return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
+        }
+    }
+
+    @Override
+    public void close() {
+        textEncoder.close();
+        unet.close();
+        vae.close();
+        scheduler.close();
+    }
+}
