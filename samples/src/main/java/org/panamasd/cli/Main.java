@@ -9,6 +9,7 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
         switch (command) {
             case "info" -> InfoCommand.run(rest);
+            case "generate" -> GenerateCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);
             case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
             case "help", "-h", "--help" -> usage();
@@ -24,6 +25,8 @@ public final class Main {
         System.out.println("""
                 usage: panama-sd <command>
                   info    libtorch version, BLAS, threads, a few ops and native memory statistics
+                  generate --model DIR --prompt TEXT [--steps N] [--guidance G] [--seed S] [--out FILE.png]
+                          text to image from a diffusers Stable Diffusion directory
                   bench   per-op cost of the bridge against C++ and Python on the same libtorch
                   bench-scheduler   one scheduler step on a 4x64x64 latent against a denoiser forward
                 """);

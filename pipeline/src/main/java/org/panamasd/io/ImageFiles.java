@@ -1,0 +1,72 @@
+package org.panamasd.io;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import javax.imageio.ImageIO;
+import org.panamasd.DType;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+
+/** Images to and from tensors: (1, 3, H, W) float in [0, 1], NCHW, as the pipelines produce and take them. */
+public final class ImageFiles {
+
+    /** Writes an 8-bit RGB PNG through a temporary file moved into place, so no half-written file is left. */
+    public static void writePng(Tensor image, Path file) {
+        long[] shape = image.shape();
+        if (shape.length != 4 || shape[0] != 1 || shape[1] != 3)
+            throw new IllegalArgumentException("writePng needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
+        int h = (int) shape[2], w = (int) shape[3];
+        byte[] rgb;
+        try (Scope scope = Scope.open()) {
+            Tensor bytes = image.get(0).mul(255).round().clamp(0, 255).permute(1, 2, 0).contiguous().to(DType.UINT8);  // (H, W, 3)
+            rgb = bytes.data().toArray(ValueLayout.JAVA_BYTE);
+        }
+        BufferedImage picture = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int i = (y * w + x) * 3;
+                picture.setRGB(x, y, (rgb[i] & 0xff) << 16 | (rgb[i + 1] & 0xff) << 8 | (rgb[i + 2] & 0xff));
+            }
+        Path absolute = file.toAbsolutePath();
+        try {
+            Path temporary = Files.createTempFile(absolute.getParent(), absolute.getFileName().toString(), ".tmp");
+            try {
+                if (!ImageIO.write(picture, "png", temporary.toFile())) throw new IOException("no PNG writer");
+                Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(temporary);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /** Reads an image file as (1, 3, H, W) float32 in [0, 1], in the current scope. */
+    public static Tensor readRgb(Path file) {
+        BufferedImage picture;
+        try {
+            picture = ImageIO.read(file.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        if (picture == null) throw new IllegalArgumentException(file + " is not an image ImageIO can read");
+        int h = picture.getHeight(), w = picture.getWidth();
+        float[] chw = new float[3 * h * w];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int p = picture.getRGB(x, y);
+                chw[y * w + x] = ((p >> 16) & 0xff) / 255f;
+                chw[h * w + y * w + x] = ((p >> 8) & 0xff) / 255f;
+                chw[2 * h * w + y * w + x] = (p & 0xff) / 255f;
+            }
+        return Tensor.of(chw, 1, 3, h, w);
+    }
+
+    private ImageFiles() {}
+}

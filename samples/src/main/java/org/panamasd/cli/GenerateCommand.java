@@ -1,0 +1,48 @@
+package org.panamasd.cli;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.panamasd.Scope;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.ImageFiles;
+import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.GenerationResult;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+
+/**
+ * Text to image from a diffusers Stable Diffusion directory:
+ * {@code generate --model DIR --prompt TEXT [--negative TEXT] [--steps 30] [--guidance 7.5] [--rescale 0]
+ * [--seed 0] [--height 512] [--width 512] [--scheduler CLASS] [--out image.png]}.
+ */
+final class GenerateCommand {
+    static void run(String[] args) {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--") || i + 1 >= args.length) throw new IllegalArgumentException("expected --option value pairs, got '" + args[i] + "'");
+            options.put(args[i].substring(2), args[++i]);
+        }
+        if (!options.containsKey("model") || !options.containsKey("prompt"))
+            throw new IllegalArgumentException("usage: generate --model DIR --prompt TEXT [--negative TEXT] [--steps N] [--guidance G] [--rescale PHI]"
+                    + " [--seed S] [--height H] [--width W] [--scheduler CLASS] [--out FILE.png]");
+        Path model = Path.of(options.get("model"));
+        Path out = Path.of(options.getOrDefault("out", "image.png"));
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
+            if (options.containsKey("scheduler")) {
+                pipe.scheduler().close();
+                pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), options.get("scheduler")));
+            }
+            GenerationRequest request = new GenerationRequest(options.get("prompt"), options.get("negative"),
+                    Integer.parseInt(options.getOrDefault("steps", "30")), Double.parseDouble(options.getOrDefault("guidance", "7.5")),
+                    Double.parseDouble(options.getOrDefault("rescale", "0")), Integer.parseInt(options.getOrDefault("height", "512")),
+                    Integer.parseInt(options.getOrDefault("width", "512")), Long.parseLong(options.getOrDefault("seed", "0")), null);
+            long start = System.nanoTime();
+            GenerationResult result = pipe.generate(request);
+            ImageFiles.writePng(result.image(), out);
+            System.out.printf("%s: %d steps with %s in %.1f s -> %s%n", request.prompt(), request.steps(),
+                    pipe.scheduler().getClass().getSimpleName(), (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
+        }
+    }
+
+    private GenerateCommand() {}
+}

@@ -1,0 +1,80 @@
+package org.panamasd.io;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.support.NativeTest;
+
+class ImageAndSafeTensorsTest extends NativeTest {
+
+    @Test
+    void pngRoundTripKeepsEightBitValues(@TempDir Path dir) {
+        try (Scope scope = Scope.open()) {
+            float[] values = new float[3 * 4 * 5];
+            for (int i = 0; i < values.length; i++) values[i] = (i * 17 % 256) / 255f;
+            Tensor image = Tensor.of(values, 1, 3, 4, 5);
+            Path file = dir.resolve("x.png");
+            ImageFiles.writePng(image, file);
+            assertArrayEquals(values, ImageFiles.readRgb(file).toFloatArray(), 1e-6f);
+            assertThrows(IllegalArgumentException.class, () -> ImageFiles.writePng(Tensor.zeros(3, 4, 5), dir.resolve("bad.png")));
+        }
+    }
+
+    private static Path file(Path dir, String header, byte[] data) throws IOException {
+        byte[] json = header.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer buffer = ByteBuffer.allocate(8 + json.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+        buffer.putLong(json.length).put(json).put(data);
+        Path f = dir.resolve("t.safetensors");
+        Files.write(f, buffer.array());
+        return f;
+    }
+
+    @Test
+    void safetensorsAreZeroCopyAndCopyOnWrite(@TempDir Path dir) throws IOException {
+        byte[] data = new byte[16];
+        ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).putFloat(1).putFloat(2).putFloat(3).putFloat(4);
+        Path f = file(dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},\"__metadata__\":{\"format\":\"pt\"}}", data);
+        try (Scope scope = Scope.open()) {
+            SafeTensors st = SafeTensors.open(f);
+            assertEquals("pt", st.metadata().get("format"));
+            Tensor w = st.tensor("w");
+            assertArrayEquals(new float[] {1, 2, 3, 4}, w.toFloatArray());
+            w.fill(9);  // an in-place op on a loaded tensor: private pages, the file is untouched
+            assertArrayEquals(new float[] {9, 9, 9, 9}, w.toFloatArray());
+            assertArrayEquals(new float[] {1, 2, 3, 4}, SafeTensors.open(f).tensor("w").toFloatArray());
+        }
+    }
+
+    @Test
+    void badFilesFailNamingTheProblem(@TempDir Path dir) throws IOException {
+        String[][] cases = {
+                {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,32]}}", "outside the 16 data bytes"},
+                {"{\"w\":{\"dtype\":\"F32\",\"shape\":[3,2],\"data_offsets\":[0,16]}}", "needs 24 bytes"},
+                {"{\"w\":{\"dtype\":\"Q4\",\"shape\":[4],\"data_offsets\":[0,16]}}", "unsupported dtype Q4"},
+                {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", "negative"},
+                {"not json", "not JSON"},
+        };
+        for (String[] c : cases) {
+            Path f = file(dir, c[0], new byte[16]);
+            var e = assertThrows(IllegalArgumentException.class, () -> SafeTensors.open(f), c[0]);
+            assertTrue(e.getMessage().contains(c[1]) && e.getMessage().contains(f.toString()), e.getMessage());
+        }
+        Path truncated = dir.resolve("short.safetensors");
+        Files.write(truncated, new byte[] {100, 0, 0, 0, 0, 0, 0, 0, '{'});
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SafeTensors.open(truncated)).getMessage().contains("declares a header of 100 bytes"));
+        assertThrows(IllegalArgumentException.class, () -> SafeTensors.open(dir.resolve("missing.safetensors")));
+        try (Scope scope = Scope.open()) {
+            Path ok = file(dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new byte[16]);
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> SafeTensors.open(ok).tensor("v")).getMessage().contains("no key 'v'"));
+        }
+    }
+}
