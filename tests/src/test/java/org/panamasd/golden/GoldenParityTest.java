@@ -28,7 +28,8 @@ class GoldenParityTest extends NativeTest {
             "autoencoder_kl", new VaeCaseCheck(),
             "clip_tokenizer", new ClipTokenizerCaseCheck(),
             "clip_text_model", new ClipTextCaseCheck(),
-            "stable_diffusion_pipeline", new SdPipelineCaseCheck());
+            "stable_diffusion_pipeline", new SdPipelineCaseCheck(),
+            "dinov2_model", new Dinov2CaseCheck());
 
     @FunctionalInterface
     interface CaseCheck {
