@@ -9,7 +9,7 @@ import org.panamasd.Tensor;
  * other weights N(0, 1 / fan_in) (fan_in = all dims but the first), drawn from a seeded generator. The
  * tensors belong to {@link #scope()}.
  */
-public final class RandomWeights implements Weights, AutoCloseable {
+public final class RandomWeights implements ParameterStore {
     private final Generator generator;
     private final Scope scope = Scope.detached();
 

@@ -15,7 +15,7 @@ import org.panamasd.io.SafeTensors;
  * wrong shape fails naming the file, the key and both shapes; {@link #checkAllUsed()} reports keys the
  * model did not take.
  */
-public final class StateDict implements Weights, AutoCloseable {
+public final class StateDict implements ParameterStore {
     private final SafeTensors file;
     private final Scope scope = Scope.detached();
     private final Set<String> used = new LinkedHashSet<>();
@@ -39,6 +39,15 @@ public final class StateDict implements Weights, AutoCloseable {
         try (Scope load = Scope.open()) {
             return file.tensor(key).moveTo(scope);
         }
+    }
+
+    public boolean contains(String key) {
+        return file.contains(key);
+    }
+
+    /** The shape a parameter has in the file. */
+    public long[] shape(String key) {
+        return file.entry(key).shape();
     }
 
     /** Fails listing the checkpoint's keys that no module took (a config that does not match the weights). */

@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.panamasd.Autograd;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -48,21 +50,30 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public static StableDiffusionPipeline load(Path directory) {
         if (!Files.isRegularFile(directory.resolve("model_index.json")))
             throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
-        CLIPTextModel textEncoder = null;
-        UNet2DConditionModel unet = null;
+        List<AutoCloseable> loaded = new ArrayList<>();
         try {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
             int maxLength = modelMaxLength(directory.resolve("tokenizer"));
-            textEncoder = CLIPTextModel.load(directory.resolve("text_encoder"));
-            unet = UNet2DConditionModel.load(directory.resolve("unet"));
-            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"));
+            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder")));
+            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet")));
+            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae")));
             Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), null);
             return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
         } catch (RuntimeException e) {
-            if (textEncoder != null) textEncoder.close();
-            if (unet != null) unet.close();
+            for (AutoCloseable component : loaded) {
+                try {
+                    component.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             throw e;
         }
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> loaded, T component) {
+        loaded.add(component);
+        return component;
     }
 
     private static int modelMaxLength(Path tokenizerDir) {

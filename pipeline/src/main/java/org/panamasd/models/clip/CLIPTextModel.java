@@ -1,16 +1,15 @@
 package org.panamasd.models.clip;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Functional;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
-import org.panamasd.io.SafeTensors;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Linear;
-import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Weights;
 
 /**
@@ -20,8 +19,9 @@ import org.panamasd.nn.Weights;
  * real SD 1.x / 2.x encoders), else at the first position of eos_token_id.
  */
 public final class CLIPTextModel implements AutoCloseable {
+    private static final String POSITION_IDS = "text_model.embeddings.position_ids";
     private final CLIPTextConfig config;
-    private final StateDict parameters;
+    private final ParameterStore parameters;
     private final Tensor tokenEmbedding, positionEmbedding;
     private final CLIPEncoderLayer[] layers;
     private final LayerNorm finalLayerNorm;
@@ -30,7 +30,7 @@ public final class CLIPTextModel implements AutoCloseable {
     /** last_hidden_state, pooler_output, text_embeds (null without projection), and every layer's state before the final norm. */
     public record Output(Tensor lastHiddenState, Tensor pooled, Tensor textEmbeds, List<Tensor> hiddenStates) {}
 
-    private CLIPTextModel(CLIPTextConfig c, Weights w, StateDict parameters, boolean projection) {
+    private CLIPTextModel(CLIPTextConfig c, Weights w, ParameterStore parameters, boolean projection) {
         this.config = c;
         this.parameters = parameters;
         int d = c.hiddenSize();
@@ -44,25 +44,19 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** A transformers text_encoder directory: config.json and model.safetensors. */
     public static CLIPTextModel load(Path directory) {
-        Path weights = directory.resolve("model.safetensors");
-        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no model.safetensors");
+        Path weights = Checkpoints.weightsFile(directory, "model.safetensors");
         return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
     }
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors) {
         CLIPTextConfig c = CLIPTextConfig.from(config);
-        SafeTensors file = SafeTensors.open(safetensors);
-        StateDict state = new StateDict(file);
-        try {
-            CLIPTextModel model = new CLIPTextModel(c, state, state, file.contains("text_projection.weight"));
-            // transformers keeps position_ids as a buffer in some checkpoints; it is arange and not needed
-            if (file.contains("text_model.embeddings.position_ids")) state.get("text_model.embeddings.position_ids", file.entry("text_model.embeddings.position_ids").shape());
-            state.checkAllUsed();
+        return Checkpoints.load(safetensors, state -> {
+            boolean projection = state.contains("text_projection.weight");
+            CLIPTextModel model = new CLIPTextModel(c, state, state, projection);
+            // some transformers checkpoints keep position_ids (an arange) as a buffer: take it, it is not needed
+            if (state.contains(POSITION_IDS)) state.get(POSITION_IDS, state.shape(POSITION_IDS));
             return model;
-        } catch (RuntimeException e) {
-            state.close();
-            throw e;
-        }
+        });
     }
 
     public CLIPTextConfig config() {

@@ -1,6 +1,5 @@
 package org.panamasd.models.dinov2;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,7 +8,8 @@ import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.LayerNorm;
-import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Weights;
 
 /**
@@ -19,7 +19,7 @@ import org.panamasd.nn.Weights;
  */
 public final class Dinov2Model implements AutoCloseable {
     private final Dinov2Config config;
-    private final StateDict parameters;
+    private final ParameterStore parameters;
     private final Conv2d patchEmbedding;
     private final Tensor clsToken, maskToken, positionEmbeddings;
     private final Dinov2Layer[] layers;
@@ -28,7 +28,7 @@ public final class Dinov2Model implements AutoCloseable {
     /** last_hidden_state, pooler_output (its [CLS] token), and every hidden state before the final norm (embeddings first). */
     public record Output(Tensor lastHiddenState, Tensor pooled, List<Tensor> hiddenStates) {}
 
-    private Dinov2Model(Dinov2Config c, Weights w, StateDict parameters) {
+    private Dinov2Model(Dinov2Config c, Weights w, ParameterStore parameters) {
         this.config = c;
         this.parameters = parameters;
         int d = c.hiddenSize(), grid = c.imageSize() / c.patchSize();
@@ -43,22 +43,13 @@ public final class Dinov2Model implements AutoCloseable {
 
     /** A transformers model directory: config.json and model.safetensors. */
     public static Dinov2Model load(Path directory) {
-        Path weights = directory.resolve("model.safetensors");
-        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no model.safetensors");
+        Path weights = Checkpoints.weightsFile(directory, "model.safetensors");
         return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
     }
 
     public static Dinov2Model load(DiffusersConfig config, Path safetensors) {
         Dinov2Config c = Dinov2Config.from(config);
-        StateDict state = StateDict.open(safetensors);
-        try {
-            Dinov2Model model = new Dinov2Model(c, state, state);
-            state.checkAllUsed();
-            return model;
-        } catch (RuntimeException e) {
-            state.close();
-            throw e;
-        }
+        return Checkpoints.load(safetensors, state -> new Dinov2Model(c, state, state));
     }
 
     public Dinov2Config config() {

@@ -1,6 +1,5 @@
 package org.panamasd.models.unet;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,8 +9,8 @@ import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
-import org.panamasd.nn.RandomWeights;
-import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Weights;
 
 /**
@@ -21,7 +20,7 @@ import org.panamasd.nn.Weights;
  */
 public final class UNet2DConditionModel implements AutoCloseable {
     private final UNetConfig config;
-    private final AutoCloseable parameters;
+    private final ParameterStore parameters;
     private final Conv2d convIn, convOut;
     private final Timesteps timeProj;
     private final TimestepEmbedding timeEmbedding;
@@ -33,7 +32,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final GroupNorm convNormOut;
     private Map<String, Tensor> debug;
 
-    private UNet2DConditionModel(UNetConfig c, Weights w, AutoCloseable parameters) {
+    private UNet2DConditionModel(UNetConfig c, Weights w, ParameterStore parameters) {
         this.config = c;
         this.parameters = parameters;
         int[] channels = c.blockOutChannels();
@@ -74,33 +73,19 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** A diffusers unet directory: config.json and diffusion_pytorch_model.safetensors. */
     public static UNet2DConditionModel load(Path directory) {
-        Path weights = directory.resolve("diffusion_pytorch_model.safetensors");
-        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no diffusion_pytorch_model.safetensors");
+        Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
         return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
     }
 
     public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors) {
         UNetConfig c = UNetConfig.from(config);
-        StateDict state = StateDict.open(safetensors);
-        try {
-            UNet2DConditionModel model = new UNet2DConditionModel(c, state, state);
-            state.checkAllUsed();
-            return model;
-        } catch (RuntimeException e) {
-            state.close();
-            throw e;
-        }
+        return Checkpoints.load(safetensors, state -> new UNet2DConditionModel(c, state, state));
     }
 
     /** A model with freshly initialised parameters (training from scratch, benchmarks). */
     public static UNet2DConditionModel initialize(DiffusersConfig config, long seed) {
-        RandomWeights weights = new RandomWeights(seed);
-        try {
-            return new UNet2DConditionModel(UNetConfig.from(config), weights, weights);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        UNetConfig c = UNetConfig.from(config);
+        return Checkpoints.initialize(seed, weights -> new UNet2DConditionModel(c, weights, weights));
     }
 
     public UNetConfig config() {
@@ -172,10 +157,6 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /** Frees the parameters (and lets the weights file's mapping go). */
     @Override
     public void close() {
-        try {
-            parameters.close();
-        } catch (Exception e) {
-            throw new IllegalStateException("closing the parameters failed", e);
-        }
+        parameters.close();
     }
 }

@@ -1,13 +1,12 @@
 package org.panamasd.models.vae;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.Conv2d;
-import org.panamasd.nn.RandomWeights;
-import org.panamasd.nn.StateDict;
+import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Weights;
 
 /**
@@ -17,13 +16,13 @@ import org.panamasd.nn.Weights;
  */
 public final class AutoencoderKL implements AutoCloseable {
     private final VaeConfig config;
-    private final AutoCloseable parameters;
+    private final ParameterStore parameters;
     private final Encoder encoder;
     private final Decoder decoder;
     private final Conv2d quantConv, postQuantConv;
     private Map<String, Tensor> record;
 
-    private AutoencoderKL(VaeConfig c, Weights w, AutoCloseable parameters) {
+    private AutoencoderKL(VaeConfig c, Weights w, ParameterStore parameters) {
         this.config = c;
         this.parameters = parameters;
         this.encoder = new Encoder(w, "encoder", c);
@@ -35,32 +34,18 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** A diffusers vae directory: config.json and diffusion_pytorch_model.safetensors. */
     public static AutoencoderKL load(Path directory) {
-        Path weights = directory.resolve("diffusion_pytorch_model.safetensors");
-        if (!Files.exists(weights)) throw new IllegalArgumentException(directory + " has no diffusion_pytorch_model.safetensors");
+        Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
         return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
     }
 
     public static AutoencoderKL load(DiffusersConfig config, Path safetensors) {
         VaeConfig c = VaeConfig.from(config);
-        StateDict state = StateDict.open(safetensors);
-        try {
-            AutoencoderKL vae = new AutoencoderKL(c, state, state);
-            state.checkAllUsed();
-            return vae;
-        } catch (RuntimeException e) {
-            state.close();
-            throw e;
-        }
+        return Checkpoints.load(safetensors, state -> new AutoencoderKL(c, state, state));
     }
 
     public static AutoencoderKL initialize(DiffusersConfig config, long seed) {
-        RandomWeights weights = new RandomWeights(seed);
-        try {
-            return new AutoencoderKL(VaeConfig.from(config), weights, weights);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        VaeConfig c = VaeConfig.from(config);
+        return Checkpoints.initialize(seed, weights -> new AutoencoderKL(c, weights, weights));
     }
 
     public VaeConfig config() {
@@ -104,10 +89,6 @@ public final class AutoencoderKL implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            parameters.close();
-        } catch (Exception e) {
-            throw new IllegalStateException("closing the parameters failed", e);
-        }
+        parameters.close();
     }
 }
