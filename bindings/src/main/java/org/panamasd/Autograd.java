@@ -22,6 +22,7 @@ public final class Autograd {
                                 boolean retainGraph, boolean createGraph, boolean allowUnused) {
         if (gradOutputs != null && gradOutputs.size() != outputs.size())
             throw new IllegalArgumentException(outputs.size() + " outputs but " + gradOutputs.size() + " grad outputs");
+        Scope.current();  // the gradients need an owner: fail before any handle is made
         ThreadState state = ThreadState.get().reset();
         MemorySegment outs = Tensor.handles(state, outputs.toArray(Tensor[]::new));
         MemorySegment ins = Tensor.handles(state, inputs.toArray(Tensor[]::new));

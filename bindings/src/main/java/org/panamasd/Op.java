@@ -61,6 +61,7 @@ public final class Op {
     }
 
     public List<Object> call(Object... args) {
+        Scope.current();  // tensor results need an owner: fail before any handle is made
         ThreadState state = ThreadState.get().reset();
         long size = psd_value.sizeof();
         MemorySegment in = state.allocate(size * Math.max(1, args.length));

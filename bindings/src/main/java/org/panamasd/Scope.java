@@ -1,6 +1,5 @@
 package org.panamasd;
 
-import java.lang.foreign.Arena;
 import org.panamasd.internal.Native;
 import org.panamasd.internal.ThreadState;
 import org.panamasd.jfr.ScopeClosedEvent;
@@ -28,7 +27,6 @@ public final class Scope implements AutoCloseable {
     private Tensor head;
     private long count;
     private boolean closed;
-    private Arena dataArena;
     private boolean detached;
 
     private Scope(Scope parent, Thread owner) {
@@ -46,9 +44,10 @@ public final class Scope implements AutoCloseable {
     }
 
     /**
-     * A scope of this thread that is not pushed on its scope stack: ops never register in it, but tensors
-     * can be moved into it with {@link Tensor#moveTo(Scope)}. It holds state that outlives any step, such
-     * as model weights or a multistep scheduler's history, until it is closed.
+     * A scope that is not pushed on any thread's scope stack: ops never register in it, but tensors can be
+     * moved into it with {@link Tensor#moveTo(Scope)}. It holds state that outlives any step, such as model
+     * weights or a multistep scheduler's history, until it is closed. Unlike stack scopes it is not confined:
+     * any thread may move tensors in or close it (its bookkeeping is synchronised).
      */
     public static Scope detached() {
         Native.ensureLoaded();
@@ -90,6 +89,16 @@ public final class Scope implements AutoCloseable {
     }
 
     void link(Tensor tensor) {
+        if (detached) {
+            synchronized (this) {
+                linkUnchecked(tensor);
+            }
+        } else {
+            linkUnchecked(tensor);
+        }
+    }
+
+    private void linkUnchecked(Tensor tensor) {
         checkUsable();
         tensor.scope = this;
         tensor.prev = null;
@@ -100,6 +109,16 @@ public final class Scope implements AutoCloseable {
     }
 
     void unlink(Tensor tensor) {
+        if (detached) {
+            synchronized (this) {
+                unlinkUnchecked(tensor);
+            }
+        } else {
+            unlinkUnchecked(tensor);
+        }
+    }
+
+    private void unlinkUnchecked(Tensor tensor) {
         if (tensor.prev != null) tensor.prev.next = tensor.next;
         else head = tensor.next;
         if (tensor.next != null) tensor.next.prev = tensor.prev;
@@ -108,22 +127,25 @@ public final class Scope implements AutoCloseable {
         count--;
     }
 
-    /** Lifetime of the segments that {@link Tensor#data()} returns for this scope's tensors. */
-    Arena dataArena() {
-        checkUsable();
-        if (dataArena == null) dataArena = Arena.ofConfined();
-        return dataArena;
-    }
-
     void checkUsable() {
         if (closed) throw new IllegalStateException("scope is closed");
-        if (Thread.currentThread() != owner)
+        if (!detached && Thread.currentThread() != owner)
             throw new WrongThreadException("scope belongs to thread " + owner.getName() + ", used from " + Thread.currentThread().getName());
     }
 
     /** Frees every tensor of this scope, and first closes any scope still open inside it. */
     @Override
     public void close() {
+        if (detached) {
+            synchronized (this) {
+                closeUnchecked();
+            }
+        } else {
+            closeUnchecked();
+        }
+    }
+
+    private void closeUnchecked() {
         if (closed) return;
         checkUsable();
         ThreadState state = ThreadState.get();
@@ -144,7 +166,6 @@ public final class Scope implements AutoCloseable {
         count = 0;
         closed = true;
         if (!detached) state.scope = parent;
-        if (dataArena != null) dataArena.close();
         if (event.shouldCommit()) event.commit();
     }
 

@@ -2,6 +2,7 @@ package org.panamasd;
 
 import static org.panamasd.internal.panamasd_h.*;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -26,6 +27,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     private MemorySegment handle;
+    private Arena dataArena;  // the lifetime of the segments data() returned; closed when the handle is freed
     Scope scope;
     Tensor prev, next;
     StackTraceElement[] allocationSite;
@@ -86,6 +88,9 @@ public final class Tensor implements AutoCloseable {
     void release() {
         if (handle == null) return;
         if (MemoryStats.tracking) MemoryStats.untrack(this);
+        // segments from data() die first, so none can reach the storage once it may be freed
+        if (dataArena != null) dataArena.close();
+        dataArena = null;
         psd_tensor_free(handle);
         handle = null;
     }
@@ -196,7 +201,7 @@ public final class Tensor implements AutoCloseable {
     public static Tensor of(float[] values, long... shape) {
         checkCount(values.length, shape);
         Tensor t = empty(DType.FLOAT32, Device.CPU, shape);
-        MemorySegment.copy(values, 0, t.data(), ValueLayout.JAVA_FLOAT, 0, values.length);
+        MemorySegment.copy(values, 0, t.rawData(), ValueLayout.JAVA_FLOAT, 0, values.length);
         return t;
     }
 
@@ -204,14 +209,14 @@ public final class Tensor implements AutoCloseable {
     public static Tensor of(long[] values, long... shape) {
         checkCount(values.length, shape);
         Tensor t = empty(DType.INT64, Device.CPU, shape);
-        MemorySegment.copy(values, 0, t.data(), ValueLayout.JAVA_LONG, 0, values.length);
+        MemorySegment.copy(values, 0, t.rawData(), ValueLayout.JAVA_LONG, 0, values.length);
         return t;
     }
 
     public static Tensor of(double[] values, long... shape) {
         checkCount(values.length, shape);
         Tensor t = empty(DType.FLOAT64, Device.CPU, shape);
-        MemorySegment.copy(values, 0, t.data(), ValueLayout.JAVA_DOUBLE, 0, values.length);
+        MemorySegment.copy(values, 0, t.rawData(), ValueLayout.JAVA_DOUBLE, 0, values.length);
         return t;
     }
 
@@ -317,33 +322,43 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * The memory of a contiguous CPU tensor, without a copy. The segment is valid until the owning
-     * scope closes; writes through it are seen by libtorch and the other way round.
+     * The memory of a contiguous CPU tensor, without a copy. Writes through it are seen by libtorch and the
+     * other way round. The segment is valid until this tensor handle is closed (directly or with its scope);
+     * using it afterwards throws instead of reading freed memory.
      */
     public MemorySegment data() {
+        MemorySegment raw = rawData();
+        synchronized (this) {
+            if (dataArena == null) dataArena = Arena.ofShared();
+            return raw.reinterpret(dataArena, null);
+        }
+    }
+
+    /** The storage as an unguarded segment, for copies made on the spot (never handed out). */
+    private MemorySegment rawData() {
         if (device().type() != Device.Type.CPU) throw new IllegalStateException("data() needs a CPU tensor, this one is on " + device());
         if (!isContiguous()) throw new IllegalStateException("data() needs a contiguous tensor: call contiguous() first");
         long bytes = numel() * dtype().elementSize();
-        return MemorySegment.ofAddress(address()).reinterpret(bytes, scope.dataArena(), null);
+        return MemorySegment.ofAddress(address()).reinterpret(bytes);
     }
 
     public float[] toFloatArray() {
         try (Scope ignored = Scope.open()) {
             Tensor t = dtype() == DType.FLOAT32 && isContiguous() && device().type() == Device.Type.CPU ? this : to(Device.CPU).to(DType.FLOAT32).contiguous();
-            return t.data().toArray(ValueLayout.JAVA_FLOAT);
+            return t.rawData().toArray(ValueLayout.JAVA_FLOAT);
         }
     }
 
     public long[] toLongArray() {
         try (Scope ignored = Scope.open()) {
             Tensor t = dtype() == DType.INT64 && isContiguous() && device().type() == Device.Type.CPU ? this : to(Device.CPU).to(DType.INT64).contiguous();
-            return t.data().toArray(ValueLayout.JAVA_LONG);
+            return t.rawData().toArray(ValueLayout.JAVA_LONG);
         }
     }
 
     public double[] toDoubleArray() {
         try (Scope ignored = Scope.open()) {
-            return to(Device.CPU).to(DType.FLOAT64).contiguous().data().toArray(ValueLayout.JAVA_DOUBLE);
+            return to(Device.CPU).to(DType.FLOAT64).contiguous().rawData().toArray(ValueLayout.JAVA_DOUBLE);
         }
     }
 
@@ -731,6 +746,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static Tensor[] pieces(String name, PiecesCall call, long capacity) {
+        Scope.current();  // every piece needs an owner: fail before any handle is made
         ThreadState state = ThreadState.get().reset();
         long cap = Math.max(capacity, 1);
         MemorySegment out = state.allocate(8 * cap);

@@ -158,6 +158,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public GenerationResult generate(GenerationRequest request, Generator generator, NoiseSource noise, DenoisingListener listener) {
         checkInputs(request);
+        Scope caller = Scope.current();  // the results are handed to the caller's scope
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
             // 1. encode the prompt ([uncond, cond] with guidance)
             boolean guidance = ClassifierFreeGuidance.enabled(request.guidanceScale());
@@ -187,7 +188,6 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             // 5. decode
             Tensor decoded = vae.decode(vae.unscaleLatents(latents));
             Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
-            Scope caller = run.parent();
             return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
         }
     }

@@ -103,4 +103,33 @@ class ScopeTest extends NativeTest {
         }
     }
 
+
+    @Test
+    void dataSegmentsDieWithTheirTensor() {
+        try (Scope scope = Scope.open()) {
+            Tensor t = Tensor.ones(1 << 20);  // 4 MiB
+            var segment = t.data();
+            assertEquals(1f, segment.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 5));
+            t.close();
+            assertThrows(IllegalStateException.class, () -> segment.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 5));
+        }
+    }
+
+    @Test
+    void aDetachedScopeMayBeFilledAndClosedFromAnyThread() throws Exception {
+        long before = MemoryStats.liveTensorCount();
+        Scope weights = Scope.detached();
+        try (var pool = Executors.newFixedThreadPool(2)) {
+            for (int i = 0; i < 4; i++)
+                pool.submit(() -> {
+                    try (Scope local = Scope.open()) {
+                        Tensor.ones(8).moveTo(weights);
+                    }
+                }).get();
+            assertEquals(4, weights.liveTensors());
+            pool.submit(weights::close).get();
+        }
+        assertFalse(weights.isOpen());
+        assertEquals(before, MemoryStats.liveTensorCount());
+    }
 }

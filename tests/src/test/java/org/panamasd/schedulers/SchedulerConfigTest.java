@@ -84,4 +84,23 @@ class SchedulerConfigTest extends NativeTest {
             }
         }
     }
+
+    @Test
+    void aMultistepSchedulerCanServeRunsOnDifferentThreads() throws Exception {
+        DPMSolverMultistepScheduler dpm = new DPMSolverMultistepScheduler(DiffusersConfig.empty().with("beta_schedule", "scaled_linear"));
+        java.util.concurrent.Callable<float[]> run = () -> {
+            try (Scope scope = Scope.open(); Generator g = new Generator(1)) {
+                dpm.setTimesteps(4);
+                Tensor x = Tensor.randn(g, 1, 4, 4, 4);
+                for (double t : dpm.timesteps()) x = dpm.step(x.mul(0.1), t, x, NoiseSource.of(g)).prevSample();
+                return x.toFloatArray();
+            }
+        };
+        try (var first = java.util.concurrent.Executors.newSingleThreadExecutor(); var second = java.util.concurrent.Executors.newSingleThreadExecutor()) {
+            float[] a = first.submit(run).get();
+            float[] b = second.submit(run).get();  // resets history kept by the first thread's run
+            assertArrayEquals(a, b);
+        }
+        dpm.close();
+    }
 }
