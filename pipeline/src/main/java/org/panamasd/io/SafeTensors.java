@@ -83,14 +83,26 @@ public final class SafeTensors {
         long[] shape = new long[shapeNode.size()];
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
-            shape[i] = shapeNode.get(i).asLong(-1);
+            JsonNode size = shapeNode.get(i);
+            shape[i] = size.isIntegralNumber() && size.canConvertToLong() ? size.asLong() : -1;
             if (shape[i] < 0) throw bad(path, "key '" + key + "' has a negative or non-integer size in shape " + shapeNode);
-            numel = Math.multiplyExact(numel, shape[i]);
+            try {
+                numel = Math.multiplyExact(numel, shape[i]);
+            } catch (ArithmeticException e) {
+                throw bad(path, "key '" + key + "' has a shape " + shapeNode + " whose element count overflows");
+            }
         }
-        long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
+        if (!offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber() || !offsets.get(0).canConvertToLong() || !offsets.get(1).canConvertToLong())
+            throw bad(path, "key '" + key + "' has non-integer data_offsets " + offsets);
+        long begin = offsets.get(0).asLong(), end = offsets.get(1).asLong();
         if (begin < 0 || end < begin || end > dataSize)
             throw bad(path, "key '" + key + "' has data_offsets [" + begin + ", " + end + "] outside the " + dataSize + " data bytes");
-        long expected = numel * dtype.elementSize();
+        long expected;
+        try {
+            expected = Math.multiplyExact(numel, dtype.elementSize());
+        } catch (ArithmeticException e) {
+            throw bad(path, "key '" + key + "' has a shape " + shapeNode + " too large to address");
+        }
         if (end - begin != expected)
             throw bad(path, "key '" + key + "' of shape " + shapeNode + " " + dtypeNode.asText() + " needs " + expected
                     + " bytes but data_offsets [" + begin + ", " + end + "] hold " + (end - begin));

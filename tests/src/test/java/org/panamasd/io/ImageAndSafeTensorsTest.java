@@ -62,6 +62,9 @@ class ImageAndSafeTensorsTest extends NativeTest {
                 {"{\"w\":{\"dtype\":\"Q4\",\"shape\":[4],\"data_offsets\":[0,16]}}", "unsupported dtype Q4"},
                 {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", "negative"},
                 {"not json", "not JSON"},
+                {"{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,16]}}", "overflows"},
+                {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,16]}}", "non-integer size"},
+                {"{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,1e30]}}", "non-integer data_offsets"},
         };
         for (String[] c : cases) {
             Path f = file(dir, c[0], new byte[16]);
@@ -76,5 +79,32 @@ class ImageAndSafeTensorsTest extends NativeTest {
             Path ok = file(dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new byte[16]);
             assertTrue(assertThrows(IllegalArgumentException.class, () -> SafeTensors.open(ok).tensor("v")).getMessage().contains("no key 'v'"));
         }
+    }
+
+    /** Random corruptions of a valid file: every one either loads or fails with IllegalArgumentException, never worse. */
+    @Test
+    void corruptedFilesNeverCrash(@TempDir Path dir) throws IOException {
+        byte[] data = new byte[24];
+        Path good = file(dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[16,24]}}", data);
+        byte[] original = Files.readAllBytes(good);
+        java.util.Random random = new java.util.Random(7);
+        int loaded = 0, rejected = 0;
+        for (int trial = 0; trial < 500; trial++) {
+            byte[] bytes = original.clone();
+            int edits = 1 + random.nextInt(4);
+            for (int e = 0; e < edits; e++) bytes[random.nextInt(bytes.length)] = (byte) random.nextInt(256);
+            if (random.nextInt(5) == 0) bytes = java.util.Arrays.copyOf(bytes, random.nextInt(bytes.length));
+            Path f = dir.resolve("fuzz.safetensors");
+            Files.write(f, bytes);
+            try (Scope scope = Scope.open()) {
+                SafeTensors st = SafeTensors.open(f);
+                for (String key : st.keys()) st.tensor(key).sum();
+                loaded++;
+            } catch (IllegalArgumentException expected) {
+                rejected++;
+            }
+        }
+        assertEquals(500, loaded + rejected);
+        assertTrue(rejected > 100, "most corruptions are caught: " + rejected);
     }
 }
