@@ -27,8 +27,9 @@ public final class Schedulers {
             case "EulerAncestralDiscreteScheduler" -> new EulerAncestralDiscreteScheduler(config);
             case "DPMSolverMultistepScheduler" -> new DPMSolverMultistepScheduler(config);
             case "LCMScheduler" -> new LCMScheduler(config);
+            case "HeunDiscreteScheduler" -> new HeunDiscreteScheduler(config);
             default -> throw new IllegalArgumentException(config.source() + ": scheduler class " + className + " is not built here "
-                    + "(DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, LCMScheduler)");
+                    + "(DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, LCMScheduler, HeunDiscreteScheduler)");
         };
     }
 
