@@ -1,7 +1,7 @@
 # Shared by ./panama-sd, scripts/setup.sh and scripts/test.sh (sourced, not run).
 
 # The Debian packages the build and the runtime need.
-PANAMASD_PACKAGES=(libtorch-dev libopenblas0-openmp cmake g++ make maven libclang1-14 libclang-common-14-dev)
+PANAMASD_PACKAGES=(libtorch-dev libopenblas0-openmp cmake g++ make maven libclang1-14 libclang-common-14-dev dataset-fashion-mnist)
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -61,6 +61,15 @@ public final class DiffusersConfig {
         return new DiffusersConfig(copy, source);
     }
 
+    /** The config as JSON text (as save_config writes it, without the bookkeeping fields it would add). */
+    public String toJson() {
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(fields);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public String className() {
         return string("_class_name", null);
     }

@@ -7,11 +7,12 @@ import org.panamasd.Tensor;
 /**
  * Freshly initialised parameters, for training from scratch and for benchmarks: norm scales 1, biases 0,
  * other weights N(0, 1 / fan_in) (fan_in = all dims but the first), drawn from a seeded generator. The
- * tensors belong to {@link #scope()}.
+ * tensors belong to {@link #scope()}; they require gradients, and {@link #parameters()} lists them by key.
  */
 public final class RandomWeights implements ParameterStore {
     private final Generator generator;
     private final Scope scope = Scope.detached();
+    private final java.util.Map<String, Tensor> parameters = new java.util.LinkedHashMap<>();
 
     public RandomWeights(long seed) {
         this.generator = new Generator(seed);
@@ -28,8 +29,15 @@ public final class RandomWeights implements ParameterStore {
                 for (int i = 1; i < shape.length; i++) fanIn *= shape[i];
                 t = Tensor.randn(generator, shape).mul(1 / Math.sqrt(fanIn));
             }
-            return t.moveTo(scope);
+            Tensor parameter = t.moveTo(scope).requiresGrad(true);
+            if (parameters.putIfAbsent(key, parameter) != null) throw new IllegalArgumentException("parameter '" + key + "' is requested twice");
+            return parameter;
         }
+    }
+
+    /** Every parameter handed out, by state-dict key, in creation order. */
+    public java.util.Map<String, Tensor> parameters() {
+        return java.util.Collections.unmodifiableMap(parameters);
     }
 
     public Scope scope() {

@@ -19,6 +19,7 @@ public final class StateDict implements ParameterStore {
     private final SafeTensors file;
     private final Scope scope = Scope.detached();
     private final Set<String> used = new LinkedHashSet<>();
+    private final java.util.Map<String, Tensor> loaded = new java.util.LinkedHashMap<>();
 
     public StateDict(SafeTensors file) {
         this.file = file;
@@ -37,8 +38,15 @@ public final class StateDict implements ParameterStore {
                     + ", the model expects " + Arrays.toString(shape));
         used.add(key);
         try (Scope load = Scope.open()) {
-            return file.tensor(key).moveTo(scope);
+            Tensor parameter = file.tensor(key).moveTo(scope);
+            loaded.put(key, parameter);
+            return parameter;
         }
+    }
+
+    @Override
+    public java.util.Map<String, Tensor> parameters() {
+        return java.util.Collections.unmodifiableMap(loaded);
     }
 
     public boolean contains(String key) {

@@ -10,6 +10,7 @@ public final class Main {
         switch (command) {
             case "info" -> InfoCommand.run(rest);
             case "generate" -> GenerateCommand.run(rest);
+            case "train-ddpm" -> TrainDdpmCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);
             case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
             case "help", "-h", "--help" -> usage();
@@ -27,6 +28,8 @@ public final class Main {
                   info    libtorch version, BLAS, threads, a few ops and native memory statistics
                   generate --model DIR --prompt TEXT [--steps N] [--guidance G] [--seed S] [--out FILE.png]
                           text to image from a diffusers Stable Diffusion directory
+                  train-ddpm [--steps N] [--batch B] [--lr LR] [--out DIR]
+                          a class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with samples
                   bench   per-op cost of the bridge against C++ and Python on the same libtorch
                   bench-scheduler   one scheduler step on a 4x64x64 latent against a denoiser forward
                 """);

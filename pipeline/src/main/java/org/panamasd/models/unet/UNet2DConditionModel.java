@@ -92,6 +92,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return config;
     }
 
+    /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
+    public java.util.Map<String, Tensor> parameters() {
+        return parameters.parameters();
+    }
+
     /** Records block outputs into the given map (diffusers' names: conv_in, time_proj, down_blocks.0, ...) on the next calls. */
     public void recordIntermediates(Map<String, Tensor> sink) {
         this.debug = sink;
