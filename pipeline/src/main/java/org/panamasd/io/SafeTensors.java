@@ -9,7 +9,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -62,12 +61,11 @@ public final class SafeTensors {
         long dataSize = file.byteSize() - dataStart;
         Map<String, Entry> entries = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> field = it.next();
+        for (Map.Entry<String, JsonNode> field : header.properties()) {
             String key = field.getKey();
             JsonNode value = field.getValue();
             if (key.equals("__metadata__")) {
-                value.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                value.properties().forEach(m -> metadata.put(m.getKey(), m.getValue().asText()));
                 continue;
             }
             entries.put(key, entry(path, key, value, dataStart, dataSize));

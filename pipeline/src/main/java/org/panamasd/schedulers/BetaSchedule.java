@@ -89,7 +89,7 @@ public enum BetaSchedule {
         }
         double[] rescaled = new double[n];
         rescaled[0] = (float) (1 - alphaBar[0]);
-        for (int i = 1; i < n; i++) rescaled[i] = (float) (1 - (float) (alphaBar[i] / alphaBar[i - 1]));
+        for (int i = 1; i < n; i++) rescaled[i] = (float) (1 - (double) (float) (alphaBar[i] / alphaBar[i - 1]));
         return rescaled;
     }
 }

@@ -2,7 +2,6 @@ package org.panamasd.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.panamasd.DType;
@@ -108,8 +107,7 @@ final class SchedulerCaseCheck implements GoldenParityTest.CaseCheck {
     }
 
     private static void applyStepOptions(Scheduler scheduler, JsonNode kwargs) {
-        for (Iterator<Map.Entry<String, JsonNode>> it = kwargs.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> kw = it.next();
+        for (Map.Entry<String, JsonNode> kw : kwargs.properties()) {
             if (kw.getKey().equals("eta") && scheduler instanceof DDIMScheduler ddim) ddim.eta(kw.getValue().asDouble());
             else throw new AssertionError("step option " + kw.getKey() + " is not supported for " + scheduler.getClass().getSimpleName());
         }

@@ -2,7 +2,6 @@ package org.panamasd.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.util.Iterator;
 import java.util.Map;
 import org.panamasd.Generator;
 import org.panamasd.Tensor;
@@ -27,8 +26,7 @@ final class SdPipelineCaseCheck implements GoldenParityTest.CaseCheck {
         double atol = c.atol(), rtol = c.rtol();
         int height = c.json().path("height").asInt(), width = c.json().path("width").asInt();
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(c.dir().resolve("pipeline"))) {
-            for (Iterator<Map.Entry<String, JsonNode>> runs = c.json().path("runs").fields(); runs.hasNext(); ) {
-                Map.Entry<String, JsonNode> entry = runs.next();
+            for (Map.Entry<String, JsonNode> entry : c.json().path("runs").properties()) {
                 String p = entry.getKey() + ".";
                 JsonNode run = entry.getValue();
                 DiffusersConfig schedulerConfig = DiffusersConfig.parse(run.get("scheduler_config").toString());

@@ -74,7 +74,7 @@ public final class CLIPTokenizer {
         try {
             JsonNode json = new ObjectMapper().readTree(directory.resolve("vocab.json").toFile());
             Map<String, Integer> vocab = new HashMap<>();
-            json.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+            json.properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
             List<String> merges = new ArrayList<>();
             for (String line : Files.readAllLines(directory.resolve("merges.txt"), StandardCharsets.UTF_8)) {
                 if (line.startsWith("#version") || line.isBlank()) continue;
