@@ -49,7 +49,7 @@ final class TrainDdpmCommand {
                     running = step == 1 ? loss : 0.98 * running + 0.02 * loss;
                 }
                 if (step % 50 == 0 || step == steps)
-                    System.out.printf("step %5d  loss %.4f  %.2f s/step%n", step, running, (System.nanoTime() - start) / 1e9 / step);
+                    System.out.printf("step %5d  loss %.4f  %.2f s/step%n", step, running, (System.nanoTime() - start) / 1e9 / step).flush();
             }
             trainer.save(out);
             Path grid = out.resolve("samples.png");
