@@ -45,6 +45,8 @@ final class BlobKeeper {
 
     static Tensor wrap(MemorySegment data, DType dtype, long[] shape, long[] strides) {
         if (!data.isNative()) throw new IllegalArgumentException("fromSegment needs native memory; a heap segment can move: copy it into an Arena first");
+        // libtorch may write through any tensor (in-place ops): read-only memory would fault inside it
+        if (data.isReadOnly()) throw new IllegalArgumentException("fromSegment needs writable memory: this segment is read-only (map the file copy-on-write, or copy it)");
         if (strides != null && strides.length != shape.length)
             throw new IllegalArgumentException("strides " + Arrays.toString(strides) + " do not match shape " + Arrays.toString(shape));
         long extent = 1;  // elements spanned: 1 + sum((size - 1) * stride)

@@ -106,11 +106,15 @@ public final class Tensor implements AutoCloseable {
         release();
     }
 
-    /** Moves ownership to another open scope of this thread (for example an enclosing one). */
+    /**
+     * Moves ownership to another open scope: an enclosing scope of this thread, or a detached one. Both the
+     * current owner and the target must be usable from this thread.
+     */
     public Tensor moveTo(Scope target) {
         handle();
         target.checkUsable();
         if (scope != target) {
+            scope.checkUsable();
             scope.unlink(this);
             target.link(this);
         }

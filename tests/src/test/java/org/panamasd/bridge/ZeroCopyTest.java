@@ -79,6 +79,9 @@ class ZeroCopyTest extends NativeTest {
             var e = assertThrows(IllegalArgumentException.class, () -> Tensor.fromSegment(data, DType.FLOAT32, 2, 3));
             assertTrue(e.getMessage().contains("needs 24 bytes") && e.getMessage().contains("has 20"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> Tensor.fromSegment(MemorySegment.ofArray(new float[6]), DType.FLOAT32, 6));
+            var readOnly = assertThrows(IllegalArgumentException.class,
+                    () -> Tensor.fromSegment(Arena.ofAuto().allocate(24).asReadOnly(), DType.FLOAT32, 6));
+            assertTrue(readOnly.getMessage().contains("read-only"), readOnly.getMessage());
         }
     }
 }
