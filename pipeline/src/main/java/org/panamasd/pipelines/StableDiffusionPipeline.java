@@ -160,36 +160,63 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         checkInputs(request);
         Scope caller = Scope.current();  // the results are handed to the caller's scope
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
-            // 1. encode the prompt ([uncond, cond] with guidance)
-            boolean guidance = ClassifierFreeGuidance.enabled(request.guidanceScale());
-            Tensor context = encodePrompt(request.prompt());
-            if (guidance) {
-                String negative = request.negativePrompt() == null ? "" : request.negativePrompt();
-                context = Tensor.cat(0, encodePrompt(negative), context);
-            }
-            // 2. timesteps
             scheduler.setTimesteps(request.steps());
-            // 3. latents, scaled to the prior's std
             Tensor latents = request.latents() != null ? request.latents() : Tensor.randn(generator, latentShape(request));
             latents = latents.mul(scheduler.initNoiseSigma());
-            // 4. denoising loop
-            double[] timesteps = scheduler.timesteps();
-            for (int i = 0; i < timesteps.length; i++) {
-                double t = timesteps[i];
-                try (Scope step = Scope.open()) {
-                    Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
-                    Tensor output = unet.forward(input, t, context);
-                    Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, request.guidanceScale(), request.guidanceRescale()) : output;
-                    Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
-                    listener.onStep(i, t, input, output, guided, next);
-                    latents = next.moveToParent();
-                }
-            }
-            // 5. decode
-            Tensor decoded = vae.decode(vae.unscaleLatents(latents));
-            Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
-            return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
+            return denoise(request, latents, scheduler.timesteps(), noise, listener, caller);
         }
+    }
+
+    /**
+     * Image to image (SDEdit, Meng et al. 2022): the image (1, 3, H, W) in [0, 1] is encoded, noised to the
+     * timestep that {@code strength} in (0, 1] selects, and denoised over the last round(steps * strength) steps.
+     */
+    public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, NoiseSource noise,
+                                         DenoisingListener listener) {
+        if (!(strength > 0 && strength <= 1)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+        long[] shape = image.shape();
+        if (shape.length != 4 || shape[1] != 3 || shape[2] != request.height() || shape[3] != request.width())
+            throw new IllegalArgumentException("the image has shape " + java.util.Arrays.toString(shape) + ", expected (B, 3, "
+                    + request.height() + ", " + request.width() + ")");
+        checkInputs(request);
+        Scope caller = Scope.current();
+        try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            scheduler.setTimesteps(request.steps());
+            double[] all = scheduler.timesteps();
+            int kept = Math.min((int) (request.steps() * strength), request.steps());
+            if (kept < 1) throw new IllegalArgumentException("strength " + strength + " leaves no denoising step of " + request.steps());
+            // the schedule from its (steps - kept)-th step on, counted in model calls per step (Heun makes two)
+            double[] timesteps = java.util.Arrays.copyOfRange(all, (request.steps() - kept) * scheduler.order(), all.length);
+            Tensor encoded = vae.scaleLatents(vae.encode(image.mul(2).sub(1)).sample(Tensor.randn(generator, latentShape(request))));
+            Tensor start = scheduler.addNoise(encoded, Tensor.randn(generator, latentShape(request)), new double[] {timesteps[0]});
+            return denoise(request, start, timesteps, noise, listener, caller);
+        }
+    }
+
+    /** Steps 1 to 5 of the reference pipeline from prepared latents: guidance, the denoising loop, decoding. */
+    private GenerationResult denoise(GenerationRequest request, Tensor latents, double[] timesteps, NoiseSource noise,
+                                     DenoisingListener listener, Scope caller) {
+        // encode the prompt ([uncond, cond] with guidance)
+        boolean guidance = ClassifierFreeGuidance.enabled(request.guidanceScale());
+        Tensor context = encodePrompt(request.prompt());
+        if (guidance) {
+            String negative = request.negativePrompt() == null ? "" : request.negativePrompt();
+            context = Tensor.cat(0, encodePrompt(negative), context);
+        }
+        for (int i = 0; i < timesteps.length; i++) {
+            double t = timesteps[i];
+            try (Scope step = Scope.open()) {
+                Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
+                Tensor output = unet.forward(input, t, context);
+                Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, request.guidanceScale(), request.guidanceRescale()) : output;
+                Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
+                listener.onStep(i, t, input, output, guided, next);
+                latents = next.moveToParent();
+            }
+        }
+        Tensor decoded = vae.decode(vae.unscaleLatents(latents));
+        Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
+        return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
     }
 
     @Override

@@ -54,6 +54,11 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
         clearPending();
     }
 
+    @Override
+    public int order() {
+        return 2;
+    }
+
     private boolean firstOrder() {
         return pendingDerivative == null;
     }

@@ -45,6 +45,11 @@ public interface Scheduler extends AutoCloseable {
 
     PredictionType predictionType();
 
+    /** Model calls per step: 1, or 2 for a second-order single-step method (Heun). */
+    default int order() {
+        return 1;
+    }
+
     @Override
     default void close() {}
 }

@@ -6,14 +6,17 @@ import java.util.Map;
 import org.panamasd.Scope;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.ImageFiles;
+import org.panamasd.Generator;
+import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
 import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.schedulers.NoiseSource;
 
 /**
  * Text to image from a diffusers Stable Diffusion directory:
  * {@code generate --model DIR --prompt TEXT [--negative TEXT] [--steps 30] [--guidance 7.5] [--rescale 0]
- * [--seed 0] [--height 512] [--width 512] [--scheduler CLASS] [--out image.png]}.
+ * [--seed 0] [--height 512] [--width 512] [--scheduler CLASS] [--image FILE --strength 0.75] [--out image.png]}.
  */
 final class GenerateCommand {
     static void run(String[] args) {
@@ -24,7 +27,7 @@ final class GenerateCommand {
         }
         if (!options.containsKey("model") || !options.containsKey("prompt"))
             throw new IllegalArgumentException("usage: generate --model DIR --prompt TEXT [--negative TEXT] [--steps N] [--guidance G] [--rescale PHI]"
-                    + " [--seed S] [--height H] [--width W] [--scheduler CLASS] [--out FILE.png]");
+                    + " [--seed S] [--height H] [--width W] [--scheduler CLASS] [--image FILE --strength S] [--out FILE.png]");
         Path model = Path.of(options.get("model"));
         Path out = Path.of(options.getOrDefault("out", "image.png"));
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
@@ -37,7 +40,16 @@ final class GenerateCommand {
                     Double.parseDouble(options.getOrDefault("rescale", "0")), Integer.parseInt(options.getOrDefault("height", "512")),
                     Integer.parseInt(options.getOrDefault("width", "512")), Long.parseLong(options.getOrDefault("seed", "0")), null);
             long start = System.nanoTime();
-            GenerationResult result = pipe.generate(request);
+            GenerationResult result;
+            if (options.containsKey("image")) {
+                // image to image: the input image must have the requested size
+                try (Generator generator = new Generator(request.seed())) {
+                    result = pipe.imageToImage(request, ImageFiles.readRgb(Path.of(options.get("image"))),
+                            Double.parseDouble(options.getOrDefault("strength", "0.75")), generator, NoiseSource.of(generator), DenoisingListener.NONE);
+                }
+            } else {
+                result = pipe.generate(request);
+            }
             ImageFiles.writePng(result.image(), out);
             System.out.printf("%s: %d steps with %s in %.1f s -> %s%n", request.prompt(), request.steps(),
                     pipe.scheduler().getClass().getSimpleName(), (System.nanoTime() - start) / 1e9, out.toAbsolutePath());

@@ -1,0 +1,77 @@
+package org.panamasd.pipelines;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.support.NativeTest;
+
+/** The pipeline's own behaviour on the tiny golden components: input checks, seeding, image to image. */
+class StableDiffusionPipelineTest extends NativeTest {
+    private static Path model;
+
+    @BeforeAll
+    static void tinyPipeline() {
+        Path root = Path.of(System.getProperty("golden.root", "../shared/golden"));
+        if (!root.isAbsolute()) root = Path.of(System.getProperty("panamasd.root", "..")).resolve(root);
+        model = root.resolve("sd-pipeline-tiny/pipeline");
+        Assumptions.assumeTrue(Files.isDirectory(model), "needs the tiny pipeline of the golden cases (" + model + ")");
+    }
+
+    @Test
+    void inputsAreCheckedFirst() {
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> pipe.generate(GenerationRequest.of("x", 2, 7.5, 30, 32, 0)))
+                    .getMessage().contains("divisible by 8"));
+            assertThrows(IllegalArgumentException.class, () -> pipe.generate(GenerationRequest.of("x", 0, 7.5, 32, 32, 0)));
+            var latents = assertThrows(IllegalArgumentException.class,
+                    () -> pipe.generate(GenerationRequest.of("x", 2, 7.5, 32, 32, 0).withLatents(Tensor.zeros(1, 4, 8, 8))));
+            assertTrue(latents.getMessage().contains("[1, 4, 16, 16]"), latents.getMessage());
+        }
+    }
+
+    @Test
+    void theSameSeedGivesTheSameImageAndAnotherSeedAnother() {
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
+            float[] a = pipe.generate(GenerationRequest.of("a red cube", 3, 5.0, 32, 32, 7)).image().toFloatArray();
+            float[] b = pipe.generate(GenerationRequest.of("a red cube", 3, 5.0, 32, 32, 7)).image().toFloatArray();
+            float[] c = pipe.generate(GenerationRequest.of("a red cube", 3, 5.0, 32, 32, 8)).image().toFloatArray();
+            assertArrayEquals(a, b);
+            assertFalse(java.util.Arrays.equals(a, c));
+        }
+    }
+
+    @Test
+    void imageToImageDenoisesTheLastStrengthShareOfTheSchedule() {
+        for (String scheduler : List.of("EulerDiscreteScheduler", "DDIMScheduler", "HeunDiscreteScheduler")) {
+            try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open(); Generator g = new Generator(4)) {
+                pipe.scheduler().close();
+                pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), scheduler));
+                Tensor image = Tensor.rand(g, 1, 3, 32, 32);
+                List<Double> seen = new ArrayList<>();
+                GenerationResult result = pipe.imageToImage(GenerationRequest.of("a horse", 10, 4.0, 32, 32, 0), image, 0.6, g, NoiseSource.of(g),
+                        (i, t, in, out, guided, latents) -> seen.add(t));
+                pipe.scheduler().setTimesteps(10);
+                double[] all = pipe.scheduler().timesteps();
+                // strength 0.6 of 10 steps keeps the last 6: 6 model calls, or 2 * 6 - 1 for Heun (a first-order start)
+                int calls = pipe.scheduler().order() == 1 ? 6 : 2 * 6 - 1;
+                assertEquals(calls, seen.size(), scheduler + " model calls");
+                assertEquals(all[all.length - calls], seen.get(0), scheduler + ": starts 6 steps before the end");
+                assertEquals(all[all.length - 1], seen.get(seen.size() - 1), scheduler);
+                assertArrayEquals(new long[] {1, 3, 32, 32}, result.image().shape());
+                assertThrows(IllegalArgumentException.class, () -> pipe.imageToImage(GenerationRequest.of("a horse", 10, 4.0, 32, 32, 0), image, 0, g,
+                        NoiseSource.of(g), DenoisingListener.NONE));
+            }
+        }
+    }
+}
