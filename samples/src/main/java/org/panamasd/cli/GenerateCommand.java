@@ -30,6 +30,10 @@ final class GenerateCommand {
                     + " [--seed S] [--height H] [--width W] [--scheduler CLASS] [--image FILE --strength S] [--out FILE.png]");
         Path model = Path.of(options.get("model"));
         Path out = Path.of(options.getOrDefault("out", "image.png"));
+        if (java.nio.file.Files.isDirectory(model.resolve("text_encoder_2"))) {
+            generateXl(model, options, out);
+            return;
+        }
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
             if (options.containsKey("scheduler")) {
                 pipe.scheduler().close();
@@ -53,6 +57,24 @@ final class GenerateCommand {
             ImageFiles.writePng(result.image(), out);
             System.out.printf("%s: %d steps with %s in %.1f s -> %s%n", request.prompt(), request.steps(),
                     pipe.scheduler().getClass().getSimpleName(), (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
+        }
+    }
+
+    /** SDXL / SDXL-Turbo directories (two text encoders): text to image. */
+    private static void generateXl(Path model, Map<String, String> options, Path out) {
+        if (options.containsKey("image")) throw new IllegalArgumentException("image to image is built for SD 1.x / 2.x only");
+        try (var pipe = org.panamasd.pipelines.StableDiffusionXLPipeline.load(model); Scope scope = Scope.open()) {
+            if (options.containsKey("scheduler")) {
+                pipe.scheduler().close();
+                pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), options.get("scheduler")));
+            }
+            GenerationRequest request = new GenerationRequest(options.get("prompt"), options.get("negative"),
+                    Integer.parseInt(options.getOrDefault("steps", "30")), Double.parseDouble(options.getOrDefault("guidance", "5.0")),
+                    Double.parseDouble(options.getOrDefault("rescale", "0")), Integer.parseInt(options.getOrDefault("height", "1024")),
+                    Integer.parseInt(options.getOrDefault("width", "1024")), Long.parseLong(options.getOrDefault("seed", "0")), null);
+            long start = System.nanoTime();
+            ImageFiles.writePng(pipe.generate(request).image(), out);
+            System.out.printf("%s: %d steps (SDXL) in %.1f s -> %s%n", request.prompt(), request.steps(), (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
         }
     }
 

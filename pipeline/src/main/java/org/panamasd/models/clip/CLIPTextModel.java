@@ -59,6 +59,12 @@ public final class CLIPTextModel implements AutoCloseable {
         });
     }
 
+    /** A model with freshly initialised parameters (with a projection when {@code projection}). */
+    public static CLIPTextModel initialize(DiffusersConfig config, boolean projection, long seed) {
+        CLIPTextConfig c = CLIPTextConfig.from(config);
+        return Checkpoints.initialize(seed, weights -> new CLIPTextModel(c, weights, weights, projection));
+    }
+
     public CLIPTextConfig config() {
         return config;
     }

@@ -1,0 +1,170 @@
+package org.panamasd.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.panamasd.Autograd;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.models.clip.CLIPTextModel;
+import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.models.unet.UNet2DConditionModel;
+import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.schedulers.ClassifierFreeGuidance;
+import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.schedulers.Scheduler;
+
+/**
+ * Text to image with Stable Diffusion XL (Podell et al. 2023), and with SDXL-Turbo (guidance 0, one to four
+ * steps), as diffusers' StableDiffusionXLPipeline: the context is the penultimate hidden states of both text
+ * encoders side by side, the second encoder's projected pooled output and the six size / crop conditions go
+ * to the UNet's added embedding, and an unset negative prompt is all zeros when the model says so
+ * (force_zeros_for_empty_prompt).
+ */
+public final class StableDiffusionXLPipeline implements AutoCloseable {
+    private final CLIPTokenizer tokenizer, tokenizer2;
+    private final CLIPTextModel textEncoder, textEncoder2;
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private final boolean zerosForEmptyNegative;
+    private Scheduler scheduler;
+
+    public StableDiffusionXLPipeline(CLIPTokenizer tokenizer, CLIPTokenizer tokenizer2, CLIPTextModel textEncoder, CLIPTextModel textEncoder2,
+                                     UNet2DConditionModel unet, AutoencoderKL vae, Scheduler scheduler, boolean zerosForEmptyNegative) {
+        if (!"text_time".equals(unet.config().additionEmbedType()))
+            throw new IllegalArgumentException("an SDXL pipeline needs a UNet with addition_embed_type text_time");
+        this.tokenizer = tokenizer;
+        this.tokenizer2 = tokenizer2;
+        this.textEncoder = textEncoder;
+        this.textEncoder2 = textEncoder2;
+        this.unet = unet;
+        this.vae = vae;
+        this.scheduler = scheduler;
+        this.zerosForEmptyNegative = zerosForEmptyNegative;
+    }
+
+    /** A diffusers SDXL directory: tokenizer, tokenizer_2, text_encoder, text_encoder_2, unet, vae, scheduler. */
+    public static StableDiffusionXLPipeline load(Path directory) {
+        Path index = directory.resolve("model_index.json");
+        if (!Files.isRegularFile(index)) throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
+        List<AutoCloseable> loaded = new ArrayList<>();
+        try {
+            JsonNode model = new ObjectMapper().readTree(index.toFile());
+            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"));
+            loaded.add(te);
+            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"));
+            loaded.add(te2);
+            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"));
+            loaded.add(unet);
+            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"));
+            loaded.add(vae);
+            Scheduler scheduler = StableDiffusionPipeline.scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), null);
+            return new StableDiffusionXLPipeline(CLIPTokenizer.load(directory.resolve("tokenizer")), CLIPTokenizer.load(directory.resolve("tokenizer_2")),
+                    te, te2, unet, vae, scheduler, model.path("force_zeros_for_empty_prompt").asBoolean(true));
+        } catch (IOException e) {
+            closeAll(loaded, null);
+            throw new UncheckedIOException("cannot read " + index, e);
+        } catch (RuntimeException e) {
+            closeAll(loaded, e);
+            throw e;
+        }
+    }
+
+    private static void closeAll(List<AutoCloseable> components, RuntimeException cause) {
+        for (AutoCloseable c : components) {
+            try {
+                c.close();
+            } catch (Exception suppressed) {
+                if (cause != null) cause.addSuppressed(suppressed);
+            }
+        }
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    public void setScheduler(Scheduler scheduler) {
+        this.scheduler = scheduler;
+    }
+
+    public int vaeScaleFactor() {
+        return 1 << (vae.config().blockOutChannels().length - 1);
+    }
+
+    /** The prompt's context (1, 77, d1 + d2) and pooled embedding (1, projection_dim). */
+    public record PromptEmbeddings(Tensor context, Tensor pooled) {}
+
+    public PromptEmbeddings encodePrompt(String prompt) {
+        CLIPTextModel.Output first = textEncoder.forward(Tensor.of(tokenizer.inputIds(prompt, 77), 1, 77));
+        CLIPTextModel.Output second = textEncoder2.forward(Tensor.of(tokenizer2.inputIds(prompt, 77), 1, 77));
+        List<Tensor> h1 = first.hiddenStates(), h2 = second.hiddenStates();
+        Tensor context = Tensor.cat(-1, h1.get(h1.size() - 2), h2.get(h2.size() - 2));  // penultimate layers, no final norm
+        Tensor pooled = second.textEmbeds() != null ? second.textEmbeds() : second.pooled();
+        return new PromptEmbeddings(context, pooled);
+    }
+
+    public GenerationResult generate(GenerationRequest request) {
+        try (Generator generator = new Generator(request.seed())) {
+            return generate(request, generator, NoiseSource.of(generator), DenoisingListener.NONE);
+        }
+    }
+
+    public GenerationResult generate(GenerationRequest r, Generator generator, NoiseSource noise, DenoisingListener listener) {
+        if (r.height() % 8 != 0 || r.width() % 8 != 0)
+            throw new IllegalArgumentException("height and width must be divisible by 8, got " + r.height() + "x" + r.width());
+        if (r.steps() < 1) throw new IllegalArgumentException("steps must be at least 1, got " + r.steps());
+        Scope caller = Scope.current();
+        try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            boolean guidance = ClassifierFreeGuidance.enabled(r.guidanceScale());
+            PromptEmbeddings positive = encodePrompt(r.prompt());
+            Tensor context = positive.context(), pooled = positive.pooled();
+            // original size, crop top-left, target size: the conditions SDXL was trained with
+            Tensor timeIds = Tensor.of(new float[] {r.height(), r.width(), 0, 0, r.height(), r.width()}, 1, 6);
+            if (guidance) {
+                PromptEmbeddings negative = r.negativePrompt() == null && zerosForEmptyNegative
+                        ? new PromptEmbeddings(Tensor.zeros(context.shape()), Tensor.zeros(pooled.shape()))
+                        : encodePrompt(r.negativePrompt() == null ? "" : r.negativePrompt());
+                context = Tensor.cat(0, negative.context(), context);
+                pooled = Tensor.cat(0, negative.pooled(), pooled);
+                timeIds = Tensor.cat(0, timeIds, timeIds);
+            }
+            scheduler.setTimesteps(r.steps());
+            int f = vaeScaleFactor();
+            long[] shape = {1, unet.config().inChannels(), r.height() / f, r.width() / f};
+            Tensor latents = (r.latents() != null ? r.latents() : Tensor.randn(generator, shape)).mul(scheduler.initNoiseSigma());
+            double[] timesteps = scheduler.timesteps();
+            for (int i = 0; i < timesteps.length; i++) {
+                double t = timesteps[i];
+                try (Scope step = Scope.open()) {
+                    Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
+                    Tensor tensorT = Tensor.full(t, org.panamasd.DType.FLOAT32, org.panamasd.Device.CPU, input.size(0));
+                    Tensor output = unet.forward(input, tensorT, context, pooled, timeIds);
+                    Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, r.guidanceScale(), r.guidanceRescale()) : output;
+                    Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
+                    listener.onStep(i, t, input, output, guided, next);
+                    latents = next.moveToParent();
+                }
+            }
+            Tensor decoded = vae.decode(vae.unscaleLatents(latents));
+            Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
+            return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
+        }
+    }
+
+    @Override
+    public void close() {
+        textEncoder.close();
+        textEncoder2.close();
+        unet.close();
+        vae.close();
+        scheduler.close();
+    }
+}
