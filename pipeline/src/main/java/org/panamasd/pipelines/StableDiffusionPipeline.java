@@ -193,30 +193,17 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
-    /** Steps 1 to 5 of the reference pipeline from prepared latents: guidance, the denoising loop, decoding. */
+    /** The reference pipeline's prompt encoding, denoising loop and decoding, from prepared latents. */
     private GenerationResult denoise(GenerationRequest request, Tensor latents, double[] timesteps, NoiseSource noise,
                                      DenoisingListener listener, Scope caller) {
-        // encode the prompt ([uncond, cond] with guidance)
-        boolean guidance = ClassifierFreeGuidance.enabled(request.guidanceScale());
         Tensor context = encodePrompt(request.prompt());
-        if (guidance) {
+        if (ClassifierFreeGuidance.enabled(request.guidanceScale())) {
             String negative = request.negativePrompt() == null ? "" : request.negativePrompt();
-            context = Tensor.cat(0, encodePrompt(negative), context);
+            context = Tensor.cat(0, encodePrompt(negative), context);  // [uncond, cond]
         }
-        for (int i = 0; i < timesteps.length; i++) {
-            double t = timesteps[i];
-            try (Scope step = Scope.open()) {
-                Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
-                Tensor output = unet.forward(input, t, context);
-                Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, request.guidanceScale(), request.guidanceRescale()) : output;
-                Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
-                listener.onStep(i, t, input, output, guided, next);
-                latents = next.moveToParent();
-            }
-        }
-        Tensor decoded = vae.decode(vae.unscaleLatents(latents));
-        Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
-        return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
+        Tensor finalContext = context;
+        Tensor result = DenoisingLoop.run(scheduler, latents, timesteps, request, (input, t) -> unet.forward(input, t, finalContext), noise, listener);
+        return DenoisingLoop.decode(vae, result, caller);
     }
 
     @Override

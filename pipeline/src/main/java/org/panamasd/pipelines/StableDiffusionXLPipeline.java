@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
+import org.panamasd.DType;
+import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -140,22 +142,10 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
             int f = vaeScaleFactor();
             long[] shape = {1, unet.config().inChannels(), r.height() / f, r.width() / f};
             Tensor latents = (r.latents() != null ? r.latents() : Tensor.randn(generator, shape)).mul(scheduler.initNoiseSigma());
-            double[] timesteps = scheduler.timesteps();
-            for (int i = 0; i < timesteps.length; i++) {
-                double t = timesteps[i];
-                try (Scope step = Scope.open()) {
-                    Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
-                    Tensor tensorT = Tensor.full(t, org.panamasd.DType.FLOAT32, org.panamasd.Device.CPU, input.size(0));
-                    Tensor output = unet.forward(input, tensorT, context, pooled, timeIds);
-                    Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, r.guidanceScale(), r.guidanceRescale()) : output;
-                    Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
-                    listener.onStep(i, t, input, output, guided, next);
-                    latents = next.moveToParent();
-                }
-            }
-            Tensor decoded = vae.decode(vae.unscaleLatents(latents));
-            Tensor image = decoded.div(2).add(0.5).clamp(0, 1);
-            return new GenerationResult(latents.moveTo(caller), decoded.moveTo(caller), image.moveTo(caller));
+            Tensor finalContext = context, finalPooled = pooled, finalTimeIds = timeIds;
+            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), r, (input, t) -> unet.forward(input,
+                    Tensor.full(t, DType.FLOAT32, Device.CPU, input.size(0)), finalContext, finalPooled, finalTimeIds), noise, listener);
+            return DenoisingLoop.decode(vae, result, caller);
         }
     }
 

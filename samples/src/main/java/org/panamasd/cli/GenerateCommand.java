@@ -39,10 +39,7 @@ final class GenerateCommand {
                 pipe.scheduler().close();
                 pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), options.get("scheduler")));
             }
-            GenerationRequest request = new GenerationRequest(options.get("prompt"), options.get("negative"),
-                    Integer.parseInt(options.getOrDefault("steps", "30")), Double.parseDouble(options.getOrDefault("guidance", "7.5")),
-                    Double.parseDouble(options.getOrDefault("rescale", "0")), Integer.parseInt(options.getOrDefault("height", "512")),
-                    Integer.parseInt(options.getOrDefault("width", "512")), Long.parseLong(options.getOrDefault("seed", "0")), null);
+            GenerationRequest request = request(options, 7.5, 512);
             long start = System.nanoTime();
             GenerationResult result;
             if (options.containsKey("image")) {
@@ -68,14 +65,19 @@ final class GenerateCommand {
                 pipe.scheduler().close();
                 pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), options.get("scheduler")));
             }
-            GenerationRequest request = new GenerationRequest(options.get("prompt"), options.get("negative"),
-                    Integer.parseInt(options.getOrDefault("steps", "30")), Double.parseDouble(options.getOrDefault("guidance", "5.0")),
-                    Double.parseDouble(options.getOrDefault("rescale", "0")), Integer.parseInt(options.getOrDefault("height", "1024")),
-                    Integer.parseInt(options.getOrDefault("width", "1024")), Long.parseLong(options.getOrDefault("seed", "0")), null);
+            GenerationRequest request = request(options, 5.0, 1024);
             long start = System.nanoTime();
             ImageFiles.writePng(pipe.generate(request).image(), out);
             System.out.printf("%s: %d steps (SDXL) in %.1f s -> %s%n", request.prompt(), request.steps(), (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
         }
+    }
+
+    /** The request the options describe, with the model family's default guidance and size. */
+    private static GenerationRequest request(Map<String, String> options, double guidance, int size) {
+        return new GenerationRequest(options.get("prompt"), options.get("negative"), Integer.parseInt(options.getOrDefault("steps", "30")),
+                Double.parseDouble(options.getOrDefault("guidance", "" + guidance)), Double.parseDouble(options.getOrDefault("rescale", "0")),
+                Integer.parseInt(options.getOrDefault("height", "" + size)), Integer.parseInt(options.getOrDefault("width", "" + size)),
+                Long.parseLong(options.getOrDefault("seed", "0")), null);
     }
 
     private GenerateCommand() {}
