@@ -5,6 +5,17 @@ import java.util.Arrays;
 /** The panama-sd command line: {@code panama-sd <command> [options]}. */
 public final class Main {
     public static void main(String[] args) throws Exception {
+        try {
+            run(args);
+        } catch (IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException | org.panamasd.TorchException e) {
+            // bad input or a failed native call: say what, not a stack trace (set PANAMASD_DEBUG for one)
+            System.err.println("panama-sd: " + e.getMessage());
+            if (System.getenv("PANAMASD_DEBUG") != null) e.printStackTrace();
+            System.exit(2);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         String command = args.length == 0 ? "help" : args[0];
         String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
         switch (command) {
