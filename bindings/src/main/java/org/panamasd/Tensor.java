@@ -70,10 +70,6 @@ public final class Tensor implements AutoCloseable {
         return tensor;
     }
 
-    static Tensor adopt(MemorySegment handle) {
-        return adopt(ThreadState.get(), handle);
-    }
-
     /** The native handle; throws if the tensor was closed. */
     public MemorySegment handle() {
         MemorySegment h = handle;
