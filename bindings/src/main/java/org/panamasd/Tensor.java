@@ -430,6 +430,7 @@ public final class Tensor implements AutoCloseable {
     // ------------------------------------------------------------------ elementwise
 
     public Tensor add(Tensor other) {
+        // written out rather than through produce(): the most frequent op, and the bridge benchmark's
         MemorySegment a = handle(), b = other.handle();
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
