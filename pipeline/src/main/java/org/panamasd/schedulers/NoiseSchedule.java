@@ -88,6 +88,16 @@ public final class NoiseSchedule {
         return perRow(sample, timesteps, true).mul(noise).sub(perRow(sample, timesteps, false).mul(sample));
     }
 
+    /** x_0 from a model's output at x_t with one timestep per batch row (eq. 16 for epsilon). */
+    public Tensor originalSample(PredictionType type, Tensor modelOutput, Tensor sample, long[] timesteps) {
+        Tensor a = perRow(sample, timesteps, true), s = perRow(sample, timesteps, false);
+        return switch (type) {
+            case EPSILON -> sample.sub(modelOutput.mul(s)).div(a);
+            case SAMPLE -> modelOutput;
+            case V_PREDICTION -> sample.mul(a).sub(modelOutput.mul(s));
+        };
+    }
+
     /** sqrt(alpha-bar_t) (signal) or sqrt(1 - alpha-bar_t) (noise) per row, shaped to broadcast over like. */
     private Tensor perRow(Tensor like, long[] timesteps, boolean signal) {
         float[] values = new float[timesteps.length];

@@ -52,6 +52,18 @@ public final class Dinov2Model implements AutoCloseable {
         return Checkpoints.load(safetensors, state -> new Dinov2Model(c, state, state));
     }
 
+    /** A model with freshly initialised parameters (tests, toy feature networks). */
+    public static Dinov2Model initialize(DiffusersConfig config, long seed) {
+        Dinov2Config c = Dinov2Config.from(config);
+        return Checkpoints.initialize(seed, weights -> new Dinov2Model(c, weights, weights));
+    }
+
+    /** Stops gradients into the parameters: a frozen feature network (ADD's F). */
+    public Dinov2Model freeze() {
+        for (Tensor p : parameters.parameters().values()) p.requiresGrad(false);
+        return this;
+    }
+
     public Dinov2Config config() {
         return config;
     }
