@@ -1,6 +1,5 @@
 package org.panamasd.schedulers;
 
-import org.panamasd.DType;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 
@@ -71,13 +70,6 @@ public final class NoiseSchedule {
         return alphasCumprod[t];
     }
 
-    /** sqrt((1 - alpha-bar) / alpha-bar) for every training timestep: the sigma of the equivalent VE process. */
-    public double[] sigmas() {
-        double[] sigmas = new double[alphasCumprod.length];
-        for (int i = 0; i < sigmas.length; i++) sigmas[i] = (float) Math.sqrt((float) ((float) (1 - alphasCumprod[i]) / alphasCumprod[i]));
-        return sigmas;
-    }
-
     /** Eq. (9): x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) eps, one timestep per batch row. */
     public Tensor addNoise(Tensor original, Tensor noise, long[] timesteps) {
         return perRow(original, timesteps, true).mul(original).add(perRow(original, timesteps, false).mul(noise));
@@ -107,7 +99,7 @@ public final class NoiseSchedule {
                 throw new IllegalArgumentException("timestep " + t + " is outside [0, " + alphasCumprod.length + ")");
             values[i] = (float) Math.sqrt((float) (signal ? alphasCumprod[(int) t] : 1 - alphasCumprod[(int) t]));
         }
-        return Tensor.of(values, broadcastShape(timesteps.length, like.dim())).to(like.dtype() == DType.FLOAT64 ? DType.FLOAT64 : like.dtype());
+        return Tensor.of(values, broadcastShape(timesteps.length, like.dim())).to(like.dtype());
     }
 
     static long[] broadcastShape(int rows, int dims) {
