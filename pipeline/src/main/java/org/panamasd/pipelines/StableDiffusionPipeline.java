@@ -48,6 +48,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     }
 
     public static StableDiffusionPipeline load(Path directory) {
+        return load(directory, null);
+    }
+
+    /**
+     * As {@link #load(Path)}, with the scheduler class chosen by the caller (null: the config's own) and built
+     * from the directory's scheduler config, so a directory naming a class that is not built here still loads.
+     */
+    public static StableDiffusionPipeline load(Path directory, String schedulerClass) {
         if (!Files.isRegularFile(directory.resolve("model_index.json")))
             throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
@@ -57,7 +65,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder")));
             UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet")));
             AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae")));
-            Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), null);
+            Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
             return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
         } catch (RuntimeException e) {
             for (AutoCloseable component : loaded) {

@@ -54,6 +54,11 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
 
     /** A diffusers SDXL directory: tokenizer, tokenizer_2, text_encoder, text_encoder_2, unet, vae, scheduler. */
     public static StableDiffusionXLPipeline load(Path directory) {
+        return load(directory, null);
+    }
+
+    /** As {@link #load(Path)}, with the scheduler class chosen by the caller (null: the config's own). */
+    public static StableDiffusionXLPipeline load(Path directory, String schedulerClass) {
         Path index = directory.resolve("model_index.json");
         if (!Files.isRegularFile(index)) throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
@@ -67,7 +72,7 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
             loaded.add(unet);
             AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"));
             loaded.add(vae);
-            Scheduler scheduler = StableDiffusionPipeline.scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), null);
+            Scheduler scheduler = StableDiffusionPipeline.scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
             return new StableDiffusionXLPipeline(CLIPTokenizer.load(directory.resolve("tokenizer")), CLIPTokenizer.load(directory.resolve("tokenizer_2")),
                     te, te2, unet, vae, scheduler, model.path("force_zeros_for_empty_prompt").asBoolean(true));
         } catch (IOException e) {

@@ -28,8 +28,10 @@ public final class Schedulers {
             case "DPMSolverMultistepScheduler" -> new DPMSolverMultistepScheduler(config);
             case "LCMScheduler" -> new LCMScheduler(config);
             case "HeunDiscreteScheduler" -> new HeunDiscreteScheduler(config);
+            case "PNDMScheduler" -> new PNDMScheduler(config);
+            case "LMSDiscreteScheduler" -> new LMSDiscreteScheduler(config);
             default -> throw new IllegalArgumentException(config.source() + ": scheduler class " + className + " is not built here "
-                    + "(DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, LCMScheduler, HeunDiscreteScheduler)");
+                    + "(DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, LCMScheduler, HeunDiscreteScheduler, PNDMScheduler, LMSDiscreteScheduler)");
         };
     }
 

@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import org.panamasd.Scope;
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.Generator;
 import org.panamasd.pipelines.DenoisingListener;
@@ -34,11 +33,7 @@ final class GenerateCommand {
             generateXl(model, options, out);
             return;
         }
-        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
-            if (options.containsKey("scheduler")) {
-                pipe.scheduler().close();
-                pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), options.get("scheduler")));
-            }
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, options.get("scheduler")); Scope scope = Scope.open()) {
             GenerationRequest request = request(options, 7.5, 512);
             long start = System.nanoTime();
             GenerationResult result;
@@ -60,11 +55,7 @@ final class GenerateCommand {
     /** SDXL / SDXL-Turbo directories (two text encoders): text to image. */
     private static void generateXl(Path model, Map<String, String> options, Path out) {
         if (options.containsKey("image")) throw new IllegalArgumentException("image to image is built for SD 1.x / 2.x only");
-        try (var pipe = org.panamasd.pipelines.StableDiffusionXLPipeline.load(model); Scope scope = Scope.open()) {
-            if (options.containsKey("scheduler")) {
-                pipe.scheduler().close();
-                pipe.setScheduler(StableDiffusionPipeline.scheduler(DiffusersConfig.read(model.resolve("scheduler/scheduler_config.json")), options.get("scheduler")));
-            }
+        try (var pipe = org.panamasd.pipelines.StableDiffusionXLPipeline.load(model, options.get("scheduler")); Scope scope = Scope.open()) {
             GenerationRequest request = request(options, 5.0, 1024);
             long start = System.nanoTime();
             ImageFiles.writePng(pipe.generate(request).image(), out);

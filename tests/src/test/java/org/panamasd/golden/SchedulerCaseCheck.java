@@ -15,7 +15,9 @@ import org.panamasd.schedulers.DPMSolverMultistepScheduler;
 import org.panamasd.schedulers.EulerAncestralDiscreteScheduler;
 import org.panamasd.schedulers.EulerDiscreteScheduler;
 import org.panamasd.schedulers.LCMScheduler;
+import org.panamasd.schedulers.LMSDiscreteScheduler;
 import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.schedulers.PNDMScheduler;
 import org.panamasd.schedulers.Scheduler;
 import org.panamasd.schedulers.Schedulers;
 import org.panamasd.schedulers.StepOutput;
@@ -84,7 +86,24 @@ final class SchedulerCaseCheck implements GoldenParityTest.CaseCheck {
                 throw new AssertionError(at + "drew noise " + replay.draws + " time(s), the reference " + drawn[i]);
             Compare.tensors(at + "traj.prev_sample", prevSamples.get(i), o.prevSample(), atol, rtol);
             if (predicted != null) Compare.tensors(at + "traj.pred_original_sample", predicted.get(i), o.predOriginalSample(), atol, rtol);
+            multistepState(scheduler, i, at, out, atol, rtol);
             x = o.prevSample();
+        }
+    }
+
+    /** PNDM's transfer arguments and LMS's coefficients at step i, where the case records them. */
+    private static void multistepState(Scheduler scheduler, int i, String at, SafeTensors out, double atol, double rtol) {
+        if (scheduler instanceof PNDMScheduler p && out.contains("traj.pndm_timestep")) {
+            PNDMScheduler.Transfer transfer = p.lastTransfer();
+            Compare.exact(at + "traj.pndm_timestep", new long[] {out.tensor("traj.pndm_timestep").toLongArray()[i]}, new long[] {transfer.timestep()});
+            Compare.exact(at + "traj.pndm_prev_timestep", new long[] {out.tensor("traj.pndm_prev_timestep").toLongArray()[i]}, new long[] {transfer.prevTimestep()});
+            Compare.tensors(at + "traj.pndm_sample", out.tensor("traj.pndm_sample").get(i), transfer.sample(), atol, rtol);
+            Compare.tensors(at + "traj.pndm_model_output", out.tensor("traj.pndm_model_output").get(i), transfer.modelOutput(), atol, rtol);
+        }
+        if (scheduler instanceof LMSDiscreteScheduler l && out.contains("traj.lms_coeffs")) {
+            double[] expected = out.tensor("traj.lms_coeffs").get(i).toDoubleArray();
+            double[] got = java.util.Arrays.copyOf(l.lastCoefficients(), expected.length);
+            Compare.values(at + "traj.lms_coeffs", expected, got, atol, rtol);
         }
     }
 
@@ -109,6 +128,7 @@ final class SchedulerCaseCheck implements GoldenParityTest.CaseCheck {
     private static void applyStepOptions(Scheduler scheduler, JsonNode kwargs) {
         for (Map.Entry<String, JsonNode> kw : kwargs.properties()) {
             if (kw.getKey().equals("eta") && scheduler instanceof DDIMScheduler ddim) ddim.eta(kw.getValue().asDouble());
+            else if (kw.getKey().equals("order") && scheduler instanceof LMSDiscreteScheduler lms) lms.order(kw.getValue().asInt());
             else throw new AssertionError("step option " + kw.getKey() + " is not supported for " + scheduler.getClass().getSimpleName());
         }
     }
@@ -131,12 +151,14 @@ final class SchedulerCaseCheck implements GoldenParityTest.CaseCheck {
             case EulerDiscreteScheduler e -> e.sigmas();
             case EulerAncestralDiscreteScheduler e -> e.sigmas();
             case DPMSolverMultistepScheduler d -> d.sigmas();
+            case LMSDiscreteScheduler l -> l.sigmas();
             default -> throw new AssertionError(scheduler.getClass().getSimpleName() + " has no sigmas");
         };
     }
 
     private static double finalAlphaOf(Scheduler scheduler) {
         if (scheduler instanceof LCMScheduler l) return l.finalAlphaCumprod();
+        if (scheduler instanceof PNDMScheduler p) return p.finalAlphaCumprod();
         throw new AssertionError(scheduler.getClass().getSimpleName() + " has no final alpha-bar");
     }
 

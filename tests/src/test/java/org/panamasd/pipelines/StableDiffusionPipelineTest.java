@@ -51,6 +51,53 @@ class StableDiffusionPipelineTest extends NativeTest {
         }
     }
 
+    /** The scheduler config Stable Diffusion 1.5 directories ship (runwayml/stable-diffusion-v1-5). */
+    private static final String SD15_SCHEDULER = """
+            {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+             "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
+             "steps_offset": 1, "trained_betas": null, "clip_sample": false}
+            """;
+
+    /** A copy of the tiny pipeline with another scheduler config. */
+    private static Path withSchedulerConfig(Path dir, String json) throws java.io.IOException {
+        try (var files = Files.walk(model)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                Path target = dir.resolve(model.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(target);
+                else Files.copy(p, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Files.writeString(dir.resolve("scheduler/scheduler_config.json"), json);
+        return dir;
+    }
+
+    @Test
+    void anSd15LayoutGeneratesWithItsPndmSchedulerOrTheOneChosen(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path sd15 = withSchedulerConfig(tmp.resolve("sd15"), SD15_SCHEDULER);
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(sd15); Scope scope = Scope.open(); Generator g = new Generator(1)) {
+            assertInstanceOf(org.panamasd.schedulers.PNDMScheduler.class, pipe.scheduler());
+            List<Double> seen = new ArrayList<>();
+            Tensor image = pipe.generate(GenerationRequest.of("an ankle boot", 5, 7.5, 32, 32, 1), g, NoiseSource.of(g),
+                    (i, t, in, out, guided, latents) -> seen.add(t)).image();
+            // PLMS: one model call per step plus the repeated second timestep of its improved Euler start
+            assertEquals(List.of(801.0, 601.0, 601.0, 401.0, 201.0, 1.0), seen);
+            for (float v : image.toFloatArray()) assertTrue(Float.isFinite(v), "PNDM image is finite");
+        }
+        for (String chosen : List.of("EulerDiscreteScheduler", "LMSDiscreteScheduler")) {
+            try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(sd15, chosen); Scope scope = Scope.open()) {
+                assertEquals(chosen, pipe.scheduler().getClass().getSimpleName());
+                assertArrayEquals(new long[] {1, 3, 32, 32}, pipe.generate(GenerationRequest.of("a sneaker", 3, 7.5, 32, 32, 1)).image().shape());
+            }
+        }
+        // a class that is not built here fails by name, unless the caller picks one
+        Path unknown = withSchedulerConfig(tmp.resolve("unknown"), SD15_SCHEDULER.replace("PNDMScheduler", "UniPCMultistepScheduler"));
+        var e = assertThrows(IllegalArgumentException.class, () -> StableDiffusionPipeline.load(unknown));
+        assertTrue(e.getMessage().contains("UniPCMultistepScheduler"), e.getMessage());
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(unknown, "DDIMScheduler")) {
+            assertEquals("DDIMScheduler", pipe.scheduler().getClass().getSimpleName());
+        }
+    }
+
     @Test
     void imageToImageDenoisesTheLastStrengthShareOfTheSchedule() {
         for (String scheduler : List.of("EulerDiscreteScheduler", "DDIMScheduler", "HeunDiscreteScheduler")) {
