@@ -24,7 +24,10 @@ class SchedulerConfigTest extends NativeTest {
         Scheduler ddim = new DDIMScheduler(DiffusersConfig.empty());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ddim.setTimesteps(0)).getMessage().contains("at least 1"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ddim.setTimesteps(1001)).getMessage().contains("exceeds num_train_timesteps"));
-        assertThrows(IllegalArgumentException.class, () -> Schedulers.fromConfig(DiffusersConfig.parse("{\"_class_name\": \"PNDMScheduler\"}")));
+        var unknown = assertThrows(IllegalArgumentException.class, () -> Schedulers.fromConfig(DiffusersConfig.parse("{\"_class_name\": \"UniPCMultistepScheduler\"}")));
+        assertTrue(unknown.getMessage().contains("UniPCMultistepScheduler"), unknown.getMessage());
+        var prk = assertThrows(IllegalArgumentException.class, () -> new PNDMScheduler(DiffusersConfig.empty()).setTimesteps(3));
+        assertTrue(prk.getMessage().contains("skip_prk_steps"), prk.getMessage());
     }
 
     @Test
