@@ -56,6 +56,13 @@ public final class FashionMnist {
         }
     }
 
+    /** The first {@code n} images of this split (all of them when n >= size), for quick runs and tests. */
+    public FashionMnist first(int n) {
+        if (n >= count) return this;
+        if (n < 1) throw new IllegalArgumentException("need at least one image, got " + n);
+        return new FashionMnist(java.util.Arrays.copyOf(pixels, n * 784), java.util.Arrays.copyOf(labels, n));
+    }
+
     public int size() {
         return count;
     }
@@ -70,6 +77,42 @@ public final class FashionMnist {
         for (int b = 0; b < indices.length; b++)
             for (int p = 0; p < 784; p++) values[b * 784 + p] = (pixels[indices[b] * 784 + p] & 0xff) / 127.5f - 1f;
         return Tensor.of(values, indices.length, 1, 28, 28);
+    }
+
+    /**
+     * Images {@code indices} as the text-to-image models see them: (B, 3, 32, 32) in [-1, 1], the 28x28 grey
+     * image padded with black (-1) by 2 pixels on each side and repeated over RGB, so ordinary RGB tools
+     * (image to image, PNG viewers, diffusers' image processor) work on the shipped models unchanged.
+     */
+    public Tensor paddedRgb(int[] indices) {
+        Tensor grey = org.panamasd.Functional.pad(images(indices), new long[] {2, 2, 2, 2}, org.panamasd.Functional.PadMode.CONSTANT, -1);
+        return grey.repeat(1, 3, 1, 1);
+    }
+
+    /** Indices 0 .. size-1 in a random order drawn with {@code generator} (one epoch). */
+    public int[] permutation(Generator generator) {
+        float[] keys = Tensor.rand(generator, count).toFloatArray();
+        Integer[] order = new Integer[count];
+        for (int i = 0; i < count; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Float.compare(keys[a], keys[b]));
+        return java.util.Arrays.stream(order).mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The first {@code perClass} indices of each class, class by class (a fixed, balanced evaluation set). */
+    public int[] balanced(int perClass) {
+        int[] out = new int[perClass * CLASSES.length];
+        int[] taken = new int[CLASSES.length];
+        int n = 0;
+        for (int i = 0; i < count && n < out.length; i++) {
+            int c = labels[i];
+            if (taken[c] < perClass) {
+                taken[c]++;
+                out[n++] = i;
+            }
+        }
+        if (n < out.length) throw new IllegalArgumentException("the split has fewer than " + perClass + " images of some class");
+        java.util.Arrays.sort(out);
+        return out;
     }
 
     public Tensor labels(int[] indices) {

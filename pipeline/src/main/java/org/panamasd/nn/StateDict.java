@@ -11,7 +11,7 @@ import org.panamasd.io.SafeTensors;
 
 /**
  * Parameters read from a safetensors checkpoint by the reference's state-dict keys. Tensors are views of the
- * mapped file (no copy) and belong to {@link #scope()}, a detached scope the model closes. A missing key or a
+ * mapped file (no copy; float16 / bfloat16 ones are converted to float32 copies) and belong to {@link #scope()}, a detached scope the model closes. A missing key or a
  * wrong shape fails naming the file, the key and both shapes; {@link #checkAllUsed()} reports keys the
  * model did not take.
  */
@@ -38,7 +38,10 @@ public final class StateDict implements ParameterStore {
                     + ", the model expects " + Arrays.toString(shape));
         used.add(key);
         try (Scope load = Scope.open()) {
-            Tensor parameter = file.tensor(key).moveTo(scope);
+            Tensor stored = file.tensor(key);
+            // half-precision checkpoints are computed in float32 (CPU kernels are float32), as diffusers does without torch_dtype
+            boolean half = stored.dtype() == org.panamasd.DType.FLOAT16 || stored.dtype() == org.panamasd.DType.BFLOAT16;
+            Tensor parameter = (half ? stored.to(org.panamasd.DType.FLOAT32) : stored).moveTo(scope);
             loaded.put(key, parameter);
             return parameter;
         }

@@ -22,6 +22,9 @@ public final class Main {
             case "info" -> InfoCommand.run(rest);
             case "generate" -> GenerateCommand.run(rest);
             case "train-ddpm" -> TrainDdpmCommand.run(rest);
+            case "train-vae" -> TrainVaeCommand.run(rest);
+            case "train-t2i" -> TrainTextToImageCommand.run(rest);
+            case "train-features" -> TrainFeaturesCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);
             case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
             case "help", "-h", "--help" -> usage();

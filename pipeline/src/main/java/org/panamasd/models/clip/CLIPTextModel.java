@@ -65,6 +65,11 @@ public final class CLIPTextModel implements AutoCloseable {
         return Checkpoints.initialize(seed, weights -> new CLIPTextModel(c, weights, weights, projection));
     }
 
+    /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
+    public java.util.Map<String, Tensor> parameters() {
+        return parameters.parameters();
+    }
+
     public CLIPTextConfig config() {
         return config;
     }

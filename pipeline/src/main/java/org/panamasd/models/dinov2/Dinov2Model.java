@@ -64,6 +64,11 @@ public final class Dinov2Model implements AutoCloseable {
         return this;
     }
 
+    /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
+    public java.util.Map<String, Tensor> parameters() {
+        return parameters.parameters();
+    }
+
     public Dinov2Config config() {
         return config;
     }

@@ -48,6 +48,11 @@ public final class AutoencoderKL implements AutoCloseable {
         return Checkpoints.initialize(seed, weights -> new AutoencoderKL(c, weights, weights));
     }
 
+    /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
+    public java.util.Map<String, Tensor> parameters() {
+        return parameters.parameters();
+    }
+
     public VaeConfig config() {
         return config;
     }

@@ -1,104 +1,173 @@
 package org.panamasd.training.add;
 
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import org.panamasd.Autograd;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.optim.Optimizer;
+import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.NoiseSchedule;
+import org.panamasd.training.Ema;
 
 /**
  * Adversarial diffusion distillation (Sauer et al. 2023; design notes, SDXL Turbo): a student denoiser,
- * initialised from the teacher, learns to produce x_0 in one step from x_s at a few student timesteps.
- * Per iteration: the student's x_0 prediction is scored by discriminator heads on a frozen feature network
- * (generator hinge loss) and pulled towards the frozen teacher's prediction from the re-noised student sample
- * (distillation, weight lambda, c(t) = alpha-bar_t); then the discriminator takes a hinge step on real and
- * student samples with the R1 penalty on the real ones.
+ * initialised from the teacher, learns to produce x_0 in one step from x_s at a few student timesteps s.
+ * Per iteration:
+ * <ol>
+ * <li>the student predicts x̂ from x_s = a_s x_0 + s_s eps (x_0 real latents);
+ * <li>generator loss: -mean of the discriminator's logits on the frozen feature network's features of the
+ *     augmented, decoded x̂ (the gradient flows through the feature network and the decoder into the student);
+ * <li>distillation: c(t) |x̂ - x̂_teacher(sg(x̂) re-noised to t)|^2 with t uniform, the teacher optionally
+ *     guided (CFG) — total student loss L_G + lambda L_distill; Adam step; EMA of the student;
+ * <li>discriminator: hinge on real and (detached) generated images, R1 on the real images' features (computed
+ *     once per step and reused for the penalty); Adam (beta1 = 0) step.
+ * </ol>
+ * The teacher, the decoder and the feature network are frozen: only the student and the heads train.
  */
 public final class AddTrainer implements AutoCloseable {
 
-    /** A denoiser's x_0 prediction at (x_t, t) for the batch, with its class context. */
+    /** A denoiser's x_0 prediction at (x_t, t) with a text context (B, S, d). */
     @FunctionalInterface
     public interface Denoiser {
-        Tensor predictX0(Tensor noisy, Tensor timesteps);
+        Tensor predictX0(Tensor noisy, long[] timesteps, Tensor context);
     }
 
-    /** The losses of one iteration. */
-    public record Losses(double generator, double distillation, double discriminator, double r1) {}
+    /**
+     * One batch: x_0 latents, the real images the discriminator sees (B, 3, H, W), the UNet context of the
+     * captions and of the empty prompt (for the teacher's guidance; null without), and the discriminator's
+     * condition vector (B, c).
+     */
+    public record Batch(Tensor latents, Tensor realImages, Tensor context, Tensor unconditionalContext, Tensor condition) {}
 
+    public record Losses(double generator, double distillation, double discriminatorReal, double discriminatorFake, double r1) {}
+
+    private final AddConfig config;
     private final Denoiser student, teacher;
+    private final Function<Tensor, Tensor> decode;
     private final Function<Tensor, List<Tensor>> features;
-    private final DiscriminatorHeads discriminator;
+    private final ProjectedDiscriminator discriminator;
     private final NoiseSchedule schedule;
-    private final long[] studentTimesteps;
     private final Optimizer studentOptimizer, discriminatorOptimizer;
-    private final double lambda, gamma;
+    private final Ema studentEma;
+    private long step;
 
     /**
-     * @param features         the frozen feature network: image -> its hidden states (the heads read some of them)
-     * @param studentTimesteps the few timesteps the student is trained at (e.g. 999, 749, 499, 249)
-     * @param lambda           the distillation weight (2.5 in the paper)
-     * @param gamma            the R1 weight
+     * @param studentParameters the student's trainable parameters by key (also averaged by the EMA)
+     * @param decode            latents -> images in [-1, 1] (the frozen VAE decoder; identity in pixel space)
+     * @param features          images -> the frozen feature network's hidden states
      */
-    public AddTrainer(Denoiser student, List<Tensor> studentParameters, Denoiser teacher, Function<Tensor, List<Tensor>> features,
-                      DiscriminatorHeads discriminator, NoiseSchedule schedule, long[] studentTimesteps, double learningRate,
-                      double lambda, double gamma) {
+    public AddTrainer(AddConfig config, Denoiser student, Map<String, Tensor> studentParameters, Denoiser teacher,
+                      Function<Tensor, Tensor> decode, Function<Tensor, List<Tensor>> features, ProjectedDiscriminator discriminator,
+                      NoiseSchedule schedule) {
+        this.config = config;
         this.student = student;
         this.teacher = teacher;
+        this.decode = decode;
         this.features = features;
         this.discriminator = discriminator;
         this.schedule = schedule;
-        this.studentTimesteps = studentTimesteps.clone();
-        this.studentOptimizer = Optimizer.adamW(studentParameters, learningRate, 0.0, 0.99, 1e-8, 0, false);
-        this.discriminatorOptimizer = Optimizer.adamW(discriminator.parameters(), learningRate, 0.0, 0.99, 1e-8, 0, false);
-        this.lambda = lambda;
-        this.gamma = gamma;
+        this.studentOptimizer = Optimizer.adamW(List.copyOf(studentParameters.values()), config.studentLearningRate(), 0.0, 0.99, 1e-8, 0, false);
+        this.discriminatorOptimizer = Optimizer.adamW(discriminator.parameters(), config.discriminatorLearningRate(), 0.0, 0.99, 1e-8, 0, false);
+        this.studentEma = new Ema(studentParameters, config.emaDecay());
     }
 
-    /** One student step and one discriminator step on a batch of real images x_0 (B, C, H, W). */
-    public Losses step(Tensor real, Generator generator) {
+    public Losses step(Batch batch, Generator generator) {
+        step++;
         try (Scope iteration = Scope.open()) {
-            long batch = real.size(0);
-            // the student's one-step sample from x_s at a random student timestep
-            long[] s = new long[(int) batch];
-            long[] pick = Tensor.randint(0, studentTimesteps.length, generator, batch).toLongArray();
-            for (int b = 0; b < batch; b++) s[b] = studentTimesteps[(int) pick[b]];
-            Tensor noisy = schedule.addNoise(real, real.randnLike(generator), s);
-            Tensor fake = student.predictX0(noisy, Tensor.of(s, batch));
+            Tensor real = batch.latents();
+            int b = (int) real.size(0);
+            long[] s = new long[b];
+            long[] pick = Tensor.randint(0, config.studentTimesteps().length, generator, b).toLongArray();
+            for (int i = 0; i < b; i++) s[i] = config.studentTimesteps()[(int) pick[i]];
+            Tensor fake = student.predictX0(schedule.addNoise(real, real.randnLike(generator), s), s, batch.context());
 
-            // distillation target: the teacher's x_0 from the re-noised (stop-gradient) student sample at t ~ U[0, T)
-            long[] t = Tensor.randint(0, schedule.trainTimesteps(), generator, batch).toLongArray();
-            Tensor target;
-            try (var frozen = Autograd.noGrad()) {
-                Tensor renoised = schedule.addNoise(fake.detach(), real.randnLike(generator), t);
-                target = teacher.predictX0(renoised, Tensor.of(t, batch));
-            }
-            double[] c = new double[(int) batch];
-            for (int b = 0; b < batch; b++) c[b] = schedule.alphaCumprod((int) t[b]);
-            Tensor distillation = AdversarialLosses.distillation(fake, target, Tensor.of(c, batch).to(fake.dtype()));
-            Tensor generatorLoss = AdversarialLosses.generatorHinge(discriminator.logits(features.apply(fake)));
-            Tensor studentLoss = generatorLoss.add(distillation.mul(lambda));
+            // 1. the student: adversarial term through decoder and feature network, plus distillation
+            Tensor fakeImages = decode.apply(fake);
+            Tensor fakeLogits = discriminator.logits(discriminator.select(features.apply(augment(fakeImages, generator))), batch.condition(), false);
+            Tensor generatorLoss = AdversarialLosses.generatorHinge(fakeLogits);
+            Tensor distillation = distillation(fake, batch, generator);
+            Tensor studentLoss = generatorLoss.add(distillation.mul(config.lambda()));
             studentOptimizer.zeroGrad();
-            discriminatorOptimizer.zeroGrad();
             studentLoss.backward();
             studentOptimizer.step();
+            studentEma.update(step);
 
-            // the discriminator: hinge on real and (detached) student samples, R1 on the real ones
+            // 2. the discriminator: hinge on real / generated images, R1 on the real features (computed once)
+            List<Tensor> realFeatures, fakeFeatures;
+            try (var frozen = Autograd.noGrad()) {
+                realFeatures = discriminator.select(features.apply(augment(batch.realImages(), generator)));
+                fakeFeatures = discriminator.select(features.apply(augment(fakeImages.detach(), generator)));
+            }
+            List<Tensor> realInputs = new java.util.ArrayList<>();
+            for (Tensor f : realFeatures) realInputs.add(f.requiresGrad(true));
+            Tensor realLogits = discriminator.logits(realInputs, batch.condition(), true);
+            Tensor fakeLogitsD = discriminator.logits(fakeFeatures, batch.condition(), true);
+            Tensor realHinge = realLogits.rsub(1).relu().mean(), fakeHinge = fakeLogitsD.add(1).relu().mean();
+            Tensor r1 = AdversarialLosses.r1Penalty(realLogits.mean(new long[] {1}, false), realInputs, config.gamma());
             discriminatorOptimizer.zeroGrad();
-            Tensor fakeDetached = fake.detach();
-            Tensor hinge = AdversarialLosses.discriminatorHinge(discriminator.logits(features.apply(real)),
-                    discriminator.logits(features.apply(fakeDetached)));
-            Tensor r1 = AdversarialLosses.r1Penalty(x -> discriminator.logits(features.apply(x)), real, gamma);
-            hinge.add(r1).backward();
+            realHinge.add(fakeHinge).add(r1).backward();
             discriminatorOptimizer.step();
-            return new Losses(generatorLoss.item(), distillation.item(), hinge.item(), r1.item());
+            return new Losses(generatorLoss.item(), distillation.item(), realHinge.item(), fakeHinge.item(), r1.item());
         }
+    }
+
+    private Tensor distillation(Tensor fake, Batch batch, Generator generator) {
+        int b = (int) fake.size(0);
+        long[] t = Tensor.randint(0, schedule.trainTimesteps(), generator, b).toLongArray();
+        Tensor target;
+        try (var frozen = Autograd.noGrad()) {
+            Tensor renoised = schedule.addNoise(fake.detach(), fake.randnLike(generator), t);
+            if (config.teacherGuidance() > 1 && batch.unconditionalContext() != null) {
+                Tensor both = teacher.predictX0(Tensor.cat(0, renoised, renoised), concat(t, t),
+                        Tensor.cat(0, batch.unconditionalContext(), batch.context()));
+                Tensor[] halves = both.chunk(2, 0);
+                target = ClassifierFreeGuidance.combine(halves[0], halves[1], config.teacherGuidance());
+            } else {
+                target = teacher.predictX0(renoised, t, batch.context());
+            }
+        }
+        double[] c = new double[b];
+        for (int i = 0; i < b; i++) c[i] = config.weighting().weight(schedule.alphaCumprod((int) t[i]));
+        return AdversarialLosses.distillation(fake, target, Tensor.of(c, b).to(fake.dtype()));
+    }
+
+    private Tensor augment(Tensor images, Generator generator) {
+        return config.augment() ? DiffAugment.apply(images, generator) : images;
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+        long[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    /** The student's EMA weights by key. */
+    public Map<String, Tensor> studentEma() {
+        return studentEma.shadow();
+    }
+
+    public Optimizer studentOptimizer() {
+        return studentOptimizer;
+    }
+
+    public Optimizer discriminatorOptimizer() {
+        return discriminatorOptimizer;
+    }
+
+    public long stepCount() {
+        return step;
+    }
+
+    public void setStepCount(long step) {
+        this.step = step;
     }
 
     @Override
     public void close() {
+        studentEma.close();
         studentOptimizer.close();
         discriminatorOptimizer.close();
     }

@@ -11,12 +11,6 @@ import org.panamasd.Tensor;
  */
 public final class AdversarialLosses {
 
-    /** A discriminator: one logit per sample (B,) for an input batch. */
-    @FunctionalInterface
-    public interface Discriminator {
-        Tensor logits(Tensor input);
-    }
-
     /** L_D = E[max(0, 1 - D(real))] + E[max(0, 1 + D(fake))]. */
     public static Tensor discriminatorHinge(Tensor realLogits, Tensor fakeLogits) {
         return realLogits.rsub(1).relu().mean().add(fakeLogits.add(1).relu().mean());
@@ -28,15 +22,23 @@ public final class AdversarialLosses {
     }
 
     /**
-     * R1 = (gamma / 2) E[|grad_x D(x)|^2] on real inputs (Mescheder et al. 2018). The gradient is taken with
-     * create_graph, so the penalty itself back-propagates into the discriminator's parameters.
+     * R1 = (gamma / 2) E_b[sum_k |grad_{F_k} D_b|^2] (Mescheder et al. 2018) with respect to the discriminator's
+     * inputs F_k, the frozen network's features of real data, as ADD applies it (not to pixels through the
+     * feature network). D_b is the sample's per-token logits averaged (so gamma's scale depends on that
+     * reduction: with mean-reduced logits gamma near 1 is needed at this scale, not the paper's 1e-5). The
+     * inputs must require gradients and {@code perSampleLogits} (B,) must have been computed from them, so the
+     * features are computed once per discriminator step; the gradient is taken with create_graph, so the
+     * penalty back-propagates into the discriminator.
      */
-    public static Tensor r1Penalty(Discriminator discriminator, Tensor real, double gamma) {
-        Tensor input = real.detach().requiresGrad(true);
-        Tensor logits = discriminator.logits(input);
-        Tensor grad = Autograd.grad(List.of(logits.sum()), List.of(input), null, true, true, false)[0];
-        long batch = grad.size(0);
-        return grad.pow(2).reshape(batch, -1).sum(new long[] {1}, false).mean().mul(gamma / 2);
+    public static Tensor r1Penalty(Tensor perSampleLogits, List<Tensor> inputs, double gamma) {
+        Tensor[] grads = Autograd.grad(List.of(perSampleLogits.sum()), inputs, null, true, true, false);
+        long batch = perSampleLogits.size(0);
+        Tensor total = null;
+        for (Tensor g : grads) {
+            Tensor perSample = g.pow(2).reshape(batch, -1).sum(new long[] {1}, false);
+            total = total == null ? perSample : total.add(perSample);
+        }
+        return total.mean().mul(gamma / 2);
     }
 
     /**

@@ -20,7 +20,7 @@ class AdversarialLossesTest extends NativeTest {
         }
     }
 
-    /** For D(x) = w . tanh(x) per sample, grad_x D = w * (1 - tanh^2 x), so R1 is known in closed form. */
+    /** For D(F) = w . tanh(F) per sample, grad_F D = w * (1 - tanh^2 F), so R1 is known in closed form. */
     @Test
     void r1PenaltyMatchesTheClosedFormAndTrainsTheDiscriminator() {
         double[] w = {0.5, -1.5, 2.0};
@@ -37,7 +37,9 @@ class AdversarialLossesTest extends NativeTest {
         try (Scope scope = Scope.open()) {
             Tensor weights = Tensor.of(w, 3).requiresGrad(true);
             Tensor real = Tensor.of(new double[] {0.1, -0.4, 0.9, 1.2, 0.3, -0.7}, 2, 3);
-            Tensor penalty = AdversarialLosses.r1Penalty(input -> input.tanh().mul(weights).sum(new long[] {1}, false), real, gamma);
+            Tensor input = real.detach().requiresGrad(true);
+            Tensor logits = input.tanh().mul(weights).sum(new long[] {1}, false);
+            Tensor penalty = AdversarialLosses.r1Penalty(logits, java.util.List.of(input), gamma);
             assertClose(expected, penalty.item(), 1e-12);
             penalty.backward();
             assertClose(dPenaltyDw, weights.grad().toDoubleArray(), 1e-12, 0);

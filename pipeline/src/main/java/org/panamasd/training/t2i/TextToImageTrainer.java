@@ -1,0 +1,140 @@
+package org.panamasd.training.t2i;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.panamasd.Functional;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.models.clip.CLIPTextModel;
+import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.models.unet.UNet2DConditionModel;
+import org.panamasd.optim.Optimizer;
+import org.panamasd.schedulers.NoiseSchedule;
+import org.panamasd.training.Ema;
+import org.panamasd.training.LearningRateSchedule;
+
+/**
+ * Trains a text-conditioned latent diffusion model from scratch: a small CLIP text encoder and a UNet, jointly,
+ * with the v-prediction loss (Salimans and Ho 2022) over a zero-terminal-SNR schedule (Lin et al. 2023), so
+ * the last timestep is pure noise and trailing-spacing samplers (and the ADD student) start where training
+ * did. Captions are replaced by the empty prompt with probability {@code captionDropout}, which teaches the
+ * unconditional prediction that classifier-free guidance needs. EMA copies of both models are kept.
+ *
+ * <p>The text encoder is trained jointly, through the UNet's cross-attention, rather than contrastively first:
+ * the captions name ten classes in a few phrasings, so the diffusion loss alone says which words matter, and
+ * one optimiser and one loop are simpler to resume than two stages.
+ */
+public final class TextToImageTrainer implements AutoCloseable {
+    private final CLIPTokenizer tokenizer;
+    private final CLIPTextModel textEncoder;
+    private final UNet2DConditionModel unet;
+    private final NoiseSchedule schedule;
+    private final Optimizer optimizer;
+    private final Ema textEma, unetEma;
+    private final LearningRateSchedule learningRate;
+    private final double captionDropout;
+    private final int maxLength;
+    private final List<Tensor> parameters = new ArrayList<>();
+    private final Map<String, long[]> tokenCache = new HashMap<>();
+    private long step;
+
+    public TextToImageTrainer(CLIPTokenizer tokenizer, DiffusersConfig textConfig, DiffusersConfig unetConfig, NoiseSchedule schedule,
+                              LearningRateSchedule learningRate, double captionDropout, double emaDecay, long seed) {
+        this.tokenizer = tokenizer;
+        this.textEncoder = CLIPTextModel.initialize(textConfig, false, seed);
+        this.unet = UNet2DConditionModel.initialize(unetConfig, seed + 1);
+        this.schedule = schedule;
+        this.learningRate = learningRate;
+        this.captionDropout = captionDropout;
+        this.maxLength = textEncoder.config().maxPositions();
+        parameters.addAll(textEncoder.parameters().values());
+        parameters.addAll(unet.parameters().values());
+        this.optimizer = Optimizer.adamW(parameters, learningRate.at(1), 0.9, 0.999, 1e-8, 0.01, false);
+        this.textEma = new Ema(textEncoder.parameters(), emaDecay);
+        this.unetEma = new Ema(unet.parameters(), emaDecay);
+    }
+
+    /** The context of captions: the text encoder's last hidden state (B, 77, hidden). */
+    public Tensor encode(String[] captions) {
+        long[] ids = new long[captions.length * maxLength];
+        for (int i = 0; i < captions.length; i++)
+            System.arraycopy(tokenCache.computeIfAbsent(captions[i], c -> tokenizer.inputIds(c, maxLength)), 0, ids, i * maxLength, maxLength);
+        return textEncoder.forward(Tensor.of(ids, captions.length, maxLength)).lastHiddenState();
+    }
+
+    /** One step on scaled latents x_0 (B, 4, h, w) and their captions; returns the loss before the step. */
+    public double step(Tensor latents, String[] captions, Generator generator) {
+        step++;
+        try (Scope s = Scope.open()) {
+            int batch = captions.length;
+            float[] drop = Tensor.rand(generator, batch).toFloatArray();
+            String[] used = captions.clone();
+            for (int i = 0; i < batch; i++) if (drop[i] < captionDropout) used[i] = "";
+            long[] t = Tensor.randint(0, schedule.trainTimesteps(), generator, batch).toLongArray();
+            Tensor eps = latents.randnLike(generator);
+            Tensor noisy = schedule.addNoise(latents, eps, t);
+            Tensor v = unet.forward(noisy, Tensor.of(t, batch), encode(used), null, null);
+            Tensor loss = Functional.mseLoss(v, schedule.velocity(latents, eps, t), Functional.Reduction.MEAN);
+            optimizer.setLearningRate(learningRate.at(step));
+            optimizer.zeroGrad();
+            loss.backward();
+            Optimizer.clipGradNorm(parameters, 1.0, 2.0);
+            optimizer.step();
+            textEma.update(step);
+            unetEma.update(step);
+            return loss.item();
+        }
+    }
+
+    public long stepCount() {
+        return step;
+    }
+
+    public void setStepCount(long step) {
+        this.step = step;
+    }
+
+    public CLIPTextModel textEncoder() {
+        return textEncoder;
+    }
+
+    public UNet2DConditionModel unet() {
+        return unet;
+    }
+
+    public Map<String, Tensor> textEma() {
+        return textEma.shadow();
+    }
+
+    public Map<String, Tensor> unetEma() {
+        return unetEma.shadow();
+    }
+
+    /** What a checkpoint holds, by group name. */
+    public Map<String, Map<String, Tensor>> checkpointWeights() {
+        Map<String, Map<String, Tensor>> groups = new LinkedHashMap<>();
+        groups.put("text_encoder", textEncoder.parameters());
+        groups.put("unet", unet.parameters());
+        groups.put("text_encoder_ema", textEma.shadow());
+        groups.put("unet_ema", unetEma.shadow());
+        return groups;
+    }
+
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    @Override
+    public void close() {
+        textEma.close();
+        unetEma.close();
+        optimizer.close();
+        unet.close();
+        textEncoder.close();
+    }
+}

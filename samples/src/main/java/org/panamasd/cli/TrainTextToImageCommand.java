@@ -1,0 +1,146 @@
+package org.panamasd.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.panamasd.Autograd;
+import org.panamasd.DType;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.data.FashionCaptions;
+import org.panamasd.data.FashionMnist;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.ImageFiles;
+import org.panamasd.io.ImageGrid;
+import org.panamasd.io.PipelineDirectoryWriter;
+import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.schedulers.NoiseSchedule;
+import org.panamasd.training.LearningRateSchedule;
+import org.panamasd.training.LossCheck;
+import org.panamasd.training.LossCurve;
+import org.panamasd.training.StepSeeds;
+import org.panamasd.training.TrainingCheckpoint;
+import org.panamasd.training.t2i.TextToImageTrainer;
+
+/**
+ * Trains the Fashion-MNIST text-to-image teacher (a small CLIP text encoder and UNet over the latents of a
+ * trained VAE) and writes it as a diffusers Stable Diffusion directory with an image grid and a loss curve:
+ * {@code train-t2i --vae DIR --out DIR [--steps 1600] [--batch 128] [--lr 1e-3] [--warmup 100] [--ema 0.998]
+ * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}.
+ */
+final class TrainTextToImageCommand {
+    static final String TEXT_ENCODER = """
+            {"architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0, "eos_token_id": 2, "hidden_act": "quick_gelu",
+             "hidden_size": 32, "initializer_factor": 1.0, "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-05,
+             "max_position_embeddings": 77, "model_type": "clip_text_model", "num_attention_heads": 2, "num_hidden_layers": 2,
+             "pad_token_id": 1, "projection_dim": 32, "torch_dtype": "float32", "transformers_version": "4.38.2", "vocab_size": 49408}""";
+    static final String UNET = """
+            {"_class_name": "UNet2DConditionModel", "_diffusers_version": "0.27.2", "sample_size": 16, "in_channels": 4, "out_channels": 4,
+             "block_out_channels": [64, 96, 128], "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+             "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], "mid_block_type": "UNetMidBlock2DCrossAttn",
+             "layers_per_block": 1, "attention_head_dim": 4, "cross_attention_dim": 32, "norm_num_groups": 32, "act_fn": "silu",
+             "flip_sin_to_cos": true, "freq_shift": 0}""";
+    /** v-prediction over a zero-terminal-SNR schedule with trailing spacing (Lin et al. 2023), DDIM to sample. */
+    static final String SCHEDULER = """
+            {"_class_name": "DDIMScheduler", "_diffusers_version": "0.27.2", "beta_start": 0.00085, "beta_end": 0.012,
+             "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "prediction_type": "v_prediction",
+             "rescale_betas_zero_snr": true, "timestep_spacing": "trailing", "set_alpha_to_one": true, "steps_offset": 1,
+             "clip_sample": false, "trained_betas": null}""";
+
+    static void run(String[] args) throws Exception {
+        Options o = Options.parse("train-t2i", args, Set.of("vae", "out", "steps", "batch", "lr", "warmup", "ema", "dropout", "seed",
+                "tokenizer", "checkpoint-every", "resume", "images", "grid-steps"));
+        if (!o.has("vae") || !o.has("out")) throw new IllegalArgumentException("train-t2i: --vae DIR (holding vae/) and --out DIR are required");
+        int steps = o.integer("steps", 1600), batch = o.integer("batch", 128), every = o.integer("checkpoint-every", 200);
+        long seed = o.longValue("seed", 0);
+        Path out = Path.of(o.string("out", null)), vaeDir = Path.of(o.string("vae", null)).resolve("vae");
+        Path tokenizerDir = Path.of(o.string("tokenizer", Paths.goldenTokenizer().toString()));
+        Path checkpoint = out.resolve("checkpoint");
+
+        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(o.integer("images", Integer.MAX_VALUE));
+        DiffusersConfig scheduler = DiffusersConfig.parse(SCHEDULER);
+        NoiseSchedule schedule = NoiseSchedule.fromConfig(scheduler);
+        LearningRateSchedule lr = new LearningRateSchedule(o.number("lr", 1e-3), o.integer("warmup", 100), steps, 0.05);
+        CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerDir);
+        try (Scope latentsScope = Scope.open();
+             TextToImageTrainer trainer = new TextToImageTrainer(tokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET),
+                     schedule, lr, o.number("dropout", 0.1), o.number("ema", 0.998), seed)) {
+            Tensor latents = encodeAll(vaeDir, data);
+            long parameters = trainer.unet().parameters().values().stream().mapToLong(Tensor::numel).sum();
+            System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d, %d steps%n", parameters / 1e6,
+                    java.util.Arrays.toString(latents.shape()), batch, steps);
+            long first = 1;
+            Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
+            if (Boolean.parseBoolean(o.string("resume", "true")) && resumeFrom != null) {
+                TrainingCheckpoint.State state = TrainingCheckpoint.load(resumeFrom, trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
+                if (state.seed() != seed) throw new IllegalArgumentException(resumeFrom + " was trained with --seed " + state.seed() + ", not " + seed);
+                trainer.setStepCount(state.step());
+                first = state.step() + 1;
+                System.out.println("resumed from " + resumeFrom + " at step " + state.step());
+            }
+            LossCurve curve = new LossCurve();
+            ProgressLine progress = new ProgressLine("train-t2i", first - 1, steps, 25);
+            for (long step = first; step <= steps; step++) {
+                double loss;
+                try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
+                    int[] indices = data.randomBatch(g, batch);
+                    long[] labels = data.labels(indices).toLongArray();
+                    Tensor x0 = latents.indexSelect(0, Tensor.of(java.util.Arrays.stream(indices).asLongStream().toArray(), batch));
+                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g), step);
+                }
+                curve.add("v mse", step, loss);
+                progress.update(step, batch, String.format("loss %.4f  lr %.2e", loss, lr.at(step)));
+                if (step % every == 0 || step == steps)
+                    TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
+            }
+            curve.write(out.resolve("loss.png"), "train-t2i");
+            new PipelineDirectoryWriter(out.resolve("model")).modelIndexAndScheduler(scheduler).tokenizer(tokenizerDir)
+                    .textEncoder(DiffusersConfig.parse(TEXT_ENCODER), trainer.textEma(), DType.FLOAT16)
+                    .unet(DiffusersConfig.parse(UNET), trainer.unetEma(), DType.FLOAT16)
+                    .copyComponent("vae", vaeDir);
+        }
+        Path grid = out.resolve("samples.png");
+        sampleGrid(out.resolve("model"), o.integer("grid-steps", 25), 3.0, grid);
+        System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights), " + grid + ", " + out.resolve("loss.png"));
+    }
+
+    /** Every training image's VAE latent mean, scaled: (N, 4, 16, 16), in the current scope. */
+    static Tensor encodeAll(Path vaeDir, FashionMnist data) {
+        try (AutoencoderKL vae = AutoencoderKL.load(vaeDir); var inference = Autograd.inferenceMode()) {
+            List<Tensor> parts = new ArrayList<>();
+            int chunk = 500;
+            for (int from = 0; from < data.size(); from += chunk) {
+                int[] idx = new int[Math.min(chunk, data.size() - from)];
+                for (int i = 0; i < idx.length; i++) idx[i] = from + i;
+                try (Scope s = Scope.open()) {
+                    parts.add(vae.scaleLatents(vae.encode(data.paddedRgb(idx)).mean()).moveToParent());
+                }
+            }
+            Tensor all = Tensor.cat(0, parts.toArray(Tensor[]::new));
+            for (Tensor p : parts) p.close();
+            return all;
+        }
+    }
+
+    /** Four samples per class (rows: classes), written upscaled 4x. */
+    static void sampleGrid(Path model, int steps, double guidance, Path file) {
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope scope = Scope.open()) {
+            List<Tensor> rows = new ArrayList<>();
+            for (int c = 0; c < FashionCaptions.classes(); c++) {
+                Tensor[] row = new Tensor[4];
+                for (int k = 0; k < 4; k++) row[k] = pipe.generate(GenerationRequest.of(FashionCaptions.prompt(c), steps, guidance, 32, 32, k)).image();
+                rows.add(Tensor.cat(0, row));
+            }
+            ImageFiles.writePng(ImageGrid.of(rows, 2), file);
+        }
+    }
+
+    private TrainTextToImageCommand() {}
+}
