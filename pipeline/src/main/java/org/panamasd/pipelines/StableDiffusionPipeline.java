@@ -150,8 +150,31 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** last_hidden_state of the text encoder for one prompt: (1, 77, d). */
     public Tensor encodePrompt(String prompt) {
-        Tensor ids = Tensor.of(tokenizer.inputIds(prompt, maxLength), 1, maxLength);
-        return textEncoder.forward(ids).lastHiddenState();
+        return encodePrompts(new String[] {prompt});
+    }
+
+    /** last_hidden_state of the text encoder for several prompts: (B, 77, d). */
+    public Tensor encodePrompts(String[] prompts) {
+        long[] ids = new long[prompts.length * maxLength];
+        for (int i = 0; i < prompts.length; i++) System.arraycopy(tokenizer.inputIds(prompts[i], maxLength), 0, ids, i * maxLength, maxLength);
+        return textEncoder.forward(Tensor.of(ids, prompts.length, maxLength)).lastHiddenState();
+    }
+
+    /**
+     * Text to image for several prompts in one UNet batch (the request's prompt is not used; its steps, guidance,
+     * negative prompt and size are), from unit-noise latents (B, 4, h, w), one row per prompt. A row's result
+     * equals a single run of its prompt from its latents, up to the batch's float summation order.
+     */
+    public GenerationResult generateBatch(String[] prompts, GenerationRequest settings, Tensor unitLatents, NoiseSource noise) {
+        checkInputs(settings);
+        if (unitLatents.size(0) != prompts.length)
+            throw new IllegalArgumentException(prompts.length + " prompts but latents for " + unitLatents.size(0));
+        Scope caller = Scope.current();
+        try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            scheduler.setTimesteps(settings.steps());
+            Tensor latents = unitLatents.mul(scheduler.initNoiseSigma());
+            return denoise(prompts, settings, latents, scheduler.timesteps(), noise, DenoisingListener.NONE, caller);
+        }
     }
 
     public GenerationResult generate(GenerationRequest request) {
@@ -171,7 +194,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             scheduler.setTimesteps(request.steps());
             Tensor latents = request.latents() != null ? request.latents() : Tensor.randn(generator, latentShape(request));
             latents = latents.mul(scheduler.initNoiseSigma());
-            return denoise(request, latents, scheduler.timesteps(), noise, listener, caller);
+            return denoise(new String[] {request.prompt()}, request, latents, scheduler.timesteps(), noise, listener, caller);
         }
     }
 
@@ -197,17 +220,18 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             double[] timesteps = java.util.Arrays.copyOfRange(all, (request.steps() - kept) * scheduler.order(), all.length);
             Tensor encoded = vae.scaleLatents(vae.encode(image.mul(2).sub(1)).sample(Tensor.randn(generator, latentShape(request))));
             Tensor start = scheduler.addNoise(encoded, Tensor.randn(generator, latentShape(request)), new double[] {timesteps[0]});
-            return denoise(request, start, timesteps, noise, listener, caller);
+            return denoise(new String[] {request.prompt()}, request, start, timesteps, noise, listener, caller);
         }
     }
 
     /** The reference pipeline's prompt encoding, denoising loop and decoding, from prepared latents. */
-    private GenerationResult denoise(GenerationRequest request, Tensor latents, double[] timesteps, NoiseSource noise,
+    private GenerationResult denoise(String[] prompts, GenerationRequest request, Tensor latents, double[] timesteps, NoiseSource noise,
                                      DenoisingListener listener, Scope caller) {
-        Tensor context = encodePrompt(request.prompt());
+        Tensor context = encodePrompts(prompts);
         if (ClassifierFreeGuidance.enabled(request.guidanceScale())) {
-            String negative = request.negativePrompt() == null ? "" : request.negativePrompt();
-            context = Tensor.cat(0, encodePrompt(negative), context);  // [uncond, cond]
+            String[] negative = new String[prompts.length];
+            java.util.Arrays.fill(negative, request.negativePrompt() == null ? "" : request.negativePrompt());
+            context = Tensor.cat(0, encodePrompts(negative), context);  // [uncond, cond]
         }
         Tensor finalContext = context;
         Tensor result = DenoisingLoop.run(scheduler, latents, timesteps, request, (input, t) -> unet.forward(input, t, finalContext), noise, listener);

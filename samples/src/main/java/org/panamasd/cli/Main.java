@@ -25,6 +25,7 @@ public final class Main {
             case "train-vae" -> TrainVaeCommand.run(rest);
             case "train-t2i" -> TrainTextToImageCommand.run(rest);
             case "train-features" -> TrainFeaturesCommand.run(rest);
+            case "train-add" -> TrainAddCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);
             case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
             case "help", "-h", "--help" -> usage();

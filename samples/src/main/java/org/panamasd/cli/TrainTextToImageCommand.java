@@ -111,20 +111,33 @@ final class TrainTextToImageCommand {
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights), " + grid + ", " + out.resolve("loss.png"));
     }
 
-    /** Every training image's VAE latent mean, scaled: (N, 4, 16, 16), in the current scope. */
+    /**
+     * Every training image's VAE latent mean, scaled: (N, 4, 16, 16), in the current scope. Cached beside the VAE
+     * ({@code latents-N.safetensors}, N images), since the teacher, ADD and evaluation all need them.
+     */
     static Tensor encodeAll(Path vaeDir, FashionMnist data) {
+        Path cache = vaeDir.resolveSibling("latents-" + data.size() + ".safetensors");
+        if (java.nio.file.Files.isRegularFile(cache)) {
+            try (Scope read = Scope.open()) {
+                return org.panamasd.io.SafeTensors.open(cache).tensor("latents").copy().moveToParent();
+            }
+        }
         try (AutoencoderKL vae = AutoencoderKL.load(vaeDir); var inference = Autograd.inferenceMode()) {
             List<Tensor> parts = new ArrayList<>();
-            int chunk = 500;
+            int chunk = 250;
+            long start = System.nanoTime();
             for (int from = 0; from < data.size(); from += chunk) {
                 int[] idx = new int[Math.min(chunk, data.size() - from)];
                 for (int i = 0; i < idx.length; i++) idx[i] = from + i;
                 try (Scope s = Scope.open()) {
                     parts.add(vae.scaleLatents(vae.encode(data.paddedRgb(idx)).mean()).moveToParent());
                 }
+                if ((from / chunk) % 40 == 39)
+                    System.out.printf("encoding latents: %d/%d (%.0f img/s)%n", from + idx.length, data.size(), (from + idx.length) / ((System.nanoTime() - start) / 1e9));
             }
             Tensor all = Tensor.cat(0, parts.toArray(Tensor[]::new));
             for (Tensor p : parts) p.close();
+            org.panamasd.io.SafeTensorsWriter.write(Map.of("latents", all), Map.of("vae", vaeDir.toString()), cache);
             return all;
         }
     }

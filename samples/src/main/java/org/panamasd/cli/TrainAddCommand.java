@@ -1,0 +1,160 @@
+package org.panamasd.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.panamasd.Autograd;
+import org.panamasd.DType;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.data.FashionCaptions;
+import org.panamasd.data.FashionMnist;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.PipelineDirectoryWriter;
+import org.panamasd.models.clip.CLIPTextModel;
+import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.models.dinov2.Dinov2Classifier;
+import org.panamasd.models.unet.UNet2DConditionModel;
+import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.schedulers.NoiseSchedule;
+import org.panamasd.schedulers.PredictionType;
+import org.panamasd.training.LossCheck;
+import org.panamasd.training.LossCurve;
+import org.panamasd.training.StepSeeds;
+import org.panamasd.training.TrainingCheckpoint;
+import org.panamasd.training.add.AddConfig;
+import org.panamasd.training.add.AddTrainer;
+import org.panamasd.training.add.DistillationWeighting;
+import org.panamasd.training.add.ProjectedDiscriminator;
+
+/**
+ * Distils a Turbo student from a text-to-image teacher directory with ADD, against a frozen feature network,
+ * and writes the student (EMA and raw) as diffusers directories that share the teacher's tokenizer, text
+ * encoder and VAE: {@code train-add --teacher DIR --features DIR --out DIR [--steps 400] [--batch 32] [--seed 0]
+ * [--lambda 2.5] [--gamma 1] [--weighting exponential|sds|uniform] [--teacher-guidance 3] [--lr 5e-5]
+ * [--d-lr 2e-4] [--ema 0.99] [--checkpoint-every 50] [--resume true] [--images N]}.
+ */
+final class TrainAddCommand {
+    /** Heads on the patch embedding and on layers spread over the ViT (of its depth L: L/3, 2L/3, L). */
+    static int[] headLayers(int depth) {
+        return new int[] {0, Math.max(1, depth / 3), Math.max(1, 2 * depth / 3), depth};
+    }
+
+    static void run(String[] args) throws Exception {
+        Options o = Options.parse("train-add", args, Set.of("teacher", "features", "out", "steps", "batch", "seed", "lambda", "gamma",
+                "weighting", "teacher-guidance", "lr", "d-lr", "ema", "checkpoint-every", "resume", "images"));
+        if (!o.has("teacher") || !o.has("features") || !o.has("out"))
+            throw new IllegalArgumentException("train-add: --teacher DIR (a diffusers pipeline), --features DIR (feature-net) and --out DIR are required");
+        Path teacherDir = Path.of(o.string("teacher", null)), out = Path.of(o.string("out", null)), checkpoint = out.resolve("checkpoint");
+        int steps = o.integer("steps", 400), batch = o.integer("batch", 32), every = o.integer("checkpoint-every", 50);
+        long seed = o.longValue("seed", 0);
+        AddConfig defaults = AddConfig.defaults();
+        AddConfig config = new AddConfig(defaults.studentTimesteps(), o.number("lambda", defaults.lambda()),
+                DistillationWeighting.fromName(o.string("weighting", "exponential")), o.number("gamma", defaults.gamma()),
+                o.number("teacher-guidance", defaults.teacherGuidance()), o.number("lr", 5e-5), o.number("d-lr", 2e-4),
+                o.number("ema", defaults.emaDecay()), true);
+
+        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(o.integer("images", Integer.MAX_VALUE));
+        DiffusersConfig schedulerConfig = DiffusersConfig.read(teacherDir.resolve("scheduler/scheduler_config.json"));
+        NoiseSchedule schedule = NoiseSchedule.fromConfig(schedulerConfig);
+        PredictionType prediction = PredictionType.fromConfigName(schedulerConfig.string("prediction_type", "epsilon"));
+        DiffusersConfig unetConfig = DiffusersConfig.read(teacherDir.resolve("unet/config.json"));
+        CLIPTokenizer tokenizer = CLIPTokenizer.load(teacherDir.resolve("tokenizer"));
+        try (Scope run = Scope.open();
+             CLIPTextModel textEncoder = CLIPTextModel.load(teacherDir.resolve("text_encoder"));
+             UNet2DConditionModel teacher = UNet2DConditionModel.load(teacherDir.resolve("unet"));
+             UNet2DConditionModel student = UNet2DConditionModel.initialize(unetConfig, seed);
+             AutoencoderKL vae = AutoencoderKL.load(teacherDir.resolve("vae"));
+             Dinov2Classifier features = Dinov2Classifier.load(Path.of(o.string("features", null))).freeze()) {
+            copyWeights(teacher.parameters(), student.parameters());  // the student starts as the teacher (its EMA weights)
+            int width = features.backbone().config().hiddenSize(), depth = features.backbone().config().layers();
+            long textWidth = textEncoder.config().hiddenSize();
+            Tensor latents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), data);
+            try (ProjectedDiscriminator discriminator = new ProjectedDiscriminator(headLayers(depth), width, textWidth, 64, seed + 7);
+                 AddTrainer trainer = new AddTrainer(config,
+                         (x, t, c) -> schedule.originalSample(prediction, student.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
+                         student.parameters(),
+                         (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
+                         z -> vae.decode(vae.unscaleLatents(z)), image -> features.forward(image).hiddenStates(), discriminator, schedule)) {
+                Map<String, Map<String, Tensor>> state = new LinkedHashMap<>();
+                state.put("student", student.parameters());
+                state.put("student_ema", trainer.studentEma());
+                state.put("discriminator", discriminator.namedParameters());
+                Map<String, org.panamasd.optim.Optimizer> optimizers = Map.of("student", trainer.studentOptimizer(), "discriminator", trainer.discriminatorOptimizer());
+                long first = 1;
+                Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
+                if (Boolean.parseBoolean(o.string("resume", "true")) && resumeFrom != null) {
+                    TrainingCheckpoint.State s = TrainingCheckpoint.load(resumeFrom, state, optimizers);
+                    trainer.setStepCount(s.step());
+                    first = s.step() + 1;
+                    System.out.println("resumed from " + resumeFrom + " at step " + s.step());
+                }
+                LossCurve curve = new LossCurve();
+                ProgressLine progress = new ProgressLine("train-add", first - 1, steps, 10);
+                String[] empty = new String[batch];
+                java.util.Arrays.fill(empty, "");
+                for (long step = first; step <= steps; step++) {
+                    AddTrainer.Losses l;
+                    try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
+                        int[] idx = data.randomBatch(g, batch);
+                        Tensor x0 = latents.indexSelect(0, Tensor.of(java.util.Arrays.stream(idx).asLongStream().toArray(), batch));
+                        String[] captions = FashionCaptions.random(data.labels(idx).toLongArray(), g);
+                        AddTrainer.Batch b;
+                        try (var frozen = Autograd.noGrad()) {
+                            CLIPTextModel.Output text = textEncoder.forward(ids(tokenizer, captions, textEncoder));
+                            Tensor uncond = textEncoder.forward(ids(tokenizer, empty, textEncoder)).lastHiddenState();
+                            // the discriminator's real images: decoded real latents, so the VAE's own blur is no tell
+                            Tensor realImages = vae.decode(vae.unscaleLatents(x0));
+                            b = new AddTrainer.Batch(x0, realImages, text.lastHiddenState(), uncond, text.pooled());
+                        }
+                        l = trainer.step(b, g);
+                    }
+                    LossCheck.finite("generator", l.generator(), step);
+                    LossCheck.finite("distillation", l.distillation(), step);
+                    LossCheck.finite("discriminator", l.discriminatorReal() + l.discriminatorFake(), step);
+                    LossCheck.finite("r1", l.r1(), step);
+                    curve.add("G adversarial", step, l.generator());
+                    curve.add("distillation", step, l.distillation());
+                    curve.add("D hinge", step, l.discriminatorReal() + l.discriminatorFake());
+                    curve.add("R1", step, l.r1());
+                    progress.update(step, batch, String.format("G %.3f  distill %.4f  D %.3f/%.3f  R1 %.4f", l.generator(), l.distillation(),
+                            l.discriminatorReal(), l.discriminatorFake(), l.r1()));
+                    if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
+                }
+                curve.write(out.resolve("add-loss.png"), "train-add");
+                writeStudent(out.resolve("model"), teacherDir, schedulerConfig, unetConfig, trainer.studentEma());
+                writeStudent(out.resolve("model-raw"), teacherDir, schedulerConfig, unetConfig, student.parameters());
+            }
+        }
+        System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
+    }
+
+    static Tensor ids(CLIPTokenizer tokenizer, String[] captions, CLIPTextModel encoder) {
+        int length = encoder.config().maxPositions();
+        long[] ids = new long[captions.length * length];
+        for (int i = 0; i < captions.length; i++) System.arraycopy(tokenizer.inputIds(captions[i], length), 0, ids, i * length, length);
+        return Tensor.of(ids, captions.length, length);
+    }
+
+    static void copyWeights(Map<String, Tensor> from, Map<String, Tensor> to) {
+        try (Scope s = Scope.open(); var frozen = Autograd.noGrad()) {
+            for (var e : to.entrySet()) {
+                Tensor source = from.get(e.getKey());
+                if (source == null) throw new IllegalArgumentException("the teacher has no parameter '" + e.getKey() + "'");
+                e.getValue().copyFrom(source);
+            }
+        }
+    }
+
+    /** A student directory: its own UNet and scheduler config; tokenizer, text encoder and VAE linked to the teacher's. */
+    static void writeStudent(Path dir, Path teacherDir, DiffusersConfig scheduler, DiffusersConfig unet, Map<String, Tensor> weights) throws Exception {
+        PipelineDirectoryWriter w = new PipelineDirectoryWriter(dir).modelIndexAndScheduler(scheduler).unet(unet, weights, DType.FLOAT16);
+        for (String shared : List.of("tokenizer", "text_encoder", "vae")) w.linkComponent(shared, teacherDir);
+        org.panamasd.io.ComponentWriter.writeText(dir.resolve(GenerationDefaults.FILE), GenerationDefaults.TURBO_JSON);
+    }
+
+    private TrainAddCommand() {}
+}
