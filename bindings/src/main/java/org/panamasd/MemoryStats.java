@@ -79,7 +79,8 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
 
     static void track(Tensor tensor) {
         tensor.allocationSite = WALKER.walk(frames -> frames
-                .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper"))
+                .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper")
+                        && !f.getClassName().equals("org.panamasd.MemoryStats") && !f.getClassName().equals("org.panamasd.Scope"))
                 .limit(6).map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new));
         TRACKED.add(tensor);
     }
