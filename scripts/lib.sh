@@ -30,7 +30,11 @@ ensure_packages() {
 
 # libtorch must call OpenBLAS (a 1024^2 sgemm: 354 ms with the reference BLAS, 25 ms with OpenBLAS here),
 # and the OpenMP build of it: the pthread build would fight libtorch's own OpenMP threads.
+# The alternative is system-wide: PANAMASD_KEEP_BLAS=1 leaves it as it is.
 ensure_openblas_openmp() {
+  if [ "${PANAMASD_KEEP_BLAS:-0}" = 1 ]; then
+    return 0
+  fi
   local want=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
   local now
   now=$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null || true)

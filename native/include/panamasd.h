@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define PSD_ABI_VERSION 1
+#define PSD_ABI_VERSION 2
 #define PSD_MAX_DIMS 16
 
 typedef enum psd_status {
@@ -103,6 +103,9 @@ const char *psd_last_error(void);
 int32_t psd_noop(void);
 /* Installs the counting CPU allocator (idempotent) and applies malloc thresholds when > 0. */
 int32_t psd_runtime_init(int64_t mmap_threshold, int64_t trim_threshold);
+/* As psd_runtime_init, with the allocator swap optional: counting_allocator false leaves libtorch's CPU
+ * allocator in place (allocated/peak bytes then stay 0). Each effect is process-wide. */
+int32_t psd_runtime_init_v2(bool counting_allocator, int64_t mmap_threshold, int64_t trim_threshold);
 /* Borrowed static strings. */
 int32_t psd_runtime_torch_version(const char **ret_version);
 /* Borrowed thread-local strings, valid until the next call of the same function on this thread. */
@@ -161,11 +164,14 @@ int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value);
 int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value);
 
 /* Zero copy from caller memory. The tensor refers to data; when libtorch drops its last reference to
- * that storage, it calls the release callback (psd_set_release_callback) with release_token on the
- * thread that dropped it. strides may be NULL (contiguous). */
+ * that storage, release_token is queued, on whichever thread dropped it (a libtorch worker, process exit),
+ * without calling out of the shim; psd_blob_drain_released takes queued tokens (up to capacity, their
+ * count in ret_count). With a release callback set (psd_set_release_callback, NULL clears it), the
+ * storage calls it instead. strides may be NULL (contiguous). */
 int32_t psd_set_release_callback(void *callback);
 int32_t psd_tensor_from_blob(void *data, const int64_t *sizes, int64_t ndim, const int64_t *strides, int32_t dtype,
                              int64_t release_token, psd_tensor **ret);
+int32_t psd_blob_drain_released(int64_t *ret_tokens, int64_t capacity, int64_t *ret_count);
 
 /* ---------------------------------------------------------------- creation */
 int32_t psd_tensor_empty(const int64_t *sizes, int64_t ndim, int32_t dtype, int32_t device_type, int32_t device_index,
@@ -355,6 +361,9 @@ int32_t psd_autograd_set_grad_enabled(bool enabled, bool *ret_previous);
 /* Inference mode on this thread until the guard is freed (on the same thread, innermost first). */
 int32_t psd_inference_mode_enter(psd_inference_guard **ret_guard);
 void psd_inference_mode_exit(psd_inference_guard *guard);
+/* Ends the mode; fails (PSD_ERR_ARGUMENT, the guard kept) on another OS thread than the one that entered
+ * it, or when it is not the innermost guard of this thread. psd_inference_mode_exit ignores that failure. */
+int32_t psd_inference_mode_exit_v2(psd_inference_guard *guard);
 
 /* ---------------------------------------------------------------- optimizers */
 int32_t psd_optim_sgd_new(psd_tensor *const *params, int64_t count, double lr, double momentum, double dampening,

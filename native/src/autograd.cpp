@@ -7,9 +7,19 @@
 
 using namespace psd;
 
+#include <thread>
+
+// A guard restores the mode of the thread it was made on, and libtorch's guards nest: ending one on
+// another OS thread (a virtual thread's new carrier) or out of order would corrupt both threads' modes.
 struct psd_inference_guard {
   c10::InferenceMode mode{true};
+  std::thread::id thread = std::this_thread::get_id();
+  psd_inference_guard *outer = nullptr;
 };
+
+namespace {
+thread_local psd_inference_guard *innermost_guard = nullptr;
+}
 
 extern "C" {
 
@@ -76,9 +86,28 @@ int32_t psd_autograd_set_grad_enabled(bool enabled, bool *ret_previous) {
 }
 
 int32_t psd_inference_mode_enter(psd_inference_guard **ret_guard) {
-  return guarded([&] { *out(ret_guard) = new psd_inference_guard(); });
+  return guarded([&] {
+    out(ret_guard);
+    auto *guard = new psd_inference_guard();
+    guard->outer = innermost_guard;
+    innermost_guard = guard;
+    *ret_guard = guard;
+  });
 }
 
-void psd_inference_mode_exit(psd_inference_guard *guard) { delete guard; }
+int32_t psd_inference_mode_exit_v2(psd_inference_guard *guard) {
+  return guarded([&] {
+    if (guard == nullptr) throw ArgumentError("inference mode guard is NULL");
+    if (guard->thread != std::this_thread::get_id())
+      throw ArgumentError("inference mode must end on the OS thread that began it (a virtual thread may have moved to another carrier)");
+    if (guard != innermost_guard) throw ArgumentError("inference mode regions must end innermost first");
+    innermost_guard = guard->outer;
+    delete guard;
+  });
+}
+
+void psd_inference_mode_exit(psd_inference_guard *guard) {
+  if (guard != nullptr) (void)psd_inference_mode_exit_v2(guard);
+}
 
 }  // extern "C"

@@ -23,9 +23,66 @@ thread_local std::string schema_text;
 thread_local std::deque<std::vector<int64_t>> result_int_lists;
 thread_local std::deque<std::string> result_strings;
 
+bool is_int_like(c10::TypeKind kind) {
+  return kind == c10::TypeKind::IntType || kind == c10::TypeKind::SymIntType || kind == c10::TypeKind::ScalarTypeType ||
+         kind == c10::TypeKind::LayoutType || kind == c10::TypeKind::MemoryFormatType;
+}
+
+// Whether a value of this tag may stand for the schema's type. The dispatcher itself would only find a
+// mismatch deep inside the kernel (an internal assert, or a bad cast), so it is checked here, by name.
+bool tag_fits(int32_t tag, const c10::TypePtr &declared) {
+  c10::TypePtr type = declared;
+  bool optional = false;
+  if (auto inner = type->cast<c10::OptionalType>()) {
+    type = inner->getElementType();
+    optional = true;
+  }
+  c10::TypeKind kind = type->kind();
+  if (kind == c10::TypeKind::AnyType || kind == c10::TypeKind::DynamicType) return true;
+  auto list_of = [&](auto accept) {
+    auto list = type->cast<c10::ListType>();
+    if (list == nullptr) return false;
+    c10::TypePtr element = list->getElementType();
+    if (auto inner = element->cast<c10::OptionalType>()) element = inner->getElementType();
+    return accept(element->kind());
+  };
+  switch (tag) {
+    case PSD_VALUE_NONE: return optional || kind == c10::TypeKind::NoneType;
+    case PSD_VALUE_TENSOR: return kind == c10::TypeKind::TensorType;
+    case PSD_VALUE_INT:
+      return is_int_like(kind) || kind == c10::TypeKind::FloatType || kind == c10::TypeKind::NumberType ||
+             kind == c10::TypeKind::SymFloatType;
+    case PSD_VALUE_DOUBLE:
+      return kind == c10::TypeKind::FloatType || kind == c10::TypeKind::NumberType || kind == c10::TypeKind::SymFloatType;
+    case PSD_VALUE_BOOL: return kind == c10::TypeKind::BoolType || kind == c10::TypeKind::NumberType;
+    case PSD_VALUE_SCALAR_TYPE: return is_int_like(kind);
+    case PSD_VALUE_INT_LIST: return list_of([](c10::TypeKind k) { return is_int_like(k); });
+    case PSD_VALUE_STRING: return kind == c10::TypeKind::StringType;
+    case PSD_VALUE_TENSOR_LIST: return list_of([](c10::TypeKind k) { return k == c10::TypeKind::TensorType; });
+    default: return true;  // unknown tags fail below with their own message
+  }
+}
+
+const char *tag_name(int32_t tag) {
+  switch (tag) {
+    case PSD_VALUE_NONE: return "None";
+    case PSD_VALUE_TENSOR: return "a tensor";
+    case PSD_VALUE_INT: return "an int";
+    case PSD_VALUE_DOUBLE: return "a float";
+    case PSD_VALUE_BOOL: return "a bool";
+    case PSD_VALUE_SCALAR_TYPE: return "a dtype";
+    case PSD_VALUE_INT_LIST: return "an int list";
+    case PSD_VALUE_STRING: return "a string";
+    case PSD_VALUE_TENSOR_LIST: return "a tensor list";
+    default: return "an unknown value";
+  }
+}
+
 c10::IValue to_ivalue(const psd_value &value, const c10::Argument &argument, int64_t index) {
   const c10::TypePtr &type = argument.type();
   auto where = [&] { return "argument " + std::to_string(index) + " '" + argument.name() + "'"; };
+  if (!tag_fits(value.tag, type))
+    throw ArgumentError(where() + " expects " + type->annotation_str() + ", got " + tag_name(value.tag));
   switch (value.tag) {
     case PSD_VALUE_NONE: return c10::IValue();
     case PSD_VALUE_TENSOR:
@@ -68,7 +125,8 @@ psd_value empty_value() {
   return v;
 }
 
-// Converts results; nothing is written (and no handle made) before every result is known to convert.
+// Converts results in two passes: everything that can throw (checks, copies of lists and strings) happens
+// before the first handle is made, so a failure cannot lose handles already written out.
 void write_results(const torch::jit::Stack &stack, psd_value *ret_values) {
   for (const auto &v : stack) {
     if (!(v.isTensor() || v.isTensorList() || v.isInt() || v.isDouble() || v.isBool() || v.isIntList() ||
@@ -77,21 +135,22 @@ void write_results(const torch::jit::Stack &stack, psd_value *ret_values) {
   }
   result_int_lists.clear();
   result_strings.clear();
-  int64_t k = 0;
+  std::vector<psd_value> results;
+  std::vector<at::Tensor> tensors;  // tensors[i] belongs to results[tensor_slots[i]]
+  std::vector<size_t> tensor_slots;
   for (const auto &v : stack) {
     if (v.isTensorList()) {
       for (const at::Tensor &t : v.toTensorList().vec()) {
-        psd_value r = empty_value();
-        r.tag = PSD_VALUE_TENSOR;
-        r.tensor = wrap(t);
-        ret_values[k++] = r;
+        tensor_slots.push_back(results.size());
+        tensors.push_back(t);
+        results.push_back(empty_value());
       }
       continue;
     }
     psd_value r = empty_value();
     if (v.isTensor()) {
-      r.tensor = wrap(v.toTensor());
-      r.tag = r.tensor == nullptr ? PSD_VALUE_NONE : PSD_VALUE_TENSOR;
+      tensor_slots.push_back(results.size());
+      tensors.push_back(v.toTensor());
     } else if (v.isInt()) {
       r.tag = PSD_VALUE_INT;
       r.i = v.toInt();
@@ -111,8 +170,14 @@ void write_results(const torch::jit::Stack &stack, psd_value *ret_values) {
       r.tag = PSD_VALUE_STRING;
       r.str = result_strings.back().c_str();
     }
-    ret_values[k++] = r;
+    results.push_back(r);
   }
+  for (size_t i = 0; i < tensors.size(); i++) {  // wrap cannot throw
+    psd_value &r = results[tensor_slots[i]];
+    r.tensor = wrap(std::move(tensors[i]));
+    r.tag = r.tensor == nullptr ? PSD_VALUE_NONE : PSD_VALUE_TENSOR;
+  }
+  std::copy(results.begin(), results.end(), ret_values);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ struct ArgumentError : std::runtime_error {
 
 extern std::atomic<int64_t> live_tensors;
 
-void set_last_error(const char *message);
+void set_last_error(const char *message) noexcept;
 
 // A psd_tensor* is the TensorImpl* of an at::Tensor whose reference we own: no wrapper object is
 // allocated per handle, and freeing a handle is one decref.
@@ -61,7 +61,7 @@ inline c10::optional<at::Tensor> opt(const psd_tensor *handle) {
 }
 
 // Gives up our reference as a new handle. An undefined tensor becomes NULL.
-inline psd_tensor *wrap(at::Tensor tensor) {
+inline psd_tensor *wrap(at::Tensor tensor) noexcept {
   if (!tensor.defined()) return nullptr;
   live_tensors.fetch_add(1, std::memory_order_relaxed);
   return reinterpret_cast<psd_tensor *>(tensor.unsafeReleaseTensorImpl());

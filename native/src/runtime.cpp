@@ -18,11 +18,21 @@ std::atomic<int64_t> live_tensors{0};
 
 namespace {
 thread_local std::string last_error;
+// Set when the message itself could not be stored (no memory for the string): reported instead of it.
+thread_local const char *last_error_fallback = nullptr;
 thread_local std::string build_info;
 thread_local std::string blas_info;
 }  // namespace
 
-void set_last_error(const char *message) { last_error = message == nullptr ? "" : message; }
+// Called from guarded's handlers, which are noexcept: a bad_alloc here would terminate the process.
+void set_last_error(const char *message) noexcept {
+  try {
+    last_error.assign(message == nullptr ? "" : message);
+    last_error_fallback = nullptr;
+  } catch (...) {
+    last_error_fallback = "the error message could not be stored (out of memory)";
+  }
+}
 
 std::vector<at::Tensor> tensor_list(psd_tensor *const *handles, int64_t count, const char *what) {
   if (count < 0) throw ArgumentError(std::string(what) + ": negative count");
@@ -46,13 +56,17 @@ extern "C" {
 
 int32_t psd_abi_version(void) { return PSD_ABI_VERSION; }
 
-const char *psd_last_error(void) { return last_error.c_str(); }
+const char *psd_last_error(void) { return last_error_fallback != nullptr ? last_error_fallback : last_error.c_str(); }
 
 int32_t psd_noop(void) { return PSD_OK; }
 
 int32_t psd_runtime_init(int64_t mmap_threshold, int64_t trim_threshold) {
+  return psd_runtime_init_v2(true, mmap_threshold, trim_threshold);
+}
+
+int32_t psd_runtime_init_v2(bool counting_allocator, int64_t mmap_threshold, int64_t trim_threshold) {
   return guarded([&] {
-    install_counting_allocator();
+    if (counting_allocator) install_counting_allocator();
     // Large temporaries otherwise make glibc map and unmap pages on every call.
     if (mmap_threshold > 0 && mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min<int64_t>(mmap_threshold, INT_MAX))) == 0)
       throw std::runtime_error("mallopt(M_MMAP_THRESHOLD) refused " + std::to_string(mmap_threshold));

@@ -3,9 +3,25 @@
 
 using namespace psd;
 
+#include <mutex>
+
 namespace {
 using ReleaseFn = void (*)(int64_t);
 std::atomic<ReleaseFn> release_callback{nullptr};
+
+// Released tokens wait here for the caller to drain them. Never destroyed: a storage may be freed during
+// static destruction at exit, after any destructor of ours would have run.
+std::mutex &released_mutex = *new std::mutex();
+std::vector<int64_t> &released_tokens = *new std::vector<int64_t>();
+
+void queue_release(int64_t token) noexcept {
+  try {
+    std::lock_guard<std::mutex> lock(released_mutex);
+    released_tokens.push_back(token);
+  } catch (...) {
+    // no memory to queue it: the caller keeps the memory reachable for good, never frees it early
+  }
+}
 }  // namespace
 
 extern "C" {
@@ -80,11 +96,13 @@ int32_t psd_tensor_from_blob(void *data, const int64_t *sizes, int64_t ndim, con
   return guarded([&] {
     out(ret);
     ReleaseFn release = release_callback.load();
-    if (release == nullptr) throw ArgumentError("psd_tensor_from_blob: no release callback is set");
     auto shape = ints(sizes, ndim, "sizes");
     auto opts = at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype));
     // The storage calls back when its last reference goes, so the caller keeps the memory alive till then.
-    auto deleter = [release, release_token](void *) { release(release_token); };
+    auto deleter = [release, release_token](void *) {
+      if (release != nullptr) release(release_token);
+      else queue_release(release_token);
+    };
     at::Tensor t = strides == nullptr ? at::from_blob(data, shape, deleter, opts)
                                       : at::from_blob(data, shape, ints(strides, ndim, "strides"), deleter, opts);
     *ret = wrap(std::move(t));
@@ -182,6 +200,19 @@ int32_t psd_tensor_fill_(psd_tensor *dst, double value) {
   return guarded([&] {
     auto d = T(dst, "dst");
     const_cast<at::Tensor &>(d.get()).fill_(value);
+  });
+}
+
+int32_t psd_blob_drain_released(int64_t *ret_tokens, int64_t capacity, int64_t *ret_count) {
+  return guarded([&] {
+    out(ret_count, "ret_count");
+    if (capacity < 0) throw ArgumentError("negative capacity");
+    if (capacity > 0) out(ret_tokens, "ret_tokens");
+    std::lock_guard<std::mutex> lock(released_mutex);
+    size_t n = std::min(released_tokens.size(), static_cast<size_t>(capacity));
+    std::copy(released_tokens.end() - static_cast<std::ptrdiff_t>(n), released_tokens.end(), ret_tokens);
+    released_tokens.resize(released_tokens.size() - n);
+    *ret_count = static_cast<int64_t>(n);
   });
 }
 

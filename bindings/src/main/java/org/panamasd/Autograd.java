@@ -31,9 +31,7 @@ public final class Autograd {
         ret.fill((byte) 0);
         Native.check(psd_autograd_grad(outs, outputs.size(), ins, inputs.size(), seeds, retainGraph, createGraph, allowUnused, ret),
                 "psd_autograd_grad");
-        Tensor[] grads = new Tensor[inputs.size()];
-        for (int i = 0; i < grads.length; i++) grads[i] = Tensor.adopt(state, ret.getAtIndex(ValueLayout.ADDRESS, i));
-        return grads;
+        return Tensor.adoptAll(state, ret, inputs.size());
     }
 
     /** d(output)/d(inputs) for a scalar output. */
@@ -57,7 +55,20 @@ public final class Autograd {
         return setGradEnabled(true);
     }
 
+    /**
+     * Grad and inference mode are libtorch state of the OS thread. A virtual thread can continue on another
+     * carrier after any blocking call inside the region, where the mode would silently be another one (and
+     * the carrier it left would keep ours), so regions are refused there.
+     */
+    private static void refuseVirtual(String region) {
+        if (Thread.currentThread().isVirtual())
+            throw new IllegalStateException("Autograd." + region + "() on virtual thread " + Thread.currentThread()
+                    + ": grad and inference mode belong to the OS carrier thread, which a virtual thread can change at any"
+                    + " blocking call; run model code on platform threads (for example a fixed pool) and hand results to virtual threads");
+    }
+
     private static Region setGradEnabled(boolean enabled) {
+        refuseVirtual(enabled ? "enableGrad" : "noGrad");
         Native.ensureLoaded();
         MemorySegment previous = ThreadState.get().reset().allocate(1);
         Native.check(psd_autograd_set_grad_enabled(enabled, previous), "psd_autograd_set_grad_enabled");
@@ -67,6 +78,7 @@ public final class Autograd {
 
     /** Inference mode on this thread (no autograd bookkeeping at all) until closed, innermost first. */
     public static Region inferenceMode() {
+        refuseVirtual("inferenceMode");
         Native.ensureLoaded();
         MemorySegment ret = ThreadState.get().reset().pointer();
         Native.check(psd_inference_mode_enter(ret), "psd_inference_mode_enter");
@@ -74,7 +86,7 @@ public final class Autograd {
         Thread owner = Thread.currentThread();
         return () -> {
             if (Thread.currentThread() != owner) throw new WrongThreadException("inference mode must end on the thread that began it");
-            psd_inference_mode_exit(guard);
+            Native.check(psd_inference_mode_exit_v2(guard), "psd_inference_mode_exit_v2");
         };
     }
 

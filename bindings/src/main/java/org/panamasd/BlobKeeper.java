@@ -1,52 +1,71 @@
 package org.panamasd;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.panamasd.internal.Native;
 import org.panamasd.internal.panamasd_h;
 
 /**
- * Keeps caller memory that libtorch refers to reachable. Each wrapped segment gets a token; libtorch
- * calls back with it when its storage drops the last reference (after every view is gone), and only
- * then is the segment let go.
+ * Keeps caller memory that libtorch refers to alive. Each wrapped segment gets a token; when libtorch's
+ * storage drops its last reference (after every view is gone), the shim queues the token, on whatever
+ * thread that happened (a libtorch worker, or process exit: no call back into the JVM from there), and the
+ * keeper lets the segment go when it next drains the queue: on the next wrap, on a detached scope's close,
+ * and when asked for its count.
+ *
+ * <p>Only memory whose lifetime the keeper controls is accepted: a segment of the global arena, or of an
+ * automatic arena (which stays alive exactly as long as the keeper keeps the segment reachable). A confined
+ * or shared arena can be closed by its owner while libtorch still reads the memory, so it is refused.
  */
 final class BlobKeeper {
     private static final Map<Long, MemorySegment> LIVE = new ConcurrentHashMap<>();
     private static final AtomicLong NEXT_TOKEN = new AtomicLong(1);
+    private static final int DRAIN_BATCH = 256;
+    /** Scope kinds that no one can close: the global one (also that of raw addresses) and automatic ones. */
+    private static final Set<Class<?>> UNCLOSABLE_SCOPES = Set.copyOf(java.util.List.of(Arena.global().scope().getClass(),
+            MemorySegment.ofAddress(16).scope().getClass(), Arena.ofAuto().scope().getClass()));
 
     static {
         Native.ensureLoaded();
-        try {
-            var target = MethodHandles.lookup().findStatic(BlobKeeper.class, "release", MethodType.methodType(void.class, long.class));
-            MemorySegment stub = Linker.nativeLinker().upcallStub(target, FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG), Arena.global());
-            Native.check(panamasd_h.psd_set_release_callback(stub), "psd_set_release_callback");
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /** Called by libtorch (any thread) when a wrapped storage is freed. Must not throw. */
-    private static void release(long token) {
-        LIVE.remove(token);
+        // a callback another program set would call into it; ours is the queue
+        Native.check(panamasd_h.psd_set_release_callback(MemorySegment.NULL), "psd_set_release_callback");
     }
 
     static int liveBlobs() {
+        drain();
         return LIVE.size();
+    }
+
+    static void drainIfAny() {
+        if (!LIVE.isEmpty()) drain();
+    }
+
+    private static void drain() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tokens = arena.allocate(ValueLayout.JAVA_LONG, DRAIN_BATCH);
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
+            long n;
+            do {
+                Native.check(panamasd_h.psd_blob_drain_released(tokens, DRAIN_BATCH, count), "psd_blob_drain_released");
+                n = count.get(ValueLayout.JAVA_LONG, 0);
+                for (int i = 0; i < n; i++) LIVE.remove(tokens.getAtIndex(ValueLayout.JAVA_LONG, i));
+            } while (n == DRAIN_BATCH);
+        }
     }
 
     static Tensor wrap(MemorySegment data, DType dtype, long[] shape, long[] strides) {
         if (!data.isNative()) throw new IllegalArgumentException("fromSegment needs native memory; a heap segment can move: copy it into an Arena first");
         // libtorch may write through any tensor (in-place ops): read-only memory would fault inside it
         if (data.isReadOnly()) throw new IllegalArgumentException("fromSegment needs writable memory: this segment is read-only (map the file copy-on-write, or copy it)");
+        if (!UNCLOSABLE_SCOPES.contains(data.scope().getClass()))
+            throw new IllegalArgumentException("fromSegment needs memory that cannot be freed under libtorch: this segment's arena ("
+                    + data.scope().getClass().getSimpleName() + ") can be closed while tensors still refer to it; allocate it from"
+                    + " Arena.ofAuto() or Arena.global(), or copy it into a tensor (Tensor.empty(...).data())");
         if (strides != null && strides.length != shape.length)
             throw new IllegalArgumentException("strides " + Arrays.toString(strides) + " do not match shape " + Arrays.toString(shape));
         long extent = 1;  // elements spanned: 1 + sum((size - 1) * stride)
@@ -65,6 +84,7 @@ final class BlobKeeper {
                     + " bytes but the segment has " + data.byteSize());
         if (data.address() % dtype.elementSize() != 0)
             throw new IllegalArgumentException("segment address " + data.address() + " is not aligned to " + dtype.elementSize() + " bytes");
+        drainIfAny();
         long token = NEXT_TOKEN.getAndIncrement();
         LIVE.put(token, data);
         try {

@@ -11,8 +11,9 @@ import org.panamasd.internal.panamasd_h;
  * function takes one explicitly, so a seed reproduces the same tensors on every run.
  */
 public final class Generator implements AutoCloseable {
-    private MemorySegment handle;
+    private volatile MemorySegment handle;
     private final Device device;
+    private final java.lang.ref.Cleaner.Cleanable cleanable;  // frees the generator if it is dropped unclosed
 
     public Generator(long seed) {
         this(Device.CPU, seed);
@@ -22,8 +23,10 @@ public final class Generator implements AutoCloseable {
         Native.ensureLoaded();
         MemorySegment ret = ThreadState.get().reset().pointer();
         Native.check(panamasd_h.psd_generator_new(device.typeCode(), device.index(), seed, ret), "psd_generator_new");
-        this.handle = ret.get(ValueLayout.ADDRESS, 0);
+        MemorySegment h = ret.get(ValueLayout.ADDRESS, 0);
+        this.handle = h;
         this.device = device;
+        this.cleanable = Reclaim.register(this, "Generator", () -> panamasd_h.psd_generator_free(h));
     }
 
     public Device device() {
@@ -44,8 +47,8 @@ public final class Generator implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        if (handle != null) panamasd_h.psd_generator_free(handle);
+    public synchronized void close() {
+        if (handle != null) cleanable.clean();
         handle = null;
     }
 }

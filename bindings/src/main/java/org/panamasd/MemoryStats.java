@@ -53,6 +53,19 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         return BlobKeeper.liveBlobs();
     }
 
+    /**
+     * Tensors the safety net freed because they became unreachable unclosed (a dropped detached scope, a
+     * thread that ended with scopes open). Each case is also logged and recorded as a JFR TensorLeak event.
+     */
+    public static long reclaimedTensors() {
+        return Reclaim.reclaimed();
+    }
+
+    /** The report of the safety net's latest case ("" if none), with allocation sites when tracking is on. */
+    public static String lastReclaimReport() {
+        return Reclaim.lastReport();
+    }
+
     public static void resetPeak() {
         Native.ensureLoaded();
         Native.check(panamasd_h.psd_memory_reset_peak(), "psd_memory_reset_peak");
@@ -66,7 +79,8 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
 
     static void track(Tensor tensor) {
         tensor.allocationSite = WALKER.walk(frames -> frames
-                .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper"))
+                .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper")
+                        && !f.getClassName().equals("org.panamasd.MemoryStats") && !f.getClassName().equals("org.panamasd.Scope"))
                 .limit(6).map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new));
         TRACKED.add(tensor);
     }

@@ -71,9 +71,13 @@ public final class Op {
         MemorySegment count = state.allocate(8);
         int status = psd_op_call(handle, in, args.length, out, MAX_RESULTS, count);
         if (status != 0) throw Native.failure(status, name);
+        state.unpinAll();
         int n = (int) count.get(ValueLayout.JAVA_LONG, 0);
+        // every value is read out of scratch memory before the first tensor is adopted (adopting may reuse it)
+        Object[] values = new Object[n];
+        for (int i = 0; i < n; i++) values[i] = unbox(psd_value.asSlice(out, i));
         List<Object> results = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) results.add(unbox(state, psd_value.asSlice(out, i)));
+        for (Object v : values) results.add(v instanceof MemorySegment handle ? Tensor.adopt(state, handle) : v);
         return Collections.unmodifiableList(results);
     }
 
@@ -140,9 +144,10 @@ public final class Op {
         psd_value.len(v, tensors.length);
     }
 
-    private static Object unbox(ThreadState state, MemorySegment v) {
+    /** A result value; a tensor comes back as its raw handle, adopted by the caller. */
+    private static Object unbox(MemorySegment v) {
         int tag = psd_value.tag(v);
-        if (tag == PSD_VALUE_TENSOR()) return Tensor.adopt(state, psd_value.tensor(v));
+        if (tag == PSD_VALUE_TENSOR()) return psd_value.tensor(v);
         if (tag == PSD_VALUE_INT() || tag == PSD_VALUE_SCALAR_TYPE()) return psd_value.i(v);
         if (tag == PSD_VALUE_DOUBLE()) return psd_value.d(v);
         if (tag == PSD_VALUE_BOOL()) return psd_value.i(v) != 0;

@@ -5,6 +5,8 @@ import static org.panamasd.internal.panamasd_h.*;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import org.panamasd.internal.Native;
 import org.panamasd.internal.ThreadState;
@@ -26,8 +28,30 @@ public final class Tensor implements AutoCloseable {
         int invoke(ThreadState scratch, MemorySegment ret);
     }
 
+    private static final long CLOSED = 1L << 62;
+    private static final VarHandle STATE;
+    private static final VarHandle HANDLE;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            STATE = lookup.findVarHandle(Tensor.class, "state", long.class);
+            HANDLE = lookup.findVarHandle(Tensor.class, "handle", MemorySegment.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+        ThreadState.setUnpinner(pinned -> ((Tensor) pinned).unpin());
+        Reclaim.install();
+    }
+
     private MemorySegment handle;
+    // CLOSED once closed, plus the number of native calls in flight that pinned this tensor (calls from
+    // threads other than its owning scope's, or on a detached scope's tensor). The handle is freed when
+    // both the tensor is closed and no call is in flight: a racing close never frees memory under a call.
+    private long state;
     private Arena dataArena;  // the lifetime of the segments data() returned; closed when the handle is freed
+    private boolean dataClosed;
+    Reclaim.Guard guard;      // set once the tensor was in a detached scope: frees it if it becomes unreachable
     Scope scope;
     Tensor prev, next;
     StackTraceElement[] allocationSite;
@@ -43,13 +67,17 @@ public final class Tensor implements AutoCloseable {
         MemorySegment ret = state.pointer();
         int status = call.invoke(state, ret);
         if (status != 0) throw Native.failure(status, name);
+        state.unpinAll();
         return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
     }
 
-    /** Takes ownership of a new handle: registers it in the current scope. */
+    /**
+     * Takes ownership of a new handle: registers it in the current scope. It may overwrite the scratch
+     * buffer (the JFR event asks the tensor for its size): read every result out of scratch memory first.
+     */
     static Tensor adopt(ThreadState state, MemorySegment handle) {
         if (handle.equals(MemorySegment.NULL)) return null;
-        Scope owner = (Scope) state.scope;
+        Scope owner = (Scope) state.stack.scope;
         if (owner == null) {
             psd_tensor_free(handle);
             throw Scope.noScope();
@@ -70,35 +98,104 @@ public final class Tensor implements AutoCloseable {
         return tensor;
     }
 
-    /** The native handle; throws if the tensor was closed. */
+    /** Adopts several handles that a call wrote to scratch memory, copying them out before the first adopt. */
+    static Tensor[] adoptAll(ThreadState state, MemorySegment handles, int count) {
+        MemorySegment[] copied = new MemorySegment[count];
+        for (int i = 0; i < count; i++) copied[i] = handles.getAtIndex(ValueLayout.ADDRESS, i);
+        Tensor[] result = new Tensor[count];
+        try {
+            for (int i = 0; i < count; i++) result[i] = adopt(state, copied[i]);
+        } catch (RuntimeException e) {  // no owner: free what no tensor took
+            for (int i = 0; i < count; i++) if (result[i] == null && !copied[i].equals(MemorySegment.NULL)) psd_tensor_free(copied[i]);
+            throw e;
+        }
+        return result;
+    }
+
+    /**
+     * The native handle; throws if the tensor was closed. Used from a thread that does not own the tensor's
+     * scope (or on a detached scope's tensor), it pins the tensor until the native call ends.
+     */
     public MemorySegment handle() {
-        MemorySegment h = handle;
-        if (h == null) throw new IllegalStateException("tensor is closed");
-        return h;
+        Scope s = scope;
+        // only the owner thread can close or move a tensor of its own stack scope: no pin needed
+        if (s != null && s.confinedTo == Thread.currentThread() && (state & CLOSED) == 0) return handle;
+        return pin();
+    }
+
+    private MemorySegment pin() {
+        long st;
+        do {
+            st = (long) STATE.getVolatile(this);
+            if ((st & CLOSED) != 0) throw closedException();
+        } while (!STATE.weakCompareAndSet(this, st, st + 1));
+        ThreadState.get().pin(this);
+        return handle;
+    }
+
+    private void unpin() {
+        if ((long) STATE.getAndAdd(this, -1L) - 1 == CLOSED) free();
+    }
+
+    /** The handle field as it is, without a check or a pin (for the safety net's bookkeeping). */
+    MemorySegment rawHandle() {
+        return handle;
+    }
+
+    private static IllegalStateException closedException() {
+        return new IllegalStateException("tensor is closed");
     }
 
     public boolean isOpen() {
-        return handle != null;
+        return ((long) STATE.getVolatile(this) & CLOSED) == 0;
     }
 
+    /** Marks the tensor closed; frees it now, or when the last native call in flight on it ends. Idempotent. */
     void release() {
-        if (handle == null) return;
-        if (MemoryStats.tracking) MemoryStats.untrack(this);
-        // segments from data() die first, so none can reach the storage once it may be freed
-        if (dataArena != null) dataArena.close();
-        dataArena = null;
-        psd_tensor_free(handle);
-        handle = null;
+        long st;
+        do {
+            st = (long) STATE.getVolatile(this);
+            if ((st & CLOSED) != 0) {
+                if (st == CLOSED && handle != null) free();  // a free that failed earlier: try again
+                return;
+            }
+        } while (!STATE.weakCompareAndSet(this, st, st | CLOSED));
+        if (st == 0) free();
     }
 
-    /** Frees this tensor now, ahead of its scope. Idempotent. */
+    private void free() {
+        MemorySegment h = (MemorySegment) HANDLE.getAndSet(this, (MemorySegment) null);
+        if (h == null) return;  // another thread freed it
+        Arena arena;
+        synchronized (this) {
+            arena = dataArena;
+            dataArena = null;
+            dataClosed = true;
+        }
+        // segments from data() die first, so none can reach the storage once it may be freed
+        if (arena != null) {
+            try {
+                arena.close();
+            } catch (IllegalStateException e) {  // a native call still uses a data() segment: keep the memory
+                synchronized (this) {
+                    dataArena = arena;
+                    dataClosed = false;
+                }
+                HANDLE.setVolatile(this, h);
+                throw new IllegalStateException("tensor not freed: its data() segment is in use by a native call ("
+                        + e.getMessage() + "); close it again when that call has returned", e);
+            }
+        }
+        if (MemoryStats.tracking) MemoryStats.untrack(this);
+        if (guard != null) guard.free();
+        else psd_tensor_free(h);
+    }
+
+    /** Frees this tensor now, ahead of its scope (or when native calls of other threads on it end). Idempotent. */
     @Override
     public void close() {
-        if (handle == null) return;
-        if (scope != null) {
-            scope.checkUsable();
-            scope.unlink(this);
-        }
+        Scope s = scope;
+        if (s != null) s.remove(this);
         release();
     }
 
@@ -107,19 +204,23 @@ public final class Tensor implements AutoCloseable {
      * current owner and the target must be usable from this thread.
      */
     public Tensor moveTo(Scope target) {
-        handle();
+        if (!isOpen()) throw closedException();
         target.checkUsable();
-        if (scope != target) {
-            scope.checkUsable();
-            scope.unlink(this);
+        Scope s = scope;
+        if (s != target) {
+            if (s == null || !s.remove(this)) throw closedException();  // closed or moved by another thread meanwhile
             target.link(this);
+            if (!isOpen()) {
+                target.remove(this);
+                throw closedException();
+            }
         }
         return this;
     }
 
     /** Moves ownership to the scope enclosing the current owner, so the tensor outlives it. */
     public Tensor moveToParent() {
-        handle();
+        if (!isOpen()) throw closedException();
         Scope parent = scope.parent();
         if (parent == null) throw new IllegalStateException("the owning scope has no enclosing scope");
         return moveTo(parent);
@@ -329,6 +430,7 @@ public final class Tensor implements AutoCloseable {
     public MemorySegment data() {
         MemorySegment raw = rawData();
         synchronized (this) {
+            if (dataClosed) throw closedException();  // freed since rawData() looked
             if (dataArena == null) dataArena = Arena.ofShared();
             return raw.reinterpret(dataArena, null);
         }
@@ -344,14 +446,15 @@ public final class Tensor implements AutoCloseable {
 
     public float[] toFloatArray() {
         try (Scope ignored = Scope.open()) {
-            Tensor t = dtype() == DType.FLOAT32 && isContiguous() && device().type() == Device.Type.CPU ? this : to(Device.CPU).to(DType.FLOAT32).contiguous();
+            // a handle of our own: another thread may close this tensor while we copy
+            Tensor t = dtype() == DType.FLOAT32 && isContiguous() && device().type() == Device.Type.CPU ? share() : to(Device.CPU).to(DType.FLOAT32).contiguous();
             return t.rawData().toArray(ValueLayout.JAVA_FLOAT);
         }
     }
 
     public long[] toLongArray() {
         try (Scope ignored = Scope.open()) {
-            Tensor t = dtype() == DType.INT64 && isContiguous() && device().type() == Device.Type.CPU ? this : to(Device.CPU).to(DType.INT64).contiguous();
+            Tensor t = dtype() == DType.INT64 && isContiguous() && device().type() == Device.Type.CPU ? share() : to(Device.CPU).to(DType.INT64).contiguous();
             return t.rawData().toArray(ValueLayout.JAVA_LONG);
         }
     }
@@ -436,6 +539,7 @@ public final class Tensor implements AutoCloseable {
         MemorySegment ret = state.pointer();
         int status = psd_tensor_add(a, b, 1.0, ret);
         if (status != 0) throw Native.failure(status, "psd_tensor_add");
+        state.unpinAll();
         return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
     }
 
@@ -753,10 +857,7 @@ public final class Tensor implements AutoCloseable {
         MemorySegment out = state.allocate(8 * cap);
         MemorySegment count = state.allocate(8);
         Native.check(call.invoke(state, out, cap, count), name);
-        int n = (int) count.get(ValueLayout.JAVA_LONG, 0);
-        Tensor[] result = new Tensor[n];
-        for (int i = 0; i < n; i++) result[i] = adopt(state, out.getAtIndex(ValueLayout.ADDRESS, i));
-        return result;
+        return adoptAll(state, out, (int) count.get(ValueLayout.JAVA_LONG, 0));
     }
 
     static MemorySegment handles(ThreadState state, Tensor... tensors) {

@@ -5,41 +5,66 @@ import org.panamasd.TorchException;
 
 /** Turns a psd_status into a {@link TorchException} carrying the native message. */
 public final class Native {
+    // The process-wide effects of loading the bridge, each switchable off for an embedding application
+    // (README, "Global effects at load"): the counting CPU allocator, glibc's malloc thresholds, and
+    // libtorch's intra-op thread count.
+
+    /** Whether libtorch's CPU allocator is replaced by the counting one (MemoryStats' byte counts). */
+    public static final boolean COUNTING_ALLOCATOR = setting("panamasd.countingAllocator", "PANAMASD_COUNTING_ALLOCATOR", true);
+    /** Whether glibc's malloc thresholds are changed at all (mallopt is process-wide). */
+    public static final boolean MALLOC_TUNING = setting("panamasd.malloc.tune", "PANAMASD_MALLOC_TUNE", true);
     /** glibc malloc thresholds: large tensor temporaries otherwise map and unmap pages on every call. */
-    public static final long MMAP_THRESHOLD = Long.getLong("panamasd.malloc.mmapThreshold", 32L << 20);
-    public static final long TRIM_THRESHOLD = Long.getLong("panamasd.malloc.trimThreshold", 512L << 20);
+    public static final long MMAP_THRESHOLD = MALLOC_TUNING ? Long.getLong("panamasd.malloc.mmapThreshold", 32L << 20) : 0;
+    public static final long TRIM_THRESHOLD = MALLOC_TUNING ? Long.getLong("panamasd.malloc.trimThreshold", 512L << 20) : 0;
 
     static {
         NativeLibrary.load();
-        check(panamasd_h.psd_runtime_init(MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init");
-        check(panamasd_h.psd_runtime_set_num_threads(defaultThreads()), "psd_runtime_set_num_threads");
+        check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
+        int threads = defaultThreads();
+        if (threads > 0) check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
+    }
+
+    /** A boolean switch: the system property, else the environment variable, else the default. */
+    static boolean setting(String property, String env, boolean fallback) {
+        String value = System.getProperty(property, System.getenv(env));
+        if (value == null || value.isBlank()) return fallback;
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "1", "on", "yes" -> true;
+            case "false", "0", "off", "no" -> false;
+            default -> throw new IllegalArgumentException(property + " / " + env + " must be true or false, got '" + value + "'");
+        };
     }
 
     /**
      * libtorch starts with one intra-op thread here; use every available processor unless the system
-     * property panamasd.threads or the environment variable PANAMASD_NUM_THREADS says otherwise.
+     * property panamasd.threads or the environment variable PANAMASD_NUM_THREADS says otherwise (0 leaves
+     * libtorch's own count, which is process-wide, untouched).
      */
     public static int defaultThreads() {
         String configured = System.getProperty("panamasd.threads", System.getenv("PANAMASD_NUM_THREADS"));
         if (configured != null && !configured.isBlank()) {
             try {
                 int threads = Integer.parseInt(configured.trim());
-                if (threads >= 1) return threads;
+                if (threads >= 0) return threads;
             } catch (NumberFormatException ignored) {
                 // fall through to the error below
             }
-            throw new IllegalArgumentException("panamasd.threads / PANAMASD_NUM_THREADS must be a positive integer, got '" + configured + "'");
+            throw new IllegalArgumentException("panamasd.threads / PANAMASD_NUM_THREADS must be a non-negative integer (0: leave libtorch's), got '" + configured + "'");
         }
         return Runtime.getRuntime().availableProcessors();
     }
 
+    /** Ends a native call: releases the tensors it pinned, then throws if it failed. */
     public static void check(int status, String call) {
         if (status != 0) throw failure(status, call);
+        ThreadState.unpinCurrent();
     }
 
     public static TorchException failure(int status, String call) {
         MemorySegment message = panamasd_h.psd_last_error();
-        return new TorchException(status, message.getString(0), call);
+        TorchException failure = new TorchException(status, message.getString(0), call);
+        ThreadState.unpinCurrent();
+        return failure;
     }
 
     /** Makes sure the library is loaded and initialised (class initialisation does the work). */

@@ -20,10 +20,12 @@ import org.panamasd.internal.ThreadState;
  * to and loads from a file.
  */
 public final class Optimizer implements AutoCloseable {
-    private MemorySegment handle;
+    private volatile MemorySegment handle;
+    private final java.lang.ref.Cleaner.Cleanable cleanable;  // frees the optimizer if it is dropped unclosed
 
     private Optimizer(MemorySegment handle) {
         this.handle = handle;
+        this.cleanable = org.panamasd.Reclaim.register(this, "Optimizer", () -> psd_optim_free(handle));
     }
 
     private interface Create {
@@ -107,8 +109,8 @@ public final class Optimizer implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        if (handle != null) psd_optim_free(handle);
+    public synchronized void close() {
+        if (handle != null) cleanable.clean();
         handle = null;
     }
 }

@@ -8,6 +8,7 @@ import org.panamasd.Autograd;
 import org.panamasd.DType;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.TorchException;
 import org.panamasd.support.NativeTest;
 
 class AutogradTest extends NativeTest {
@@ -92,6 +93,47 @@ class AutogradTest extends NativeTest {
             }
             assertTrue(w.mul(2).requiresGrad());
         }
+    }
+
+    @Test
+    void inferenceModeRegionsEndInnermostFirst() {
+        var outer = Autograd.inferenceMode();
+        var inner = Autograd.inferenceMode();
+        var outOfOrder = assertThrows(TorchException.class, outer::close);
+        assertTrue(outOfOrder.nativeMessage().contains("innermost first"), outOfOrder.getMessage());
+        inner.close();
+        outer.close();
+        try (Scope scope = Scope.open()) {
+            assertTrue(Tensor.ones(2).requiresGrad(true).mul(2).requiresGrad(), "the thread's mode is back to normal");
+        }
+    }
+
+    @Test
+    void gradRegionsAreRefusedOnVirtualThreads() throws Exception {
+        // the mode is the carrier's: a virtual thread that blocks inside a region may resume on another one
+        Throwable[] failure = new Throwable[3];
+        Thread.ofVirtual().start(() -> {
+            try {
+                Autograd.noGrad();
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+            try {
+                Autograd.inferenceMode();
+            } catch (Throwable t) {
+                failure[1] = t;
+            }
+            try (Scope scope = Scope.open()) {  // plain ops stay allowed
+                Tensor.ones(2).add(1f).sum().item();
+            } catch (Throwable t) {
+                failure[2] = t;
+            }
+        }).join();
+        assertInstanceOf(IllegalStateException.class, failure[0]);
+        assertTrue(failure[0].getMessage().contains("virtual thread"), failure[0].getMessage());
+        assertInstanceOf(IllegalStateException.class, failure[1]);
+        assertNull(failure[2]);
+        assertTrue(Autograd.isGradEnabled());
     }
 
     @Test

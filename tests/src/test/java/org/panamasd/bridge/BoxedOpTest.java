@@ -60,4 +60,22 @@ class BoxedOpTest extends NativeTest {
             assertThrows(IllegalArgumentException.class, () -> add.call(new Object(), Tensor.ones(1)));
         }
     }
+
+    @Test
+    void aValueOfTheWrongKindIsNamedByItsArgument() {
+        try (Scope scope = Scope.open()) {
+            Op add = Op.find("aten::add", "Tensor");
+            var notATensor = assertThrows(TorchException.class, () -> add.call(Tensor.ones(1), 2.0));
+            assertTrue(notATensor.nativeMessage().contains("argument 1 'other' expects Tensor, got a float"), notATensor.getMessage());
+            var notAScalar = assertThrows(TorchException.class, () -> add.call(Tensor.ones(1), Tensor.ones(1), "two"));
+            assertTrue(notAScalar.nativeMessage().contains("argument 2 'alpha'"), notAScalar.getMessage());
+            var notAList = assertThrows(TorchException.class, () -> Op.find("aten::sum", "dim_IntList").call(Tensor.ones(2), Tensor.ones(1)));
+            assertTrue(notAList.nativeMessage().contains("argument 1 'dim'"), notAList.getMessage());
+            var noneForRequired = assertThrows(TorchException.class, () -> add.call(null, Tensor.ones(1)));
+            assertTrue(noneForRequired.nativeMessage().contains("argument 0 'self' expects Tensor, got None"), noneForRequired.getMessage());
+            // what the schema allows still passes: an int for a Scalar, None for an optional
+            assertEquals(3.0, add.callTensor(Tensor.ones(1), Tensor.ones(1), 2L).item());
+            assertEquals(2.0, Op.find("aten::sum", "dim_IntList").callTensor(Tensor.ones(2), new long[] {0}, false, null).item());
+        }
+    }
 }

@@ -84,4 +84,18 @@ class ZeroCopyTest extends NativeTest {
             assertTrue(readOnly.getMessage().contains("read-only"), readOnly.getMessage());
         }
     }
+
+    @Test
+    void memoryOfAnArenaItsOwnerCanCloseIsRefused() {
+        // closing such an arena while libtorch still refers to the memory was a use after free
+        try (Scope scope = Scope.open(); Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            for (Arena arena : new Arena[] {confined, shared}) {
+                var e = assertThrows(IllegalArgumentException.class, () -> Tensor.fromSegment(arena.allocate(24), DType.FLOAT32, 6));
+                assertTrue(e.getMessage().contains("can be closed while tensors still refer to it"), e.getMessage());
+            }
+            // memory whose lifetime the keeper controls is fine
+            assertEquals(6, Tensor.fromSegment(Arena.ofAuto().allocate(24, 4), DType.FLOAT32, 6).numel());
+            assertEquals(6, Tensor.fromSegment(Arena.global().allocate(24, 4), DType.FLOAT32, 6).numel());
+        }
+    }
 }
