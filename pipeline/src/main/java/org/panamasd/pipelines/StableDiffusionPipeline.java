@@ -112,6 +112,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return className == null ? Schedulers.fromConfig(config) : Schedulers.create(className, config);
     }
 
+    public UNet2DConditionModel unet() {
+        return unet;
+    }
+
     public Scheduler scheduler() {
         return scheduler;
     }

@@ -70,7 +70,12 @@ public final class Dinov2Classifier implements AutoCloseable {
     }
 
     public Tensor logits(Dinov2Model.Output out) {
-        return classifier.forward(features(out));
+        return classify(features(out));
+    }
+
+    /** Class logits from {@link #features} already computed. */
+    public Tensor classify(Tensor features) {
+        return classifier.forward(features);
     }
 
     /** Images (B, 3, H, W) in [-1, 1]: the network's input range. */

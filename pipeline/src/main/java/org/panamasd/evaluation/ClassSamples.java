@@ -1,0 +1,50 @@
+package org.panamasd.evaluation;
+
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.data.FashionCaptions;
+import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.schedulers.NoiseSource;
+
+/**
+ * N samples of every class from a text-to-image pipeline, prompted with the class's canonical caption, from
+ * a fixed seed: the initial noise of sample i of class c depends only on (seed, c, i), so two models (or step
+ * counts) are compared on the same noise.
+ */
+public final class ClassSamples {
+    private ClassSamples() {}
+
+    /** Images (classes x perClass, 3, H, W) in [0, 1], class-major, in the current scope; labels via {@link #labels}. */
+    public static Tensor generate(StableDiffusionPipeline pipe, int perClass, int steps, double guidance, int size, long seed, int batch) {
+        int f = pipe.vaeScaleFactor();
+        long channels = pipe.unet().config().inChannels();
+        Tensor[] perClassImages = new Tensor[FashionCaptions.classes()];
+        for (int c = 0; c < perClassImages.length; c++) {
+            Tensor noise;
+            try (Generator g = new Generator(seed * 1000 + c)) {
+                noise = Tensor.randn(g, perClass, channels, size / f, size / f);
+            }
+            Tensor[] parts = new Tensor[(perClass + batch - 1) / batch];
+            for (int p = 0; p < parts.length; p++) {
+                int from = p * batch, n = Math.min(batch, perClass - from);
+                String[] prompts = new String[n];
+                java.util.Arrays.fill(prompts, FashionCaptions.prompt(c));
+                try (Scope s = Scope.open(); Generator stepNoise = new Generator(seed * 7919 + c * 131L + p)) {
+                    GenerationRequest settings = GenerationRequest.of(prompts[0], steps, guidance, size, size, seed);
+                    parts[p] = pipe.generateBatch(prompts, settings, noise.narrow(0, from, n), NoiseSource.of(stepNoise)).image().moveToParent();
+                }
+            }
+            perClassImages[c] = Tensor.cat(0, parts);
+        }
+        return Tensor.cat(0, perClassImages);
+    }
+
+    /** The labels of {@link #generate}'s rows. */
+    public static long[] labels(int perClass) {
+        long[] labels = new long[perClass * FashionCaptions.classes()];
+        for (int i = 0; i < labels.length; i++) labels[i] = i / perClass;
+        return labels;
+    }
+}
