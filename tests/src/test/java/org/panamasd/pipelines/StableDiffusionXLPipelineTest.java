@@ -2,11 +2,8 @@ package org.panamasd.pipelines;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -19,6 +16,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.schedulers.DDIMScheduler;
 import org.panamasd.schedulers.EulerAncestralDiscreteScheduler;
 import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.support.GoldenRoot;
 import org.panamasd.support.NativeTest;
 
 /**
@@ -49,11 +47,7 @@ class StableDiffusionXLPipelineTest extends NativeTest {
     }
 
     private static CLIPTokenizer tokenizer() {
-        Path root = Path.of(System.getProperty("golden.root", "../shared/golden"));
-        if (!root.isAbsolute()) root = Path.of(System.getProperty("panamasd.root", "..")).resolve(root);
-        Path dir = root.resolve("clip-tokenizer");
-        Assumptions.assumeTrue(Files.exists(dir.resolve("vocab.json")), "needs the CLIP vocabulary of the golden cases (" + dir + ")");
-        return CLIPTokenizer.load(dir);
+        return CLIPTokenizer.load(GoldenRoot.directory("clip-tokenizer"));
     }
 
     @Test
