@@ -32,6 +32,11 @@ final class PipelineRun {
         return out.contains(prefix + name);
     }
 
+    /** The size of the reference's tensor along {@code dim}. */
+    long expectedSize(String name, int dim) {
+        return out.entry(prefix + name).shape()[dim];
+    }
+
     void tensor(String name, Tensor got) {
         Compare.tensors(prefix + name, out.tensor(prefix + name), got, atol, rtol);
     }
