@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
+import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -57,15 +58,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * from the directory's scheduler config, so a directory naming a class that is not built here still loads.
      */
     public static StableDiffusionPipeline load(Path directory, String schedulerClass) {
+        return load(directory, schedulerClass, Device.CPU);
+    }
+
+    /** As {@link #load(Path, String)}, with the models on {@code device} (a CUDA device needs a CUDA build of libtorch). */
+    public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device) {
         if (!Files.isRegularFile(directory.resolve("model_index.json")))
             throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
             int maxLength = modelMaxLength(directory.resolve("tokenizer"));
-            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder")));
-            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet")));
-            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae")));
+            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder"), device));
+            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet"), device));
+            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae"), device));
             Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
             return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
         } catch (RuntimeException e) {
@@ -125,6 +131,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return tokenizer;
     }
 
+    /** Where the denoiser is: latents and noise are made there. */
+    public Device device() {
+        return unet.device();
+    }
+
     /** The spatial downscaling of the VAE, 2^(number of VAE blocks - 1). */
     public int vaeScaleFactor() {
         return 1 << (vae.config().blockOutChannels().length - 1);
@@ -156,8 +167,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** last_hidden_state of the text encoder for one prompt: (1, 77, d). */
     public Tensor encodePrompt(String prompt) {
-        Tensor ids = Tensor.of(tokenizer.inputIds(prompt, maxLength), 1, maxLength);
-        return textEncoder.forward(ids).lastHiddenState();
+        return textEncoder.forward(textEncoder.ids(tokenizer.inputIds(prompt, maxLength))).lastHiddenState();
     }
 
     public GenerationResult generate(GenerationRequest request) {
@@ -176,8 +186,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
             Tensor context = guidedContext(request);
             scheduler.setTimesteps(request.steps());
-            Tensor latents = request.latents() != null ? request.latents() : Tensor.randn(generator, latentShape(request));
-            latents = latents.mul(scheduler.initNoiseSigma());
+            Tensor latents = InitialLatents.of(request.latents(), generator, latentShape(request), device()).mul(scheduler.initNoiseSigma());
             Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), request, unetModel(context), noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
@@ -203,7 +212,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
             Tensor context = guidedContext(request);
-            Tensor preprocessed = preprocess(image);
+            Tensor preprocessed = preprocess(image.device().equals(vae.device()) ? image : image.to(vae.device()));
             StrengthSchedule plan = StrengthSchedule.apply(scheduler, request.steps(), strength);
             Tensor start = imageLatents(preprocessed, plan.latentTimestep(), latentNoise).noisy();
             Tensor result = DenoisingLoop.run(scheduler, start, plan.timesteps(), request, unetModel(context), schedulerNoise, listener);

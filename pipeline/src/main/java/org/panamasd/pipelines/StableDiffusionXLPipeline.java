@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
-import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -65,18 +64,23 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the scheduler class chosen by the caller (null: the config's own). */
     public static StableDiffusionXLPipeline load(Path directory, String schedulerClass) {
+        return load(directory, schedulerClass, Device.CPU);
+    }
+
+    /** As {@link #load(Path, String)}, with the models on {@code device} (a CUDA device needs a CUDA build of libtorch). */
+    public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device) {
         Path index = directory.resolve("model_index.json");
         if (!Files.isRegularFile(index)) throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
             JsonNode model = new ObjectMapper().readTree(index.toFile());
-            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"));
+            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"), device);
             loaded.add(te);
-            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"));
+            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"), device);
             loaded.add(te2);
-            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"));
+            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"), device);
             loaded.add(unet);
-            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"));
+            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"), device);
             loaded.add(vae);
             // as the reference, SDXL takes the scheduler config as it is (no SD 1.x steps_offset / clip_sample rewrite)
             DiffusersConfig schedulerConfig = DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json"));
@@ -118,8 +122,8 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
     public record PromptEmbeddings(Tensor context, Tensor pooled) {}
 
     public PromptEmbeddings encodePrompt(String prompt) {
-        CLIPTextModel.Output first = textEncoder.forward(Tensor.of(tokenizer.inputIds(prompt, 77), 1, 77));
-        CLIPTextModel.Output second = textEncoder2.forward(Tensor.of(tokenizer2.inputIds(prompt, 77), 1, 77));
+        CLIPTextModel.Output first = textEncoder.forward(textEncoder.ids(tokenizer.inputIds(prompt, 77)));
+        CLIPTextModel.Output second = textEncoder2.forward(textEncoder2.ids(tokenizer2.inputIds(prompt, 77)));
         List<Tensor> h1 = first.hiddenStates(), h2 = second.hiddenStates();
         Tensor context = Tensor.cat(-1, h1.get(h1.size() - 2), h2.get(h2.size() - 2));  // penultimate layers, no final norm
         Tensor pooled = second.textEmbeds() != null ? second.textEmbeds() : second.pooled();
@@ -150,9 +154,9 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
             scheduler.setTimesteps(r.steps());
             int f = vaeScaleFactor();
             long[] shape = {1, unet.config().inChannels(), r.height() / f, r.width() / f};
-            Tensor latents = (r.latents() != null ? r.latents() : Tensor.randn(generator, shape)).mul(scheduler.initNoiseSigma());
+            Tensor latents = InitialLatents.of(r.latents(), generator, shape, unet.device()).mul(scheduler.initNoiseSigma());
             Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), r, (input, t) -> unet.forward(input,
-                    Tensor.full(t, DType.FLOAT32, Device.CPU, input.size(0)), c.context(), c.pooled(), c.timeIds()), noise, listener);
+                    UNet2DConditionModel.timesteps(t, input), c.context(), c.pooled(), c.timeIds()), noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
     }
@@ -168,10 +172,10 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
     public Conditioning conditioning(GenerationRequest r, SizeConditions sizes) {
         PromptEmbeddings positive = encodePrompt(r.prompt());
         Tensor context = positive.context(), pooled = positive.pooled();
-        Tensor timeIds = Tensor.of(sizes.timeIds(r.height(), r.width()), 1, 6);
+        Tensor timeIds = Tensor.of(sizes.timeIds(r.height(), r.width()), 1, 6).to(context.device());
         if (!ClassifierFreeGuidance.enabled(r.guidanceScale())) return new Conditioning(context, pooled, timeIds);
         PromptEmbeddings negative = r.negativePrompt() == null && zerosForEmptyNegative
-                ? new PromptEmbeddings(Tensor.zeros(context.shape()), Tensor.zeros(pooled.shape()))
+                ? new PromptEmbeddings(Tensor.zeros(context.dtype(), context.device(), context.shape()), Tensor.zeros(pooled.dtype(), pooled.device(), pooled.shape()))
                 : encodePrompt(r.negativePrompt() == null ? "" : r.negativePrompt());
         return new Conditioning(Tensor.cat(0, negative.context(), context), Tensor.cat(0, negative.pooled(), pooled), Tensor.cat(0, timeIds, timeIds));
     }
