@@ -209,6 +209,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, NoiseSource latentNoise, NoiseSource schedulerNoise,
                                          DenoisingListener listener) {
         checkDenoising(request);
+        StrengthSchedule.check(request.steps(), strength);
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
             Tensor context = guidedContext(request);

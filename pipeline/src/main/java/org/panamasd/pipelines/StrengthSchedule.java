@@ -13,15 +13,20 @@ public record StrengthSchedule(int startStep, double[] timesteps) {
 
     /** Sets the scheduler's timesteps for {@code steps} and its begin index; the result lists the timesteps to run. */
     public static StrengthSchedule apply(Scheduler scheduler, int steps, double strength) {
-        if (!(strength > 0 && strength <= 1)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
-        int init = Math.min((int) (steps * strength), steps);  // truncated, as Python's int() of the double product
-        if (init < 1) throw new IllegalArgumentException("strength " + strength + " leaves no denoising step of " + steps);
-        int start = Math.max(steps - init, 0);
+        int start = steps - check(steps, strength);
         scheduler.setTimesteps(steps);
         double[] all = scheduler.timesteps();
         int first = start * scheduler.order();
         scheduler.setBeginIndex(first);
         return new StrengthSchedule(start, Arrays.copyOfRange(all, first, all.length));
+    }
+
+    /** The number of steps {@code strength} keeps of {@code steps}; fails unless it is in (0, 1] and keeps one. */
+    public static int check(int steps, double strength) {
+        if (!(strength > 0 && strength <= 1)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+        int init = Math.min((int) (steps * strength), steps);  // truncated, as Python's int() of the double product
+        if (init < 1) throw new IllegalArgumentException("strength " + strength + " leaves no denoising step of " + steps);
+        return init;
     }
 
     @Override

@@ -4,8 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.schedulers.DDIMScheduler;
+import org.panamasd.schedulers.Scheduler;
 
-/** What the SD 1.x pipeline cases (text to image, image to image) share: a run's scheduler, prompts and request. */
+/** What the pipeline cases share: a run's scheduler (SD 1.x), eta, prompts (SD 1.x) and request. */
 final class SdPrompts {
 
     /** The run's scheduler class and config (DDIM with the run's eta, which the reference passes to each step). */
@@ -13,7 +14,12 @@ final class SdPrompts {
         pipe.scheduler().close();
         pipe.setScheduler(StableDiffusionPipeline.scheduler(c.config(args.get("scheduler_config"), run.prefix() + "scheduler_config"),
                 args.get("scheduler_class").asText()));
-        if (pipe.scheduler() instanceof DDIMScheduler ddim) ddim.eta(args.path("eta").asDouble(0));
+        applyEta(pipe.scheduler(), args);
+    }
+
+    /** The run's eta (default 0), which the reference passes to DDIM's steps only. */
+    static void applyEta(Scheduler scheduler, JsonNode args) {
+        if (scheduler instanceof DDIMScheduler ddim) ddim.eta(args.path("eta").asDouble(0));
     }
 
     /** The prompt's (and, where recorded, the negative prompt's: None encodes "") tokens and embeddings. */

@@ -30,6 +30,7 @@ final class SdXlPipelineCaseCheck implements GoldenParityTest.CaseCheck {
                 JsonNode args = entry.getValue();
                 pipe.scheduler().close();
                 pipe.setScheduler(Schedulers.create(args.get("scheduler_class").asText(), c.config(args.get("scheduler_config"), run.prefix() + "scheduler_config")));
+                SdPrompts.applyEta(pipe.scheduler(), args);
 
                 String prompt = args.get("prompt").asText();
                 String negative = SdPrompts.negativePrompt(args);
