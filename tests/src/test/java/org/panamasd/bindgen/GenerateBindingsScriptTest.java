@@ -11,13 +11,14 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.panamasd.support.NativeTest;
 
 /**
  * The jextract branch of bindings/generate-bindings.sh, run against a fake jextract that records its arguments,
  * writes a --dump-includes file in jextract's format (with another header's declarations and the "#### Extracted
  * from:" titles) and, when asked to generate, writes bindgen's output.
  */
-class GenerateBindingsScriptTest {
+class GenerateBindingsScriptTest extends NativeTest {
     private static final Path ROOT = Path.of(System.getProperty("panamasd.root", ".."));
     private static final Path SCRIPT = ROOT.resolve("bindings/generate-bindings.sh");
     private static final Path HEADER = ROOT.resolve("native/include/panamasd.h").toAbsolutePath().normalize();

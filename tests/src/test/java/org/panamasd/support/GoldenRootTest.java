@@ -8,7 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.opentest4j.TestAbortedException;
 
 /** A missing golden root fails where the cases are required (-Pgolden, CI) and skips elsewhere. */
-class GoldenRootTest {
+class GoldenRootTest extends NativeTest {
 
     @Test
     void aMissingRootFailsWhereRequiredAndSkipsElsewhere(@TempDir Path tmp) {
