@@ -50,6 +50,17 @@ public final class DiffusersConfig {
         }
     }
 
+    /** A config from an already parsed JSON object (e.g. one field of a larger document); {@code source} names it in messages. */
+    public static DiffusersConfig of(JsonNode node, String source) {
+        if (!(node instanceof ObjectNode object)) throw new IllegalArgumentException(source + " is not a JSON object");
+        return new DiffusersConfig(object.deepCopy(), source);
+    }
+
+    /** Any JSON file as Python's json module writes it (-Infinity, NaN allowed), read as configs are. */
+    public static JsonNode readJson(Path file) throws IOException {
+        return JSON.readTree(file.toFile());
+    }
+
     public static DiffusersConfig empty() {
         return new DiffusersConfig(JSON.createObjectNode(), "defaults");
     }

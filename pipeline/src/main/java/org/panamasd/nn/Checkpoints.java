@@ -19,7 +19,12 @@ public final class Checkpoints {
      * does not take every parameter of the file or the construction fails.
      */
     public static <M> M load(Path safetensors, Function<StateDict, M> build) {
-        StateDict state = StateDict.open(safetensors);
+        return load(safetensors, org.panamasd.Device.CPU, build);
+    }
+
+    /** As {@link #load(Path, Function)}, with the parameters on {@code device}. */
+    public static <M> M load(Path safetensors, org.panamasd.Device device, Function<StateDict, M> build) {
+        StateDict state = StateDict.open(safetensors, device);
         try {
             M model = build.apply(state);
             state.checkAllUsed();

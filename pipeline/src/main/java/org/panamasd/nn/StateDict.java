@@ -5,28 +5,41 @@ import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.TreeSet;
+import org.panamasd.Device;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.SafeTensors;
 
 /**
- * Parameters read from a safetensors checkpoint by the reference's state-dict keys. Tensors are views of the
- * mapped file (no copy; float16 / bfloat16 ones are converted to float32 copies) and belong to {@link #scope()}, a detached scope the model closes. A missing key or a
+ * Parameters read from a safetensors checkpoint by the reference's state-dict keys. On the CPU tensors are views
+ * of the mapped file (no copy; float16 / bfloat16 ones are converted to float32 copies), on another device copies
+ * there; they belong to {@link #scope()}, a detached scope the model closes. A missing key or a
  * wrong shape fails naming the file, the key and both shapes; {@link #checkAllUsed()} reports keys the
  * model did not take.
  */
 public final class StateDict implements ParameterStore {
     private final SafeTensors file;
+    private final Device device;
     private final Scope scope = Scope.detached();
     private final Set<String> used = new LinkedHashSet<>();
     private final java.util.Map<String, Tensor> loaded = new java.util.LinkedHashMap<>();
 
     public StateDict(SafeTensors file) {
+        this(file, Device.CPU);
+    }
+
+    public StateDict(SafeTensors file, Device device) {
         this.file = file;
+        this.device = device;
     }
 
     public static StateDict open(Path safetensors) {
-        return new StateDict(SafeTensors.open(safetensors));
+        return open(safetensors, Device.CPU);
+    }
+
+    /** The checkpoint's parameters on {@code device}. */
+    public static StateDict open(Path safetensors, Device device) {
+        return new StateDict(SafeTensors.open(safetensors), device);
     }
 
     @Override
@@ -41,7 +54,8 @@ public final class StateDict implements ParameterStore {
             Tensor stored = file.tensor(key);
             // half-precision checkpoints are computed in float32 (CPU kernels are float32), as diffusers does without torch_dtype
             boolean half = stored.dtype() == org.panamasd.DType.FLOAT16 || stored.dtype() == org.panamasd.DType.BFLOAT16;
-            Tensor parameter = (half ? stored.to(org.panamasd.DType.FLOAT32) : stored).moveTo(scope);
+            Tensor converted = half ? stored.to(org.panamasd.DType.FLOAT32) : stored;
+            Tensor parameter = (device.equals(Device.CPU) ? converted : converted.to(device)).moveTo(scope);
             loaded.put(key, parameter);
             return parameter;
         }

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
+import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -17,6 +18,7 @@ import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.models.vae.LatentDistribution;
 import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
@@ -56,15 +58,20 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * from the directory's scheduler config, so a directory naming a class that is not built here still loads.
      */
     public static StableDiffusionPipeline load(Path directory, String schedulerClass) {
+        return load(directory, schedulerClass, Device.CPU);
+    }
+
+    /** As {@link #load(Path, String)}, with the models on {@code device} (a CUDA device needs a CUDA build of libtorch). */
+    public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device) {
         if (!Files.isRegularFile(directory.resolve("model_index.json")))
             throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
             int maxLength = modelMaxLength(directory.resolve("tokenizer"));
-            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder")));
-            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet")));
-            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae")));
+            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder"), device));
+            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet"), device));
+            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae"), device));
             Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
             return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
         } catch (RuntimeException e) {
@@ -128,6 +135,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return tokenizer;
     }
 
+    /** Where the denoiser is: latents and noise are made there. */
+    public Device device() {
+        return unet.device();
+    }
+
     /** The spatial downscaling of the VAE, 2^(number of VAE blocks - 1). */
     public int vaeScaleFactor() {
         return 1 << (vae.config().blockOutChannels().length - 1);
@@ -137,14 +149,19 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     void checkInputs(GenerationRequest r) {
         if (r.height() % 8 != 0 || r.width() % 8 != 0)
             throw new IllegalArgumentException("height and width must be divisible by 8, got " + r.height() + "x" + r.width());
-        if (r.steps() < 1) throw new IllegalArgumentException("steps must be at least 1, got " + r.steps());
-        if (r.guidanceRescale() < 0 || r.guidanceRescale() > 1) throw new IllegalArgumentException("guidance rescale must be in [0, 1], got " + r.guidanceRescale());
+        checkDenoising(r);
         if (r.latents() != null) {
             long[] expected = latentShape(r);
             if (!java.util.Arrays.equals(expected, r.latents().shape()))
                 throw new IllegalArgumentException("latents have shape " + java.util.Arrays.toString(r.latents().shape()) + ", expected "
                         + java.util.Arrays.toString(expected));
         }
+    }
+
+    /** The checks of the denoising settings (image to image takes its size from the image). */
+    private static void checkDenoising(GenerationRequest r) {
+        if (r.steps() < 1) throw new IllegalArgumentException("steps must be at least 1, got " + r.steps());
+        if (r.guidanceRescale() < 0 || r.guidanceRescale() > 1) throw new IllegalArgumentException("guidance rescale must be in [0, 1], got " + r.guidanceRescale());
     }
 
     private long[] latentShape(GenerationRequest r) {
@@ -159,9 +176,9 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** last_hidden_state of the text encoder for several prompts: (B, 77, d). */
     public Tensor encodePrompts(String[] prompts) {
-        long[] ids = new long[prompts.length * maxLength];
-        for (int i = 0; i < prompts.length; i++) System.arraycopy(tokenizer.inputIds(prompts[i], maxLength), 0, ids, i * maxLength, maxLength);
-        return textEncoder.forward(Tensor.of(ids, prompts.length, maxLength)).lastHiddenState();
+        Tensor[] rows = new Tensor[prompts.length];
+        for (int i = 0; i < prompts.length; i++) rows[i] = textEncoder.ids(tokenizer.inputIds(prompts[i], maxLength));
+        return textEncoder.forward(rows.length == 1 ? rows[0] : Tensor.cat(0, rows)).lastHiddenState();
     }
 
     /**
@@ -170,14 +187,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * equals a single run of its prompt from its latents, up to the batch's float summation order.
      */
     public GenerationResult generateBatch(String[] prompts, GenerationRequest settings, Tensor unitLatents, NoiseSource noise) {
-        checkInputs(settings);
+        checkInputs(settings.withLatents(null));
         if (unitLatents.size(0) != prompts.length)
             throw new IllegalArgumentException(prompts.length + " prompts but latents for " + unitLatents.size(0));
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            Tensor context = guidedContext(prompts, settings);
             scheduler.setTimesteps(settings.steps());
-            Tensor latents = unitLatents.mul(scheduler.initNoiseSigma());
-            return denoise(prompts, settings, latents, scheduler.timesteps(), noise, DenoisingListener.NONE, caller);
+            Tensor latents = (unitLatents.device().equals(device()) ? unitLatents : unitLatents.to(device())).mul(scheduler.initNoiseSigma());
+            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), settings, unetModel(context), noise, DenoisingListener.NONE);
+            return DenoisingLoop.decode(vae, result, caller);
         }
     }
 
@@ -195,51 +214,84 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         checkInputs(request);
         Scope caller = Scope.current();  // the results are handed to the caller's scope
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            Tensor context = guidedContext(request);
             scheduler.setTimesteps(request.steps());
-            Tensor latents = request.latents() != null ? request.latents() : Tensor.randn(generator, latentShape(request));
-            latents = latents.mul(scheduler.initNoiseSigma());
-            return denoise(new String[] {request.prompt()}, request, latents, scheduler.timesteps(), noise, listener, caller);
+            Tensor latents = InitialLatents.of(request.latents(), generator, latentShape(request), device()).mul(scheduler.initNoiseSigma());
+            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), request, unetModel(context), noise, listener);
+            return DenoisingLoop.decode(vae, result, caller);
         }
+    }
+
+    /** As {@link #imageToImage(GenerationRequest, Tensor, double, NoiseSource, NoiseSource, DenoisingListener)}, drawing the image latents' noise from {@code generator}. */
+    public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, NoiseSource noise,
+                                         DenoisingListener listener) {
+        return imageToImage(request, image, strength, NoiseSource.of(generator), noise, listener);
     }
 
     /**
-     * Image to image (SDEdit, Meng et al. 2022): the image (1, 3, H, W) in [0, 1] is encoded, noised to the
-     * timestep that {@code strength} in (0, 1] selects, and denoised over the last round(steps * strength) steps.
+     * Image to image (SDEdit, Meng et al. 2022), as diffusers' StableDiffusionImg2ImgPipeline: the image
+     * (B, 3, H, W) in [0, 1] is preprocessed ({@link VaeImageProcessor}; its size, floored to the VAE's factor,
+     * is the output's, the request's height and width are not used), encoded, noised to the timestep that
+     * {@code strength} in (0, 1] selects ({@link StrengthSchedule}) and denoised from there. The encoder's sample
+     * and the forward-process noise are drawn from {@code latentNoise}, in that order, then the scheduler's from
+     * {@code schedulerNoise}: one generator behind both draws as the reference's does.
      */
-    public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, NoiseSource noise,
+    public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, NoiseSource latentNoise, NoiseSource schedulerNoise,
                                          DenoisingListener listener) {
-        if (!(strength > 0 && strength <= 1)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
-        long[] shape = image.shape();
-        if (shape.length != 4 || shape[1] != 3 || shape[2] != request.height() || shape[3] != request.width())
-            throw new IllegalArgumentException("the image has shape " + java.util.Arrays.toString(shape) + ", expected (B, 3, "
-                    + request.height() + ", " + request.width() + ")");
-        checkInputs(request);
+        checkDenoising(request);
+        StrengthSchedule.check(request.steps(), strength);
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
-            scheduler.setTimesteps(request.steps());
-            double[] all = scheduler.timesteps();
-            int kept = Math.min((int) (request.steps() * strength), request.steps());
-            if (kept < 1) throw new IllegalArgumentException("strength " + strength + " leaves no denoising step of " + request.steps());
-            // the schedule from its (steps - kept)-th step on, counted in model calls per step (Heun makes two)
-            double[] timesteps = java.util.Arrays.copyOfRange(all, (request.steps() - kept) * scheduler.order(), all.length);
-            Tensor encoded = vae.scaleLatents(vae.encode(image.mul(2).sub(1)).sample(Tensor.randn(generator, latentShape(request))));
-            Tensor start = scheduler.addNoise(encoded, Tensor.randn(generator, latentShape(request)), new double[] {timesteps[0]});
-            return denoise(new String[] {request.prompt()}, request, start, timesteps, noise, listener, caller);
+            Tensor context = guidedContext(request);
+            Tensor preprocessed = preprocess(image.device().equals(vae.device()) ? image : image.to(vae.device()));
+            StrengthSchedule plan = StrengthSchedule.apply(scheduler, request.steps(), strength);
+            Tensor start = imageLatents(preprocessed, plan.latentTimestep(), latentNoise).noisy();
+            Tensor result = DenoisingLoop.run(scheduler, start, plan.timesteps(), request, unetModel(context), schedulerNoise, listener);
+            return DenoisingLoop.decode(vae, result, caller);
         }
     }
 
-    /** The reference pipeline's prompt encoding, denoising loop and decoding, from prepared latents. */
-    private GenerationResult denoise(String[] prompts, GenerationRequest request, Tensor latents, double[] timesteps, NoiseSource noise,
-                                     DenoisingListener listener, Scope caller) {
+    /** An image in [0, 1] (or [-1, 1]) as the VAE encoder takes it. */
+    public Tensor preprocess(Tensor image) {
+        return VaeImageProcessor.preprocess(image, vaeScaleFactor());
+    }
+
+    /** The VAE's q(z | x) of a preprocessed image. */
+    public LatentDistribution encodeImage(Tensor preprocessed) {
+        return vae.encode(preprocessed);
+    }
+
+    /** The image's scaled latents (a sample of q(z | x)) and the same noised to {@code timestep}: where image to image starts. */
+    public record ImageLatents(Tensor encoded, Tensor noisy) {}
+
+    /**
+     * Encodes, samples with the first draw of {@code noise} and scales (the reference takes a sample, not the
+     * mean), then noises to {@code timestep} with the second draw, without init_noise_sigma (text to image only).
+     */
+    public ImageLatents imageLatents(Tensor preprocessed, double timestep, NoiseSource noise) {
+        LatentDistribution q = encodeImage(preprocessed);
+        Tensor mean = q.mean();
+        Tensor encoded = vae.scaleLatents(q.sample(noise.next(mean.shape(), mean.dtype(), mean.device())));
+        Tensor noisy = scheduler.addNoise(encoded, noise.next(encoded.shape(), encoded.dtype(), encoded.device()), new double[] {timestep});
+        return new ImageLatents(encoded, noisy);
+    }
+
+    /** The prompt's context, behind the negative prompt's when guidance is on ([uncond, cond]). */
+    private Tensor guidedContext(GenerationRequest request) {
+        return guidedContext(new String[] {request.prompt()}, request);
+    }
+
+    /** The prompts' contexts, behind as many negative prompts when guidance is on ([uncond..., cond...]). */
+    private Tensor guidedContext(String[] prompts, GenerationRequest request) {
         Tensor context = encodePrompts(prompts);
-        if (ClassifierFreeGuidance.enabled(request.guidanceScale())) {
-            String[] negative = new String[prompts.length];
-            java.util.Arrays.fill(negative, request.negativePrompt() == null ? "" : request.negativePrompt());
-            context = Tensor.cat(0, encodePrompts(negative), context);  // [uncond, cond]
-        }
-        Tensor finalContext = context;
-        Tensor result = DenoisingLoop.run(scheduler, latents, timesteps, request, (input, t) -> unet.forward(input, t, finalContext), noise, listener);
-        return DenoisingLoop.decode(vae, result, caller);
+        if (!ClassifierFreeGuidance.enabled(request.guidanceScale())) return context;
+        String[] negative = new String[prompts.length];
+        java.util.Arrays.fill(negative, request.negativePrompt() == null ? "" : request.negativePrompt());
+        return Tensor.cat(0, encodePrompts(negative), context);
+    }
+
+    private DenoisingLoop.Model unetModel(Tensor context) {
+        return (input, t) -> unet.forward(input, t, context);
     }
 
     @Override

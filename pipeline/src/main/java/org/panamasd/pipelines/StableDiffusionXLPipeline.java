@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
-import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -22,6 +21,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
+import org.panamasd.schedulers.Schedulers;
 
 /**
  * Text to image with Stable Diffusion XL (Podell et al. 2023), and with SDXL-Turbo (guidance 0, one to four
@@ -42,6 +42,11 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
                                      UNet2DConditionModel unet, AutoencoderKL vae, Scheduler scheduler, boolean zerosForEmptyNegative) {
         if (!"text_time".equals(unet.config().additionEmbedType()))
             throw new IllegalArgumentException("an SDXL pipeline needs a UNet with addition_embed_type text_time");
+        // the added embedding takes the pooled projection and six sinusoidal size / crop embeddings
+        int expected = 6 * unet.config().additionTimeEmbedDim() + textEncoder2.config().projectionDim();
+        if (expected != unet.config().projectionClassEmbeddingsInputDim())
+            throw new IllegalArgumentException("the UNet's projection_class_embeddings_input_dim is " + unet.config().projectionClassEmbeddingsInputDim()
+                    + ", but 6 * addition_time_embed_dim + text_encoder_2's projection_dim is " + expected);
         this.tokenizer = tokenizer;
         this.tokenizer2 = tokenizer2;
         this.textEncoder = textEncoder;
@@ -59,20 +64,27 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the scheduler class chosen by the caller (null: the config's own). */
     public static StableDiffusionXLPipeline load(Path directory, String schedulerClass) {
+        return load(directory, schedulerClass, Device.CPU);
+    }
+
+    /** As {@link #load(Path, String)}, with the models on {@code device} (a CUDA device needs a CUDA build of libtorch). */
+    public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device) {
         Path index = directory.resolve("model_index.json");
         if (!Files.isRegularFile(index)) throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
             JsonNode model = new ObjectMapper().readTree(index.toFile());
-            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"));
+            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"), device);
             loaded.add(te);
-            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"));
+            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"), device);
             loaded.add(te2);
-            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"));
+            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"), device);
             loaded.add(unet);
-            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"));
+            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"), device);
             loaded.add(vae);
-            Scheduler scheduler = StableDiffusionPipeline.scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
+            // as the reference, SDXL takes the scheduler config as it is (no SD 1.x steps_offset / clip_sample rewrite)
+            DiffusersConfig schedulerConfig = DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json"));
+            Scheduler scheduler = schedulerClass == null ? Schedulers.fromConfig(schedulerConfig) : Schedulers.create(schedulerClass, schedulerConfig);
             return new StableDiffusionXLPipeline(CLIPTokenizer.load(directory.resolve("tokenizer")), CLIPTokenizer.load(directory.resolve("tokenizer_2")),
                     te, te2, unet, vae, scheduler, model.path("force_zeros_for_empty_prompt").asBoolean(true));
         } catch (IOException e) {
@@ -110,8 +122,8 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
     public record PromptEmbeddings(Tensor context, Tensor pooled) {}
 
     public PromptEmbeddings encodePrompt(String prompt) {
-        CLIPTextModel.Output first = textEncoder.forward(Tensor.of(tokenizer.inputIds(prompt, 77), 1, 77));
-        CLIPTextModel.Output second = textEncoder2.forward(Tensor.of(tokenizer2.inputIds(prompt, 77), 1, 77));
+        CLIPTextModel.Output first = textEncoder.forward(textEncoder.ids(tokenizer.inputIds(prompt, 77)));
+        CLIPTextModel.Output second = textEncoder2.forward(textEncoder2.ids(tokenizer2.inputIds(prompt, 77)));
         List<Tensor> h1 = first.hiddenStates(), h2 = second.hiddenStates();
         Tensor context = Tensor.cat(-1, h1.get(h1.size() - 2), h2.get(h2.size() - 2));  // penultimate layers, no final norm
         Tensor pooled = second.textEmbeds() != null ? second.textEmbeds() : second.pooled();
@@ -125,33 +137,55 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
     }
 
     public GenerationResult generate(GenerationRequest r, Generator generator, NoiseSource noise, DenoisingListener listener) {
+        return generate(r, SizeConditions.DEFAULT, generator, noise, listener);
+    }
+
+    /**
+     * Runs a request with the given size conditions. Initial latents not given are drawn from {@code generator};
+     * stochastic scheduler steps draw from {@code noise}.
+     */
+    public GenerationResult generate(GenerationRequest r, SizeConditions sizes, Generator generator, NoiseSource noise, DenoisingListener listener) {
         if (r.height() % 8 != 0 || r.width() % 8 != 0)
             throw new IllegalArgumentException("height and width must be divisible by 8, got " + r.height() + "x" + r.width());
         if (r.steps() < 1) throw new IllegalArgumentException("steps must be at least 1, got " + r.steps());
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
-            boolean guidance = ClassifierFreeGuidance.enabled(r.guidanceScale());
-            PromptEmbeddings positive = encodePrompt(r.prompt());
-            Tensor context = positive.context(), pooled = positive.pooled();
-            // original size, crop top-left, target size: the conditions SDXL was trained with
-            Tensor timeIds = Tensor.of(new float[] {r.height(), r.width(), 0, 0, r.height(), r.width()}, 1, 6);
-            if (guidance) {
-                PromptEmbeddings negative = r.negativePrompt() == null && zerosForEmptyNegative
-                        ? new PromptEmbeddings(Tensor.zeros(context.shape()), Tensor.zeros(pooled.shape()))
-                        : encodePrompt(r.negativePrompt() == null ? "" : r.negativePrompt());
-                context = Tensor.cat(0, negative.context(), context);
-                pooled = Tensor.cat(0, negative.pooled(), pooled);
-                timeIds = Tensor.cat(0, timeIds, timeIds);
-            }
+            Conditioning c = conditioning(r, sizes);
             scheduler.setTimesteps(r.steps());
             int f = vaeScaleFactor();
             long[] shape = {1, unet.config().inChannels(), r.height() / f, r.width() / f};
-            Tensor latents = (r.latents() != null ? r.latents() : Tensor.randn(generator, shape)).mul(scheduler.initNoiseSigma());
-            Tensor finalContext = context, finalPooled = pooled, finalTimeIds = timeIds;
+            Tensor latents = InitialLatents.of(r.latents(), generator, shape, unet.device()).mul(scheduler.initNoiseSigma());
             Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), r, (input, t) -> unet.forward(input,
-                    Tensor.full(t, DType.FLOAT32, Device.CPU, input.size(0)), finalContext, finalPooled, finalTimeIds), noise, listener);
+                    UNet2DConditionModel.timesteps(t, input), c.context(), c.pooled(), c.timeIds()), noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
+    }
+
+    /** What the UNet receives besides the latents, [negative, positive] with guidance: the context, the pooled embedding and the time ids. */
+    public record Conditioning(Tensor context, Tensor pooled, Tensor timeIds) {}
+
+    /**
+     * The prompt's conditioning; with guidance the negative prompt's comes first: zeros when none is given and
+     * the model says so (force_zeros_for_empty_prompt), else its encoding ("" when none). Both halves get the
+     * same time ids.
+     */
+    public Conditioning conditioning(GenerationRequest r, SizeConditions sizes) {
+        PromptEmbeddings positive = encodePrompt(r.prompt());
+        Tensor context = positive.context(), pooled = positive.pooled();
+        Tensor timeIds = Tensor.of(sizes.timeIds(r.height(), r.width()), 1, 6).to(context.device());
+        if (!ClassifierFreeGuidance.enabled(r.guidanceScale())) return new Conditioning(context, pooled, timeIds);
+        PromptEmbeddings negative = r.negativePrompt() == null && zerosForEmptyNegative
+                ? new PromptEmbeddings(Tensor.zeros(context.dtype(), context.device(), context.shape()), Tensor.zeros(pooled.dtype(), pooled.device(), pooled.shape()))
+                : encodePrompt(r.negativePrompt() == null ? "" : r.negativePrompt());
+        return new Conditioning(Tensor.cat(0, negative.context(), context), Tensor.cat(0, negative.pooled(), pooled), Tensor.cat(0, timeIds, timeIds));
+    }
+
+    public CLIPTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public CLIPTokenizer tokenizer2() {
+        return tokenizer2;
     }
 
     @Override

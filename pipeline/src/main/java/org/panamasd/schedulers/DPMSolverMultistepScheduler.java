@@ -30,7 +30,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
     private final double[] trainingSigmas;
     private double[] timesteps = new double[0];
     private double[] sigmas = new double[0];
-    private int stepIndex = -1;
+    private final StepIndex position = new StepIndex();
     private int lowerOrderNums;
     private Tensor previousX0;
     private Scope history;
@@ -90,7 +90,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
         for (int i = 0; i < steps; i++) sigmas[i] = (float) s[i];
         sigmas[steps] = (float) last;
         this.timesteps = t;
-        this.stepIndex = -1;
+        position.reset();
         this.lowerOrderNums = 0;
         resetHistory();
     }
@@ -137,10 +137,14 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
     }
 
     @Override
+    public void setBeginIndex(int index) {
+        position.begin(index, timesteps.length);
+    }
+
+    @Override
     public StepOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource noise) {
         if (timesteps.length == 0) throw new IllegalStateException("call setTimesteps before step");
-        if (stepIndex < 0) stepIndex = indexFor(timestep);
-        int i = stepIndex, n = timesteps.length;
+        int i = position.current(() -> indexFor(timestep)), n = timesteps.length;
         boolean firstOrderAtEnd = i == n - 1 && (eulerAtFinal || (lowerOrderFinal && n < 15) || finalSigmaZero);
 
         double sigmaS = sigmas[i], sigmaT = sigmas[i + 1];
@@ -161,7 +165,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
         }
         if (lowerOrderNums < 2) lowerOrderNums++;
         remember(x0);
-        stepIndex++;
+        position.advance();
         return new StepOutput(prev.to(modelOutput.dtype()), null);
     }
 
@@ -177,7 +181,8 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
     public Tensor addNoise(Tensor original, Tensor noise, double[] timesteps) {
         double[] a = new double[timesteps.length], s = new double[timesteps.length];
         for (int r = 0; r < timesteps.length; r++) {
-            double sigma = sigmas[indexFor(timesteps[r])];
+            double t = timesteps[r];
+            double sigma = sigmas[position.forNoise(() -> indexFor(t))];
             a[r] = alpha(sigma);
             s[r] = sigma * a[r];
         }

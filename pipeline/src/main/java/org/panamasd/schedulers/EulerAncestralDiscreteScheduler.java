@@ -25,7 +25,7 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
         this.timesteps = spacedTimesteps(steps);
         this.sigmas = new double[steps + 1];
         for (int i = 0; i < steps; i++) sigmas[i] = (float) SigmaSteps.interp(timesteps[i], trainingSigmas);
-        this.stepIndex = -1;
+        position.reset();
     }
 
     @Override
@@ -44,7 +44,7 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
         // drawn on every step, the last (sigma_up = 0) included, as the reference does
         Tensor z = noise.next(modelOutput.shape(), modelOutput.dtype(), modelOutput.device());
         prev = prev.add(z.mul(up)).to(modelOutput.dtype());
-        stepIndex++;
+        position.advance();
         return new StepOutput(prev, x0);
     }
 }

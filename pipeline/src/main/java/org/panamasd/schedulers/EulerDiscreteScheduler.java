@@ -66,7 +66,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
         for (int i = 0; i < steps; i++) sigmas[i] = (float) s[i];
         this.timesteps = new double[steps];
         for (int i = 0; i < steps; i++) timesteps[i] = continuousTimesteps ? (float) (0.25 * Math.log(sigmas[i])) : (float) t[i];
-        this.stepIndex = -1;
+        position.reset();
     }
 
     @Override
@@ -84,7 +84,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
         Tensor derivative = x.sub(x0).div(sigmaHat);
         double dt = sigmas[i + 1] - sigmaHat;
         Tensor prev = x.add(derivative.mul(dt)).to(modelOutput.dtype());
-        stepIndex++;
+        position.advance();
         return new StepOutput(prev, x0);
     }
 

@@ -50,7 +50,7 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
             sigmas[2 * i - 1] = sigmas[2 * i] = (float) s[i];
         }
         sigmas[2 * steps - 1] = 0;
-        this.stepIndex = -1;
+        position.reset();
         clearPending();
     }
 
@@ -83,7 +83,7 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
             prev = pendingSample.add(derivative.mul(pendingDt));
             clearPending();
         }
-        stepIndex++;
+        position.advance();
         return new StepOutput(prev.to(modelOutput.dtype()), x0);
     }
 

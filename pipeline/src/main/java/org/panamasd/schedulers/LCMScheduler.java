@@ -21,7 +21,7 @@ public final class LCMScheduler extends AlphaBarScheduler {
     private final int originalInferenceSteps;
     private final double timestepScaling;
     private final double finalAlphaCumprod;
-    private int stepIndex = -1;
+    private final StepIndex position = new StepIndex();
 
     public LCMScheduler(DiffusersConfig config) {
         super(config);
@@ -60,13 +60,18 @@ public final class LCMScheduler extends AlphaBarScheduler {
             t[i] = (double) (candidates - index) * k - 1;
         }
         this.timesteps = t;
-        this.stepIndex = -1;
+        position.reset();
+    }
+
+    @Override
+    public void setBeginIndex(int index) {
+        position.begin(index, timesteps.length);
     }
 
     @Override
     public StepOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource noise) {
         int t = AlphaBarTimesteps.index(timestep, schedule);
-        if (stepIndex < 0) stepIndex = SigmaSteps.indexOf(timesteps, timestep);
+        int stepIndex = position.current(() -> SigmaSteps.indexOf(timesteps, timestep));
         int prevIndex = stepIndex + 1;
         int prevT = prevIndex < timesteps.length ? (int) timesteps[prevIndex] : t;
         double alphaProd = schedule.alphaCumprod(t);
@@ -84,7 +89,7 @@ public final class LCMScheduler extends AlphaBarScheduler {
             Tensor z = noise.next(modelOutput.shape(), modelOutput.dtype(), modelOutput.device());
             prev = denoised.mul(Math.sqrt(alphaProdPrev)).add(z.mul(Math.sqrt(1 - alphaProdPrev)));
         }
-        stepIndex++;
+        position.advance();
         return new StepOutput(prev, denoised);
     }
 }

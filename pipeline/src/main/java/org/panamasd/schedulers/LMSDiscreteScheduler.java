@@ -49,7 +49,7 @@ public final class LMSDiscreteScheduler extends SigmaScheduler {
         this.sigmas = new double[steps + 1];
         for (int i = 0; i < steps; i++) sigmas[i] = (float) s[i];
         this.timesteps = t;
-        this.stepIndex = -1;
+        position.reset();
         history.clear();
         if (history.capacity() != order) history = new TensorHistory(order);
         lastCoefficients = new double[0];
@@ -75,7 +75,7 @@ public final class LMSDiscreteScheduler extends SigmaScheduler {
             prev = prev.add(history.fromNewest(j).mul(c[j]));
         }
         lastCoefficients = c;
-        stepIndex++;
+        position.advance();
         return new StepOutput(prev.to(modelOutput.dtype()), x0);
     }
 

@@ -99,7 +99,13 @@ public final class NoiseSchedule {
                 throw new IllegalArgumentException("timestep " + t + " is outside [0, " + alphasCumprod.length + ")");
             values[i] = (float) Math.sqrt((float) (signal ? alphasCumprod[(int) t] : 1 - alphasCumprod[(int) t]));
         }
-        return Tensor.of(values, broadcastShape(timesteps.length, like.dim())).to(like.dtype());
+        return rowsLike(values, like);
+    }
+
+    /** One value per batch row, shaped (B, 1, ..., 1) to broadcast over {@code like}, of its dtype and on its device. */
+    static Tensor rowsLike(float[] values, Tensor like) {
+        Tensor rows = Tensor.of(values, broadcastShape(values.length, like.dim())).to(like.dtype());
+        return rows.device().equals(like.device()) ? rows : rows.to(like.device());
     }
 
     static long[] broadcastShape(int rows, int dims) {

@@ -12,10 +12,17 @@ import org.panamasd.Tensor;
 @FunctionalInterface
 public interface NoiseSource {
 
-    /** A new standard-normal tensor of the given shape, in the current scope. */
+    /** A new standard-normal tensor of the given shape, on {@code device}, in the current scope. */
     Tensor next(long[] shape, DType dtype, Device device);
 
+    /**
+     * Draws with {@code generator} on the generator's own device and moves the result where it is asked for, as
+     * the reference's randn_tensor does: a CPU generator gives the same numbers whatever device the model is on.
+     */
     static NoiseSource of(Generator generator) {
-        return (shape, dtype, device) -> Tensor.randn(generator, dtype, device, shape);
+        return (shape, dtype, device) -> {
+            Tensor drawn = Tensor.randn(generator, dtype, generator.device(), shape);
+            return drawn.device().equals(device) ? drawn : drawn.to(device);
+        };
     }
 }

@@ -40,6 +40,14 @@ public interface Scheduler extends AutoCloseable {
     /** The forward process at the given timesteps, one per batch row. */
     Tensor addNoise(Tensor original, Tensor noise, double[] timesteps);
 
+    /**
+     * Starts the next steps at position {@code index} of {@link #timesteps()} instead of the first step's
+     * timestep looked up, and makes {@link #addNoise} use that position: what the reference's
+     * set_begin_index does for image to image. Schedulers the reference gives no begin index (DDPM, DDIM,
+     * PNDM) index by timestep alone and ignore it. {@link #setTimesteps} clears it.
+     */
+    default void setBeginIndex(int index) {}
+
     /** The training schedule this scheduler samples from. */
     NoiseSchedule schedule();
 

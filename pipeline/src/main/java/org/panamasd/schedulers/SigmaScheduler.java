@@ -6,7 +6,8 @@ import org.panamasd.io.DiffusersConfig;
 /**
  * What the Euler schedulers share: they step in sigma space, the model sees x / sqrt(sigma^2 + 1), the prior
  * has std sigma_max (sqrt(sigma_max^2 + 1) with leading spacing, as the reference), and the forward process
- * is x_0 + sigma eps. The step index starts at the first timestep passed and advances with every step.
+ * is x_0 + sigma eps. The step index starts at the first timestep passed (or the begin index) and advances
+ * with every step.
  */
 abstract class SigmaScheduler implements Scheduler {
     protected final NoiseSchedule schedule;
@@ -16,7 +17,7 @@ abstract class SigmaScheduler implements Scheduler {
     protected final double[] trainingSigmas;
     protected double[] timesteps;
     protected double[] sigmas;
-    protected int stepIndex = -1;
+    protected final StepIndex position = new StepIndex();
 
     SigmaScheduler(DiffusersConfig config) {
         this.schedule = NoiseSchedule.fromConfig(config);
@@ -60,8 +61,12 @@ abstract class SigmaScheduler implements Scheduler {
     }
 
     int index(double timestep) {
-        if (stepIndex < 0) stepIndex = SigmaSteps.indexOf(timesteps, timestep);
-        return stepIndex;
+        return position.current(() -> SigmaSteps.indexOf(timesteps, timestep));
+    }
+
+    @Override
+    public void setBeginIndex(int index) {
+        position.begin(index, timesteps.length);
     }
 
     @Override
@@ -86,7 +91,10 @@ abstract class SigmaScheduler implements Scheduler {
     @Override
     public Tensor addNoise(Tensor original, Tensor noise, double[] timesteps) {
         double[] rows = new double[timesteps.length];
-        for (int r = 0; r < rows.length; r++) rows[r] = sigmas[SigmaSteps.indexOf(this.timesteps, timesteps[r])];
+        for (int r = 0; r < rows.length; r++) {
+            double t = timesteps[r];
+            rows[r] = sigmas[position.forNoise(() -> SigmaSteps.indexOf(this.timesteps, t))];
+        }
         return original.add(noise.mul(SigmaSteps.perRow(rows, original)));
     }
 

@@ -83,7 +83,7 @@ final class SigmaSteps {
     static Tensor perRow(double[] values, Tensor like) {
         float[] f = new float[values.length];
         for (int i = 0; i < values.length; i++) f[i] = (float) values[i];
-        return Tensor.of(f, NoiseSchedule.broadcastShape(values.length, like.dim())).to(like.dtype());
+        return NoiseSchedule.rowsLike(f, like);
     }
 
     private SigmaSteps() {}

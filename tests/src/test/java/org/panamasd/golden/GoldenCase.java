@@ -1,17 +1,15 @@
 package org.panamasd.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.SafeTensors;
 
 /** One reference case directory: case.json, config.json and the input / output tensors. */
 public final class GoldenCase {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final Path dir;
     private final JsonNode description;
     private SafeTensors inputs, outputs;
@@ -19,7 +17,8 @@ public final class GoldenCase {
     GoldenCase(Path dir) {
         this.dir = dir;
         try {
-            this.description = JSON.readTree(dir.resolve("case.json").toFile());
+            // written by Python's json module, which writes -Infinity and NaN as in configs
+            this.description = DiffusersConfig.readJson(dir.resolve("case.json"));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + dir.resolve("case.json"), e);
         }
@@ -39,6 +38,11 @@ public final class GoldenCase {
 
     public JsonNode json() {
         return description;
+    }
+
+    /** A config stored inside case.json (e.g. runs.cfg.scheduler_config), read as config files are. */
+    public DiffusersConfig config(JsonNode node, String what) {
+        return DiffusersConfig.of(node, name() + "/case.json " + what);
     }
 
     public double atol() {

@@ -11,12 +11,14 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestFactory;
 import org.panamasd.Scope;
+import org.panamasd.support.GoldenRoot;
 import org.panamasd.support.NativeTest;
 
 /**
- * Parity with the reference implementations: one test per case directory under the golden root (system
- * property golden.root, default ../shared/golden beside the repository), named after the directory and
- * dispatched on the kind in its case.json. A kind not built yet is reported as skipped, naming the kind.
+ * Parity with the reference implementations: one test per case directory under the golden root
+ * ({@link GoldenRoot}), named after the directory and dispatched on the kind in its case.json. A missing root
+ * fails where the cases are required (-Pgolden, CI) and is skipped elsewhere; a kind not built yet is reported
+ * as skipped, naming the kind.
  */
 @Tag("golden")
 class GoldenParityTest extends NativeTest {
@@ -29,6 +31,8 @@ class GoldenParityTest extends NativeTest {
             "clip_tokenizer", new ClipTokenizerCaseCheck(),
             "clip_text_model", new ClipTextCaseCheck(),
             "stable_diffusion_pipeline", new SdPipelineCaseCheck(),
+            "stable_diffusion_xl_pipeline", new SdXlPipelineCaseCheck(),
+            "stable_diffusion_img2img_pipeline", new SdImg2ImgCaseCheck(),
             "dinov2_model", new Dinov2CaseCheck());
 
     @FunctionalInterface
@@ -36,21 +40,17 @@ class GoldenParityTest extends NativeTest {
         void check(GoldenCase c) throws Exception;
     }
 
-    static Path root() {
-        Path configured = Path.of(System.getProperty("golden.root", "../shared/golden"));
-        if (configured.isAbsolute()) return configured;
-        return Path.of(System.getProperty("panamasd.root", "..")).resolve(configured).normalize();
-    }
-
     @TestFactory
     Stream<DynamicTest> cases() throws IOException {
-        Path root = root();
+        Path root = GoldenRoot.path();
         if (!Files.isDirectory(root))
-            return Stream.of(DynamicTest.dynamicTest("golden root", () -> Assumptions.abort("no golden cases: " + root + " is not a directory")));
+            return Stream.of(DynamicTest.dynamicTest("golden root", () -> GoldenRoot.check(root, GoldenRoot.required())));
         List<Path> dirs;
         try (Stream<Path> list = Files.list(root)) {
             dirs = list.filter(d -> Files.isRegularFile(d.resolve("case.json"))).sorted().toList();
         }
+        if (dirs.isEmpty())
+            return Stream.of(DynamicTest.dynamicTest("golden root", () -> GoldenRoot.missing(root + " holds no case directory", GoldenRoot.required())));
         return dirs.stream().map(dir -> DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
             GoldenCase c = new GoldenCase(dir);
             CaseCheck check = CHECKS.get(c.kind());

@@ -13,6 +13,7 @@ import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.Torch;
 import org.panamasd.support.NativeTest;
+import org.panamasd.support.TinyPipelineRuns;
 
 /** CUDA checks: run with -Pgpu on a machine with a GPU and the shim built against a CUDA libtorch (-Dtorch.dir=...). */
 @Tag("gpu")
@@ -35,6 +36,17 @@ class CudaTest extends NativeTest {
             Tensor attention = Functional.scaledDotProductAttention(q.to(gpu), q.to(gpu), q.to(gpu), null, 0, false, 0);
             assertArrayEquals(Functional.scaledDotProductAttention(q, q, q, null, 0, false, 0).toFloatArray(),
                     attention.to(Device.CPU).toFloatArray(), 1e-3f);
+        }
+    }
+
+    /** The tiny SD, image-to-image and SDXL pipelines end to end on the GPU, with CPU generators: as on the CPU. */
+    @Test
+    void tinyPipelinesRunEndToEndOnTheGpuAsOnTheCpu() {
+        try (Scope scope = Scope.open()) {
+            TinyPipelineRuns.Images gpu = TinyPipelineRuns.run(Device.cuda(0)), cpu = TinyPipelineRuns.run(Device.CPU);
+            assertArrayEquals(cpu.textToImage().toFloatArray(), gpu.textToImage().toFloatArray(), 2e-3f);
+            assertArrayEquals(cpu.imageToImage().toFloatArray(), gpu.imageToImage().toFloatArray(), 2e-3f);
+            assertArrayEquals(cpu.xl().toFloatArray(), gpu.xl().toFloatArray(), 2e-3f);
         }
     }
 

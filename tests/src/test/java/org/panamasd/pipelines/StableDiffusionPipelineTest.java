@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Generator;
@@ -14,6 +13,7 @@ import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.support.GoldenRoot;
 import org.panamasd.support.NativeTest;
 
 /** The pipeline's own behaviour on the tiny golden components: input checks, seeding, image to image. */
@@ -22,10 +22,8 @@ class StableDiffusionPipelineTest extends NativeTest {
 
     @BeforeAll
     static void tinyPipeline() {
-        Path root = Path.of(System.getProperty("golden.root", "../shared/golden"));
-        if (!root.isAbsolute()) root = Path.of(System.getProperty("panamasd.root", "..")).resolve(root);
-        model = root.resolve("sd-pipeline-tiny/pipeline");
-        Assumptions.assumeTrue(Files.isDirectory(model), "needs the tiny pipeline of the golden cases (" + model + ")");
+        // the tiny pipeline of the golden cases: a failure where they are required, else the class is skipped
+        model = GoldenRoot.directory("sd-pipeline-tiny/pipeline");
     }
 
     @Test

@@ -2,11 +2,8 @@ package org.panamasd.pipelines;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -19,6 +16,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.schedulers.DDIMScheduler;
 import org.panamasd.schedulers.EulerAncestralDiscreteScheduler;
 import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.support.GoldenRoot;
 import org.panamasd.support.NativeTest;
 
 /**
@@ -34,26 +32,38 @@ class StableDiffusionXLPipelineTest extends NativeTest {
         return tinyPipeline(tokenizer, CLIPTextModel.initialize(DiffusersConfig.parse(TE), false, 1), CLIPTextModel.initialize(DiffusersConfig.parse(TE), true, 2));
     }
 
+    private static final String UNET = """
+            {"block_out_channels": [32, 64], "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
+             "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"], "layers_per_block": 1, "attention_head_dim": [2, 4],
+             "cross_attention_dim": 64, "transformer_layers_per_block": [1, 2], "use_linear_projection": true,
+             "addition_embed_type": "text_time", "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 80}""";
+    private static final String VAE = "{\"block_out_channels\": [32, 64], \"down_block_types\": [\"DownEncoderBlock2D\", \"DownEncoderBlock2D\"], \"up_block_types\": [\"UpDecoderBlock2D\", \"UpDecoderBlock2D\"], \"scaling_factor\": 0.13025}";
+    private static final String SCHEDULER = "{\"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"beta_end\": 0.012, \"timestep_spacing\": \"trailing\"}";
+
     private static StableDiffusionXLPipeline tinyPipeline(CLIPTokenizer tokenizer, CLIPTextModel first, CLIPTextModel second) {
-        String unet = """
-                {"block_out_channels": [32, 64], "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
-                 "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"], "layers_per_block": 1, "attention_head_dim": [2, 4],
-                 "cross_attention_dim": 64, "transformer_layers_per_block": [1, 2], "use_linear_projection": true,
-                 "addition_embed_type": "text_time", "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 80}""";
-        String vae = "{\"block_out_channels\": [32, 64], \"down_block_types\": [\"DownEncoderBlock2D\", \"DownEncoderBlock2D\"], \"up_block_types\": [\"UpDecoderBlock2D\", \"UpDecoderBlock2D\"], \"scaling_factor\": 0.13025}";
         return new StableDiffusionXLPipeline(tokenizer, tokenizer.withPadToken("!"),
                 first, second,
-                UNet2DConditionModel.initialize(DiffusersConfig.parse(unet), 3), AutoencoderKL.initialize(DiffusersConfig.parse(vae), 4),
-                new EulerAncestralDiscreteScheduler(DiffusersConfig.parse("{\"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"beta_end\": 0.012, \"timestep_spacing\": \"trailing\"}")),
-                true);
+                UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 3), AutoencoderKL.initialize(DiffusersConfig.parse(VAE), 4),
+                new EulerAncestralDiscreteScheduler(DiffusersConfig.parse(SCHEDULER)), true);
+    }
+
+    @Test
+    void aUNetWhoseAddedEmbeddingDoesNotFitTheSecondEncoderIsRefused() {
+        CLIPTokenizer tokenizer = tokenizer();
+        // 6 * addition_time_embed_dim + projection_dim = 48 + 31 != 80
+        String narrower = TE.replace("\"projection_dim\": 32", "\"projection_dim\": 31");
+        try (CLIPTextModel first = CLIPTextModel.initialize(DiffusersConfig.parse(TE), false, 1);
+             CLIPTextModel second = CLIPTextModel.initialize(DiffusersConfig.parse(narrower), true, 2);
+             UNet2DConditionModel unet = UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 3);
+             AutoencoderKL vae = AutoencoderKL.initialize(DiffusersConfig.parse(VAE), 4)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> new StableDiffusionXLPipeline(tokenizer, tokenizer.withPadToken("!"), first, second,
+                    unet, vae, new EulerAncestralDiscreteScheduler(DiffusersConfig.parse(SCHEDULER)), true));
+            assertTrue(e.getMessage().contains("projection_class_embeddings_input_dim is 80") && e.getMessage().contains("79"), e.getMessage());
+        }
     }
 
     private static CLIPTokenizer tokenizer() {
-        Path root = Path.of(System.getProperty("golden.root", "../shared/golden"));
-        if (!root.isAbsolute()) root = Path.of(System.getProperty("panamasd.root", "..")).resolve(root);
-        Path dir = root.resolve("clip-tokenizer");
-        Assumptions.assumeTrue(Files.exists(dir.resolve("vocab.json")), "needs the CLIP vocabulary of the golden cases (" + dir + ")");
-        return CLIPTokenizer.load(dir);
+        return CLIPTokenizer.load(GoldenRoot.directory("clip-tokenizer"));
     }
 
     @Test

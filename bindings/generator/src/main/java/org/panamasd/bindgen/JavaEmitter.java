@@ -122,7 +122,8 @@ public final class JavaEmitter {
 
                     /**
                      * The symbols of the library, which the caller's loader has loaded (System.load or
-                     * System.loadLibrary) before first use, as with jextract --use-system-load-library.
+                     * System.loadLibrary) before first use: the lookup jextract emits without -l, which is how
+                     * generate-bindings.sh runs it, so both generators' classes load nothing themselves.
                      */
                     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
                             .or(Linker.nativeLinker().defaultLookup());

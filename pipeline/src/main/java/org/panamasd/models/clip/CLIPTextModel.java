@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Functional;
+import org.panamasd.Device;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.LayerNorm;
@@ -44,13 +45,22 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** A transformers text_encoder directory: config.json and model.safetensors. */
     public static CLIPTextModel load(Path directory) {
+        return load(directory, Device.CPU);
+    }
+
+    /** As {@link #load(Path)}, with the parameters on {@code device}. */
+    public static CLIPTextModel load(Path directory, Device device) {
         Path weights = Checkpoints.weightsFile(directory, "model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device);
     }
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors) {
+        return load(config, safetensors, Device.CPU);
+    }
+
+    public static CLIPTextModel load(DiffusersConfig config, Path safetensors, Device device) {
         CLIPTextConfig c = CLIPTextConfig.from(config);
-        return Checkpoints.load(safetensors, state -> {
+        return Checkpoints.load(safetensors, device, state -> {
             boolean projection = state.contains("text_projection.weight");
             CLIPTextModel model = new CLIPTextModel(c, state, state, projection);
             // some transformers checkpoints keep position_ids (an arange) as a buffer: take it, it is not needed
@@ -72,6 +82,17 @@ public final class CLIPTextModel implements AutoCloseable {
 
     public CLIPTextConfig config() {
         return config;
+    }
+
+    /** Where the parameters are. */
+    public Device device() {
+        return parameters.device();
+    }
+
+    /** One row of token ids (1, S) on the model's device. */
+    public Tensor ids(long[] ids) {
+        Tensor row = Tensor.of(ids, 1, ids.length);
+        return device().equals(Device.CPU) ? row : row.to(device());
     }
 
     /** input_ids (B, S) int64, S <= max_position_embeddings. */

@@ -21,7 +21,9 @@ final class Timesteps {
     /** timesteps: (B,) of any numeric dtype -> (B, dim) float32. */
     Tensor forward(Tensor timesteps) {
         int half = dim / 2;
-        Tensor frequencies = Tensor.arange(0, half, 1, DType.FLOAT32).mul(-Math.log(10000) / (half - shift)).exp();  // (half,)
+        Tensor positions = Tensor.arange(0, half, 1, DType.FLOAT32);
+        if (!timesteps.device().equals(positions.device())) positions = positions.to(timesteps.device());  // the embedding is made where t is
+        Tensor frequencies = positions.mul(-Math.log(10000) / (half - shift)).exp();  // (half,)
         Tensor angles = timesteps.to(DType.FLOAT32).unsqueeze(1).mul(frequencies.unsqueeze(0));                      // (B, half)
         Tensor emb = flipSinToCos ? Tensor.cat(-1, angles.cos(), angles.sin()) : Tensor.cat(-1, angles.sin(), angles.cos());
         if (dim % 2 == 1) emb = org.panamasd.Functional.pad(emb, new long[] {0, 1}, org.panamasd.Functional.PadMode.CONSTANT, 0);

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.panamasd.DType;
+import org.panamasd.Device;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.Conv2d;
@@ -73,13 +74,22 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** A diffusers unet directory: config.json and diffusion_pytorch_model.safetensors. */
     public static UNet2DConditionModel load(Path directory) {
+        return load(directory, Device.CPU);
+    }
+
+    /** As {@link #load(Path)}, with the parameters on {@code device}. */
+    public static UNet2DConditionModel load(Path directory, Device device) {
         Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device);
     }
 
     public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors) {
+        return load(config, safetensors, Device.CPU);
+    }
+
+    public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors, Device device) {
         UNetConfig c = UNetConfig.from(config);
-        return Checkpoints.load(safetensors, state -> new UNet2DConditionModel(c, state, state));
+        return Checkpoints.load(safetensors, device, state -> new UNet2DConditionModel(c, state, state));
     }
 
     /** A model with freshly initialised parameters (training from scratch, benchmarks). */
@@ -90,6 +100,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     public UNetConfig config() {
         return config;
+    }
+
+    /** Where the parameters are; inputs must be there too. */
+    public Device device() {
+        return parameters.device();
     }
 
     /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
@@ -104,7 +119,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** The noise prediction with one timestep for the whole batch. */
     public Tensor forward(Tensor sample, double timestep, Tensor context) {
-        return forward(sample, Tensor.full(timestep, DType.FLOAT32, org.panamasd.Device.CPU, sample.size(0)), context, null, null);
+        return forward(sample, timesteps(timestep, sample), context, null, null);
+    }
+
+    /** One timestep for each row of {@code sample}, on its device (float32, as the reference casts it). */
+    public static Tensor timesteps(double timestep, Tensor sample) {
+        return Tensor.full(timestep, DType.FLOAT32, sample.device(), sample.size(0));
     }
 
     /**
@@ -113,6 +133,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
      */
     public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
         long batch = sample.size(0);
+        if (!timesteps.device().equals(sample.device())) timesteps = timesteps.to(sample.device());  // as the reference moves them
         if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
         Tensor tProj = timeProj.forward(timesteps);
         Tensor emb = timeEmbedding.forward(tProj);

@@ -2,6 +2,7 @@ package org.panamasd.models.vae;
 
 import java.nio.file.Path;
 import java.util.Map;
+import org.panamasd.Device;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.Conv2d;
@@ -34,13 +35,22 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** A diffusers vae directory: config.json and diffusion_pytorch_model.safetensors. */
     public static AutoencoderKL load(Path directory) {
+        return load(directory, Device.CPU);
+    }
+
+    /** As {@link #load(Path)}, with the parameters on {@code device}. */
+    public static AutoencoderKL load(Path directory, Device device) {
         Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights);
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device);
     }
 
     public static AutoencoderKL load(DiffusersConfig config, Path safetensors) {
+        return load(config, safetensors, Device.CPU);
+    }
+
+    public static AutoencoderKL load(DiffusersConfig config, Path safetensors, Device device) {
         VaeConfig c = VaeConfig.from(config);
-        return Checkpoints.load(safetensors, state -> new AutoencoderKL(c, state, state));
+        return Checkpoints.load(safetensors, device, state -> new AutoencoderKL(c, state, state));
     }
 
     public static AutoencoderKL initialize(DiffusersConfig config, long seed) {
@@ -55,6 +65,11 @@ public final class AutoencoderKL implements AutoCloseable {
 
     public VaeConfig config() {
         return config;
+    }
+
+    /** Where the parameters are; images and latents must be there too. */
+    public Device device() {
+        return parameters.device();
     }
 
     /** Records block outputs (encoder.conv_in, quant_conv, decoder.up_blocks.0, ...) into the map, or stops with null. */

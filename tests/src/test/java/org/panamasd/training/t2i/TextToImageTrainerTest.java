@@ -77,7 +77,7 @@ class TextToImageTrainerTest extends NativeTest {
     }
 
     @Test
-    void theWrittenDirectoryIsAPipelineThatGenerates(@TempDir Path tmp) {
+    void theWrittenDirectoryIsAPipelineThatGenerates(@TempDir Path tmp) throws Exception {
         CLIPTokenizer tokenizer = CLIPTokenizer.load(GoldenFiles.tokenizer());
         try (TextToImageTrainer t = trainer(tokenizer); AutoencoderKL vae = AutoencoderKL.initialize(DiffusersConfig.parse(VAE), 3)) {
             train(t, 1, 2);
