@@ -112,11 +112,14 @@ final class TrainTextToImageCommand {
     }
 
     /**
-     * Every training image's VAE latent mean, scaled: (N, 4, 16, 16), in the current scope. Cached beside the VAE
-     * ({@code latents-N.safetensors}, N images), since the teacher, ADD and evaluation all need them.
+     * Every training image's VAE latent mean, scaled: (N, 4, 16, 16), in the current scope. Cached under
+     * runs/.cache (keyed by the VAE's weights file and the image count), since the teacher and ADD both need them.
      */
-    static Tensor encodeAll(Path vaeDir, FashionMnist data) {
-        Path cache = vaeDir.resolveSibling("latents-" + data.size() + ".safetensors");
+    static Tensor encodeAll(Path vaeDir, FashionMnist data) throws java.io.IOException {
+        Path weights = vaeDir.resolve("diffusion_pytorch_model.safetensors").toRealPath();
+        String key = Integer.toHexString((weights + "|" + java.nio.file.Files.size(weights) + "|" + java.nio.file.Files.getLastModifiedTime(weights)).hashCode());
+        Path cache = Paths.root().resolve("runs/.cache/latents-" + data.size() + "-" + key + ".safetensors");
+        java.nio.file.Files.createDirectories(cache.getParent());
         if (java.nio.file.Files.isRegularFile(cache)) {
             try (Scope read = Scope.open()) {
                 return org.panamasd.io.SafeTensors.open(cache).tensor("latents").copy().moveToParent();
