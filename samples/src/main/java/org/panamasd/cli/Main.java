@@ -26,6 +26,7 @@ public final class Main {
             case "train-t2i" -> TrainTextToImageCommand.run(rest);
             case "train-features" -> TrainFeaturesCommand.run(rest);
             case "train-add" -> TrainAddCommand.run(rest);
+            case "train-progressive" -> TrainProgressiveCommand.run(rest);
             case "evaluate" -> EvaluateCommand.run(rest);
             case "sample" -> SampleCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);

@@ -125,8 +125,8 @@ final class TrainAddCommand {
                     if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
                 }
                 curve.write(out.resolve("add-loss.png"), "train-add");
-                writeStudent(out.resolve("model"), teacherDir, schedulerConfig, unetConfig, trainer.studentEma());
-                writeStudent(out.resolve("model-raw"), teacherDir, schedulerConfig, unetConfig, student.parameters());
+                writeStudent(out.resolve("model"), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
+                writeStudent(out.resolve("model-raw"), teacherDir, schedulerConfig, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
             }
         }
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
@@ -150,10 +150,11 @@ final class TrainAddCommand {
     }
 
     /** A student directory: its own UNet and scheduler config; tokenizer, text encoder and VAE linked to the teacher's. */
-    static void writeStudent(Path dir, Path teacherDir, DiffusersConfig scheduler, DiffusersConfig unet, Map<String, Tensor> weights) throws Exception {
+    static void writeStudent(Path dir, Path teacherDir, DiffusersConfig scheduler, DiffusersConfig unet, Map<String, Tensor> weights,
+                             String defaults) throws Exception {
         PipelineDirectoryWriter w = new PipelineDirectoryWriter(dir).modelIndexAndScheduler(scheduler).unet(unet, weights, DType.FLOAT16);
         for (String shared : List.of("tokenizer", "text_encoder", "vae")) w.linkComponent(shared, teacherDir);
-        org.panamasd.io.ComponentWriter.writeText(dir.resolve(GenerationDefaults.FILE), GenerationDefaults.TURBO_JSON);
+        org.panamasd.io.ComponentWriter.writeText(dir.resolve(GenerationDefaults.FILE), defaults);
     }
 
     private TrainAddCommand() {}
