@@ -31,6 +31,7 @@ public final class Main {
             case "sample" -> SampleCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);
             case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
+            case "bench-train" -> BenchTrainCommand.run(rest);
             case "help", "-h", "--help" -> usage();
             default -> {
                 System.err.println("unknown command '" + command + "'");

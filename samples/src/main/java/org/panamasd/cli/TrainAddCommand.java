@@ -45,7 +45,7 @@ final class TrainAddCommand {
 
     static void run(String[] args) throws Exception {
         Options o = Options.parse("train-add", args, Set.of("teacher", "features", "out", "steps", "batch", "seed", "lambda", "gamma",
-                "weighting", "teacher-guidance", "lr", "d-lr", "ema", "checkpoint-every", "resume", "images"));
+                "weighting", "teacher-guidance", "lr", "d-lr", "ema", "checkpoint-every", "resume", "images", "timings"));
         if (!o.has("teacher") || !o.has("features") || !o.has("out"))
             throw new IllegalArgumentException("train-add: --teacher DIR (a diffusers pipeline), --features DIR (feature-net) and --out DIR are required");
         Path teacherDir = Path.of(o.string("teacher", null)), out = Path.of(o.string("out", null)), checkpoint = out.resolve("checkpoint");
@@ -110,6 +110,7 @@ final class TrainAddCommand {
                             Tensor realImages = vae.decode(vae.unscaleLatents(x0));
                             b = new AddTrainer.Batch(x0, realImages, text.lastHiddenState(), uncond, text.pooled());
                         }
+                            if (step == first + 2) trainer.resetTimings();  // the first steps warm up
                         l = trainer.step(b, g);
                     }
                     LossCheck.finite("generator", l.generator(), step);
@@ -125,11 +126,21 @@ final class TrainAddCommand {
                     if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
                 }
                 curve.write(out.resolve("add-loss.png"), "train-add");
+                if (Boolean.parseBoolean(o.string("timings", "false"))) printTimings(trainer.partNanos(), steps - first - 1, batch);
                 writeStudent(out.resolve("model"), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
                 writeStudent(out.resolve("model-raw"), teacherDir, schedulerConfig, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
             }
         }
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
+    }
+
+    /** The ADD benchmark's figures: per-part milliseconds per step and shares, with the machine. */
+    static void printTimings(Map<String, Long> nanos, long steps, int batch) {
+        if (steps < 1) return;
+        long total = nanos.values().stream().mapToLong(Long::longValue).sum();
+        System.out.printf("ADD step at batch %d: %.3f s (mean of %d steps after 2 warm-up)%n", batch, total / 1e9 / steps, steps);
+        nanos.forEach((part, n) -> System.out.printf("  %-75s %7.1f ms  %4.1f %%%n", part, n / 1e6 / steps, 100.0 * n / total));
+        System.out.println("machine: " + MachineDescription.describe());
     }
 
     static Tensor ids(CLIPTokenizer tokenizer, String[] captions, CLIPTextModel encoder) {

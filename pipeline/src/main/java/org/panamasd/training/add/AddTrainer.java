@@ -53,6 +53,8 @@ public final class AddTrainer implements AutoCloseable {
     private final Optimizer studentOptimizer, discriminatorOptimizer;
     private final Ema studentEma;
     private long step;
+    private final Map<String, Long> partNanos = new java.util.LinkedHashMap<>();
+    private long mark;
 
     /**
      * @param studentParameters the student's trainable parameters by key (also averaged by the EMA)
@@ -76,6 +78,7 @@ public final class AddTrainer implements AutoCloseable {
 
     public Losses step(Batch batch, Generator generator) {
         step++;
+        mark = System.nanoTime();
         try (Scope iteration = Scope.open()) {
             Tensor real = batch.latents();
             int b = (int) real.size(0);
@@ -83,17 +86,21 @@ public final class AddTrainer implements AutoCloseable {
             long[] pick = Tensor.randint(0, config.studentTimesteps().length, generator, b).toLongArray();
             for (int i = 0; i < b; i++) s[i] = config.studentTimesteps()[(int) pick[i]];
             Tensor fake = student.predictX0(schedule.addNoise(real, real.randnLike(generator), s), s, batch.context());
+            lap("student forward");
 
             // 1. the student: adversarial term through decoder and feature network, plus distillation
             Tensor fakeImages = decode.apply(fake);
             Tensor fakeLogits = discriminator.logits(discriminator.select(features.apply(augment(fakeImages, generator))), batch.condition(), false);
             Tensor generatorLoss = AdversarialLosses.generatorHinge(fakeLogits);
+            lap("decoder + feature network + heads forward (student sample)");
             Tensor distillation = distillation(fake, batch, generator);
+            lap("teacher forward (distillation target)");
             Tensor studentLoss = generatorLoss.add(distillation.mul(config.lambda()));
             studentOptimizer.zeroGrad();
             studentLoss.backward();
             studentOptimizer.step();
             studentEma.update(step);
+            lap("student backward (through heads, feature network, decoder) + Adam + EMA");
 
             // 2. the discriminator: hinge on real / generated images, R1 on the real features (computed once)
             List<Tensor> realFeatures, fakeFeatures;
@@ -101,6 +108,7 @@ public final class AddTrainer implements AutoCloseable {
                 realFeatures = discriminator.select(features.apply(augment(batch.realImages(), generator)));
                 fakeFeatures = discriminator.select(features.apply(augment(fakeImages.detach(), generator)));
             }
+            lap("feature network forward (real + generated, discriminator step)");
             List<Tensor> realInputs = new java.util.ArrayList<>();
             for (Tensor f : realFeatures) realInputs.add(f.requiresGrad(true));
             Tensor realLogits = discriminator.logits(realInputs, batch.condition(), true);
@@ -110,8 +118,25 @@ public final class AddTrainer implements AutoCloseable {
             discriminatorOptimizer.zeroGrad();
             realHinge.add(fakeHinge).add(r1).backward();
             discriminatorOptimizer.step();
+            lap("heads forward + R1 (gradient of gradient) + backward + Adam");
             return new Losses(generatorLoss.item(), distillation.item(), realHinge.item(), fakeHinge.item(), r1.item());
         }
+    }
+
+    private void lap(String part) {
+        long now = System.nanoTime();
+        partNanos.merge(part, now - mark, Long::sum);
+        mark = now;
+    }
+
+    /** Wall time per part of the iteration, summed over the steps so far (for the ADD benchmark). */
+    public Map<String, Long> partNanos() {
+        return java.util.Collections.unmodifiableMap(partNanos);
+    }
+
+    /** Forgets the timings (after warm-up). */
+    public void resetTimings() {
+        partNanos.clear();
     }
 
     private Tensor distillation(Tensor fake, Batch batch, Generator generator) {
