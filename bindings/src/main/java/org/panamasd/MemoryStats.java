@@ -66,6 +66,11 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         return Reclaim.lastReport();
     }
 
+    /** The safety net's latest reports (up to 32), oldest first. */
+    public static java.util.List<String> recentReclaimReports() {
+        return Reclaim.recentReports();
+    }
+
     public static void resetPeak() {
         Native.ensureLoaded();
         Native.check(panamasd_h.psd_memory_reset_peak(), "psd_memory_reset_peak");

@@ -22,6 +22,9 @@ public final class Reclaim {
     private static final System.Logger LOG = System.getLogger("org.panamasd");
     private static final AtomicLong RECLAIMED = new AtomicLong();
     private static volatile String lastReport = "";
+    /** The latest reports, newest last: the GC may reclaim other garbage right after a case a caller waits for. */
+    private static final java.util.ArrayDeque<String> RECENT = new java.util.ArrayDeque<>();
+    private static final int RECENT_KEPT = 32;
 
     static void install() {
         ThreadState.onThreadEnd((threadName, innermost) -> {
@@ -86,6 +89,10 @@ public final class Reclaim {
         RECLAIMED.addAndGet(tensors);
         String report = what + (tensors > 0 ? " " + tensors + " tensor(s), made at:\n  " + String.join("\n  ", sites) : "");
         lastReport = report;
+        synchronized (RECENT) {
+            RECENT.addLast(report);
+            while (RECENT.size() > RECENT_KEPT) RECENT.removeFirst();
+        }
         LOG.log(System.Logger.Level.WARNING, report);
         TensorLeakEvent event = new TensorLeakEvent();
         event.leaked = tensors;
@@ -99,6 +106,12 @@ public final class Reclaim {
 
     static String lastReport() {
         return lastReport;
+    }
+
+    static List<String> recentReports() {
+        synchronized (RECENT) {
+            return List.copyOf(RECENT);
+        }
     }
 
     private Reclaim() {}

@@ -162,9 +162,11 @@ class ConcurrencyTest extends NativeTest {
         } finally {
             MemoryStats.trackAllocations(false);
         }
-        assertEquals(reclaimed + 3, MemoryStats.reclaimedTensors());
-        String report = MemoryStats.lastReclaimReport();
-        assertTrue(report.contains("careless-worker"), report);
+        // other tests' garbage may be reclaimed in the same GC: find this thread's report among the recent ones
+        String report = MemoryStats.recentReclaimReports().stream().filter(r -> r.contains("careless-worker")).findFirst()
+                .orElseThrow(() -> new AssertionError("no report names careless-worker: " + MemoryStats.recentReclaimReports()));
+        assertTrue(report.contains("freed 3 tensor(s)"), report);
+        assertTrue(MemoryStats.reclaimedTensors() >= reclaimed + 3, "at least the thread's 3 tensors were reclaimed");
         assertTrue(report.contains("ConcurrencyTest"), "names the allocation site: " + report);
     }
 
@@ -174,7 +176,8 @@ class ConcurrencyTest extends NativeTest {
         long reclaimed = MemoryStats.reclaimedTensors();
         dropAScope();
         awaitCount(baseline);
-        assertEquals(reclaimed + 2, MemoryStats.reclaimedTensors());
+        // at least its two tensors (another test's garbage may be reclaimed by the same collections)
+        assertTrue(MemoryStats.reclaimedTensors() >= reclaimed + 2, "reclaimed " + (MemoryStats.reclaimedTensors() - reclaimed));
     }
 
     private static void dropAScope() {
