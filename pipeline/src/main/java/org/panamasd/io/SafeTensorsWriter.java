@@ -58,6 +58,7 @@ public final class SafeTensorsWriter {
                         }
                     }
                 }
+                ComponentWriter.readableByAll(temporary);  // a temporary file is private (0600); a model file is not
                 Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(temporary);
