@@ -83,6 +83,7 @@ final class TrainAddCommand {
                 state.put("student", student.parameters());
                 state.put("student_ema", trainer.studentEma());
                 state.put("discriminator", discriminator.namedParameters());
+                state.put("discriminator_buffers", discriminator.buffers());
                 Map<String, org.panamasd.optim.Optimizer> optimizers = Map.of("student", trainer.studentOptimizer(), "discriminator", trainer.discriminatorOptimizer());
                 long first = 1;
                 Path resumeFrom = TrainingCheckpoint.latest(checkpoint);

@@ -18,12 +18,13 @@ final class DiscriminatorHead {
     private final Linear cmapper;
     private final long cmapDim;
 
-    DiscriminatorHead(Weights w, String prefix, long channels, long conditionDim, long cmapDim, Scope state, Generator generator) {
-        this.conv1 = new SpectralNormConv1d(w, prefix + ".main.0.conv", channels, channels, 1, state, generator);
+    DiscriminatorHead(Weights w, String prefix, long channels, long conditionDim, long cmapDim, Scope state, Generator generator,
+                      java.util.Map<String, Tensor> buffers) {
+        this.conv1 = new SpectralNormConv1d(w, prefix + ".main.0.conv", channels, channels, 1, state, generator, buffers);
         this.norm1 = new BatchNormLocal(w, prefix + ".main.0.norm", channels, 8);
-        this.conv9 = new SpectralNormConv1d(w, prefix + ".main.1.fn.conv", channels, channels, 9, state, generator);
+        this.conv9 = new SpectralNormConv1d(w, prefix + ".main.1.fn.conv", channels, channels, 9, state, generator, buffers);
         this.norm9 = new BatchNormLocal(w, prefix + ".main.1.fn.norm", channels, 8);
-        this.out = new SpectralNormConv1d(w, prefix + ".cls", channels, cmapDim, 1, state, generator);
+        this.out = new SpectralNormConv1d(w, prefix + ".cls", channels, cmapDim, 1, state, generator, buffers);
         this.cmapper = new Linear(w, prefix + ".cmapper", conditionDim, cmapDim, true);
         this.cmapDim = cmapDim;
     }

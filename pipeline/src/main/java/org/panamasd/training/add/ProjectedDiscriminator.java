@@ -19,6 +19,7 @@ public final class ProjectedDiscriminator implements AutoCloseable {
     private final Generator generator;
     private final int[] layers;
     private final DiscriminatorHead[] heads;
+    private final java.util.Map<String, Tensor> buffers = new java.util.LinkedHashMap<>();
 
     /**
      * @param layers       indices into the feature network's hidden states, e.g. {0, 2, 4, 6} for a 6-layer ViT
@@ -31,7 +32,7 @@ public final class ProjectedDiscriminator implements AutoCloseable {
         this.layers = layers.clone();
         this.heads = new DiscriminatorHead[layers.length];
         for (int k = 0; k < layers.length; k++)
-            heads[k] = new DiscriminatorHead(weights, "heads." + k, channels, conditionDim, cmapDim, state, generator);
+            heads[k] = new DiscriminatorHead(weights, "heads." + k, channels, conditionDim, cmapDim, state, generator, buffers);
     }
 
     /** The head inputs among a feature network's hidden states. */
@@ -58,6 +59,11 @@ public final class ProjectedDiscriminator implements AutoCloseable {
 
     public java.util.Map<String, Tensor> namedParameters() {
         return weights.parameters();
+    }
+
+    /** The spectral norms' singular-vector estimates (not trained; a checkpoint keeps them). */
+    public java.util.Map<String, Tensor> buffers() {
+        return java.util.Collections.unmodifiableMap(buffers);
     }
 
     @Override

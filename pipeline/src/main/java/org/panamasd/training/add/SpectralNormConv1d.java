@@ -17,7 +17,8 @@ final class SpectralNormConv1d {
     private final Tensor u;  // the left singular vector estimate (out,), no gradient
     private final int kernel;
 
-    SpectralNormConv1d(Weights w, String prefix, long in, long out, int kernel, Scope state, Generator generator) {
+    SpectralNormConv1d(Weights w, String prefix, long in, long out, int kernel, Scope state, Generator generator,
+                       java.util.Map<String, Tensor> buffers) {
         this.weight = w.get(prefix + ".weight", out, in, kernel);
         this.bias = w.get(prefix + ".bias", out);
         this.kernel = kernel;
@@ -25,6 +26,7 @@ final class SpectralNormConv1d {
             Tensor v = Tensor.randn(generator, out);
             this.u = v.div(v.pow(2).sum().sqrt().item() + 1e-12).moveTo(state);
         }
+        buffers.put(prefix + ".weight_u", u);  // torch's spectral_norm name: checkpointed, so a resumed run continues the iteration
     }
 
     /** x (B, C, N) -> (B, out, N); {@code training} advances the power iteration. */

@@ -17,7 +17,9 @@ class DiscriminatorPartsTest extends NativeTest {
     @Test
     void spectralNormalisationBringsTheTopSingularValueToOne() {
         try (Scope scope = Scope.open(); RandomWeights w = new RandomWeights(1); Generator g = new Generator(2); Scope state = Scope.detached()) {
-            SpectralNormConv1d conv = new SpectralNormConv1d(w, "c", 6, 5, 1, state, g);
+            java.util.Map<String, Tensor> buffers = new java.util.HashMap<>();
+            SpectralNormConv1d conv = new SpectralNormConv1d(w, "c", 6, 5, 1, state, g, buffers);
+            assertEquals(java.util.Set.of("c.weight_u"), buffers.keySet());
             // with kernel 1 and no bias the layer is W/sigma applied per token; its gain on the top singular vector -> 1
             Tensor x = Tensor.randn(g, 1, 6, 1);
             for (int i = 0; i < 30; i++) conv.forward(x, true);  // power iterations converge
