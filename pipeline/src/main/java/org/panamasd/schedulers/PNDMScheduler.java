@@ -164,7 +164,7 @@ public final class PNDMScheduler extends AlphaBarScheduler {
      * final alpha-bar below t = 0. A v prediction becomes eps at this x first.
      */
     private Tensor transfer(Tensor x, int t, int prevT, Tensor output) {
-        lastTransfer = new Transfer(t, prevT, x, output);
+        lastTransfer = new Transfer(t, prevT, x.share(), output);  // x may be the kept start sample: a handle of this step's own
         double a = schedule.alphaCumprod(t);
         double aPrev = prevT >= 0 ? schedule.alphaCumprod(prevT) : finalAlphaCumprod;
         Tensor eps = prediction.epsilon(output, x, Math.sqrt(a), Math.sqrt(1 - a));
