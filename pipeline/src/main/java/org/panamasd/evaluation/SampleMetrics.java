@@ -60,28 +60,23 @@ public record SampleMetrics(double fid, double accuracy, double featureDiversity
 
     /** Mean over classes of trace(cov(features of the class)). */
     static double withinClassFeatureSpread(Tensor features, long[] labels) {
-        double total = 0;
-        int classes = 0;
-        for (long c : distinct(labels)) {
-            try (Scope s = Scope.open()) {
-                Tensor rows = features.indexSelect(0, Tensor.of(indicesOf(labels, c), count(labels, c)));
-                if (rows.size(0) < 2) continue;
-                total += rows.var(new long[] {0}, 1, false).sum().item();
-                classes++;
-            }
-        }
-        return total / Math.max(1, classes);
+        return meanOverClasses(features, labels, rows -> rows.var(new long[] {0}, 1, false).sum().item());
     }
 
     /** Mean over classes of the mean over pixels of the std over the class's images. */
     static double withinClassPixelSpread(Tensor images, long[] labels) {
+        return meanOverClasses(images, labels, rows -> rows.to(DType.FLOAT32).std(new long[] {0}, 1, false).mean().item());
+    }
+
+    /** The mean over classes (with at least 2 rows) of {@code spread} of the class's rows. */
+    private static double meanOverClasses(Tensor rowsOfAll, long[] labels, java.util.function.ToDoubleFunction<Tensor> spread) {
         double total = 0;
         int classes = 0;
         for (long c : distinct(labels)) {
             try (Scope s = Scope.open()) {
-                Tensor rows = images.indexSelect(0, Tensor.of(indicesOf(labels, c), count(labels, c)));
+                Tensor rows = rowsOfAll.indexSelect(0, Tensor.of(indicesOf(labels, c), count(labels, c)));
                 if (rows.size(0) < 2) continue;
-                total += rows.to(DType.FLOAT32).std(new long[] {0}, 1, false).mean().item();
+                total += spread.applyAsDouble(rows);
                 classes++;
             }
         }

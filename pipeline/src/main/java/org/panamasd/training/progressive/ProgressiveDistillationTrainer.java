@@ -99,30 +99,32 @@ public final class ProgressiveDistillationTrainer implements AutoCloseable {
         return org.panamasd.schedulers.ClassifierFreeGuidance.combine(halves[0], halves[1], teacherGuidance);
     }
 
-    /** DDIM (eta 0) from z at t to t' given x̂: a' x̂ + s' (z - a x̂) / s, per row. */
-    private Tensor ddim(Tensor z, Tensor x0, long[] from, long[] to) {
+    /**
+     * Per row, the DDIM (eta 0) step from t to t' as z' = cz z + cx x̂ with cz = s'/s and cx = a' - (s'/s) a.
+     * The same pair inverts it: the x̂ that takes z to a given z' is (z' - cz z) / cx.
+     */
+    private double[][] ddimCoefficients(long[] from, long[] to) {
         int b = from.length;
-        double[] cx = new double[b], cz = new double[b];
+        double[] cz = new double[b], cx = new double[b];
         for (int r = 0; r < b; r++) {
             double a = Math.sqrt(alphaBar(from[r])), s = Math.sqrt(1 - alphaBar(from[r]));
             double a2 = Math.sqrt(alphaBar(to[r])), s2 = Math.sqrt(1 - alphaBar(to[r]));
             cz[r] = s2 / s;
             cx[r] = a2 - s2 / s * a;
         }
-        return z.mul(perRow(cz, z)).add(x0.mul(perRow(cx, z)));
+        return new double[][] {cz, cx};
+    }
+
+    /** DDIM (eta 0) from z at t to t' given x̂: a' x̂ + s' (z - a x̂) / s, per row. */
+    private Tensor ddim(Tensor z, Tensor x0, long[] from, long[] to) {
+        double[][] c = ddimCoefficients(from, to);
+        return z.mul(perRow(c[0], z)).add(x0.mul(perRow(c[1], z)));
     }
 
     /** The x̃ whose one DDIM step from z_t lands on z_t'': (z_t'' - (s''/s) z_t) / (a'' - (s''/s) a). */
     private Tensor onestepTarget(Tensor z, Tensor zEnd, long[] t, long[] end) {
-        int b = t.length;
-        double[] ratio = new double[b], denominator = new double[b];
-        for (int r = 0; r < b; r++) {
-            double a = Math.sqrt(alphaBar(t[r])), s = Math.sqrt(1 - alphaBar(t[r]));
-            double a2 = Math.sqrt(alphaBar(end[r])), s2 = Math.sqrt(1 - alphaBar(end[r]));
-            ratio[r] = s2 / s;
-            denominator[r] = a2 - s2 / s * a;
-        }
-        return zEnd.sub(z.mul(perRow(ratio, z))).div(perRow(denominator, z));
+        double[][] c = ddimCoefficients(t, end);
+        return zEnd.sub(z.mul(perRow(c[0], z))).div(perRow(c[1], z));
     }
 
     private static Tensor perRow(double[] v, Tensor like) {
