@@ -106,6 +106,11 @@ int32_t psd_runtime_init(int64_t mmap_threshold, int64_t trim_threshold);
 /* As psd_runtime_init, with the allocator swap optional: counting_allocator false leaves libtorch's CPU
  * allocator in place (allocated/peak bytes then stay 0). Each effect is process-wide. */
 int32_t psd_runtime_init_v2(bool counting_allocator, int64_t mmap_threshold, int64_t trim_threshold);
+
+/* For process exit: from now on every call fails (status PSD_ERR_STD, "shutting down"); waits up to
+ * timeout_ms for the calls in flight on other threads to return, and writes how many are still running.
+ * A JVM shutdown hook calls it, so exit() never tears libtorch down under a running call. */
+int32_t psd_runtime_shutdown(int64_t timeout_ms, int64_t *ret_in_flight);
 /* Borrowed static strings. */
 int32_t psd_runtime_torch_version(const char **ret_version);
 /* Borrowed thread-local strings, valid until the next call of the same function on this thread. */

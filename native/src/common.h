@@ -87,9 +87,26 @@ inline at::TensorOptions options(int32_t dtype, int32_t device_type, int32_t dev
       .device(c10::Device(static_cast<c10::DeviceType>(device_type), static_cast<c10::DeviceIndex>(device_index)));
 }
 
-// The exception barrier: no C++ exception crosses the C ABI.
+// Native calls in flight, and whether the process is shutting down (psd_runtime_shutdown): exit() must not
+// run libtorch's static destructors while another thread is inside libtorch.
+std::atomic<int64_t> &calls_in_flight() noexcept;
+std::atomic<bool> &shutting_down() noexcept;
+
+struct InFlight {
+  InFlight() noexcept { calls_in_flight().fetch_add(1); }
+  ~InFlight() { calls_in_flight().fetch_sub(1); }
+};
+
+// The exception barrier: no C++ exception crosses the C ABI. Each call is counted while it runs; once the
+// process is shutting down, new calls fail at once (the count is raised first, so the shutdown's wait sees
+// every call that got past the check).
 template <class F>
 inline int32_t guarded(F &&body) noexcept {
+  InFlight counted;
+  if (shutting_down().load()) {
+    set_last_error("panama-sd is shutting down: no new native calls");
+    return PSD_ERR_STD;
+  }
   try {
     body();
     return PSD_OK;

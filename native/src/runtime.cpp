@@ -1,4 +1,6 @@
 // Library-level calls: errors, versions, BLAS and threads, dtype/device getters, generators.
+#include <thread>
+#include <chrono>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/core/Generator.h>
@@ -52,6 +54,17 @@ void install_counting_allocator();
 
 using namespace psd;
 
+namespace psd {
+std::atomic<int64_t> &calls_in_flight() noexcept {
+  static std::atomic<int64_t> count{0};
+  return count;
+}
+std::atomic<bool> &shutting_down() noexcept {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+}  // namespace psd
+
 extern "C" {
 
 int32_t psd_abi_version(void) { return PSD_ABI_VERSION; }
@@ -62,6 +75,17 @@ int32_t psd_noop(void) { return PSD_OK; }
 
 int32_t psd_runtime_init(int64_t mmap_threshold, int64_t trim_threshold) {
   return psd_runtime_init_v2(true, mmap_threshold, trim_threshold);
+}
+
+int32_t psd_runtime_shutdown(int64_t timeout_ms, int64_t *ret_in_flight) {
+  // not guarded: it must not count itself, and it only touches atomics
+  psd::shutting_down().store(true);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  while (psd::calls_in_flight().load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  int64_t left = psd::calls_in_flight().load();
+  if (ret_in_flight != nullptr) *ret_in_flight = left;
+  return PSD_OK;
 }
 
 int32_t psd_runtime_init_v2(bool counting_allocator, int64_t mmap_threshold, int64_t trim_threshold) {

@@ -22,6 +22,19 @@ public final class Native {
         check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
         int threads = defaultThreads();
         if (threads > 0) check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
+        // At exit (System.exit, SIGTERM), the JVM runs libtorch's static destructors: wait for the native calls
+        // in flight first (new ones then fail), or a thread inside libtorch crashes the process as it dies.
+        Runtime.getRuntime().addShutdownHook(new Thread(Native::drainAtExit, "panama-sd-exit"));
+    }
+
+    /** How long the exit waits for native calls in flight (-Dpanamasd.exitWaitMillis, default 10 s). */
+    static void drainAtExit() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment left = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+            panamasd_h.psd_runtime_shutdown(Long.getLong("panamasd.exitWaitMillis", 10_000), left);
+            long running = left.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+            if (running > 0) System.err.println("panama-sd: exiting with " + running + " native call(s) still running");
+        }
     }
 
     /** A boolean switch: the system property, else the environment variable, else the default. */
