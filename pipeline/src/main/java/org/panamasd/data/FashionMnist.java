@@ -89,32 +89,6 @@ public final class FashionMnist {
         return grey.repeat(1, 3, 1, 1);
     }
 
-    /** Indices 0 .. size-1 in a random order drawn with {@code generator} (one epoch). */
-    public int[] permutation(Generator generator) {
-        float[] keys = Tensor.rand(generator, count).toFloatArray();
-        Integer[] order = new Integer[count];
-        for (int i = 0; i < count; i++) order[i] = i;
-        java.util.Arrays.sort(order, (a, b) -> Float.compare(keys[a], keys[b]));
-        return java.util.Arrays.stream(order).mapToInt(Integer::intValue).toArray();
-    }
-
-    /** The first {@code perClass} indices of each class, class by class (a fixed, balanced evaluation set). */
-    public int[] balanced(int perClass) {
-        int[] out = new int[perClass * CLASSES.length];
-        int[] taken = new int[CLASSES.length];
-        int n = 0;
-        for (int i = 0; i < count && n < out.length; i++) {
-            int c = labels[i];
-            if (taken[c] < perClass) {
-                taken[c]++;
-                out[n++] = i;
-            }
-        }
-        if (n < out.length) throw new IllegalArgumentException("the split has fewer than " + perClass + " images of some class");
-        java.util.Arrays.sort(out);
-        return out;
-    }
-
     public Tensor labels(int[] indices) {
         long[] values = new long[indices.length];
         for (int b = 0; b < indices.length; b++) values[b] = labels[indices[b]];

@@ -15,12 +15,14 @@ import org.panamasd.models.dinov2.Dinov2Classifier;
  */
 public record SampleMetrics(double fid, double accuracy, double featureDiversity, double pixelDiversity) {
 
-    /** The real side: statistics of held-out images, computed once. */
-    public record Reference(GaussianStatistics features, double featureSpread, double pixelSpread, int count) {
+    /** The real side: statistics of held-out images, computed once, and the classifier's accuracy on them. */
+    public record Reference(GaussianStatistics features, double featureSpread, double pixelSpread, double accuracy, int count) {
         public static Reference of(Dinov2Classifier network, Tensor images01, long[] labels) {
-            Tensor features = SampleMetrics.features(network, images01);
-            return new Reference(GaussianStatistics.of(features), withinClassFeatureSpread(features, labels),
-                    withinClassPixelSpread(images01, labels), (int) images01.size(0));
+            try (Scope s = Scope.open()) {
+                Tensor features = SampleMetrics.features(network, images01);
+                return new Reference(GaussianStatistics.of(features), withinClassFeatureSpread(features, labels),
+                        withinClassPixelSpread(images01, labels), SampleMetrics.accuracy(network, features, labels), (int) images01.size(0));
+            }
         }
     }
 

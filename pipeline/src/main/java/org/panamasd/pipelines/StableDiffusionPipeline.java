@@ -176,9 +176,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** last_hidden_state of the text encoder for several prompts: (B, 77, d). */
     public Tensor encodePrompts(String[] prompts) {
-        Tensor[] rows = new Tensor[prompts.length];
-        for (int i = 0; i < prompts.length; i++) rows[i] = textEncoder.ids(tokenizer.inputIds(prompts[i], maxLength));
-        return textEncoder.forward(rows.length == 1 ? rows[0] : Tensor.cat(0, rows)).lastHiddenState();
+        return textEncoder.forward(textEncoder.ids(tokenizer.inputIds(prompts, maxLength), prompts.length)).lastHiddenState();
     }
 
     /**

@@ -54,13 +54,12 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
             double[] line = TimestepSpacing.linspace(Math.log(trainingSigmas[trainingSigmas.length - 1]), Math.log(trainingSigmas[0]), steps + 1);
             for (int i = 0; i < steps; i++) s[i] = Math.exp(line[i]);
         } else {
-            for (int i = 0; i < steps; i++) s[i] = SigmaSteps.interp(t[i], trainingSigmas);
+            s = interpolatedSigmas(t);
         }
         if (karras) {
             double min = sigmaMin != null ? sigmaMin : s[steps - 1], max = sigmaMax != null ? sigmaMax : s[0];
             s = SigmaSteps.karras(min, max, steps);
-            double[] logSigmas = SigmaSteps.logs(trainingSigmas);
-            for (int i = 0; i < steps; i++) t[i] = (float) SigmaSteps.sigmaToT(s[i], logSigmas);
+            t = timestepsOf(s);  // cast to float32 below, with the others
         }
         this.sigmas = new double[steps + 1];
         for (int i = 0; i < steps; i++) sigmas[i] = (float) s[i];

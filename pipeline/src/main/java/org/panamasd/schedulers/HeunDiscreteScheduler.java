@@ -33,12 +33,11 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
     @Override
     public void setTimesteps(int steps) {
         double[] t = spacedTimesteps(steps);
-        double[] s = new double[steps];
-        for (int i = 0; i < steps; i++) s[i] = SigmaSteps.interp(t[i], trainingSigmas);
+        double[] s = interpolatedSigmas(t);
         if (karras) {
             s = SigmaSteps.karras(s[steps - 1], s[0], steps);
-            double[] logSigmas = SigmaSteps.logs(trainingSigmas);
-            for (int i = 0; i < steps; i++) t[i] = (float) SigmaSteps.sigmaToT(s[i], logSigmas);
+            double[] fractional = timestepsOf(s);
+            for (int i = 0; i < steps; i++) t[i] = (float) fractional[i];
         }
         // t0, t1, t1, t2, t2, ...; sigma0, sigma1, sigma1, ..., sigma_{N-1}, sigma_{N-1}, 0
         this.timesteps = new double[2 * steps - 1];

@@ -38,13 +38,10 @@ public final class LMSDiscreteScheduler extends SigmaScheduler {
     @Override
     public void setTimesteps(int steps) {
         double[] t = spacedTimesteps(steps);
-        double[] s = new double[steps];
-        for (int i = 0; i < steps; i++) s[i] = SigmaSteps.interp(t[i], trainingSigmas);
+        double[] s = interpolatedSigmas(t);
         if (karras) {
             s = SigmaSteps.karras(s[steps - 1], s[0], steps);
-            double[] logSigmas = SigmaSteps.logs(trainingSigmas);
-            // kept in double: the reference leaves Karras timesteps as float64 here (Euler casts to float32)
-            for (int i = 0; i < steps; i++) t[i] = SigmaSteps.sigmaToT(s[i], logSigmas);
+            t = timestepsOf(s);  // kept in double: the reference leaves Karras timesteps as float64 here (Euler casts to float32)
         }
         this.sigmas = new double[steps + 1];
         for (int i = 0; i < steps; i++) sigmas[i] = (float) s[i];

@@ -43,6 +43,21 @@ abstract class SigmaScheduler implements Scheduler {
         return t;
     }
 
+    /** sigma(t) at each (fractional) timestep, interpolated from the training sigmas in float64 as np.interp. */
+    double[] interpolatedSigmas(double[] t) {
+        double[] s = new double[t.length];
+        for (int i = 0; i < t.length; i++) s[i] = SigmaSteps.interp(t[i], trainingSigmas);
+        return s;
+    }
+
+    /** The fractional training timestep of each sigma (log-sigma interpolation), in float64. */
+    double[] timestepsOf(double[] sigmas) {
+        double[] logSigmas = SigmaSteps.logs(trainingSigmas);
+        double[] t = new double[sigmas.length];
+        for (int i = 0; i < t.length; i++) t[i] = SigmaSteps.sigmaToT(sigmas[i], logSigmas);
+        return t;
+    }
+
     @Override
     public double[] timesteps() {
         return timesteps.clone();

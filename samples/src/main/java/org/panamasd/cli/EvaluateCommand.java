@@ -53,9 +53,11 @@ final class EvaluateCommand {
         try (Scope scope = Scope.open(); Dinov2Classifier network = Dinov2Classifier.load(Path.of(o.string("features", null))).freeze()) {
             int[] all = new int[test.size()];
             for (int i = 0; i < all.length; i++) all[i] = i;
-            long[] realLabels = test.labels(all).toLongArray();
-            SampleMetrics.Reference real = SampleMetrics.Reference.of(network, test.paddedRgb(all).add(1).div(2), realLabels);
-            System.out.printf("real test images: classifier accuracy %.3f%n", SampleMetrics.of(network, test.paddedRgb(all).add(1).div(2), realLabels, real).accuracy());
+            SampleMetrics.Reference real;
+            try (Scope s = Scope.open()) {
+                real = SampleMetrics.Reference.of(network, test.paddedRgb(all).add(1).div(2), test.labels(all).toLongArray());
+            }
+            System.out.printf("real test images: classifier accuracy %.3f%n", real.accuracy());
             for (Row row : rows) {
                 long start = System.nanoTime();
                 try (Scope s = Scope.open(); StableDiffusionPipeline pipe = StableDiffusionPipeline.load(row.model())) {

@@ -35,29 +35,23 @@ final class Options {
     }
 
     int integer(String name, int fallback) {
-        String v = values.get(name);
-        try {
-            return v == null ? fallback : Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(command + ": --" + name + " must be an integer, got '" + v + "'");
-        }
+        return parsed(name, fallback, Integer::parseInt, "an integer");
     }
 
     long longValue(String name, long fallback) {
-        String v = values.get(name);
-        try {
-            return v == null ? fallback : Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(command + ": --" + name + " must be an integer, got '" + v + "'");
-        }
+        return parsed(name, fallback, Long::parseLong, "an integer");
     }
 
     double number(String name, double fallback) {
+        return parsed(name, fallback, Double::parseDouble, "a number");
+    }
+
+    private <T> T parsed(String name, T fallback, java.util.function.Function<String, T> parse, String kind) {
         String v = values.get(name);
         try {
-            return v == null ? fallback : Double.parseDouble(v);
+            return v == null ? fallback : parse.apply(v);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(command + ": --" + name + " must be a number, got '" + v + "'");
+            throw new IllegalArgumentException(command + ": --" + name + " must be " + kind + ", got '" + v + "'");
         }
     }
 }

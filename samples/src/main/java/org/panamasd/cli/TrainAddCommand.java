@@ -145,10 +145,7 @@ final class TrainAddCommand {
     }
 
     static Tensor ids(CLIPTokenizer tokenizer, String[] captions, CLIPTextModel encoder) {
-        int length = encoder.config().maxPositions();
-        long[] ids = new long[captions.length * length];
-        for (int i = 0; i < captions.length; i++) System.arraycopy(tokenizer.inputIds(captions[i], length), 0, ids, i * length, length);
-        return Tensor.of(ids, captions.length, length);
+        return encoder.ids(tokenizer.inputIds(captions, encoder.config().maxPositions()), captions.length);
     }
 
     static void copyWeights(Map<String, Tensor> from, Map<String, Tensor> to) {

@@ -91,8 +91,13 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** One row of token ids (1, S) on the model's device. */
     public Tensor ids(long[] ids) {
-        Tensor row = Tensor.of(ids, 1, ids.length);
-        return device().equals(Device.CPU) ? row : row.to(device());
+        return ids(ids, 1);
+    }
+
+    /** {@code rows} rows of token ids, given row after row, as (rows, S) on the model's device. */
+    public Tensor ids(long[] ids, int rows) {
+        Tensor batch = Tensor.of(ids, rows, ids.length / rows);
+        return device().equals(Device.CPU) ? batch : batch.to(device());
     }
 
     /** input_ids (B, S) int64, S <= max_position_embeddings. */

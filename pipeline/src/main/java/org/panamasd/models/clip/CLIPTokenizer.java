@@ -164,6 +164,14 @@ public final class CLIPTokenizer {
         return row(encode(text), length, padId);
     }
 
+    /** {@link #inputIds(String, int)} of several texts, row after row: (texts.length x length) values. */
+    public long[] inputIds(String[] texts, int length) {
+        long[] ids = new long[texts.length * length];
+        for (int i = 0; i < texts.length; i++) System.arraycopy(inputIds(texts[i], length), 0, ids, i * length, length);
+        return ids;
+    }
+
+
     private long[] row(int[] ids, int length, int padId) {
         long[] row = new long[length];
         Arrays.fill(row, padId);

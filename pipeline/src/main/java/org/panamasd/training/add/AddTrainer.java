@@ -113,7 +113,7 @@ public final class AddTrainer implements AutoCloseable {
             for (Tensor f : realFeatures) realInputs.add(f.requiresGrad(true));
             Tensor realLogits = discriminator.logits(realInputs, batch.condition(), true);
             Tensor fakeLogitsD = discriminator.logits(fakeFeatures, batch.condition(), true);
-            Tensor realHinge = realLogits.rsub(1).relu().mean(), fakeHinge = fakeLogitsD.add(1).relu().mean();
+            Tensor realHinge = AdversarialLosses.realHinge(realLogits), fakeHinge = AdversarialLosses.fakeHinge(fakeLogitsD);
             Tensor r1 = AdversarialLosses.r1Penalty(realLogits.mean(new long[] {1}, false), realInputs, config.gamma());
             discriminatorOptimizer.zeroGrad();
             realHinge.add(fakeHinge).add(r1).backward();
@@ -180,10 +180,6 @@ public final class AddTrainer implements AutoCloseable {
 
     public Optimizer discriminatorOptimizer() {
         return discriminatorOptimizer;
-    }
-
-    public long stepCount() {
-        return step;
     }
 
     public void setStepCount(long step) {

@@ -13,7 +13,17 @@ public final class AdversarialLosses {
 
     /** L_D = E[max(0, 1 - D(real))] + E[max(0, 1 + D(fake))]. */
     public static Tensor discriminatorHinge(Tensor realLogits, Tensor fakeLogits) {
-        return realLogits.rsub(1).relu().mean().add(fakeLogits.add(1).relu().mean());
+        return realHinge(realLogits).add(fakeHinge(fakeLogits));
+    }
+
+    /** E[max(0, 1 - D(real))]: the real half of the discriminator's hinge loss. */
+    public static Tensor realHinge(Tensor realLogits) {
+        return realLogits.rsub(1).relu().mean();
+    }
+
+    /** E[max(0, 1 + D(fake))]: the generated half. */
+    public static Tensor fakeHinge(Tensor fakeLogits) {
+        return fakeLogits.add(1).relu().mean();
     }
 
     /** L_adv^G = -E[D(fake)]: the student pushes its samples' logits up. */

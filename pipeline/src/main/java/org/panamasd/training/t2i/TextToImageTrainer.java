@@ -1,7 +1,6 @@
 package org.panamasd.training.t2i;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +39,6 @@ public final class TextToImageTrainer implements AutoCloseable {
     private final double captionDropout;
     private final int maxLength;
     private final List<Tensor> parameters = new ArrayList<>();
-    private final Map<String, long[]> tokenCache = new HashMap<>();
     private long step;
 
     public TextToImageTrainer(CLIPTokenizer tokenizer, DiffusersConfig textConfig, DiffusersConfig unetConfig, NoiseSchedule schedule,
@@ -61,10 +59,7 @@ public final class TextToImageTrainer implements AutoCloseable {
 
     /** The context of captions: the text encoder's last hidden state (B, 77, hidden). */
     public Tensor encode(String[] captions) {
-        long[] ids = new long[captions.length * maxLength];
-        for (int i = 0; i < captions.length; i++)
-            System.arraycopy(tokenCache.computeIfAbsent(captions[i], c -> tokenizer.inputIds(c, maxLength)), 0, ids, i * maxLength, maxLength);
-        return textEncoder.forward(Tensor.of(ids, captions.length, maxLength)).lastHiddenState();
+        return textEncoder.forward(textEncoder.ids(tokenizer.inputIds(captions, maxLength), captions.length)).lastHiddenState();
     }
 
     /** One step on scaled latents x_0 (B, 4, h, w) and their captions; returns the loss before the step. */
@@ -89,10 +84,6 @@ public final class TextToImageTrainer implements AutoCloseable {
             unetEma.update(step);
             return loss.item();
         }
-    }
-
-    public long stepCount() {
-        return step;
     }
 
     public void setStepCount(long step) {
