@@ -85,8 +85,12 @@ public final class FashionMnist {
      * (image to image, PNG viewers, diffusers' image processor) work on the shipped models unchanged.
      */
     public Tensor paddedRgb(int[] indices) {
-        Tensor grey = org.panamasd.Functional.pad(images(indices), new long[] {2, 2, 2, 2}, org.panamasd.Functional.PadMode.CONSTANT, -1);
-        return grey.repeat(1, 3, 1, 1);
+        return toPaddedRgb(images(indices));
+    }
+
+    /** (B, 1, 28, 28) in [-1, 1] as {@link #paddedRgb} shows it: (B, 3, 32, 32), padded with -1; in the current scope. */
+    public static Tensor toPaddedRgb(Tensor grey) {
+        return org.panamasd.Functional.pad(grey, new long[] {2, 2, 2, 2}, org.panamasd.Functional.PadMode.CONSTANT, -1).repeat(1, 3, 1, 1);
     }
 
     public Tensor labels(int[] indices) {

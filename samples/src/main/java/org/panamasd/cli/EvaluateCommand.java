@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import org.panamasd.DType;
+import org.panamasd.Device;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.data.FashionMnist;
@@ -14,21 +16,29 @@ import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
 import org.panamasd.models.dinov2.Dinov2Classifier;
 import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.training.score.ScoreImageModel;
+import org.panamasd.training.score.ScoreModelConfig;
+import org.panamasd.training.score.ScoreSampler;
 
 /**
  * Scores text-to-image models on Fashion-MNIST prompts against the held-out test split, through a frozen
  * feature network: FID, class accuracy and within-class diversity, one table row per (model, steps, guidance),
  * with an image grid per row:
- * {@code evaluate --features DIR --rows "NAME=DIR:STEPS:GUIDANCE;..." [--per-class 200] [--seed 0] [--out DIR]}.
+ * {@code evaluate --features DIR --rows "NAME=DIR:STEPS:GUIDANCE[:SAMPLER];..." [--per-class 200] [--seed 0] [--out DIR]}; a row's
+ * DIR is a diffusers text-to-image directory or a {@code train-score} model (SAMPLER langevin, pc or ode; STEPS per level for
+ * langevin).
  */
 final class EvaluateCommand {
-    record Row(String name, Path model, int steps, double guidance) {
+    /** A row: NAME=DIR:STEPS:GUIDANCE, and for a score model optionally :SAMPLER (langevin, pc, ode). */
+    record Row(String name, Path model, int steps, double guidance, String sampler) {
         static Row parse(String spec) {
             String[] nameRest = spec.split("=", 2);
             String[] parts = nameRest.length == 2 ? nameRest[1].split(":") : new String[0];
-            if (parts.length != 3) throw new IllegalArgumentException("evaluate: a row is NAME=DIR:STEPS:GUIDANCE, got '" + spec + "'");
+            if (parts.length != 3 && parts.length != 4)
+                throw new IllegalArgumentException("evaluate: a row is NAME=DIR:STEPS:GUIDANCE[:SAMPLER], got '" + spec + "'");
             try {
-                return new Row(nameRest[0].trim(), Path.of(parts[0]), Integer.parseInt(parts[1]), Double.parseDouble(parts[2]));
+                return new Row(nameRest[0].trim(), Path.of(parts[0]), Integer.parseInt(parts[1]), Double.parseDouble(parts[2]),
+                        parts.length == 4 ? parts[3] : null);
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("evaluate: bad steps or guidance in row '" + spec + "'");
             }
@@ -60,8 +70,8 @@ final class EvaluateCommand {
             System.out.printf("real test images: classifier accuracy %.3f%n", real.accuracy());
             for (Row row : rows) {
                 long start = System.nanoTime();
-                try (Scope s = Scope.open(); StableDiffusionPipeline pipe = StableDiffusionPipeline.load(row.model())) {
-                    Tensor images = ClassSamples.generate(pipe, perClass, row.steps(), row.guidance(), 32, seed, batch);
+                try (Scope s = Scope.open()) {
+                    Tensor images = samples(row, perClass, seed, batch);
                     double seconds = (System.nanoTime() - start) / 1e9;
                     SampleMetrics m = SampleMetrics.of(network, images, ClassSamples.labels(perClass), real);
                     String line = String.format("| %s | %d | %s | %.2f | %.3f | %.2f | %.2f | %.0f |", row.name(), row.steps(),
@@ -75,6 +85,22 @@ final class EvaluateCommand {
         }
         Files.writeString(out.resolve("table.md"), table.toString());
         System.out.println("wrote " + out.resolve("table.md") + " and one grid per row in " + out);
+    }
+
+    /** A row's samples: a score model directory (score_config.json) through its sampler, else a diffusers pipeline. */
+    static Tensor samples(Row row, int perClass, long seed, int batch) {
+        if (ScoreModelConfig.isScoreModel(row.model())) {
+            try (ScoreImageModel model = ScoreImageModel.load(row.model())) {
+                ScoreModelConfig c = model.config();
+                ScoreSampler sampler = row.sampler() == null ? ScoreSampler.defaultFor(c) : ScoreSampler.parse(row.sampler());
+                return ClassSamples.generate((k, noise, stepNoise) -> model.images(Tensor.full(k, DType.INT64, Device.CPU, noise.size(0)), noise,
+                        sampler, row.steps(), row.guidance(), stepNoise), perClass, new long[] {c.channels(), c.size(), c.size()}, seed, batch);
+            }
+        }
+        if (row.sampler() != null) throw new IllegalArgumentException("evaluate: a sampler is only chosen for score models, row " + row.name());
+        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(row.model())) {
+            return ClassSamples.generate(pipe, perClass, row.steps(), row.guidance(), 32, seed, batch);
+        }
     }
 
     /** The first 8 samples of each class, one class per row, 2x. */

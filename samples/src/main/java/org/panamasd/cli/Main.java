@@ -27,6 +27,7 @@ public final class Main {
             case "train-features" -> TrainFeaturesCommand.run(rest);
             case "train-add" -> TrainAddCommand.run(rest);
             case "train-progressive" -> TrainProgressiveCommand.run(rest);
+            case "train-score" -> TrainScoreCommand.run(rest);
             case "evaluate" -> EvaluateCommand.run(rest);
             case "sample" -> SampleCommand.run(rest);
             case "bench" -> BenchCommand.run(rest);
@@ -49,6 +50,8 @@ public final class Main {
                           text to image from a diffusers Stable Diffusion directory
                   train-ddpm [--steps N] [--batch B] [--lr LR] [--out DIR]
                           a class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with samples
+                  train-score --sde ncsn|ve|vp --out DIR [--steps N] [--batch B] [--likelihood-weighting true]
+                          a score model on Fashion-MNIST (denoising score matching), for evaluate
                   bench   per-op cost of the bridge against C++ and Python on the same libtorch
                   bench-scheduler   one scheduler step on a 4x64x64 latent against a denoiser forward
                 """);
