@@ -48,7 +48,10 @@ public final class PredictorCorrector {
         Tensor z = noise.next(x.shape(), x.dtype(), x.device());
         double gradNorm = meanNorm(grad), noiseNorm = meanNorm(z);
         double ratio = snr * noiseNorm / gradNorm;
-        double stepSize = 2 * sde.correctorAlpha(t, steps) * ratio * ratio;
+        double alpha = sde.correctorAlpha(t, steps);
+        // VP's alpha is 1 - beta(t) / N: with fewer steps than beta_max the step size would be negative (a NaN sample)
+        if (!(alpha > 0)) throw new IllegalArgumentException("the Langevin corrector needs more steps: alpha = " + alpha + " at t = " + t + " with " + steps + " steps");
+        double stepSize = 2 * alpha * ratio * ratio;
         return x.add(grad.mul(stepSize)).add(z.mul(Math.sqrt(2 * stepSize)));
     }
 

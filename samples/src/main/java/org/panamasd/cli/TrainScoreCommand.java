@@ -22,7 +22,7 @@ final class TrainScoreCommand {
         model = model.withSigmas(o.number("sigma-min", model.sigmaMin()), o.number("sigma-max", model.sigmaMax()), o.integer("levels", model.levels()))
                 .withLikelihoodWeighting(Boolean.parseBoolean(o.string("likelihood-weighting", "false")));
         int steps = o.integer("steps", 1200);
-        // the grid's steps: per level for NCSN's Langevin (100 levels x 2), predictor steps for PC (x 2 evaluations)
+        // the grid's steps: per level for NCSN's Langevin (100 levels x 2), predictor steps for PC (x 2 evaluations); 0: no grid
         int gridSteps = o.integer("grid-steps", model.isLadder() ? 2 : 100);
         var settings = new ScoreTrainingRun.Settings(model, steps, o.integer("batch", 32), o.number("lr", 1e-3), o.integer("warmup", 50),
                 o.number("ema", 0.999), o.number("dropout", 0.1), o.longValue("seed", 0), o.integer("checkpoint-every", 100),
@@ -30,7 +30,8 @@ final class TrainScoreCommand {
         Path out = Path.of(o.string("out", null));
         ProgressLine progress = new ProgressLine("train-score " + model.kind(), 0, steps, 10);
         ScoreTrainingRun.run(settings, out, progress::update);
-        System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA weights), " + out.resolve("samples.png") + ", " + out.resolve("loss.png"));
+        System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA weights), " + out.resolve("loss.png")
+                + (gridSteps > 0 ? ", " + out.resolve("samples.png") : ""));
     }
 
     private TrainScoreCommand() {}

@@ -22,7 +22,7 @@ import org.panamasd.training.TrainingCheckpoint;
 /**
  * A class-conditional score model trained on Fashion-MNIST (the 28x28 grey images in [-1, 1]) with
  * {@link ScoreTrainer}: resumable checkpoints under {@code out/checkpoint}, the EMA model written to
- * {@code out/model} ({@link ScoreImageModel}'s layout), a loss curve and a sample grid (4 per class).
+ * {@code out/model} ({@link ScoreImageModel}'s layout), a loss curve and, unless the grid's steps are 0, a sample grid (4 per class).
  */
 public final class ScoreTrainingRun {
     /** A small UNet for 28x28: 32/64/64 channels, 28 -> 14 -> 7, the class token attended to at 7x7 and in the middle block. */
@@ -73,8 +73,10 @@ public final class ScoreTrainingRun {
             curve.write(out.resolve("loss.png"), "train-score " + s.model().kind());
             ScoreImageModel.save(out.resolve("model"), s.model(), network, trainer.emaWeights());
         }
-        try (ScoreImageModel model = ScoreImageModel.load(out.resolve("model"))) {
-            writeGrid(model, s.gridSteps(), s.seed(), out.resolve("samples.png"));
+        if (s.gridSteps() > 0) {
+            try (ScoreImageModel model = ScoreImageModel.load(out.resolve("model"))) {
+                writeGrid(model, s.gridSteps(), s.seed(), out.resolve("samples.png"));
+            }
         }
     }
 
