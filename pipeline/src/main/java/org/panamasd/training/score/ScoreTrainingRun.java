@@ -70,7 +70,8 @@ public final class ScoreTrainingRun {
                 if (step % s.checkpointEvery() == 0 || step == s.steps())
                     TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, s.seed()), trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
             }
-            curve.write(out.resolve("loss.png"), "train-score " + s.model().kind());
+            // a run resumed at or past --steps only writes the model (the curve of its steps is the earlier run's)
+            if (first <= s.steps()) curve.write(out.resolve("loss.png"), "train-score " + s.model().kind());
             ScoreImageModel.save(out.resolve("model"), s.model(), network, trainer.emaWeights());
         }
         if (s.gridSteps() > 0) {
