@@ -14,7 +14,7 @@ public interface Sde {
         return 1.0;
     }
 
-    /** The time sampling stops at, to avoid the singular t = 0 (1e-5 in the paper's VP / VE code). */
+    /** The time sampling stops at, to avoid the singular t = 0 (the paper's code: 1e-5 for VE, 1e-3 for VP and sub-VP). */
     default double eps() {
         return 1e-5;
     }

@@ -17,6 +17,7 @@ import org.panamasd.sde.Sde;
  * network gets at the same sigma.
  */
 public final class SdeObjective implements ScoreObjective {
+    static final double TRAINING_EPS = 1e-5;
     private final Sde sde;
     private final boolean likelihoodWeighting;
 
@@ -41,12 +42,12 @@ public final class SdeObjective implements ScoreObjective {
         return new Level(sde.marginalMeanCoefficient(t), std, weight, 999 * t);
     }
 
-    /** t ~ U(eps, T). */
+    /** t ~ U(eps, T) with the paper's training eps, 1e-5 for every SDE (samplers stop at {@link Sde#eps()}, 1e-3 for VP). */
     @Override
     public double[] drawLevels(int batch, Generator generator) {
         double[] u = Tensor.rand(generator, batch).toDoubleArray();
         double[] t = new double[batch];
-        for (int i = 0; i < batch; i++) t[i] = sde.eps() + (sde.T() - sde.eps()) * u[i];
+        for (int i = 0; i < batch; i++) t[i] = TRAINING_EPS + (sde.T() - TRAINING_EPS) * u[i];
         return t;
     }
 }
