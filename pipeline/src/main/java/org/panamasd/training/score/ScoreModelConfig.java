@@ -24,7 +24,10 @@ public record ScoreModelConfig(String kind, double sigmaMin, double sigmaMax, in
             throw new IllegalArgumentException("score model kind must be ncsn, ve or vp, got '" + kind + "'");
     }
 
-    /** NCSN and VE: sigma in [0.01, 50] (Song et al. 2021's CIFAR-10 VE range; 50 is about the largest distance between two Fashion-MNIST images in [-1, 1], NCSNv2's first technique); VP: beta in [0.1, 20]. */
+    /**
+     * NCSN and VE: sigma in [0.01, 50], Song et al. 2021's CIFAR-10 VE range (NCSNv2's first technique puts sigma_max at
+     * the largest distance between two training images: at most 56 for 784 pixels in [-1, 1]); VP: beta in [0.1, 20].
+     */
     public static ScoreModelConfig defaults(String kind) {
         return new ScoreModelConfig(kind, 0.01, 50, 100, 0.1, 20, false, 1, 28);
     }
