@@ -28,8 +28,13 @@ final class TrainScoreCommand {
                 o.number("ema", 0.999), o.number("dropout", 0.1), o.longValue("seed", 0), o.integer("checkpoint-every", 100),
                 Boolean.parseBoolean(o.string("resume", "true")), o.integer("images", Integer.MAX_VALUE), gridSteps);
         Path out = Path.of(o.string("out", null));
-        ProgressLine progress = new ProgressLine("train-score " + model.kind(), 0, steps, 10);
-        ScoreTrainingRun.run(settings, out, progress::update);
+        // made at the first step reported, so a resumed run's rate counts only the steps it ran
+        ProgressLine[] progress = new ProgressLine[1];
+        String label = "train-score " + model.kind();
+        ScoreTrainingRun.run(settings, out, (step, batch, figures) -> {
+            if (progress[0] == null) progress[0] = new ProgressLine(label, step - 1, steps, 10);
+            progress[0].update(step, batch, figures);
+        });
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA weights), " + out.resolve("loss.png")
                 + (gridSteps > 0 ? ", " + out.resolve("samples.png") : ""));
     }
