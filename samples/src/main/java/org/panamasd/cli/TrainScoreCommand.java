@@ -28,12 +28,19 @@ final class TrainScoreCommand {
                 o.number("ema", 0.999), o.number("dropout", 0.1), o.longValue("seed", 0), o.integer("checkpoint-every", 100),
                 Boolean.parseBoolean(o.string("resume", "true")), o.integer("images", Integer.MAX_VALUE), gridSteps);
         Path out = Path.of(o.string("out", null));
-        // made at the first step reported, so a resumed run's rate counts only the steps it ran
-        ProgressLine[] progress = new ProgressLine[1];
         String label = "train-score " + model.kind();
-        ScoreTrainingRun.run(settings, out, (step, batch, figures) -> {
-            if (progress[0] == null) progress[0] = new ProgressLine(label, step - 1, steps, 10);
-            progress[0].update(step, batch, figures);
+        ScoreTrainingRun.run(settings, out, new ScoreTrainingRun.Progress() {
+            private ProgressLine line;
+
+            @Override
+            public void start(long firstStep) {
+                line = new ProgressLine(label, firstStep - 1, steps, 10);  // a resumed run's rate counts only its own steps
+            }
+
+            @Override
+            public void update(long step, long batch, String figures) {
+                line.update(step, batch, figures);
+            }
         });
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA weights), " + out.resolve("loss.png")
                 + (gridSteps > 0 ? ", " + out.resolve("samples.png") : ""));

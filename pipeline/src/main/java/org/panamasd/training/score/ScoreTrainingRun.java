@@ -35,8 +35,10 @@ public final class ScoreTrainingRun {
     public record Settings(ScoreModelConfig model, int steps, int batch, double learningRate, int warmup, double emaDecay, double labelDropout,
                            long seed, int checkpointEvery, boolean resume, int images, int gridSteps) {}
 
-    /** Where the run reports: a line per step (the command's progress bar). */
+    /** Where the run reports (the command's progress bar): the first step it will run (after a resume), then each step. */
     public interface Progress {
+        void start(long firstStep);
+
         void update(long step, long batch, String figures);
     }
 
@@ -59,6 +61,7 @@ public final class ScoreTrainingRun {
                 System.out.println("resumed from " + resumeFrom + " at step " + state.step());
             }
             LossCurve curve = new LossCurve();
+            progress.start(first);
             for (long step = first; step <= s.steps(); step++) {
                 double loss;
                 try (Scope scope = Scope.open(); Generator g = StepSeeds.forStep(s.seed(), step)) {
