@@ -84,6 +84,17 @@ class CommandLineTest {
         assertTrue(run.err().contains("--model") && run.err().contains("/no/such/model"), run.err());
     }
 
+    @Test
+    void aFailureThatIsNotBadInputExits1InOneLine() {
+        java.io.StringWriter err = new java.io.StringWriter();
+        picocli.CommandLine cmd = Main.commandLine().setErr(new java.io.PrintWriter(err, true));
+        assertEquals(1, Failures.failed(new IllegalStateException("tensor is closed"), cmd.getSubcommands().get("generate"), null));
+        assertEquals("panama-sd generate: tensor is closed", err.toString().strip());
+        assertEquals(2, Failures.failed(new java.io.UncheckedIOException("cannot read x", new java.nio.file.NoSuchFileException("x")), cmd, null),
+                "a file the user named that is not there is bad input");
+        assertEquals(1, Failures.failed(new java.io.UncheckedIOException("cannot write x", new java.io.IOException("No space left on device")), cmd, null));
+    }
+
     private static Set<String> commands() {
         Set<String> names = new java.util.TreeSet<>(Main.commandLine().getSubcommands().keySet());
         names.remove("help");
