@@ -4,9 +4,7 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Map;
 import javax.imageio.ImageIO;
@@ -17,27 +15,20 @@ import org.panamasd.Tensor;
 /** Images to and from tensors: (1, 3, H, W) float in [0, 1], NCHW, as the pipelines produce and take them. */
 public final class ImageFiles {
 
-    /** Writes an 8-bit RGB PNG through a temporary file moved into place, so no half-written file is left. */
+    /** Writes an 8-bit RGB PNG through a temporary file moved into place, so no half-written file is left ({@link AtomicFile}). */
     public static void writePng(Tensor image, Path file) {
         writePng(image, file, Map.of());
     }
 
     /**
-     * As {@link #writePng(Tensor, Path)}, with {@code text} as PNG text chunks in the given order: {@code tEXt} when
-     * the value is Latin-1 (what the PNG spec allows there), {@code iTXt} (UTF-8) otherwise, so any prompt survives.
+     * As {@link #writePng(Tensor, Path)}, with {@code text} as PNG text chunks: {@code tEXt} when the value is
+     * Latin-1 (what the PNG spec allows there), {@code iTXt} (UTF-8) after them otherwise, so any prompt survives.
      * Keywords must be 1-79 Latin-1 characters, as the spec says.
      */
     public static void writePng(Tensor image, Path file, Map<String, String> text) {
         BufferedImage picture = picture(image);
-        Path absolute = file.toAbsolutePath();
         try {
-            Path temporary = Files.createTempFile(absolute.getParent(), absolute.getFileName().toString(), ".tmp");
-            try {
-                PngText.write(picture, text, temporary);
-                Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temporary);
-            }
+            AtomicFile.write(file, temporary -> PngText.write(picture, text, temporary));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }

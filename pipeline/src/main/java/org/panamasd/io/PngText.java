@@ -29,7 +29,7 @@ import org.w3c.dom.Node;
 public final class PngText {
     private static final String FORMAT = "javax_imageio_png_1.0";
 
-    /** Writes {@code picture} as a PNG to {@code file} with {@code text} in order (tEXt when Latin-1, else iTXt). */
+    /** Writes {@code picture} as a PNG to {@code file} with {@code text}: the Latin-1 pairs as tEXt in order, then the others as iTXt. */
     static void write(BufferedImage picture, Map<String, String> text, Path file) throws IOException {
         ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
         try (ImageOutputStream out = ImageIO.createImageOutputStream(file.toFile())) {

@@ -29,6 +29,7 @@ import org.panamasd.training.add.AddTrainer;
 import org.panamasd.training.add.DistillationWeighting;
 import org.panamasd.training.add.ProjectedDiscriminator;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -71,8 +72,8 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     int every;
     @Option(names = "--resume", arity = "1", defaultValue = "true", description = "Continue from the latest checkpoint if there is one (default: ${DEFAULT-VALUE}).")
     boolean resume;
-    @Option(names = "--images", description = "Train on the first N images only (default: all).")
-    Integer images;
+    @Mixin
+    TrainingImages images;
     @Option(names = "--timings", arity = "1", defaultValue = "false", description = "Print the time per part of a step (default: ${DEFAULT-VALUE}).")
     boolean timings;
 
@@ -90,7 +91,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                 teacherGuidance != null ? teacherGuidance : defaults.teacherGuidance(), lr, discriminatorLr,
                 ema != null ? ema : defaults.emaDecay(), true);
 
-        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(images != null ? images : Integer.MAX_VALUE);
+        FashionMnist data = images.load();
         DiffusersConfig schedulerConfig = DiffusersConfig.read(teacherDir.resolve("scheduler/scheduler_config.json"));
         NoiseSchedule schedule = NoiseSchedule.fromConfig(schedulerConfig);
         PredictionType prediction = PredictionType.fromConfigName(schedulerConfig.string("prediction_type", "epsilon"));

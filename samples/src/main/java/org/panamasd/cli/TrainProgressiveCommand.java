@@ -19,6 +19,7 @@ import org.panamasd.training.StepSeeds;
 import org.panamasd.training.add.AddTrainer;
 import org.panamasd.training.progressive.ProgressiveDistillationTrainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -49,14 +50,14 @@ final class TrainProgressiveCommand implements java.util.concurrent.Callable<Int
     double guidance;
     @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
-    @Option(names = "--images", description = "Train on the first N images only (default: all).")
-    Integer images;
+    @Mixin
+    TrainingImages images;
 
     @Override
     public Integer call() throws Exception {
         if (from < 2 || Integer.bitCount(from) != 1 || to < 1 || to >= from)
             throw new IllegalArgumentException("--from must be a power of two >= 2 and --to in [1, from), got " + from + " and " + to);
-        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(images != null ? images : Integer.MAX_VALUE);
+        FashionMnist data = images.load();
         DiffusersConfig schedulerConfig = DiffusersConfig.read(teacherDir.resolve("scheduler/scheduler_config.json"));
         DiffusersConfig unetConfig = DiffusersConfig.read(teacherDir.resolve("unet/config.json"));
         NoiseSchedule schedule = NoiseSchedule.fromConfig(schedulerConfig);

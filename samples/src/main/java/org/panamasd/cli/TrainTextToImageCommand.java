@@ -28,6 +28,7 @@ import org.panamasd.training.StepSeeds;
 import org.panamasd.training.TrainingCheckpoint;
 import org.panamasd.training.t2i.TextToImageTrainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -63,8 +64,8 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
     int every;
     @Option(names = "--resume", arity = "1", defaultValue = "true", description = "Continue from the latest checkpoint if there is one (default: ${DEFAULT-VALUE}).")
     boolean resume;
-    @Option(names = "--images", description = "Train on the first N images only (default: all).")
-    Integer images;
+    @Mixin
+    TrainingImages images;
     @Option(names = "--grid-steps", defaultValue = "25", description = "DDIM steps of the sample grid (default: ${DEFAULT-VALUE}).")
     int gridSteps;
 
@@ -92,7 +93,7 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
         Path tokenizerDir = tokenizer != null ? tokenizer : Paths.goldenTokenizer();
         Path checkpoint = out.resolve("checkpoint");
 
-        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(images != null ? images : Integer.MAX_VALUE);
+        FashionMnist data = images.load();
         DiffusersConfig scheduler = DiffusersConfig.parse(SCHEDULER);
         NoiseSchedule noiseSchedule = NoiseSchedule.fromConfig(scheduler);
         LearningRateSchedule learningRate = new LearningRateSchedule(lr, warmup, steps, 0.05);

@@ -39,6 +39,8 @@ class PngTextTest extends NativeTest {
         Map<String, String> walked = walkChunks(Files.readAllBytes(file));
         assertEquals(text, walked, "what an independent chunk reader finds");
         assertEquals(text, PngText.read(file));
+        assertTrue(Files.getPosixFilePermissions(file).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ),
+                "an image is readable by all, not private like the temporary file it was written as");
         try (Scope scope = Scope.open()) {
             assertArrayEquals(new long[] {1, 3, 8, 6}, ImageFiles.readRgb(file).shape(), "the image itself still reads");
         }
