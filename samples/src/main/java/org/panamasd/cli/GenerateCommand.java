@@ -78,6 +78,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--model: no model directory " + dir);
         if (batch < 1 || batch > 256) throw new IllegalArgumentException("--batch must be in 1..256, got " + batch);
         if (image != null && !Files.isRegularFile(image)) throw new IllegalArgumentException("--image: no file " + image);
+        if (image == null && spec.commandLine().getParseResult().hasMatchedOption("--strength"))
+            throw new IllegalArgumentException("--strength applies to image to image only: give --image FILE too");
         boolean xl = ModelPipeline.isXl(dir);
         GenerationDefaults d = GenerationDefaults.of(dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);
         int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();

@@ -12,10 +12,11 @@ import me.tongfei.progressbar.ProgressBarStyle;
 /**
  * The denoising steps of a generate run as a progress bar (me.tongfei:progressbar) with steps/s and time left.
  * On a terminal it redraws in place on stderr; into a pipe or a log it writes only its final state, one line
- * on {@code log}, so logs are not flooded with redraws.
+ * on {@code log}, so logs are not flooded with redraws, and none when no step ran (the run failed before).
  */
 final class StepProgress implements AutoCloseable {
     private final ProgressBar bar;
+    private boolean stepped;
 
     StepProgress(String task, long totalSteps, PrintWriter log) {
         boolean terminal = System.console() != null && System.console().isTerminal();
@@ -26,6 +27,7 @@ final class StepProgress implements AutoCloseable {
     }
 
     void step() {
+        stepped = true;
         bar.step();
     }
 
@@ -35,7 +37,7 @@ final class StepProgress implements AutoCloseable {
     }
 
     /** Keeps the latest rendering and prints it once, when the bar closes. */
-    private static final class FinalLine implements ProgressBarConsumer {
+    private final class FinalLine implements ProgressBarConsumer {
         private final PrintWriter log;
         private String last;
 
@@ -55,7 +57,7 @@ final class StepProgress implements AutoCloseable {
 
         @Override
         public void close() {
-            if (last != null) log.println(last.strip());
+            if (last != null && stepped) log.println(last.strip());
             log.flush();
         }
     }

@@ -78,6 +78,13 @@ class CommandLineTest {
     }
 
     @Test
+    void anOptionThatWouldBeIgnoredIsRefused() {
+        CliRun run = CliRun.of("generate", "--prompt", "x", "--strength", "0.5");
+        assertEquals(2, run.exitCode(), run.toString());
+        assertTrue(run.err().contains("--strength") && run.err().contains("--image"), run.err());
+    }
+
+    @Test
     void aMissingModelDirectoryIsBadInputNamingIt() {
         CliRun run = CliRun.of("generate", "--prompt", "x", "--model", "/no/such/model");
         assertEquals(2, run.exitCode(), run.toString());

@@ -64,6 +64,15 @@ class GenerateAndInspectTest extends NativeTest {
     }
 
     @Test
+    void aRejectedSizeFailsBeforeAnyStepWithOneLine(@TempDir Path dir) {
+        CliRun run = CliRun.of("generate", "--prompt", "a bag", "--height", "36", "--out", dir.resolve("x.png").toString());
+        assertEquals(2, run.exitCode(), run.toString());
+        assertTrue(run.err().contains("divisible by 8") && run.err().contains("36"), run.err());
+        assertEquals("", run.out(), "no progress line for steps that never ran");
+        assertFalse(Files.exists(dir.resolve("x.png")));
+    }
+
+    @Test
     void inspectListsASafetensorsFilesTensors(@TempDir Path dir) {
         Path file = dir.resolve("weights.safetensors");
         try (Scope scope = Scope.open()) {
@@ -91,6 +100,7 @@ class GenerateAndInspectTest extends NativeTest {
         Path png = Files.writeString(dir.resolve("broken.png"), "not a png");
         CliRun image = CliRun.of("inspect", png.toString());
         assertEquals(2, image.exitCode(), image.toString());
+        assertEquals(1, image.err().lines().count(), image.err());
         assertTrue(image.err().contains("broken.png"), image.err());
         CliRun missing = CliRun.of("inspect", dir.resolve("nothing-here").toString());
         assertEquals(2, missing.exitCode(), missing.toString());
