@@ -32,6 +32,7 @@ public final class Main {
             case "bench" -> BenchCommand.run(rest);
             case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
             case "bench-train" -> BenchTrainCommand.run(rest);
+            case "bench-model" -> BenchModelCommand.run(rest);
             case "help", "-h", "--help" -> usage();
             default -> {
                 System.err.println("unknown command '" + command + "'");
@@ -51,6 +52,8 @@ public final class Main {
                           a class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with samples
                   bench   per-op cost of the bridge against C++ and Python on the same libtorch
                   bench-scheduler   one scheduler step on a 4x64x64 latent against a denoiser forward
+                  bench-model [--model sd15|sdxl|DIR] [--latent 32] [--batch 2] [--parts load,clip,unet,vae] [--json FILE]
+                          UNet step, VAE decode and text encoding of a full-size model: time, GFLOP/s, memory, op shares
                 """);
     }
 
