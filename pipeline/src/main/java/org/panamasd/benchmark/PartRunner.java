@@ -34,6 +34,7 @@ public final class PartRunner {
      * with the weights resident); without, it is the process's peak since it started, load included.
      */
     public static ObjectNode run(Path dir, String part, BenchSettings s, boolean resetPeakRss) {
+        org.panamasd.Torch.numThreads();  // the bridge and libtorch load before any clock starts
         if (part.equals("load")) return load(dir, resetPeakRss && ProcessMemory.resetPeak());
         long rssBefore = ProcessMemory.rssBytes();
         long start = System.nanoTime();
