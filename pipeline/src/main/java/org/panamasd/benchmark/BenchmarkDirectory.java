@@ -39,6 +39,11 @@ public final class BenchmarkDirectory {
         try {
             Files.createDirectories(cache);
             Path scratch = Files.createTempDirectory(cache, spec.name() + ".writing-");
+            try {
+                Files.setPosixFilePermissions(scratch, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));  // as mkdir would
+            } catch (UnsupportedOperationException notPosix) {
+                // other file systems keep their defaults
+            }
             LOG.log(System.Logger.Level.INFO, "writing {0} with random weights ({1}) to {2}", spec.name(), storage, target);
             write(spec, scratch, storage, tokenizer);
             if (Files.exists(target)) deleteTree(target);  // stale: other configs or an unfinished write

@@ -44,7 +44,10 @@ public final class ModelBenchmark {
         report.put("flops_counted", "analytically from each config and input shape (FlopCounter): convolutions, linear layers, attention's two "
                 + "products; a multiply-add is 2 FLOPs; norms and elementwise ops not counted");
         var results = report.putArray("parts");
-        for (String part : parts) results.add(isolation == Isolation.RESET ? PartRunner.run(dir, part, s, true) : inChild(dir, part, s));
+        for (String part : parts) {
+            results.add(isolation == Isolation.RESET ? PartRunner.run(dir, part, s, true) : inChild(dir, part, s));
+            if (isolation == Isolation.RESET) ProcessMemory.releaseFreed();
+        }
         return report;
     }
 

@@ -34,6 +34,41 @@ public final class ProcessMemory {
         }
     }
 
+    /**
+     * Gives back what closed models and freed temporaries still hold, so that the next measurement's RSS is its
+     * own: weight files are mapped into automatic arenas, which unmap only once the bridge has let them go (its next drain) and the GC has found them unreachable
+     * (collects until RSS has stopped falling for three rounds, at most 3 s), and glibc keeps freed heap below M_TRIM_THRESHOLD
+     * (malloc_trim(0) returns it; here up to 3.5 GB after a UNet part).
+     */
+    public static void releaseFreed() {
+        org.panamasd.MemoryStats.liveWrappedSegments();  // drains the bridge's queue of freed views, which keeps their segments reachable until then
+        long previous = Long.MAX_VALUE;
+        for (int i = 0, steady = 0; i < 30 && steady < 3; i++) {  // the Cleaner may unmap a few rounds after the collection
+            System.gc();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            long rss = rssBytes();
+            steady = rss >= previous - (1L << 20) ? steady + 1 : 0;
+            previous = Math.min(previous, rss);
+        }
+        MALLOC_TRIM.ifPresent(trim -> {
+            try {
+                int released = (int) trim.invokeExact(0L);  // 1 when memory went back to the system
+            } catch (Throwable e) {
+                throw new IllegalStateException("malloc_trim failed", e);
+            }
+        });
+    }
+
+    /** glibc's {@code int malloc_trim(size_t pad)}; absent on other C libraries. */
+    private static final java.util.Optional<java.lang.invoke.MethodHandle> MALLOC_TRIM = java.lang.foreign.Linker.nativeLinker().defaultLookup()
+            .find("malloc_trim").map(address -> java.lang.foreign.Linker.nativeLinker().downcallHandle(address,
+                    java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG)));
+
     private static long field(String name) {
         try {
             for (String line : Files.readAllLines(STATUS)) {

@@ -44,17 +44,12 @@ class OpTimesTest extends NativeTest {
 
     @Test
     void families() {
-        assertEquals(OpFamily.CONV, OpFamily.of("psd_tensor_conv2d"));
-        assertEquals(OpFamily.MATMUL, OpFamily.of("psd_tensor_linear"));
-        assertEquals(OpFamily.MATMUL, OpFamily.of("aten::addmm"));
-        assertEquals(OpFamily.ATTENTION, OpFamily.of("psd_tensor_scaled_dot_product_attention"));
-        assertEquals(OpFamily.ATTENTION, OpFamily.of("psd_tensor_baddbmm"));
-        assertEquals(OpFamily.ATTENTION, OpFamily.of("psd_tensor_softmax"));
-        assertEquals(OpFamily.NORM, OpFamily.of("psd_tensor_group_norm"));
-        assertEquals(OpFamily.NORM, OpFamily.of("aten::layer_norm"));
-        assertEquals(OpFamily.ELEMENTWISE, OpFamily.of("psd_tensor_silu"));
-        assertEquals(OpFamily.ELEMENTWISE, OpFamily.of("aten::mul_.Tensor"));
-        assertEquals(OpFamily.OTHER, OpFamily.of("psd_tensor_cat"));
-        assertEquals(OpFamily.OTHER, OpFamily.of("psd_tensor_interpolate"));
+        Map<String, OpFamily> expected = Map.ofEntries(Map.entry("psd_tensor_conv2d", OpFamily.CONV), Map.entry("psd_tensor_linear", OpFamily.MATMUL),
+                Map.entry("aten::addmm", OpFamily.MATMUL), Map.entry("psd_tensor_scaled_dot_product_attention", OpFamily.ATTENTION),
+                Map.entry("psd_tensor_baddbmm", OpFamily.ATTENTION), Map.entry("psd_tensor_softmax", OpFamily.ATTENTION),
+                Map.entry("psd_tensor_group_norm", OpFamily.NORM), Map.entry("aten::layer_norm", OpFamily.NORM),
+                Map.entry("psd_tensor_silu", OpFamily.ELEMENTWISE), Map.entry("aten::mul_.Tensor", OpFamily.ELEMENTWISE),
+                Map.entry("psd_tensor_cat", OpFamily.OTHER), Map.entry("psd_tensor_interpolate", OpFamily.OTHER));
+        expected.forEach((name, family) -> assertEquals(family, OpFamily.of(name), name));
     }
 }
