@@ -18,9 +18,26 @@ public final class ImageFiles {
 
     /** Writes an 8-bit RGB PNG through a temporary file moved into place, so no half-written file is left. */
     public static void writePng(Tensor image, Path file) {
+        byte[] png = pngBytes(image);
+        Path absolute = file.toAbsolutePath();
+        try {
+            Path temporary = Files.createTempFile(absolute.getParent(), absolute.getFileName().toString(), ".tmp");
+            try {
+                Files.write(temporary, png);
+                Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(temporary);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /** A (1, 3, H, W) image in [0, 1] as the bytes of an 8-bit RGB PNG (what a service sends). */
+    public static byte[] pngBytes(Tensor image) {
         long[] shape = image.shape();
         if (shape.length != 4 || shape[0] != 1 || shape[1] != 3)
-            throw new IllegalArgumentException("writePng needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
+            throw new IllegalArgumentException("a PNG needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
         int h = (int) shape[2], w = (int) shape[3];
         byte[] rgb;
         try (Scope scope = Scope.open()) {
@@ -33,18 +50,13 @@ public final class ImageFiles {
                 int i = (y * w + x) * 3;
                 picture.setRGB(x, y, (rgb[i] & 0xff) << 16 | (rgb[i + 1] & 0xff) << 8 | (rgb[i + 2] & 0xff));
             }
-        Path absolute = file.toAbsolutePath();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         try {
-            Path temporary = Files.createTempFile(absolute.getParent(), absolute.getFileName().toString(), ".tmp");
-            try {
-                if (!ImageIO.write(picture, "png", temporary.toFile())) throw new IOException("no PNG writer");
-                Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temporary);
-            }
+            if (!ImageIO.write(picture, "png", out)) throw new IOException("no PNG writer");
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
+            throw new UncheckedIOException("cannot encode a PNG", e);
         }
+        return out.toByteArray();
     }
 
     /** Reads an image file as (1, 3, H, W) float32 in [0, 1], in the current scope. */

@@ -7,6 +7,7 @@ import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;

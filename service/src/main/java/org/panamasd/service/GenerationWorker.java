@@ -1,0 +1,96 @@
+package org.panamasd.service;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.panamasd.Functional;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.ImageFiles;
+import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.GenerationResult;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.schedulers.Scheduler;
+
+/**
+ * One worker: a platform thread (libtorch's inference mode is per OS thread) that takes batches from the queue
+ * and runs each as one {@link StableDiffusionPipeline#generateRows} call. The models are shared with the other
+ * workers; the schedulers are this worker's own, since a scheduler holds the state of the run in progress.
+ * Every batch computes in a stack scope of this thread, closed before the next batch.
+ */
+final class GenerationWorker implements Runnable {
+    private static final System.Logger LOG = System.getLogger(GenerationWorker.class.getName());
+
+    private final StableDiffusionPipeline pipeline;
+    private final DiffusersConfig schedulerConfig;
+    private final GenerationQueue queue;
+    private final ServiceSettings settings;
+    private final ServiceMetrics metrics;
+    private final int upscale;
+    private final Map<String, Scheduler> schedulers = new HashMap<>();
+
+    GenerationWorker(StableDiffusionPipeline pipeline, DiffusersConfig schedulerConfig, GenerationQueue queue, ServiceSettings settings,
+                     ServiceMetrics metrics, int upscale) {
+        this.pipeline = pipeline;
+        this.schedulerConfig = schedulerConfig;
+        this.queue = queue;
+        this.settings = settings;
+        this.metrics = metrics;
+        this.upscale = upscale;
+    }
+
+    @Override
+    public void run() {
+        try {
+            for (List<Job> batch; (batch = queue.nextBatch(settings.maxBatch(), settings.maxWait())) != null; ) run(batch);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            schedulers.values().forEach(Scheduler::close);
+        }
+    }
+
+    private void run(List<Job> batch) {
+        List<Job> jobs = batch.stream().filter(job -> job.wanted() && job.start()).toList();
+        if (jobs.isEmpty()) return;
+        metrics.batchSizes.observe(jobs.size());
+        GenerationParameters shared = jobs.getFirst().parameters();
+        List<Generator> generators = new ArrayList<>();
+        try (Scope scope = Scope.open()) {
+            List<StableDiffusionPipeline.BatchRow> rows = new ArrayList<>();
+            for (Job job : jobs) {
+                Generator generator = new Generator(job.parameters().seed());
+                generators.add(generator);
+                rows.add(new StableDiffusionPipeline.BatchRow(job.parameters().prompt(), job.parameters().negativePrompt(), generator));
+            }
+            // the batch's shared settings; prompt, negative prompt and seed come from the rows
+            GenerationRequest settings = new GenerationRequest("", null, shared.steps(), shared.guidance(), 0, shared.height(), shared.width(), 0, null);
+            GenerationResult result = pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), new BatchProgress(jobs, metrics.stepSeconds));
+            for (int i = 0; i < jobs.size(); i++)
+                if (jobs.get(i).wanted()) jobs.get(i).complete(png(result.image().narrow(0, i, 1)));
+        } catch (BatchProgress.Abandoned e) {
+            // every job already has its final state (cancelled or expired)
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "a batch of " + jobs.size() + " failed", e);
+            for (Job job : jobs) job.fail(e.getMessage() == null ? e.toString() : e.getMessage());
+        } finally {
+            generators.forEach(Generator::close);
+        }
+    }
+
+    /** The PNG, enlarged as the model directory asks (nearest neighbour keeps a small model's pixels sharp). */
+    private byte[] png(Tensor image) {
+        Tensor shown = upscale > 1
+                ? Functional.interpolate(image, image.size(2) * upscale, image.size(3) * upscale, Functional.Interpolation.NEAREST, null)
+                : image;
+        return ImageFiles.pngBytes(shown.contiguous());
+    }
+
+    private Scheduler scheduler(String className) {
+        return schedulers.computeIfAbsent(className == null ? "" : className,
+                name -> StableDiffusionPipeline.scheduler(schedulerConfig, name.isEmpty() ? null : name));
+    }
+}
