@@ -21,6 +21,7 @@ public final class Main {
         switch (command) {
             case "info" -> InfoCommand.run(rest);
             case "generate" -> GenerateCommand.run(rest);
+            case "serve" -> ServeCommand.run(rest);
             case "train-ddpm" -> TrainDdpmCommand.run(rest);
             case "train-vae" -> TrainVaeCommand.run(rest);
             case "train-t2i" -> TrainTextToImageCommand.run(rest);
@@ -47,6 +48,7 @@ public final class Main {
                   info    libtorch version, BLAS, threads, a few ops and native memory statistics
                   generate --model DIR --prompt TEXT [--steps N] [--guidance G] [--seed S] [--out FILE.png]
                           text to image from a diffusers Stable Diffusion directory
+                  serve   [--model DIR] [--port 8080]   the HTTP image service and its web page
                   train-ddpm [--steps N] [--batch B] [--lr LR] [--out DIR]
                           a class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with samples
                   bench   per-op cost of the bridge against C++ and Python on the same libtorch
