@@ -99,7 +99,7 @@ public final class GenerationService implements AutoCloseable {
 
     public Optional<Job> job(String id) {
         Job job = jobs.get(id);
-        if (job != null) job.wanted();  // a status read sees an expired deadline at once
+        if (job != null) dropIfExpired(job);  // a status read sees an expired deadline at once
         return Optional.ofNullable(job);
     }
 
@@ -150,8 +150,12 @@ public final class GenerationService implements AutoCloseable {
     }
 
     private void expireOverdue() {
-        for (Job job : jobs.values())
-            if (job.state() == Job.State.QUEUED && !job.wanted()) queue.remove(job);
+        jobs.values().forEach(this::dropIfExpired);
+    }
+
+    /** A queued job past its deadline expires and leaves the queue. */
+    private void dropIfExpired(Job job) {
+        if (!job.wanted()) queue.remove(job);
     }
 
     @Override
