@@ -66,6 +66,29 @@ final class ServiceClient {
         }
     }
 
+    /** Follows a job's progress stream to its final event, which it returns (the way the web page waits). */
+    JsonNode followEvents(String id) {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/jobs/" + id + "/events")).header("Accept", "text/event-stream")
+                .timeout(Duration.ofMinutes(5)).GET().build();
+        try {
+            HttpResponse<java.util.stream.Stream<String>> response = http.send(request, HttpResponse.BodyHandlers.ofLines());
+            try (var lines = response.body()) {
+                JsonNode last = null;
+                for (String line : (Iterable<String>) lines::iterator) {
+                    if (!line.startsWith("data: ")) continue;
+                    last = JSON.readTree(line.substring(6));
+                    if (!last.path("state").asText().matches("queued|running")) return last;
+                }
+                throw new AssertionError("the stream of job " + id + " ended at " + last);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     private Reply send(HttpRequest.Builder request) {
         try {
             HttpResponse<byte[]> response = http.send(request.timeout(Duration.ofMinutes(2)).build(), HttpResponse.BodyHandlers.ofByteArray());
