@@ -170,7 +170,7 @@ class ServiceApiTest extends NativeTest {
                 if (!line.startsWith("data: ")) continue;
                 JsonNode event = ServiceClient.JSON.readTree(line.substring(6));
                 events.add(event);
-                if (!event.path("state").asText().matches("queued|running")) break;
+                if (!ServiceClient.UNFINISHED.contains(event.path("state").asText())) break;
             }
         }
         JsonNode last = events.getLast();

@@ -45,23 +45,22 @@ final class ServiceClient {
 
     /** Polls a job until it has a final state (or the time is up) and returns its last status. */
     JsonNode awaitFinished(String id, Duration limit) throws InterruptedException {
-        long end = System.nanoTime() + limit.toNanos();
-        while (true) {
-            JsonNode status = get("/api/jobs/" + id).body();
-            String state = status.path("state").asText();
-            if (!state.equals("queued") && !state.equals("running")) return status;
-            if (System.nanoTime() > end) throw new AssertionError("job " + id + " still " + state + " after " + limit);
-            Thread.sleep(20);
-        }
+        return await(id, state -> !UNFINISHED.contains(state), "finished", limit);
     }
 
     /** Polls until {@code state} (or the time is up). */
     JsonNode awaitState(String id, String state, Duration limit) throws InterruptedException {
+        return await(id, state::equals, state, limit);
+    }
+
+    static final java.util.Set<String> UNFINISHED = java.util.Set.of("queued", "running");
+
+    private JsonNode await(String id, java.util.function.Predicate<String> reached, String what, Duration limit) throws InterruptedException {
         long end = System.nanoTime() + limit.toNanos();
         while (true) {
             JsonNode status = get("/api/jobs/" + id).body();
-            if (status.path("state").asText().equals(state)) return status;
-            if (System.nanoTime() > end) throw new AssertionError("job " + id + " is " + status + ", not " + state + " after " + limit);
+            if (reached.test(status.path("state").asText())) return status;
+            if (System.nanoTime() > end) throw new AssertionError("job " + id + " is " + status + ", not " + what + " after " + limit);
             Thread.sleep(20);
         }
     }
@@ -77,7 +76,7 @@ final class ServiceClient {
                 for (String line : (Iterable<String>) lines::iterator) {
                     if (!line.startsWith("data: ")) continue;
                     last = JSON.readTree(line.substring(6));
-                    if (!last.path("state").asText().matches("queued|running")) return last;
+                    if (!UNFINISHED.contains(last.path("state").asText())) return last;
                 }
                 throw new AssertionError("the stream of job " + id + " ended at " + last);
             }

@@ -3,7 +3,6 @@ package org.panamasd.service;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -27,7 +26,6 @@ import org.panamasd.support.NativeTest;
  * and the batching comparison, sized by {@code -Dload.clients} and {@code -Dload.seconds}.
  */
 class ServiceLoadTest extends NativeTest {
-    static final Path MODEL = Path.of(System.getProperty("panamasd.root", "..")).resolve("models/fashion-turbo");
     static final List<String> PROMPTS = List.of("a photo of an ankle boot", "a t-shirt", "trousers", "a pullover", "a dress", "a coat",
             "a sandal", "a shirt", "a sneaker", "a bag");
 
@@ -74,7 +72,7 @@ class ServiceLoadTest extends NativeTest {
     }
 
     private static ServiceSettings settings(int maxBatch) {
-        return ServiceSettings.of(MODEL).withAddress("127.0.0.1", 0).withBatching(maxBatch, Duration.ofMillis(25));
+        return ServiceSettings.of(ServiceApiTest.MODEL).withAddress("127.0.0.1", 0).withBatching(maxBatch, Duration.ofMillis(25));
     }
 
     static Outcome load(ServiceSettings settings, int clients, Duration duration) throws Exception {
