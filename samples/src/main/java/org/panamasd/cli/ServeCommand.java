@@ -25,10 +25,22 @@ final class ServeCommand {
                 .withQueueCapacity(o.integer("queue", d.queueCapacity()))
                 .withMaxSteps(o.integer("max-steps", d.maxSteps()));
         ServiceServer server = ServiceServer.start(settings);
-        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "panamasd-serve-stop"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
         System.out.printf("serving %s on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", model,
                 settings.host(), server.port(), settings.workers(), settings.maxBatch(), settings.maxWait().toMillis(), settings.queueCapacity());
         new CountDownLatch(1).await();  // until SIGTERM / Ctrl-C: the hook stops the server
+    }
+
+    /**
+     * Stops listening, cancels what waits and frees the model. The bridge's own exit hook may already refuse
+     * native calls ("shutting down"): then the freeing fails, harmlessly, as the process ends anyway.
+     */
+    private static void stop(ServiceServer server) {
+        try {
+            server.close();
+        } catch (RuntimeException e) {
+            System.err.println("panama-sd: serve stopped (" + e.getMessage() + ")");
+        }
     }
 
     private ServeCommand() {}

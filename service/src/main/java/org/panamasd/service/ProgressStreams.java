@@ -4,7 +4,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.sse.SseClient;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +17,8 @@ import java.util.concurrent.TimeUnit;
  * final state. A stream that closes before the job has finished cancels the job: the client that watched it is
  * gone. Comments are sent every {@link #HEARTBEAT_MILLIS} so that a vanished client is noticed while the job
  * still waits in the queue (a write to a closed connection fails; an idle one would never tell).
+ * Writes happen on virtual threads of their own, never on the worker that made progress: a slow client must not
+ * stall a batch. A client that reads slower than the steps come gets the latest state, not every step.
  */
 final class ProgressStreams implements AutoCloseable {
     static final long HEARTBEAT_MILLIS = 250;
@@ -21,6 +26,7 @@ final class ProgressStreams implements AutoCloseable {
     private final GenerationService service;
     private final ObjectMapper json;
     private final Set<Stream> open = ConcurrentHashMap.newKeySet();
+    private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();  // network writes only, no model code
     private final ScheduledExecutorService heartbeat =
             Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("panamasd-sse-heartbeat").daemon().factory());
 
@@ -45,10 +51,11 @@ final class ProgressStreams implements AutoCloseable {
         stream.changed(job.get());  // the state now, before the next change
     }
 
-    /** One client following one job. Synchronized: a worker's progress and the heartbeat write to the same response. */
+    /** One client following one job. Its writes are serialized: progress and heartbeats share one response. */
     private final class Stream implements Job.Observer {
         private final SseClient client;
         private final Job job;
+        private final AtomicBoolean sendScheduled = new AtomicBoolean();
         private boolean ended;
 
         Stream(SseClient client, Job job) {
@@ -57,17 +64,34 @@ final class ProgressStreams implements AutoCloseable {
         }
 
         @Override
-        public synchronized void changed(Job changed) {
-            if (ended) return;
-            client.sendEvent("progress", text(changed));
-            if (changed.state().finished()) {
-                ended = true;
-                client.close();
+        public void changed(Job changed) {
+            if (sendScheduled.compareAndSet(false, true)) write(this::sendLatest);
+        }
+
+        void ping() {
+            write(() -> {
+                synchronized (this) {
+                    if (!ended) client.sendComment("heartbeat");
+                }
+            });
+        }
+
+        private void write(Runnable task) {
+            try {
+                writers.execute(task);
+            } catch (RejectedExecutionException e) {
+                // the server is stopping and its connections with it: nobody is left to tell
             }
         }
 
-        synchronized void ping() {
-            if (!ended) client.sendComment("heartbeat");
+        private synchronized void sendLatest() {
+            sendScheduled.set(false);  // a change from now on schedules another send
+            if (ended) return;
+            client.sendEvent("progress", text(job));
+            if (job.state().finished()) {
+                ended = true;
+                client.close();
+            }
         }
 
         void closed() {
@@ -88,5 +112,6 @@ final class ProgressStreams implements AutoCloseable {
     @Override
     public void close() {
         heartbeat.shutdownNow();
+        writers.shutdownNow();
     }
 }

@@ -139,7 +139,7 @@ public final class ServiceServer implements AutoCloseable {
     @Override
     public void close() {
         app.stop();
+        service.close();  // its last job changes still reach the streams
         streams.close();
-        service.close();
     }
 }

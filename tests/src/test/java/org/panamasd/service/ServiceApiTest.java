@@ -163,7 +163,7 @@ class ServiceApiTest extends NativeTest {
 
     @Test
     void progressEventsCountTheStepsWithAPreviewAndEndWithTheImage() throws Exception {
-        String id = client.submit("{\"prompt\": \"a dress\", \"steps\": 3, \"seed\": 2}").body().path("id").asText();
+        String id = client.submit("{\"prompt\": \"a dress\", \"steps\": 6, \"seed\": 2}").body().path("id").asText();
         List<JsonNode> events = new ArrayList<>();
         try (Socket socket = eventStream(id); BufferedReader in = reader(socket)) {
             for (String line; (line = in.readLine()) != null; ) {
@@ -177,8 +177,10 @@ class ServiceApiTest extends NativeTest {
         assertEquals("done", last.path("state").asText(), events.toString());
         assertTrue(last.path("image").asText().endsWith("/image.png"));
         List<Integer> steps = events.stream().filter(e -> e.path("state").asText().equals("running")).map(e -> e.path("step").asInt()).toList();
-        assertTrue(steps.containsAll(List.of(1, 2, 3)), "steps seen: " + steps);
+        // a reader slower than the steps gets the latest state, so not every step need appear, but some must
+        assertTrue(steps.stream().anyMatch(step -> step >= 1 && step < 6), "steps seen: " + steps);
         for (int i = 1; i < steps.size(); i++) assertTrue(steps.get(i) >= steps.get(i - 1), "steps go forward: " + steps);
+        assertEquals(6, last.path("step").asInt());
         assertTrue(events.stream().anyMatch(e -> e.path("preview").asText().startsWith("data:image/png;base64,")), "a latent preview");
     }
 

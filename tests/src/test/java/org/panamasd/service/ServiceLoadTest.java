@@ -53,7 +53,7 @@ class ServiceLoadTest extends NativeTest {
     @Test
     @Tag("load")
     void aLongLoad() throws Exception {
-        Outcome o = load(settings(8).withQueueCapacity(16), Integer.getInteger("load.clients", 16),
+        Outcome o = load(settings(8).withQueueCapacity(8), Integer.getInteger("load.clients", 16),
                 Duration.ofSeconds(Integer.getInteger("load.seconds", 180)));
         System.out.println("long load: " + o);
     }
