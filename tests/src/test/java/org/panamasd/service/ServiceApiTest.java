@@ -198,6 +198,30 @@ class ServiceApiTest extends NativeTest {
         assertEquals("the client disconnected", cancelled.path("error").asText());
     }
 
+    /** Two workers share the one model; running the same seed at the same time, each gives the one-worker image. */
+    @Test
+    void twoWorkersRunningTheSameSeedTogetherGiveTheImageOneWorkerGives() throws Exception {
+        String body = "{\"prompt\": \"a pullover\", \"steps\": 8, \"seed\": 21}";
+        String single = client.submit(body).body().path("id").asText();
+        assertEquals("done", client.awaitFinished(single, WAIT).path("state").asText());
+        byte[] expected = client.get("/api/jobs/" + single + "/image.png").raw().body();
+        try (ServiceServer two = ServiceServer.start(ServiceSettings.of(MODEL).withAddress("127.0.0.1", 0).withWorkers(2)
+                .withBatching(1, Duration.ZERO))) {
+            ServiceClient twoClient = new ServiceClient(two.port());
+            List<String> ids = List.of(twoClient.submit(body).body().path("id").asText(), twoClient.submit(body).body().path("id").asText());
+            boolean together = false;
+            while (!together && ids.stream().noneMatch(id -> twoClient.get("/api/jobs/" + id).body().path("state").asText().equals("done"))) {
+                together = ids.stream().allMatch(id -> twoClient.get("/api/jobs/" + id).body().path("state").asText().equals("running"));
+                Thread.sleep(5);
+            }
+            assertTrue(together, "both jobs were running at once, one on each worker");
+            for (String id : ids) {
+                assertEquals("done", twoClient.awaitFinished(id, WAIT).path("state").asText());
+                assertArrayEquals(expected, twoClient.get("/api/jobs/" + id + "/image.png").raw().body(), "the PNG differs from one worker's");
+            }
+        }
+    }
+
     /** Starts a job of {@link #LONG_STEPS} steps, waits until it runs, and leaves it to the test's end to cancel. */
     private String occupyWorker() throws InterruptedException {
         String id = client.submit("{\"prompt\": \"a trouser\", \"steps\": " + LONG_STEPS + "}").body().path("id").asText();
