@@ -207,6 +207,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * models each bring their own (from {@link #scheduler(DiffusersConfig, String)}).
      */
     public GenerationResult generateRows(java.util.List<BatchRow> rows, GenerationRequest settings, Scheduler scheduler, DenoisingListener listener) {
+        if (rows.isEmpty()) throw new IllegalArgumentException("a batch needs at least one row");
         checkInputs(settings.withLatents(null));
         String[] prompts = rows.stream().map(BatchRow::prompt).toArray(String[]::new);
         String[] negatives = rows.stream().map(BatchRow::negativePrompt).toArray(String[]::new);
