@@ -1,6 +1,5 @@
 package org.panamasd.cli;
 
-import java.util.Set;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -10,16 +9,25 @@ import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.training.LearningRateSchedule;
 import org.panamasd.training.t2i.TextToImageTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Training throughput of the shipped teacher's configuration (text encoder + UNet, v-prediction, AdamW, EMA,
  * 4x16x16 latents), on random latents so no data preparation is timed:
  * {@code bench-train [--batch 128] [--warmup 3] [--steps 10]}. Prints images per second and the machine.
  */
-final class BenchTrainCommand {
-    static void run(String[] args) {
-        Options o = Options.parse("bench-train", args, Set.of("batch", "warmup", "steps"));
-        int batch = o.integer("batch", 128), warmup = o.integer("warmup", 3), steps = o.integer("steps", 10);
+@Command(name = "bench-train", description = "Training throughput of the shipped teacher's configuration on random latents (images/s).")
+final class BenchTrainCommand implements Runnable {
+    @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Override
+    public void run() {
         DiffusersConfig scheduler = DiffusersConfig.parse(TrainTextToImageCommand.SCHEDULER);
         try (TextToImageTrainer trainer = new TextToImageTrainer(CLIPTokenizer.load(Paths.goldenTokenizer()),
                 DiffusersConfig.parse(TrainTextToImageCommand.TEXT_ENCODER), DiffusersConfig.parse(TrainTextToImageCommand.UNET),
@@ -40,6 +48,4 @@ final class BenchTrainCommand {
             System.out.println("machine: " + MachineDescription.describe());
         }
     }
-
-    private BenchTrainCommand() {}
 }

@@ -2,33 +2,48 @@ package org.panamasd.cli;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.panamasd.service.ServiceServer;
 import org.panamasd.service.ServiceSettings;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/**
- * The HTTP image service with its web page, on the shipped default model unless {@code --model} names another:
- * {@code serve [--model DIR] [--host 127.0.0.1] [--port 8080] [--workers 1] [--max-batch 8] [--max-wait-ms 25]
- * [--queue 64] [--max-steps 200]}. Runs until the process is stopped.
- */
-final class ServeCommand {
-    static final Set<String> OPTIONS = Set.of("model", "host", "port", "workers", "max-batch", "max-wait-ms", "queue", "max-steps");
+/** The HTTP image service ({@code org.panamasd.service}) with its web page, until the process is stopped. */
+@Command(name = "serve", sortOptions = false, description = {
+        "The HTTP image service and its web page: a JSON API, progress events, dynamic batching, metrics.",
+        "Without --model: models/fashion-turbo. Runs until stopped (Ctrl-C, SIGTERM)."})
+final class ServeCommand implements Callable<Integer> {
+    private static final ServiceSettings DEFAULTS = ServiceSettings.of(Path.of("."));
 
-    static void run(String[] args) throws InterruptedException {
-        Options o = Options.parse("serve", args, OPTIONS);
-        Path model = o.has("model") ? Path.of(o.string("model", null)) : GenerateCommand.defaultModel();
-        ServiceSettings d = ServiceSettings.of(model);
-        ServiceSettings settings = d.withAddress(o.string("host", d.host()), o.integer("port", d.port()))
-                .withWorkers(o.integer("workers", d.workers()))
-                .withBatching(o.integer("max-batch", d.maxBatch()), Duration.ofMillis(o.longValue("max-wait-ms", d.maxWait().toMillis())))
-                .withQueueCapacity(o.integer("queue", d.queueCapacity()))
-                .withMaxSteps(o.integer("max-steps", d.maxSteps()));
+    @Option(names = "--model", paramLabel = "DIR", description = "A diffusers SD 1.x / 2.x directory (default: models/fashion-turbo).")
+    Path model;
+    @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
+    String host = DEFAULTS.host();
+    @Option(names = "--port", paramLabel = "N", description = "The port; 0 takes a free one (default: 8080).")
+    int port = DEFAULTS.port();
+    @Option(names = "--workers", paramLabel = "N", description = "Threads running the model, sharing its weights (default: 1).")
+    int workers = DEFAULTS.workers();
+    @Option(names = "--max-batch", paramLabel = "N", description = "The most requests in one UNet batch (default: 8).")
+    int maxBatch = DEFAULTS.maxBatch();
+    @Option(names = "--max-wait-ms", paramLabel = "MS", description = "How long a batch waits for company (default: 25).")
+    long maxWaitMillis = DEFAULTS.maxWait().toMillis();
+    @Option(names = "--queue", paramLabel = "N", description = "Requests that may wait; beyond them 429 (default: 64).")
+    int queue = DEFAULTS.queueCapacity();
+    @Option(names = "--max-steps", paramLabel = "N", description = "The most steps a request may ask for (default: 200).")
+    int maxSteps = DEFAULTS.maxSteps();
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Path dir = model != null ? model : GenerateCommand.defaultModel();
+        ServiceSettings settings = ServiceSettings.of(dir).withAddress(host, port).withWorkers(workers)
+                .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue).withMaxSteps(maxSteps);
         ServiceServer server = ServiceServer.start(settings);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
-        System.out.printf("serving %s on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", model,
+        System.out.printf("serving %s on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,
                 settings.host(), server.port(), settings.workers(), settings.maxBatch(), settings.maxWait().toMillis(), settings.queueCapacity());
         new CountDownLatch(1).await();  // until SIGTERM / Ctrl-C: the hook stops the server
+        return 0;
     }
 
     /**
@@ -42,6 +57,4 @@ final class ServeCommand {
             System.err.println("panama-sd: serve stopped (" + e.getMessage() + ")");
         }
     }
-
-    private ServeCommand() {}
 }
