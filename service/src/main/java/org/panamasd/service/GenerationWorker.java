@@ -4,12 +4,12 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.ImageFiles;
+import org.panamasd.io.ImageGrid;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
 import org.panamasd.pipelines.StableDiffusionPipeline;
@@ -81,12 +81,9 @@ final class GenerationWorker implements Runnable {
         }
     }
 
-    /** The PNG, enlarged as the model directory asks (nearest neighbour keeps a small model's pixels sharp). */
+    /** The PNG, enlarged as the model directory asks. */
     private byte[] png(Tensor image) {
-        Tensor shown = upscale > 1
-                ? Functional.interpolate(image, image.size(2) * upscale, image.size(3) * upscale, Functional.Interpolation.NEAREST, null)
-                : image;
-        return ImageFiles.pngBytes(shown.contiguous());
+        return ImageFiles.pngBytes(ImageGrid.enlarge(image, upscale));
     }
 
     private Scheduler scheduler(String className) {

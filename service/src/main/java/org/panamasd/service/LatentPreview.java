@@ -1,9 +1,9 @@
 package org.panamasd.service;
 
-import org.panamasd.Functional;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.ImageFiles;
+import org.panamasd.io.ImageGrid;
 
 /**
  * A small picture of a request's latents during denoising: their first three channels as RGB, each
@@ -21,8 +21,7 @@ final class LatentPreview {
             // mean +- 2 std per channel to [0, 1]: latents have no fixed range, and one outlier must not grey the rest
             Tensor scaled = rgb.sub(rgb.mean(spatial, true)).div(rgb.std(spatial, 0, true).mul(4).add(1e-6)).add(0.5).clamp(0, 1);
             long factor = Math.max(1, SIDE / Math.max(rgb.size(2), rgb.size(3)));
-            Tensor large = Functional.interpolate(scaled, rgb.size(2) * factor, rgb.size(3) * factor, Functional.Interpolation.NEAREST, null);
-            return ImageFiles.pngBytes(large.contiguous());
+            return ImageFiles.pngBytes(ImageGrid.enlarge(scaled, factor));
         }
     }
 
