@@ -9,6 +9,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +33,9 @@ public final class GenerationService implements AutoCloseable {
     private final ConcurrentLinkedDeque<Job> finished = new ConcurrentLinkedDeque<>();  // newest first
     private final List<Thread> workers = new ArrayList<>();
     private final ScheduledExecutorService sweeper;
+    // PNG encoding is plain Java: done beside the workers, which meanwhile run the next batch
+    private final ExecutorService encoders = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
+            Thread.ofPlatform().name("panamasd-png-", 0).factory());
 
     private GenerationService(ServiceSettings settings, StableDiffusionPipeline pipeline) {
         this.settings = settings;
@@ -43,7 +47,7 @@ public final class GenerationService implements AutoCloseable {
         this.queue = new GenerationQueue(settings.queueCapacity());
         DiffusersConfig schedulerConfig = DiffusersConfig.read(settings.model().resolve("scheduler/scheduler_config.json"));
         for (int i = 0; i < settings.workers(); i++) {
-            var worker = new GenerationWorker(pipeline, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()));
+            var worker = new GenerationWorker(pipeline, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders);
             workers.add(Thread.ofPlatform().name("panamasd-worker-" + i).start(worker));
         }
         // queued jobs past their deadlines expire even while no worker is free to look at them
@@ -173,6 +177,7 @@ public final class GenerationService implements AutoCloseable {
                 }
             }
         }
+        encoders.close();  // waits for the last PNGs, so every job has its final state
         pipeline.close();
         if (interrupted) Thread.currentThread().interrupt();
     }

@@ -1,9 +1,11 @@
 package org.panamasd.service;
 
+import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -19,7 +21,8 @@ import org.panamasd.schedulers.Scheduler;
  * One worker: a platform thread (libtorch's inference mode is per OS thread) that takes batches from the queue
  * and runs each as one {@link StableDiffusionPipeline#generateRows} call. The models are shared with the other
  * workers; the schedulers are this worker's own, since a scheduler holds the state of the run in progress.
- * Every batch computes in a stack scope of this thread, closed before the next batch.
+ * Every batch computes in a stack scope of this thread, closed before the next batch; PNGs are encoded by the
+ * service's encoder threads.
  */
 final class GenerationWorker implements Runnable {
     private static final System.Logger LOG = System.getLogger(GenerationWorker.class.getName());
@@ -30,16 +33,18 @@ final class GenerationWorker implements Runnable {
     private final ServiceSettings settings;
     private final ServiceMetrics metrics;
     private final int upscale;
+    private final Executor encoders;
     private final Map<String, Scheduler> schedulers = new HashMap<>();
 
     GenerationWorker(StableDiffusionPipeline pipeline, DiffusersConfig schedulerConfig, GenerationQueue queue, ServiceSettings settings,
-                     ServiceMetrics metrics, int upscale) {
+                     ServiceMetrics metrics, int upscale, Executor encoders) {
         this.pipeline = pipeline;
         this.schedulerConfig = schedulerConfig;
         this.queue = queue;
         this.settings = settings;
         this.metrics = metrics;
         this.upscale = upscale;
+        this.encoders = encoders;
     }
 
     @Override
@@ -57,6 +62,34 @@ final class GenerationWorker implements Runnable {
         List<Job> jobs = batch.stream().filter(job -> job.wanted() && job.start()).toList();
         if (jobs.isEmpty()) return;
         metrics.batchSizes.observe(jobs.size());
+        try {
+            BufferedImage[] pictures = generate(jobs);
+            // PNG encoding needs no tensor: the encoders do it while this worker runs the next batch, and announce
+            // "done" only then, with the batch's tensors and generators already freed (what a client that sees
+            // "done", or a test that then counts native memory, may rely on)
+            for (int i = 0; i < jobs.size(); i++) {
+                Job job = jobs.get(i);
+                BufferedImage picture = pictures[i];
+                if (picture != null) encoders.execute(() -> encode(job, picture));
+            }
+        } catch (BatchProgress.Abandoned e) {
+            // every job already has its final state (cancelled or expired)
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "a batch of " + jobs.size() + " failed", e);
+            for (Job job : jobs) job.fail(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+    }
+
+    private static void encode(Job job, BufferedImage picture) {
+        try {
+            job.complete(ImageFiles.pngBytes(picture));
+        } catch (RuntimeException e) {
+            job.fail("the PNG could not be encoded: " + e.getMessage());
+        }
+    }
+
+    /** The batch as one UNet batch; the picture of each job still wanted at the end, null for the others. */
+    private BufferedImage[] generate(List<Job> jobs) {
         GenerationParameters shared = jobs.getFirst().parameters();
         List<Generator> generators = new ArrayList<>();
         try (Scope scope = Scope.open()) {
@@ -69,21 +102,13 @@ final class GenerationWorker implements Runnable {
             // the batch's shared settings; prompt, negative prompt and seed come from the rows
             GenerationRequest settings = new GenerationRequest("", null, shared.steps(), shared.guidance(), 0, shared.height(), shared.width(), 0, null);
             GenerationResult result = pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), new BatchProgress(jobs, metrics.stepSeconds));
-            for (int i = 0; i < jobs.size(); i++)
-                if (jobs.get(i).wanted()) jobs.get(i).complete(png(result.image().narrow(0, i, 1)));
-        } catch (BatchProgress.Abandoned e) {
-            // every job already has its final state (cancelled or expired)
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "a batch of " + jobs.size() + " failed", e);
-            for (Job job : jobs) job.fail(e.getMessage() == null ? e.toString() : e.getMessage());
+            BufferedImage[] pictures = new BufferedImage[jobs.size()];
+            for (int i = 0; i < jobs.size(); i++)  // enlarged as the model directory asks
+                if (jobs.get(i).wanted()) pictures[i] = ImageFiles.picture(ImageGrid.enlarge(result.image().narrow(0, i, 1), upscale));
+            return pictures;
         } finally {
             generators.forEach(Generator::close);
         }
-    }
-
-    /** The PNG, enlarged as the model directory asks. */
-    private byte[] png(Tensor image) {
-        return ImageFiles.pngBytes(ImageGrid.enlarge(image, upscale));
     }
 
     private Scheduler scheduler(String className) {
