@@ -34,11 +34,27 @@ public final class ImageFiles {
         }
     }
 
+    /** A (1, 3, H, W) image in [0, 1] as the bytes of an 8-bit RGB PNG, without text (what a service sends). */
+    public static byte[] pngBytes(Tensor image) {
+        return pngBytes(picture(image));
+    }
+
+    /** The bytes of a PNG of {@code picture}; no tensor involved, so any thread may encode while the model runs on. */
+    public static byte[] pngBytes(BufferedImage picture) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            if (!ImageIO.write(picture, "png", out)) throw new IOException("no PNG writer");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot encode a PNG", e);
+        }
+        return out.toByteArray();
+    }
+
     /** A (1, 3, H, W) image in [0, 1] as 8-bit RGB. */
-    private static BufferedImage picture(Tensor image) {
+    public static BufferedImage picture(Tensor image) {
         long[] shape = image.shape();
         if (shape.length != 4 || shape[0] != 1 || shape[1] != 3)
-            throw new IllegalArgumentException("writePng needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
+            throw new IllegalArgumentException("a PNG needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
         int h = (int) shape[2], w = (int) shape[3];
         byte[] rgb;
         try (Scope scope = Scope.open()) {

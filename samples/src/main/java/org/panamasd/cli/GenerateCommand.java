@@ -6,10 +6,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
 import org.panamasd.pipelines.DenoisingListener;
@@ -126,10 +126,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     /** One image as it is, several in a near-square grid (missing cells black); upscaled by nearest neighbour to keep small models' pixels sharp. */
     static Tensor grid(List<Tensor> images, int scale) {
-        if (images.size() == 1) {
-            Tensor only = images.getFirst();
-            return scale == 1 ? only : Functional.interpolate(only, only.size(2) * scale, only.size(3) * scale, Functional.Interpolation.NEAREST, null);
-        }
+        if (images.size() == 1) return ImageGrid.enlarge(images.getFirst(), scale);
         int cols = (int) Math.ceil(Math.sqrt(images.size())), rows = (images.size() + cols - 1) / cols;
         List<Tensor> lines = new ArrayList<>();
         for (int r = 0; r < rows; r++) {

@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
         subcommands = {
                 InfoCommand.class,
                 GenerateCommand.class,
+                ServeCommand.class,
                 InspectCommand.class,
                 SampleCommand.class,
                 EvaluateCommand.class,

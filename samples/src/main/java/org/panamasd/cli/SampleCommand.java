@@ -6,6 +6,7 @@ import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.data.FashionMnist;
 import org.panamasd.evaluation.ClassSamples;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

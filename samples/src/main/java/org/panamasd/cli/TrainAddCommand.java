@@ -12,6 +12,7 @@ import org.panamasd.Tensor;
 import org.panamasd.data.FashionCaptions;
 import org.panamasd.data.FashionMnist;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.PipelineDirectoryWriter;
 import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
