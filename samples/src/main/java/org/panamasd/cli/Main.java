@@ -18,6 +18,11 @@ public final class Main {
     private static void run(String[] args) throws Exception {
         String command = args.length == 0 ? "help" : args[0];
         String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
+        if (DistributedLauncher.requested(rest)) {
+            int status = DistributedLauncher.run(command, rest);
+            if (status != 0) System.exit(status);
+            return;
+        }
         switch (command) {
             case "info" -> InfoCommand.run(rest);
             case "generate" -> GenerateCommand.run(rest);
@@ -47,6 +52,9 @@ public final class Main {
                   info    libtorch version, BLAS, threads, a few ops and native memory statistics
                   generate --model DIR --prompt TEXT [--steps N] [--guidance G] [--seed S] [--out FILE.png]
                           text to image from a diffusers Stable Diffusion directory
+                  train-t2i --vae DIR --out DIR [...] [--nproc N]
+                          the Fashion-MNIST teacher; --nproc N trains data-parallel in N processes (several
+                          machines: --rank FIRST --world-size ALL --master-addr HOST --master-port PORT)
                   train-ddpm [--steps N] [--batch B] [--lr LR] [--out DIR]
                           a class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with samples
                   bench   per-op cost of the bridge against C++ and Python on the same libtorch

@@ -27,13 +27,16 @@ import org.panamasd.training.LossCheck;
 import org.panamasd.training.LossCurve;
 import org.panamasd.training.StepSeeds;
 import org.panamasd.training.TrainingCheckpoint;
+import org.panamasd.training.distributed.DataParallelRun;
 import org.panamasd.training.t2i.TextToImageTrainer;
 
 /**
  * Trains the Fashion-MNIST text-to-image teacher (a small CLIP text encoder and UNet over the latents of a
  * trained VAE) and writes it as a diffusers Stable Diffusion directory with an image grid and a loss curve:
  * {@code train-t2i --vae DIR --out DIR [--steps 1600] [--batch 128] [--lr 1e-3] [--warmup 100] [--ema 0.998]
- * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}.
+ * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}
+ * [--nproc N ...]: data-parallel over N processes ({@link DistributedLauncher}) at the same global batch; rank 0
+ * alone writes checkpoints and the model, so a checkpoint resumes at any process count.
  */
 final class TrainTextToImageCommand {
     static final String TEXT_ENCODER = """
@@ -71,11 +74,16 @@ final class TrainTextToImageCommand {
         CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerDir);
         try (Scope latentsScope = Scope.open();
              TextToImageTrainer trainer = new TextToImageTrainer(tokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET),
-                     schedule, lr, o.number("dropout", 0.1), o.number("ema", 0.998), seed)) {
-            Tensor latents = encodeAll(vaeDir, data);
+                     schedule, lr, o.number("dropout", 0.1), o.number("ema", 0.998), seed);
+             DataParallelRun run = DataParallelRun.join(trainer.parameters(), emaTensors(trainer))) {
+            // The leader encodes (and caches) the latents while the others wait, then they read its cache.
+            Tensor latents = run.leader() ? encodeAll(vaeDir, data) : null;
+            run.barrier();
+            if (latents == null) latents = encodeAll(vaeDir, data);
             long parameters = trainer.unet().parameters().values().stream().mapToLong(Tensor::numel).sum();
-            System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d, %d steps%n", parameters / 1e6,
-                    java.util.Arrays.toString(latents.shape()), batch, steps);
+            if (run.leader())
+                System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d (%d per process), %d steps%n", parameters / 1e6,
+                        java.util.Arrays.toString(latents.shape()), batch, batch / run.worldSize(), steps);
             long first = 1;
             Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
             if (Boolean.parseBoolean(o.string("resume", "true")) && resumeFrom != null) {
@@ -83,7 +91,7 @@ final class TrainTextToImageCommand {
                 if (state.seed() != seed) throw new IllegalArgumentException(resumeFrom + " was trained with --seed " + state.seed() + ", not " + seed);
                 trainer.setStepCount(state.step());
                 first = state.step() + 1;
-                System.out.println("resumed from " + resumeFrom + " at step " + state.step());
+                if (run.leader()) System.out.println("resumed from " + resumeFrom + " at step " + state.step());
             }
             LossCurve curve = new LossCurve();
             ProgressLine progress = new ProgressLine("train-t2i", first - 1, steps, 25);
@@ -93,13 +101,17 @@ final class TrainTextToImageCommand {
                     int[] indices = data.randomBatch(g, batch);
                     long[] labels = data.labels(indices).toLongArray();
                     Tensor x0 = latents.indexSelect(0, Tensor.of(java.util.Arrays.stream(indices).asLongStream().toArray(), batch));
-                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g), step);
+                    // every rank draws the same global batch; the trainer takes this rank's slice of it
+                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g, run.ddp()), step);
                 }
                 curve.add("v mse", step, loss);
-                progress.update(step, batch, String.format("loss %.4f  lr %.2e", loss, lr.at(step)));
+                if (!run.leader()) continue;  // the leader alone reports and writes
+                progress.update(step, batch, String.format("loss %.4f  lr %.2e%s", loss, lr.at(step),
+                        run.ddp() == null ? "" : String.format("  all-reduce wait %.0f ms/step", 1e3 * run.ddp().meanWaitSeconds())));
                 if (step % every == 0 || step == steps)
                     TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
             }
+            if (!run.leader()) return;
             curve.write(out.resolve("loss.png"), "train-t2i");
             new PipelineDirectoryWriter(out.resolve("model")).modelIndexAndScheduler(scheduler).tokenizer(tokenizerDir)
                     .textEncoder(DiffusersConfig.parse(TEXT_ENCODER), trainer.textEma(), DType.FLOAT16)
@@ -109,6 +121,13 @@ final class TrainTextToImageCommand {
         Path grid = out.resolve("samples.png");
         sampleGrid(out.resolve("model"), o.integer("grid-steps", 25), 3.0, grid);
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights), " + grid + ", " + out.resolve("loss.png"));
+    }
+
+    /** The EMA copies, which every rank of a data-parallel run must start with equal, like the weights. */
+    static List<Tensor> emaTensors(TextToImageTrainer trainer) {
+        List<Tensor> all = new ArrayList<>(trainer.textEma().values());
+        all.addAll(trainer.unetEma().values());
+        return all;
     }
 
     /**
