@@ -96,16 +96,32 @@ class DataParallelTest extends NativeTest {
                 train(alone, null, -1);
                 SafeTensors rank0 = SafeTensors.open(dir.resolve("rank-0.safetensors")), rank1 = SafeTensors.open(dir.resolve("rank-1.safetensors"));
                 double worst = 0, moved = 0;
+                String worstName = "";
+                long elements = 0, over = 0;
                 for (var p : named(alone).entrySet()) {
                     Tensor a = rank0.tensor(p.getKey()), b = rank1.tensor(p.getKey());
                     assertEquals(0, a.sub(b).abs().max().item(), "both ranks hold the same " + p.getKey());
-                    worst = Math.max(worst, a.sub(p.getValue()).abs().max().item());
+                    // CLIP's key bias has an exactly zero gradient (softmax ignores a constant added to every logit of
+                    // a row): what it gets is rounding noise, which Adam scales up to steps of about lr. Skipped.
+                    if (p.getKey().endsWith("k_proj.bias")) continue;
+                    Tensor diff = a.sub(p.getValue()).abs();
+                    double d = diff.max().item();
+                    if (d > worst) {
+                        worst = d;
+                        worstName = p.getKey();
+                    }
+                    elements += a.numel();
+                    over += (long) diff.gt(1e-6).to(org.panamasd.DType.FLOAT32).sum().item();
                 }
                 try (TextToImageTrainer untrained = trainer()) {  // same seed: where training started
                     for (var p : named(untrained).entrySet()) moved = Math.max(moved, p.getValue().sub(named(alone).get(p.getKey())).abs().max().item());
                 }
                 assertTrue(moved > 1e-3, "training moved the parameters (" + moved + "), so the comparison means something");
-                assertTrue(worst < 1e-5, "2 processes at batch " + GLOBAL_BATCH / 2 + " each = 1 process at " + GLOBAL_BATCH + ": worst difference " + worst);
+                // A wrong shard, a missing or wrong average moves parameters by about lr = 1e-3 per step; summing in
+                // another order moves a few elements by ~1e-5 (Adam divides tiny gradients by their own size).
+                String where = "worst difference " + worst + " in " + worstName + "; " + over + " of " + elements + " elements differ by > 1e-6";
+                assertTrue(worst < 5e-5, "2 processes at batch " + GLOBAL_BATCH / 2 + " each = 1 process at " + GLOBAL_BATCH + ": " + where);
+                assertTrue(over < elements / 10_000, "all but a few elements agree within 1e-6: " + where);
             }
         } finally {
             delete(dir);
