@@ -425,7 +425,8 @@ int32_t psd_dist_broadcast(psd_process_group *group, psd_tensor *const *tensors,
 int32_t psd_dist_barrier(psd_process_group *group);
 void psd_dist_free(psd_process_group *group);
 
-/* Averages the gradients of params over the group in buckets of about bucket_bytes. With overlap, each
+/* Averages the gradients of params over the group in buckets of at most bucket_bytes (the first, which backward
+ * fills first, at most 1 MiB; a larger parameter gets a bucket of its own). With overlap, each
  * parameter's gradient hook copies its gradient into its bucket during backward, and a full bucket's
  * all-reduce starts at once (buckets start in index order on every process, so the collectives match);
  * without, all buckets are filled and reduced in finish. Each step: one backward, then finish. */

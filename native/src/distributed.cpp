@@ -393,12 +393,14 @@ int32_t psd_dist_reducer_new(psd_process_group *group, psd_tensor *const *params
     r->bucket_of.assign(n, 0);
     r->offset_of.assign(n, 0);
     r->arrived.assign(n, false);
-    // Reverse order, greedy by bytes; a bucket holds one dtype and device.
+    // Reverse order, greedy by bytes; a bucket holds one dtype and device. As in PyTorch's DDP the first
+    // bucket is small (1 MiB), so that the first all-reduce starts early in backward.
     std::vector<int64_t> sizes;
     for (size_t k = 0; k < n; k++) {
       size_t i = n - 1 - k;
       const auto &p = r->params[i];
-      bool fits = !r->buckets.empty() && sizes.back() * p.element_size() < bucket_bytes &&
+      int64_t cap = r->buckets.size() <= 1 ? std::min<int64_t>(bucket_bytes, 1 << 20) : bucket_bytes;
+      bool fits = !r->buckets.empty() && (sizes.back() + p.numel()) * p.element_size() <= cap &&
                   r->params[r->buckets.back().members[0]].scalar_type() == p.scalar_type() &&
                   r->params[r->buckets.back().members[0]].device() == p.device();
       if (!fits) {

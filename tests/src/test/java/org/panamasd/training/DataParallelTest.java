@@ -32,7 +32,7 @@ import org.panamasd.training.t2i.TextToImageTrainer;
  * makes the other fail with a clear error instead of hanging.
  */
 class DataParallelTest extends NativeTest {
-    static final int STEPS = 3, GLOBAL_BATCH = 4;
+    static final int STEPS = 3, GLOBAL_BATCH = 4, CHECKPOINT_STEP = 2;
     static final String TEXT = """
             {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2, "num_hidden_layers": 1, "max_position_embeddings": 77,
              "vocab_size": 49408, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-05, "projection_dim": 32, "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 1}""";
@@ -50,8 +50,8 @@ class DataParallelTest extends NativeTest {
     }
 
     /** The steps of a run: each draws the global batch from the step's seed, so every process sees the same data order. */
-    static void train(TextToImageTrainer trainer, DistributedDataParallel ddp, int dieAtStep) {
-        for (int step = 1; step <= STEPS; step++) {
+    static void train(TextToImageTrainer trainer, DistributedDataParallel ddp, int first, int last, int dieAtStep) {
+        for (int step = first; step <= last; step++) {
             if (step == dieAtStep) Runtime.getRuntime().halt(137);  // as if killed: no cleanup, sockets closed by the kernel
             try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(11, step)) {
                 Tensor latents = Tensor.randn(g, GLOBAL_BATCH, 4, 8, 8);
@@ -73,7 +73,12 @@ class DataParallelTest extends NativeTest {
         Path out = Path.of(args[0]);
         int dieRank = Integer.parseInt(args[1]), dieStep = Integer.parseInt(args[2]);
         try (Scope scope = Scope.open(); TextToImageTrainer trainer = trainer(); DataParallelRun run = DataParallelRun.join(trainer.parameters(), List.of())) {
-            train(trainer, run.ddp(), run.rank() == dieRank ? dieStep : -1);
+            int die = run.rank() == dieRank ? dieStep : -1;
+            train(trainer, run.ddp(), 1, CHECKPOINT_STEP, die);
+            if (run.leader())  // rank 0 alone writes the checkpoint, as the training commands do
+                TrainingCheckpoint.save(out.resolve("checkpoint"), new TrainingCheckpoint.State(CHECKPOINT_STEP, 11), trainer.checkpointWeights(),
+                        Map.of("adamw", trainer.optimizer()));
+            train(trainer, run.ddp(), CHECKPOINT_STEP + 1, STEPS, die);
             SafeTensorsWriter.write(named(trainer), Map.of(), out.resolve("rank-" + run.rank() + ".safetensors"));
         } catch (RuntimeException e) {
             System.err.println("rank failed: " + e.getMessage());
@@ -93,7 +98,7 @@ class DataParallelTest extends NativeTest {
             int status = launch(dir, -1, -1, Duration.ofSeconds(60));
             assertEquals(0, status, () -> "the ranks failed:\n" + logs(dir));
             try (Scope s = Scope.open(); TextToImageTrainer alone = trainer()) {
-                train(alone, null, -1);
+                train(alone, null, 1, STEPS, -1);
                 SafeTensors rank0 = SafeTensors.open(dir.resolve("rank-0.safetensors")), rank1 = SafeTensors.open(dir.resolve("rank-1.safetensors"));
                 double worst = 0, moved = 0;
                 String worstName = "";
@@ -122,6 +127,19 @@ class DataParallelTest extends NativeTest {
                 String where = "worst difference " + worst + " in " + worstName + "; " + over + " of " + elements + " elements differ by > 1e-6";
                 assertTrue(worst < 5e-5, "2 processes at batch " + GLOBAL_BATCH / 2 + " each = 1 process at " + GLOBAL_BATCH + ": " + where);
                 assertTrue(over < elements / 10_000, "all but a few elements agree within 1e-6: " + where);
+
+                // --resume at another world size: one process continues the 2-process run's checkpoint
+                try (TextToImageTrainer resumed = trainer()) {
+                    var state = TrainingCheckpoint.load(dir.resolve("checkpoint"), resumed.checkpointWeights(), Map.of("adamw", resumed.optimizer()));
+                    assertEquals(CHECKPOINT_STEP, state.step());
+                    resumed.setStepCount(state.step());
+                    train(resumed, null, CHECKPOINT_STEP + 1, STEPS, -1);
+                    double resumedWorst = 0;
+                    for (var p : named(alone).entrySet())
+                        if (!p.getKey().endsWith("k_proj.bias"))
+                            resumedWorst = Math.max(resumedWorst, named(resumed).get(p.getKey()).sub(p.getValue()).abs().max().item());
+                    assertTrue(resumedWorst < 5e-5, "resumed alone from the 2-process checkpoint = trained alone: worst difference " + resumedWorst);
+                }
             }
         } finally {
             delete(dir);
