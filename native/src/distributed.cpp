@@ -172,6 +172,16 @@ psd_process_group &group_of(psd_process_group *group) {
   return *group;
 }
 
+// One collective over a list of tensors, in place: flattened into one buffer, launched, waited for, written back.
+template <class Launch>
+void on_flattened(psd_process_group &g, psd_tensor *const *tensors, int64_t count, const char *what, Launch launch) {
+  at::NoGradGuard no_grad;
+  auto list = tensor_list(tensors, count, "tensors");
+  std::vector<at::Tensor> one{flatten(list)};
+  wait_for(launch(one), g.where, what);
+  unflatten(one[0], list);
+}
+
 // The gradient reducer: buckets of parameters (in reverse order, the order backward produces their
 // gradients), each one flat buffer that is all-reduced as a whole.
 struct psd_grad_reducer {
@@ -321,14 +331,10 @@ int32_t psd_dist_all_reduce(psd_process_group *group, psd_tensor *const *tensors
   return guarded([&] {
 #if PSD_HAVE_C10D
     auto &g = group_of(group);
-    at::NoGradGuard no_grad;
-    auto list = tensor_list(tensors, count, "tensors");
-    std::vector<at::Tensor> one{flatten(list)};
     c10d::AllreduceOptions options;
     options.reduceOp = reduce_op(op);
     options.timeout = g.where.timeout;
-    wait_for(g.backend->allreduce(one, options), g.where, "all_reduce");
-    unflatten(one[0], list);
+    on_flattened(g, tensors, count, "all_reduce", [&](std::vector<at::Tensor> &one) { return g.backend->allreduce(one, options); });
 #else
     unavailable();
 #endif
@@ -340,14 +346,10 @@ int32_t psd_dist_broadcast(psd_process_group *group, psd_tensor *const *tensors,
 #if PSD_HAVE_C10D
     auto &g = group_of(group);
     if (root < 0 || root >= g.where.world) throw ArgumentError("root must be a rank, got " + std::to_string(root));
-    at::NoGradGuard no_grad;
-    auto list = tensor_list(tensors, count, "tensors");
-    std::vector<at::Tensor> one{flatten(list)};
     c10d::BroadcastOptions options;
     options.rootRank = root;
     options.timeout = g.where.timeout;
-    wait_for(g.backend->broadcast(one, options), g.where, "broadcast");
-    unflatten(one[0], list);
+    on_flattened(g, tensors, count, "broadcast", [&](std::vector<at::Tensor> &one) { return g.backend->broadcast(one, options); });
 #else
     unavailable();
 #endif
