@@ -210,6 +210,8 @@ int32_t psd_tensor_contiguous(const psd_tensor *tensor, int32_t memory_format, p
 /* In place: dst <- src (broadcast, dtype conversion). */
 int32_t psd_tensor_copy_(psd_tensor *dst, const psd_tensor *src);
 int32_t psd_tensor_fill_(psd_tensor *dst, double value);
+/* In place: dst <- dst + alpha * src (src broadcasts to dst's shape). */
+int32_t psd_tensor_add_(psd_tensor *dst, const psd_tensor *src, double alpha);
 
 /* ---------------------------------------------------------------- elementwise */
 int32_t psd_tensor_add(const psd_tensor *a, const psd_tensor *b, double alpha, psd_tensor **ret);
@@ -300,6 +302,9 @@ int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *w
 /* weight and bias may be NULL. */
 int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                               const psd_tensor *bias, double eps, psd_tensor **ret);
+/* SiLU(group_norm(input)) in one call: the SiLU runs in place on the norm's output unless autograd needs it. */
+int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
+                                   const psd_tensor *bias, double eps, psd_tensor **ret);
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
                               const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret);
 int32_t psd_tensor_embedding(const psd_tensor *weight, const psd_tensor *indices, psd_tensor **ret);

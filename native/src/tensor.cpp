@@ -196,6 +196,13 @@ int32_t psd_tensor_copy_(psd_tensor *dst, const psd_tensor *src) {
   });
 }
 
+int32_t psd_tensor_add_(psd_tensor *dst, const psd_tensor *src, double alpha) {
+  return guarded([&] {
+    auto d = T(dst, "dst");
+    const_cast<at::Tensor &>(d.get()).add_(T(src, "src").get(), alpha);
+  });
+}
+
 int32_t psd_tensor_fill_(psd_tensor *dst, double value) {
   return guarded([&] {
     auto d = T(dst, "dst");

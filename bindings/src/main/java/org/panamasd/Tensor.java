@@ -519,6 +519,16 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
+    /**
+     * this += alpha * other, in place (other broadcasts to this shape). For a temporary that nothing else
+     * reads: saves an allocation the size of this. Autograd refuses it at backward time where the graph
+     * needed the old value.
+     */
+    public Tensor addInPlace(Tensor other, double alpha) {
+        Native.check(psd_tensor_add_(handle(), other.handle(), alpha), "psd_tensor_add_");
+        return this;
+    }
+
     public Tensor fill(double value) {
         Native.check(psd_tensor_fill_(handle(), value), "psd_tensor_fill_");
         return this;

@@ -1,6 +1,5 @@
 package org.panamasd.cli;
 
-import java.util.Set;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -11,6 +10,8 @@ import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.training.LearningRateSchedule;
 import org.panamasd.training.distributed.DataParallelRun;
 import org.panamasd.training.t2i.TextToImageTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Training throughput of the shipped teacher's configuration (text encoder + UNet, v-prediction, AdamW, EMA,
@@ -18,17 +19,29 @@ import org.panamasd.training.t2i.TextToImageTrainer;
  * {@code bench-train [--batch 128] [--warmup 3] [--steps 10] [--nproc N [--overlap true] [--bucket-mb 25]]}. Prints images per
  * second (of the global batch, with --nproc) and the machine.
  */
-final class BenchTrainCommand {
-    static void run(String[] args) {
-        Options o = Options.parse("bench-train", args, Set.of("batch", "warmup", "steps", "bucket-mb", "overlap"));
-        int batch = o.integer("batch", 128), warmup = o.integer("warmup", 3), steps = o.integer("steps", 10);
+@Command(name = "bench-train", description = {"Training throughput of the shipped teacher's configuration on random latents (images/s).",
+        "--nproc N runs it data-parallel in N processes at the same global batch (see train-t2i)."})
+final class BenchTrainCommand implements Runnable {
+    @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--bucket-mb", defaultValue = "25", description = "With --nproc: gradient bucket size in MiB (default: ${DEFAULT-VALUE}).")
+    double bucketMb;
+    @Option(names = "--overlap", arity = "1", defaultValue = "true", description = "With --nproc: start all-reduces during backward (default: ${DEFAULT-VALUE}).")
+    boolean overlap;
+
+    @Override
+    public void run() {
         DiffusersConfig scheduler = DiffusersConfig.parse(TrainTextToImageCommand.SCHEDULER);
         try (TextToImageTrainer trainer = new TextToImageTrainer(CLIPTokenizer.load(Paths.goldenTokenizer()),
                 DiffusersConfig.parse(TrainTextToImageCommand.TEXT_ENCODER), DiffusersConfig.parse(TrainTextToImageCommand.UNET),
                 NoiseSchedule.fromConfig(scheduler), new LearningRateSchedule(1e-4, 0, warmup + steps, 1.0), 0.1, 0.998, 0);
              Generator g = new Generator(0);
              DataParallelRun run = DataParallelRun.join(trainer.parameters(), TrainTextToImageCommand.emaTensors(trainer),
-                     (long) (o.number("bucket-mb", 25) * (1 << 20)), Boolean.parseBoolean(o.string("overlap", "true")))) {
+                     (long) (bucketMb * (1 << 20)), overlap)) {
             long start = 0;
             for (int i = 0; i < warmup + steps; i++) {
                 if (i == warmup) {
@@ -52,6 +65,4 @@ final class BenchTrainCommand {
             System.out.println("machine: " + MachineDescription.describe());
         }
     }
-
-    private BenchTrainCommand() {}
 }

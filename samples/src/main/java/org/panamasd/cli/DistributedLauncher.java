@@ -47,32 +47,55 @@ public final class DistributedLauncher {
         return false;
     }
 
+    /** {@code panama-sd COMMAND ... --nproc N ...}: runs the command data-parallel; returns the exit status. */
+    static int start(String[] commandLine) {
+        try {
+            return run(commandLine[0], java.util.Arrays.copyOfRange(commandLine, 1, commandLine.length));
+        } catch (IllegalArgumentException e) {
+            System.err.println("panama-sd: " + e.getMessage());
+            return Failures.BAD_INPUT;
+        } catch (IOException | InterruptedException e) {
+            System.err.println("panama-sd: cannot run the processes: " + e);
+            return Failures.FAILED;
+        }
+    }
+
     /** Runs {@code command} data-parallel as the launcher options in {@code args} say; returns the exit status. */
-    static int run(String command, String[] args) throws Exception {
+    static int run(String command, String[] args) throws IOException, InterruptedException {
         if (!COMMANDS.contains(command))
             throw new IllegalArgumentException(command + " does not run data-parallel (--nproc and the other launcher options work with: " + String.join(", ", COMMANDS) + ")");
-        List<String> rest = new ArrayList<>();
-        Map<String, String> mine = new LinkedHashMap<>();
-        for (int i = 0; i < args.length; i++) {
-            String name = args[i].startsWith("--") ? args[i].substring(2) : "";
-            if (!OPTIONS.contains(name)) {
-                rest.add(args[i]);
-                continue;
-            }
-            if (i + 1 >= args.length) throw new IllegalArgumentException(command + ": --" + name + " needs a value");
-            mine.put(name, args[++i]);
-        }
-        Options o = Options.parse(command, mine.entrySet().stream().flatMap(e -> java.util.stream.Stream.of("--" + e.getKey(), e.getValue())).toArray(String[]::new), OPTIONS);
-        int nproc = o.integer("nproc", 1);
-        int worldSize = o.integer("world-size", nproc);
-        String address = o.string("master-addr", "127.0.0.1");
+        Split split = Split.of(command, args);
+        Map<String, String> mine = split.launcher();
+        int nproc = (int) number(mine, "nproc", 1);
+        int worldSize = (int) number(mine, "world-size", nproc);
+        String address = mine.getOrDefault("master-addr", "127.0.0.1");
         // A run on this machine alone takes any free port; machines that meet need an agreed one (torchrun's default).
-        int port = o.has("master-port") ? o.integer("master-port", 0) : worldSize == nproc ? freePort() : 29500;
-        Plan plan = new Plan(nproc, o.integer("rank", 0), worldSize, address, port, Duration.ofMillis((long) (1000 * o.number("dist-timeout", 300))));
+        int port = mine.containsKey("master-port") ? (int) number(mine, "master-port", 0) : worldSize == nproc ? freePort() : 29500;
+        Plan plan = new Plan(nproc, (int) number(mine, "rank", 0), worldSize, address, port,
+                Duration.ofMillis((long) (1000 * number(mine, "dist-timeout", DistributedEnvironment.DEFAULT_TIMEOUT.toSeconds()))));
         List<String> commandLine = new ArrayList<>();
         commandLine.add(command);
-        commandLine.addAll(rest);
+        commandLine.addAll(split.command());
         return launch(Main.class.getName(), commandLine, plan, null);
+    }
+
+    /** A command's arguments without the launcher's options, and the launcher's options by name. */
+    record Split(List<String> command, Map<String, String> launcher) {
+        static Split of(String command, String[] args) {
+            List<String> rest = new ArrayList<>();
+            Map<String, String> mine = new LinkedHashMap<>();
+            for (int i = 0; i < args.length; i++) {
+                String name = args[i].startsWith("--") ? args[i].substring(2) : "";
+                if (!OPTIONS.contains(name)) {
+                    rest.add(args[i]);
+                    continue;
+                }
+                if (i + 1 >= args.length) throw new IllegalArgumentException(command + ": --" + name + " needs a value");
+                if (mine.containsKey(name)) throw new IllegalArgumentException(command + ": --" + name + " is given twice");
+                mine.put(name, args[++i]);
+            }
+            return new Split(rest, mine);
+        }
     }
 
     /**
@@ -126,6 +149,15 @@ public final class DistributedLauncher {
         }
         if (status == 0) for (Process p : processes) if (p.exitValue() != 0) return p.exitValue();
         return status;
+    }
+
+    private static double number(Map<String, String> options, String name, double fallback) {
+        String value = options.get(name);
+        try {
+            return value == null ? fallback : Double.parseDouble(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + name + " must be a number, got '" + value + "'");
+        }
     }
 
     /** A port that is free now (the loopback rendezvous of a single-machine run). */
