@@ -154,6 +154,7 @@ class DataParallelTest extends NativeTest {
             int status = launch(dir, 1, 2, Duration.ofSeconds(10));
             double seconds = (System.nanoTime() - start) / 1e9;
             String rank0 = Files.readString(dir.resolve("rank-0.log"));
+            rank0.lines().filter(l -> l.startsWith("rank failed")).forEach(l -> System.out.println("rank 0 of the killed run: " + l));
             assertNotEquals(0, status, "the run failed");
             assertTrue(rank0.contains("rank failed: ") && rank0.contains("failed on rank 0 of 2"), "rank 0 says which call failed where:\n" + rank0);
             assertTrue(rank0.contains("a process died"), "and the likely cause:\n" + rank0);
