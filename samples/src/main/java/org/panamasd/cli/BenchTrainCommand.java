@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 /**
  * Training throughput of the shipped teacher's configuration (text encoder + UNet, v-prediction, AdamW, EMA,
  * 4x16x16 latents), on random latents so no data preparation is timed:
- * {@code bench-train [--batch 128] [--warmup 3] [--steps 10] [--nproc N [--overlap true] [--bucket-mb 25]]}. Prints images per
+ * {@code bench-train [--batch 128] [--warmup 3] [--steps 10] [--nproc N [--overlap true] [--bucket-mb 4]]}. Prints images per
  * second (of the global batch, with --nproc) and the machine.
  */
 @Command(name = "bench-train", description = {"Training throughput of the shipped teacher's configuration on random latents (images/s).",
@@ -28,7 +28,7 @@ final class BenchTrainCommand implements Runnable {
     int warmup;
     @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
     int steps;
-    @Option(names = "--bucket-mb", defaultValue = "25", description = "With --nproc: gradient bucket size in MiB (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--bucket-mb", defaultValue = "4", description = "With --nproc: gradient bucket size in MiB (default: ${DEFAULT-VALUE}).")
     double bucketMb;
     @Option(names = "--overlap", arity = "1", defaultValue = "true", description = "With --nproc: start all-reduces during backward (default: ${DEFAULT-VALUE}).")
     boolean overlap;

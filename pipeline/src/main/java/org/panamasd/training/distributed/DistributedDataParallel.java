@@ -14,8 +14,11 @@ import org.panamasd.distributed.ProcessGroup;
  * The group stays the caller's; this owns the reducer.
  */
 public final class DistributedDataParallel implements AutoCloseable {
-    /** PyTorch DDP's default bucket size. */
-    public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
+    /**
+     * Smaller than PyTorch's 25 MiB: on CPUs with Gloo, 4 MiB buckets hid a third to a half of the all-reduce
+     * behind backward, 25 MiB ones nothing measurable (the README's benchmark).
+     */
+    public static final long DEFAULT_BUCKET_BYTES = 4L << 20;
 
     private final ProcessGroup group;
     private final GradientReducer reducer;
