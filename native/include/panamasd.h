@@ -453,6 +453,22 @@ int32_t psd_op_schema(const psd_op *op, const char **ret_schema);
 int32_t psd_op_call(const psd_op *op, const psd_value *args, int64_t count_args, psd_value *ret_values,
                     int64_t capacity, int64_t *ret_count);
 
+/* ---------------------------------------------------------------- test only */
+/* Fault injection for the tests of the shim's own failure paths; nothing else calls these. Nothing fires
+ * unless armed: psd_test_inject_fault makes the countdown-th (1 = the next) fault point of this kind on the
+ * calling thread throw std::bad_alloc, as the allocation it stands for would, then disarms;
+ * PSD_TEST_FAULT_NONE (or countdown <= 0) disarms. */
+typedef enum psd_test_fault {
+    PSD_TEST_FAULT_NONE = 0,
+    PSD_TEST_FAULT_ERROR_MESSAGE = 1,  /* storing a failed call's message (psd_last_error) */
+    PSD_TEST_FAULT_OP_RESULT = 2       /* converting one value of a boxed call's results (psd_op_call) */
+} psd_test_fault;
+int32_t psd_test_inject_fault(int32_t kind, int64_t countdown);
+/* Takes a reference to tensor's storage that is dropped only by the library's static destructors at process
+ * exit, as libtorch's own long-lived state may hold one: the last reference to wrapped memory
+ * (psd_tensor_from_blob) then goes while the process exits. */
+int32_t psd_test_hold_until_exit(const psd_tensor *tensor);
+
 #ifdef __cplusplus
 }
 #endif

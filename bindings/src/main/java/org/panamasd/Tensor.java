@@ -65,7 +65,9 @@ public final class Tensor implements AutoCloseable {
     static Tensor produce(String name, Call call) {
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
+        long start = OpTimes.on ? System.nanoTime() : 0;
         int status = call.invoke(state, ret);
+        if (start != 0) OpTimes.record(name, start);
         if (status != 0) throw Native.failure(status, name);
         state.unpinAll();
         return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
@@ -547,7 +549,9 @@ public final class Tensor implements AutoCloseable {
         MemorySegment a = handle(), b = other.handle();
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
+        long start = OpTimes.on ? System.nanoTime() : 0;
         int status = psd_tensor_add(a, b, 1.0, ret);
+        if (start != 0) OpTimes.record("psd_tensor_add", start);
         if (status != 0) throw Native.failure(status, "psd_tensor_add");
         state.unpinAll();
         return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
@@ -866,7 +870,10 @@ public final class Tensor implements AutoCloseable {
         long cap = Math.max(capacity, 1);
         MemorySegment out = state.allocate(8 * cap);
         MemorySegment count = state.allocate(8);
-        Native.check(call.invoke(state, out, cap, count), name);
+        long start = OpTimes.on ? System.nanoTime() : 0;
+        int status = call.invoke(state, out, cap, count);
+        if (start != 0) OpTimes.record(name, start);
+        Native.check(status, name);
         return adoptAll(state, out, (int) count.get(ValueLayout.JAVA_LONG, 0));
     }
 

@@ -33,6 +33,7 @@ import picocli.CommandLine.Spec;
                 BenchCommand.class,
                 BenchSchedulerCommand.class,
                 BenchTrainCommand.class,
+                BenchModelCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Callable<Integer> {
