@@ -69,6 +69,8 @@ typedef struct psd_generator psd_generator;
 typedef struct psd_op psd_op;
 typedef struct psd_optimizer psd_optimizer;
 typedef struct psd_inference_guard psd_inference_guard;
+typedef struct psd_process_group psd_process_group;
+typedef struct psd_grad_reducer psd_grad_reducer;
 
 /* A boxed value. In arguments every pointer is borrowed. In results a TENSOR is a new reference, a
  * TENSOR_LIST result is spread into consecutive TENSOR values, and an INT_LIST's ints are borrowed
@@ -392,6 +394,55 @@ void psd_optim_free(psd_optimizer *optimizer);
 /* Scales the gradients in place so that their total norm is at most max_norm; returns the norm before. */
 int32_t psd_optim_clip_grad_norm(psd_tensor *const *params, int64_t count, double max_norm, double norm_type,
                                  double *ret_total_norm);
+
+/* ---------------------------------------------------------------- distributed (c10d) */
+/* Collectives across processes over libtorch's c10d: Gloo for CPU tensors, NCCL for CUDA tensors (only in a
+ * shim built against a CUDA libtorch with NCCL). A shim built without c10d (its headers or gloo's missing)
+ * keeps these functions; they then fail with PSD_ERR_STD and a message saying so. Every process of a group
+ * must make the same collective calls in the same order. A collective that a peer does not join within the
+ * group's timeout (a peer died, hangs, or called something else) fails with PSD_ERR_TORCH and a message
+ * naming the timeout. */
+typedef enum psd_dist_backend {
+    PSD_DIST_GLOO = 0,
+    PSD_DIST_NCCL = 1
+} psd_dist_backend;
+
+typedef enum psd_dist_store {
+    PSD_DIST_STORE_TCP = 0,  /* address: the host of rank 0, which serves the store on port */
+    PSD_DIST_STORE_FILE = 1  /* address: a file on a file system every process sees; port unused */
+} psd_dist_store;
+
+typedef enum psd_dist_reduce_op {
+    PSD_DIST_SUM = 0,
+    PSD_DIST_MIN = 1,
+    PSD_DIST_MAX = 2
+} psd_dist_reduce_op;
+
+/* Whether this shim was built with the backend (psd_dist_backend). */
+int32_t psd_dist_available(int32_t backend, bool *ret_available);
+/* Joins (rank 0: creates) the rendezvous store and the process group; blocks until all world_size processes
+ * have joined or timeout_ms passed. timeout_ms also bounds every later collective of the group. */
+int32_t psd_dist_new(int32_t backend, int32_t store, const char *address, int32_t port, int32_t rank,
+                     int32_t world_size, int64_t timeout_ms, psd_process_group **ret_group);
+/* In place over a list of tensors of one dtype and device (flattened into one buffer, one collective). */
+int32_t psd_dist_all_reduce(psd_process_group *group, psd_tensor *const *tensors, int64_t count, int32_t op);
+int32_t psd_dist_broadcast(psd_process_group *group, psd_tensor *const *tensors, int64_t count, int32_t root);
+int32_t psd_dist_barrier(psd_process_group *group);
+void psd_dist_free(psd_process_group *group);
+
+/* Averages the gradients of params over the group in buckets of at most bucket_bytes (the first, which backward
+ * fills first, at most 1 MiB; a larger parameter gets a bucket of its own). With overlap, each
+ * parameter's gradient hook copies its gradient into its bucket during backward, and a full bucket's
+ * all-reduce starts at once (buckets start in index order on every process, so the collectives match);
+ * without, all buckets are filled and reduced in finish. Each step: one backward, then finish. */
+int32_t psd_dist_reducer_new(psd_process_group *group, psd_tensor *const *params, int64_t count, int64_t bucket_bytes,
+                             bool overlap, psd_grad_reducer **ret_reducer);
+/* Starts what backward did not start, waits for every bucket, and writes the averages into the parameters'
+ * .grad. ret_wait_seconds (may be NULL): the time spent waiting here for communication. */
+int32_t psd_dist_reducer_finish(psd_grad_reducer *reducer, double *ret_wait_seconds);
+/* The number of buckets (ret_buckets) and how many of them backward started in the last step (ret_early). */
+int32_t psd_dist_reducer_stats(const psd_grad_reducer *reducer, int64_t *ret_buckets, int64_t *ret_early);
+void psd_dist_reducer_free(psd_grad_reducer *reducer);
 
 /* ---------------------------------------------------------------- boxed calls to any ATen operator */
 /* Borrowed: operators live as long as the process. overload "" is the default overload. */

@@ -42,6 +42,9 @@ public final class Main implements Callable<Integer> {
     CommandSpec spec;
 
     public static void main(String[] args) {
+        // A data-parallel run (--nproc and the other launcher options) starts its processes before picocli parses
+        // anything; each process then runs the command without those options.
+        if (DistributedLauncher.requested(args)) System.exit(DistributedLauncher.start(args));
         System.exit(commandLine().execute(args));
     }
 

@@ -26,6 +26,7 @@ import org.panamasd.training.LossCheck;
 import org.panamasd.training.LossCurve;
 import org.panamasd.training.StepSeeds;
 import org.panamasd.training.TrainingCheckpoint;
+import org.panamasd.training.distributed.DataParallelRun;
 import org.panamasd.training.t2i.TextToImageTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,10 +36,14 @@ import picocli.CommandLine.Option;
  * Trains the Fashion-MNIST text-to-image teacher (a small CLIP text encoder and UNet over the latents of a
  * trained VAE) and writes it as a diffusers Stable Diffusion directory with an image grid and a loss curve:
  * {@code train-t2i --vae DIR --out DIR [--steps 1600] [--batch 128] [--lr 1e-3] [--warmup 100] [--ema 0.998]
- * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}.
+ * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}
+ * [--nproc N ...]: data-parallel over N processes ({@link DistributedLauncher}) at the same global batch; rank 0
+ * alone writes checkpoints and the model, so a checkpoint resumes at any process count.
  */
 @Command(name = "train-t2i", sortOptions = false, description = {"Trains the Fashion-MNIST text-to-image teacher as a diffusers directory.",
-        "A CLIP text encoder and UNet over a trained VAE's latents, with an image grid and a loss curve; resumes from DIR/checkpoint."})
+        "A CLIP text encoder and UNet over a trained VAE's latents, with an image grid and a loss curve; resumes from DIR/checkpoint.",
+        "Data-parallel: --nproc N starts N processes at the same global --batch; several machines add --rank FIRST --world-size ALL",
+        "--master-addr HOST --master-port PORT [--dist-timeout SECONDS] (read by the launcher before this command's options)."})
 final class TrainTextToImageCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--vae", required = true, paramLabel = "DIR", description = "A directory holding vae/ (train-vae's --out).")
     Path vaeRoot;
@@ -100,11 +105,16 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
         CLIPTokenizer clipTokenizer = CLIPTokenizer.load(tokenizerDir);
         try (Scope latentsScope = Scope.open();
              TextToImageTrainer trainer = new TextToImageTrainer(clipTokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET),
-                     noiseSchedule, learningRate, dropout, ema, seed)) {
-            Tensor latents = encodeAll(vaeDir, data);
+                     noiseSchedule, learningRate, dropout, ema, seed);
+             DataParallelRun run = DataParallelRun.join(trainer.parameters(), emaTensors(trainer))) {
+            // The leader encodes (and caches) the latents while the others wait, then they read its cache.
+            Tensor latents = run.leader() ? encodeAll(vaeDir, data) : null;
+            run.barrier();
+            if (latents == null) latents = encodeAll(vaeDir, data);
             long parameters = trainer.unet().parameters().values().stream().mapToLong(Tensor::numel).sum();
-            System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d, %d steps%n", parameters / 1e6,
-                    java.util.Arrays.toString(latents.shape()), batch, steps);
+            if (run.leader())
+                System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d (%d per process), %d steps%n", parameters / 1e6,
+                        java.util.Arrays.toString(latents.shape()), batch, batch / run.worldSize(), steps);
             long first = 1;
             Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
             if (resume && resumeFrom != null) {
@@ -112,7 +122,7 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
                 if (state.seed() != seed) throw new IllegalArgumentException(resumeFrom + " was trained with --seed " + state.seed() + ", not " + seed);
                 trainer.setStepCount(state.step());
                 first = state.step() + 1;
-                System.out.println("resumed from " + resumeFrom + " at step " + state.step());
+                if (run.leader()) System.out.println("resumed from " + resumeFrom + " at step " + state.step());
             }
             LossCurve curve = new LossCurve();
             ProgressLine progress = new ProgressLine("train-t2i", first - 1, steps, 25);
@@ -122,13 +132,17 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
                     int[] indices = data.randomBatch(g, batch);
                     long[] labels = data.labels(indices).toLongArray();
                     Tensor x0 = latents.indexSelect(0, Tensor.of(java.util.Arrays.stream(indices).asLongStream().toArray(), batch));
-                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g), step);
+                    // every rank draws the same global batch; the trainer takes this rank's slice of it
+                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g, run.ddp()), step);
                 }
                 curve.add("v mse", step, loss);
-                progress.update(step, batch, String.format("loss %.4f  lr %.2e", loss, learningRate.at(step)));
+                if (!run.leader()) continue;  // the leader alone reports and writes
+                progress.update(step, batch, String.format("loss %.4f  lr %.2e%s", loss, learningRate.at(step),
+                        run.ddp() == null ? "" : String.format("  all-reduce wait %.0f ms/step", 1e3 * run.ddp().meanWaitSeconds())));
                 if (step % every == 0 || step == steps)
                     TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
             }
+            if (!run.leader()) return 0;
             curve.write(out.resolve("loss.png"), "train-t2i");
             new PipelineDirectoryWriter(out.resolve("model")).modelIndexAndScheduler(scheduler).tokenizer(tokenizerDir)
                     .textEncoder(DiffusersConfig.parse(TEXT_ENCODER), trainer.textEma(), DType.FLOAT16)
@@ -139,6 +153,13 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
         sampleGrid(out.resolve("model"), gridSteps, 3.0, grid);
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights), " + grid + ", " + out.resolve("loss.png"));
         return 0;
+    }
+
+    /** The EMA copies, which every rank of a data-parallel run must start with equal, like the weights. */
+    static List<Tensor> emaTensors(TextToImageTrainer trainer) {
+        List<Tensor> all = new ArrayList<>(trainer.textEma().values());
+        all.addAll(trainer.unetEma().values());
+        return all;
     }
 
     /**

@@ -33,9 +33,12 @@ class DocumentedCommandsTest {
             for (String line : logicalLines(Files.readString(file))) {
                 Matcher m = INVOCATION.matcher(line.strip());
                 while (m.find()) {
+                    List<String> words = new ArrayList<>();
+                    for (String word : words(m.group(2))) if (!word.startsWith("[") && !word.equals(">/dev/null")) words.add(word);
+                    if (words.contains("...")) continue;  // a sketch in prose (e.g. the README's example of a mistyped option), not a command
                     List<String> args = new ArrayList<>(List.of(m.group(1)));
-                    for (String word : words(m.group(2))) if (!word.startsWith("[") && !word.equals(">/dev/null")) args.add(word);
-                    if (args.contains("...")) continue;  // a sketch in prose (e.g. the README's example of a mistyped option), not a command
+                    // the launcher's options (--nproc ...) are taken off before the command parses, as Main.main does
+                    args.addAll(DistributedLauncher.Split.of(m.group(1), words.toArray(String[]::new)).command());
                     try {
                         Main.commandLine().parseArgs(args.toArray(String[]::new));
                     } catch (CommandLine.ParameterException e) {
