@@ -7,8 +7,10 @@ header=$1 output=$2 java=$3
 if [ $# -ge 5 ]; then jextract=$4 classpath=$5; else jextract="" classpath=$4; fi
 package=org.panamasd.internal
 stamp="$output/.stamp"
-# Regenerate only when the header or the generator changed.
-if [ -f "$stamp" ] && [ "$stamp" -nt "$header" ] && [ -z "$(find ${classpath//:/ } -newer "$stamp" -name '*.class' 2>/dev/null | head -1)" ]; then
+generator=${jextract:-bindgen}
+# Regenerate only when the header, the generator or the choice of generator (the stamp's text) changed.
+if [ -f "$stamp" ] && [ "$stamp" -nt "$header" ] && [ "$(cat "$stamp")" = "$generator" ] &&
+   [ -z "$(find ${classpath//:/ } -newer "$stamp" -name '*.class' 2>/dev/null | head -1)" ]; then
   exit 0
 fi
 rm -rf "$output" && mkdir -p "$output"
@@ -33,4 +35,4 @@ else
   "$java" --enable-native-access=ALL-UNNAMED -cp "$classpath" org.panamasd.bindgen.Main \
     --output "$output" --target-package "$package" --header-class-name panamasd_h "$header"
 fi
-touch "$stamp"
+echo "$generator" > "$stamp"

@@ -1,7 +1,8 @@
 # Shared by ./panama-sd, scripts/setup.sh and scripts/test.sh (sourced, not run).
 
 # The Debian packages the build and the runtime need.
-PANAMASD_PACKAGES=(libtorch-dev libopenblas0-openmp cmake g++ make maven libclang1-14 libclang-common-14-dev dataset-fashion-mnist)
+# libgloo-dev: the gloo headers that libtorch's c10d headers include (distributed training, psd_dist_*).
+PANAMASD_PACKAGES=(libtorch-dev libgloo-dev libopenblas0-openmp cmake g++ make maven libclang1-14 libclang-common-14-dev dataset-fashion-mnist)
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/lib.sh"
-ensure_packages
+ensure_packages chromium chromium-driver  # the service's browser test drives Debian's headless Chromium
 export JAVA_HOME
 JAVA_HOME=$(find_jdk)
 cd "$root"

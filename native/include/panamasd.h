@@ -69,6 +69,8 @@ typedef struct psd_generator psd_generator;
 typedef struct psd_op psd_op;
 typedef struct psd_optimizer psd_optimizer;
 typedef struct psd_inference_guard psd_inference_guard;
+typedef struct psd_process_group psd_process_group;
+typedef struct psd_grad_reducer psd_grad_reducer;
 
 /* A boxed value. In arguments every pointer is borrowed. In results a TENSOR is a new reference, a
  * TENSOR_LIST result is spread into consecutive TENSOR values, and an INT_LIST's ints are borrowed
@@ -208,6 +210,8 @@ int32_t psd_tensor_contiguous(const psd_tensor *tensor, int32_t memory_format, p
 /* In place: dst <- src (broadcast, dtype conversion). */
 int32_t psd_tensor_copy_(psd_tensor *dst, const psd_tensor *src);
 int32_t psd_tensor_fill_(psd_tensor *dst, double value);
+/* In place: dst <- dst + alpha * src (src broadcasts to dst's shape). */
+int32_t psd_tensor_add_(psd_tensor *dst, const psd_tensor *src, double alpha);
 
 /* ---------------------------------------------------------------- elementwise */
 int32_t psd_tensor_add(const psd_tensor *a, const psd_tensor *b, double alpha, psd_tensor **ret);
@@ -298,6 +302,9 @@ int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *w
 /* weight and bias may be NULL. */
 int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                               const psd_tensor *bias, double eps, psd_tensor **ret);
+/* SiLU(group_norm(input)) in one call: the SiLU runs in place on the norm's output unless autograd needs it. */
+int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
+                                   const psd_tensor *bias, double eps, psd_tensor **ret);
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
                               const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret);
 int32_t psd_tensor_embedding(const psd_tensor *weight, const psd_tensor *indices, psd_tensor **ret);
@@ -388,6 +395,55 @@ void psd_optim_free(psd_optimizer *optimizer);
 int32_t psd_optim_clip_grad_norm(psd_tensor *const *params, int64_t count, double max_norm, double norm_type,
                                  double *ret_total_norm);
 
+/* ---------------------------------------------------------------- distributed (c10d) */
+/* Collectives across processes over libtorch's c10d: Gloo for CPU tensors, NCCL for CUDA tensors (only in a
+ * shim built against a CUDA libtorch with NCCL). A shim built without c10d (its headers or gloo's missing)
+ * keeps these functions; they then fail with PSD_ERR_STD and a message saying so. Every process of a group
+ * must make the same collective calls in the same order. A collective that a peer does not join within the
+ * group's timeout (a peer died, hangs, or called something else) fails with PSD_ERR_TORCH and a message
+ * naming the timeout. */
+typedef enum psd_dist_backend {
+    PSD_DIST_GLOO = 0,
+    PSD_DIST_NCCL = 1
+} psd_dist_backend;
+
+typedef enum psd_dist_store {
+    PSD_DIST_STORE_TCP = 0,  /* address: the host of rank 0, which serves the store on port */
+    PSD_DIST_STORE_FILE = 1  /* address: a file on a file system every process sees; port unused */
+} psd_dist_store;
+
+typedef enum psd_dist_reduce_op {
+    PSD_DIST_SUM = 0,
+    PSD_DIST_MIN = 1,
+    PSD_DIST_MAX = 2
+} psd_dist_reduce_op;
+
+/* Whether this shim was built with the backend (psd_dist_backend). */
+int32_t psd_dist_available(int32_t backend, bool *ret_available);
+/* Joins (rank 0: creates) the rendezvous store and the process group; blocks until all world_size processes
+ * have joined or timeout_ms passed. timeout_ms also bounds every later collective of the group. */
+int32_t psd_dist_new(int32_t backend, int32_t store, const char *address, int32_t port, int32_t rank,
+                     int32_t world_size, int64_t timeout_ms, psd_process_group **ret_group);
+/* In place over a list of tensors of one dtype and device (flattened into one buffer, one collective). */
+int32_t psd_dist_all_reduce(psd_process_group *group, psd_tensor *const *tensors, int64_t count, int32_t op);
+int32_t psd_dist_broadcast(psd_process_group *group, psd_tensor *const *tensors, int64_t count, int32_t root);
+int32_t psd_dist_barrier(psd_process_group *group);
+void psd_dist_free(psd_process_group *group);
+
+/* Averages the gradients of params over the group in buckets of at most bucket_bytes (the first, which backward
+ * fills first, at most 1 MiB; a larger parameter gets a bucket of its own). With overlap, each
+ * parameter's gradient hook copies its gradient into its bucket during backward, and a full bucket's
+ * all-reduce starts at once (buckets start in index order on every process, so the collectives match);
+ * without, all buckets are filled and reduced in finish. Each step: one backward, then finish. */
+int32_t psd_dist_reducer_new(psd_process_group *group, psd_tensor *const *params, int64_t count, int64_t bucket_bytes,
+                             bool overlap, psd_grad_reducer **ret_reducer);
+/* Starts what backward did not start, waits for every bucket, and writes the averages into the parameters'
+ * .grad. ret_wait_seconds (may be NULL): the time spent waiting here for communication. */
+int32_t psd_dist_reducer_finish(psd_grad_reducer *reducer, double *ret_wait_seconds);
+/* The number of buckets (ret_buckets) and how many of them backward started in the last step (ret_early). */
+int32_t psd_dist_reducer_stats(const psd_grad_reducer *reducer, int64_t *ret_buckets, int64_t *ret_early);
+void psd_dist_reducer_free(psd_grad_reducer *reducer);
+
 /* ---------------------------------------------------------------- boxed calls to any ATen operator */
 /* Borrowed: operators live as long as the process. overload "" is the default overload. */
 int32_t psd_op_find(const char *name, const char *overload, psd_op **ret_op);
@@ -396,6 +452,22 @@ int32_t psd_op_schema(const psd_op *op, const char **ret_schema);
 /* Missing trailing arguments take the schema's defaults. */
 int32_t psd_op_call(const psd_op *op, const psd_value *args, int64_t count_args, psd_value *ret_values,
                     int64_t capacity, int64_t *ret_count);
+
+/* ---------------------------------------------------------------- test only */
+/* Fault injection for the tests of the shim's own failure paths; nothing else calls these. Nothing fires
+ * unless armed: psd_test_inject_fault makes the countdown-th (1 = the next) fault point of this kind on the
+ * calling thread throw std::bad_alloc, as the allocation it stands for would, then disarms;
+ * PSD_TEST_FAULT_NONE (or countdown <= 0) disarms. */
+typedef enum psd_test_fault {
+    PSD_TEST_FAULT_NONE = 0,
+    PSD_TEST_FAULT_ERROR_MESSAGE = 1,  /* storing a failed call's message (psd_last_error) */
+    PSD_TEST_FAULT_OP_RESULT = 2       /* converting one value of a boxed call's results (psd_op_call) */
+} psd_test_fault;
+int32_t psd_test_inject_fault(int32_t kind, int64_t countdown);
+/* Takes a reference to tensor's storage that is dropped only by the library's static destructors at process
+ * exit, as libtorch's own long-lived state may hold one: the last reference to wrapped memory
+ * (psd_tensor_from_blob) then goes while the process exits. */
+int32_t psd_test_hold_until_exit(const psd_tensor *tensor);
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,7 @@ void write_results(const torch::jit::Stack &stack, psd_value *ret_values) {
   std::vector<at::Tensor> tensors;  // tensors[i] belongs to results[tensor_slots[i]]
   std::vector<size_t> tensor_slots;
   for (const auto &v : stack) {
+    fault_point(PSD_TEST_FAULT_OP_RESULT);
     if (v.isTensorList()) {
       for (const at::Tensor &t : v.toTensorList().vec()) {
         tensor_slots.push_back(results.size());

@@ -23,6 +23,10 @@ extern std::atomic<int64_t> live_tensors;
 
 void set_last_error(const char *message) noexcept;
 
+// Test only (psd_test_inject_fault): throws std::bad_alloc when the fault armed on this thread is of this
+// kind and its countdown reaches zero here. Unarmed, it is one thread-local read.
+void fault_point(psd_test_fault kind);
+
 // A psd_tensor* is the TensorImpl* of an at::Tensor whose reference we own: no wrapper object is
 // allocated per handle, and freeing a handle is one decref.
 inline at::TensorImpl *impl_of(const psd_tensor *handle) {

@@ -15,15 +15,15 @@ int64_t reduction_of(int32_t reduction) {
   }
 }
 
-// The math path of scaled-dot-product attention, as torch's reference implementation defines it.
-at::Tensor attention_math(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                          const c10::optional<at::Tensor> &mask, double dropout_p, bool is_causal, double scale) {
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(scale);  // (..., L, S)
-  if (is_causal) {
-    int64_t L = q.size(-2), S = k.size(-2);
-    at::Tensor keep = at::ones({L, S}, q.options().dtype(at::kBool)).tril();
-    scores.masked_fill_(keep.logical_not(), -std::numeric_limits<double>::infinity());
-  }
+// Bytes of scores that one query chunk may hold: the full (..., L, S) matrix of a 64x64 latent's self-attention
+// is 1 GiB at batch 2 and 8 heads, the largest single tensor of an SD step.
+constexpr int64_t kScoreChunkBytes = int64_t{64} << 20;
+
+// softmax(q k^T * scale + mask) v for one chunk of queries (q: (..., l, E), mask rows matching).
+at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const c10::optional<at::Tensor> &mask,
+                  double dropout_p, double scale) {
+  // The scale goes into q (l x E), not into the l x S scores: one pass over the smaller tensor.
+  at::Tensor scores = at::matmul(q * scale, k.transpose(-2, -1));
   if (mask.has_value()) {
     if (mask->scalar_type() == at::kBool) {
       scores.masked_fill_(mask->logical_not(), -std::numeric_limits<double>::infinity());
@@ -34,6 +34,33 @@ at::Tensor attention_math(const at::Tensor &q, const at::Tensor &k, const at::Te
   at::Tensor weights = at::softmax(scores, -1);
   if (dropout_p > 0) weights = at::dropout(weights, dropout_p, true);
   return at::matmul(weights, v);
+}
+
+// The math path of scaled-dot-product attention, as torch's reference implementation defines it, computed
+// in chunks of queries when the score matrix would be large: each chunk's scores die before the next is made.
+at::Tensor attention_math(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                          const c10::optional<at::Tensor> &mask, double dropout_p, bool is_causal, double scale) {
+  int64_t L = q.size(-2), S = k.size(-2);
+  c10::optional<at::Tensor> m = mask;
+  if (is_causal) {
+    at::Tensor keep = at::ones({L, S}, q.options().dtype(at::kBool)).tril();
+    at::Tensor causal = at::zeros({L, S}, q.options()).masked_fill_(keep.logical_not(), -std::numeric_limits<double>::infinity());
+    if (!m.has_value()) m = keep;
+    else m = m->scalar_type() == at::kBool ? m->logical_and(keep) : *m + causal;
+  }
+  int64_t rows = q.numel() / std::max<int64_t>(1, q.size(-1) * L);   // batch x heads
+  int64_t row_bytes = std::max<int64_t>(1, rows * S * static_cast<int64_t>(q.element_size()));
+  int64_t chunk = std::max<int64_t>(1, kScoreChunkBytes / row_bytes);
+  if (chunk >= L) return attend(q, k, v, m, dropout_p, scale);
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < L; start += chunk) {
+    int64_t n = std::min(chunk, L - start);
+    c10::optional<at::Tensor> rows_mask;
+    // a mask broadcasts over queries when its query dimension is 1
+    if (m.has_value()) rows_mask = m->dim() >= 2 && m->size(-2) == L ? m->narrow(-2, start, n) : *m;
+    parts.push_back(attend(q.narrow(-2, start, n), k, v, rows_mask, dropout_p, scale));
+  }
+  return at::cat(parts, -2);
 }
 }  // namespace
 
@@ -91,6 +118,16 @@ int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *w
 int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                               const psd_tensor *bias, double eps, psd_tensor **ret) {
   return guarded([&] { *out(ret) = wrap(at::group_norm(T(input, "input"), num_groups, opt(weight), opt(bias), eps)); });
+}
+
+int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
+                                   const psd_tensor *bias, double eps, psd_tensor **ret) {
+  return guarded([&] {
+    at::Tensor normed = at::group_norm(T(input, "input"), num_groups, opt(weight), opt(bias), eps);
+    // SiLU's backward needs its input, so in place only when no graph records it: one activation fewer.
+    bool recorded = at::GradMode::is_enabled() && normed.requires_grad();
+    *out(ret) = wrap(recorded ? at::silu(normed) : at::silu_(normed));
+  });
 }
 
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,

@@ -24,11 +24,20 @@ thread_local std::string last_error;
 thread_local const char *last_error_fallback = nullptr;
 thread_local std::string build_info;
 thread_local std::string blas_info;
+thread_local psd_test_fault armed_fault = PSD_TEST_FAULT_NONE;
+thread_local int64_t fault_countdown = 0;
 }  // namespace
+
+void fault_point(psd_test_fault kind) {
+  if (armed_fault != kind || --fault_countdown > 0) return;
+  armed_fault = PSD_TEST_FAULT_NONE;
+  throw std::bad_alloc();
+}
 
 // Called from guarded's handlers, which are noexcept: a bad_alloc here would terminate the process.
 void set_last_error(const char *message) noexcept {
   try {
+    fault_point(PSD_TEST_FAULT_ERROR_MESSAGE);
     last_error.assign(message == nullptr ? "" : message);
     last_error_fallback = nullptr;
   } catch (...) {
@@ -72,6 +81,15 @@ int32_t psd_abi_version(void) { return PSD_ABI_VERSION; }
 const char *psd_last_error(void) { return last_error_fallback != nullptr ? last_error_fallback : last_error.c_str(); }
 
 int32_t psd_noop(void) { return PSD_OK; }
+
+int32_t psd_test_inject_fault(int32_t kind, int64_t countdown) {
+  return guarded([&] {
+    if (kind < PSD_TEST_FAULT_NONE || kind > PSD_TEST_FAULT_OP_RESULT)
+      throw ArgumentError("unknown fault kind " + std::to_string(kind));
+    armed_fault = countdown > 0 ? static_cast<psd_test_fault>(kind) : PSD_TEST_FAULT_NONE;
+    fault_countdown = countdown;
+  });
+}
 
 int32_t psd_runtime_init(int64_t mmap_threshold, int64_t trim_threshold) {
   return psd_runtime_init_v2(true, mmap_threshold, trim_threshold);

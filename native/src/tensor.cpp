@@ -22,6 +22,10 @@ void queue_release(int64_t token) noexcept {
     // no memory to queue it: the caller keeps the memory reachable for good, never frees it early
   }
 }
+
+// psd_test_hold_until_exit's references: a static, so only the library's static destructors drop them.
+std::mutex held_mutex;
+std::vector<c10::Storage> held_until_exit;
 }  // namespace
 
 extern "C" {
@@ -196,10 +200,25 @@ int32_t psd_tensor_copy_(psd_tensor *dst, const psd_tensor *src) {
   });
 }
 
+int32_t psd_tensor_add_(psd_tensor *dst, const psd_tensor *src, double alpha) {
+  return guarded([&] {
+    auto d = T(dst, "dst");
+    const_cast<at::Tensor &>(d.get()).add_(T(src, "src").get(), alpha);
+  });
+}
+
 int32_t psd_tensor_fill_(psd_tensor *dst, double value) {
   return guarded([&] {
     auto d = T(dst, "dst");
     const_cast<at::Tensor &>(d.get()).fill_(value);
+  });
+}
+
+int32_t psd_test_hold_until_exit(const psd_tensor *tensor) {
+  return guarded([&] {
+    c10::Storage storage = T(tensor).get().storage();
+    std::lock_guard<std::mutex> lock(held_mutex);
+    held_until_exit.push_back(std::move(storage));
   });
 }
 

@@ -45,6 +45,12 @@ public final class Functional {
         return Tensor.produce("psd_tensor_group_norm", (s, r) -> psd_tensor_group_norm(x, groups, w, b, eps, r));
     }
 
+    /** SiLU(groupNorm(...)) in one call; the SiLU runs in place on the norm's output unless autograd needs it. */
+    public static Tensor groupNormSilu(Tensor input, long groups, Tensor weight, Tensor bias, double eps) {
+        MemorySegment x = input.handle(), w = orNull(weight), b = orNull(bias);
+        return Tensor.produce("psd_tensor_group_norm_silu", (s, r) -> psd_tensor_group_norm_silu(x, groups, w, b, eps, r));
+    }
+
     public static Tensor layerNorm(Tensor input, long[] normalizedShape, Tensor weight, Tensor bias, double eps) {
         MemorySegment x = input.handle(), w = orNull(weight), b = orNull(bias);
         return Tensor.produce("psd_tensor_layer_norm", (s, r) -> psd_tensor_layer_norm(x, s.longs(normalizedShape), normalizedShape.length, w, b, eps, r));

@@ -62,6 +62,26 @@ public final class Scope implements AutoCloseable {
         return new Scope(null, Thread.currentThread(), true);
     }
 
+    /**
+     * Runs {@code body} in a scope of its own and moves only its result out to the calling scope: every
+     * temporary the body made is freed when it returns (or throws). Model code runs each module's forward
+     * this way, so a forward pass holds the temporaries of the modules now running, not of every module so
+     * far. Autograd is unaffected: a graph keeps what its backward needs inside libtorch, not through Java
+     * handles. A result the body did not make (it returned its input, say) stays where it is.
+     *
+     * {@snippet :
+     * Tensor h = Scope.returning(() -> conv.forward(norm.forward(x).silu()));  // the norm's output dies here
+     * }
+     */
+    public static Tensor returning(java.util.function.Supplier<Tensor> body) {
+        Scope inner = open();
+        try (inner) {
+            Tensor result = body.get();
+            if (result != null && result.scope == inner) result.moveTo(inner.parent);
+            return result;
+        }
+    }
+
     /** The innermost open scope of this thread. */
     public static Scope current() {
         Scope scope = (Scope) ThreadState.get().stack.scope;

@@ -65,7 +65,9 @@ public final class Tensor implements AutoCloseable {
     static Tensor produce(String name, Call call) {
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
+        long start = OpTimes.on ? System.nanoTime() : 0;
         int status = call.invoke(state, ret);
+        if (start != 0) OpTimes.record(name, start);
         if (status != 0) throw Native.failure(status, name);
         state.unpinAll();
         return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
@@ -519,6 +521,16 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
+    /**
+     * this += alpha * other, in place (other broadcasts to this shape). For a temporary that nothing else
+     * reads: saves an allocation the size of this. Autograd refuses it at backward time where the graph
+     * needed the old value.
+     */
+    public Tensor addInPlace(Tensor other, double alpha) {
+        Native.check(psd_tensor_add_(handle(), other.handle(), alpha), "psd_tensor_add_");
+        return this;
+    }
+
     public Tensor fill(double value) {
         Native.check(psd_tensor_fill_(handle(), value), "psd_tensor_fill_");
         return this;
@@ -537,7 +549,9 @@ public final class Tensor implements AutoCloseable {
         MemorySegment a = handle(), b = other.handle();
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
+        long start = OpTimes.on ? System.nanoTime() : 0;
         int status = psd_tensor_add(a, b, 1.0, ret);
+        if (start != 0) OpTimes.record("psd_tensor_add", start);
         if (status != 0) throw Native.failure(status, "psd_tensor_add");
         state.unpinAll();
         return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
@@ -856,7 +870,10 @@ public final class Tensor implements AutoCloseable {
         long cap = Math.max(capacity, 1);
         MemorySegment out = state.allocate(8 * cap);
         MemorySegment count = state.allocate(8);
-        Native.check(call.invoke(state, out, cap, count), name);
+        long start = OpTimes.on ? System.nanoTime() : 0;
+        int status = call.invoke(state, out, cap, count);
+        if (start != 0) OpTimes.record(name, start);
+        Native.check(status, name);
         return adoptAll(state, out, (int) count.get(ValueLayout.JAVA_LONG, 0));
     }
 

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.panamasd.DType;
@@ -35,26 +34,9 @@ public final class ComponentWriter {
         }
     }
 
-    /** rw-r--r-- where the file system has POSIX permissions (temporary files start as rw-------). */
-    static void readableByAll(Path file) throws IOException {
-        try {
-            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        } catch (UnsupportedOperationException notPosix) {
-            // other file systems keep their defaults
-        }
-    }
-
     /** Text written beside the target and moved into place. */
     public static void writeText(Path file, String text) throws IOException {
-        Path target = file.toAbsolutePath();
-        Files.createDirectories(target.getParent());
-        Path temporary = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".tmp");
-        try {
-            Files.writeString(temporary, text);
-            readableByAll(temporary);
-            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(temporary);
-        }
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        AtomicFile.write(file, temporary -> Files.writeString(temporary, text));
     }
 }

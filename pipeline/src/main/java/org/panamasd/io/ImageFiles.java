@@ -4,10 +4,9 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
+import java.util.Map;
 import javax.imageio.ImageIO;
 import org.panamasd.DType;
 import org.panamasd.Scope;
@@ -16,11 +15,46 @@ import org.panamasd.Tensor;
 /** Images to and from tensors: (1, 3, H, W) float in [0, 1], NCHW, as the pipelines produce and take them. */
 public final class ImageFiles {
 
-    /** Writes an 8-bit RGB PNG through a temporary file moved into place, so no half-written file is left. */
+    /** Writes an 8-bit RGB PNG through a temporary file moved into place, so no half-written file is left ({@link AtomicFile}). */
     public static void writePng(Tensor image, Path file) {
+        writePng(image, file, Map.of());
+    }
+
+    /**
+     * As {@link #writePng(Tensor, Path)}, with {@code text} as PNG text chunks: {@code tEXt} when the value is
+     * Latin-1 (what the PNG spec allows there), {@code iTXt} (UTF-8) after them otherwise, so any prompt survives.
+     * Keywords must be 1-79 Latin-1 characters, as the spec says.
+     */
+    public static void writePng(Tensor image, Path file, Map<String, String> text) {
+        BufferedImage picture = picture(image);
+        try {
+            AtomicFile.write(file, temporary -> PngText.write(picture, text, temporary));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /** A (1, 3, H, W) image in [0, 1] as the bytes of an 8-bit RGB PNG, without text (what a service sends). */
+    public static byte[] pngBytes(Tensor image) {
+        return pngBytes(picture(image));
+    }
+
+    /** The bytes of a PNG of {@code picture}; no tensor involved, so any thread may encode while the model runs on. */
+    public static byte[] pngBytes(BufferedImage picture) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            if (!ImageIO.write(picture, "png", out)) throw new IOException("no PNG writer");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot encode a PNG", e);
+        }
+        return out.toByteArray();
+    }
+
+    /** A (1, 3, H, W) image in [0, 1] as 8-bit RGB. */
+    public static BufferedImage picture(Tensor image) {
         long[] shape = image.shape();
         if (shape.length != 4 || shape[0] != 1 || shape[1] != 3)
-            throw new IllegalArgumentException("writePng needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
+            throw new IllegalArgumentException("a PNG needs a (1, 3, H, W) image, got " + Arrays.toString(shape));
         int h = (int) shape[2], w = (int) shape[3];
         byte[] rgb;
         try (Scope scope = Scope.open()) {
@@ -33,18 +67,7 @@ public final class ImageFiles {
                 int i = (y * w + x) * 3;
                 picture.setRGB(x, y, (rgb[i] & 0xff) << 16 | (rgb[i + 1] & 0xff) << 8 | (rgb[i + 2] & 0xff));
             }
-        Path absolute = file.toAbsolutePath();
-        try {
-            Path temporary = Files.createTempFile(absolute.getParent(), absolute.getFileName().toString(), ".tmp");
-            try {
-                if (!ImageIO.write(picture, "png", temporary.toFile())) throw new IOException("no PNG writer");
-                Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temporary);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
+        return picture;
     }
 
     /** Reads an image file as (1, 3, H, W) float32 in [0, 1], in the current scope. */

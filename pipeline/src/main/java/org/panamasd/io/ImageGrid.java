@@ -15,7 +15,11 @@ public final class ImageGrid {
             Tensor row = rows.get(r);
             lines[r] = Tensor.cat(3, row.chunk(row.size(0), 0));  // (1, 3, h, cols w)
         }
-        Tensor grid = Tensor.cat(2, lines);
-        return scale == 1 ? grid : Functional.interpolate(grid, grid.size(2) * scale, grid.size(3) * scale, Functional.Interpolation.NEAREST, null);
+        return enlarge(Tensor.cat(2, lines), scale);
+    }
+
+    /** (n, c, h, w) enlarged {@code scale} times by nearest neighbour, which keeps a small model's pixels sharp. */
+    public static Tensor enlarge(Tensor images, long scale) {
+        return scale == 1 ? images : Functional.interpolate(images, images.size(2) * scale, images.size(3) * scale, Functional.Interpolation.NEAREST, null);
     }
 }

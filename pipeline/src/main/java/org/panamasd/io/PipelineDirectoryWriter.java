@@ -32,6 +32,22 @@ public final class PipelineDirectoryWriter {
               "vae": ["diffusers", "AutoencoderKL"]
             }
             """;
+    private static final String XL_MODEL_INDEX = """
+            {
+              "_class_name": "StableDiffusionXLPipeline",
+              "_diffusers_version": "0.27.2",
+              "feature_extractor": [null, null],
+              "force_zeros_for_empty_prompt": true,
+              "image_encoder": [null, null],
+              "scheduler": ["diffusers", "%s"],
+              "text_encoder": ["transformers", "CLIPTextModel"],
+              "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+              "tokenizer": ["transformers", "CLIPTokenizer"],
+              "tokenizer_2": ["transformers", "CLIPTokenizer"],
+              "unet": ["diffusers", "UNet2DConditionModel"],
+              "vae": ["diffusers", "AutoencoderKL"]
+            }
+            """;
     private static final Map<String, String> METADATA = Map.of("format", "pt", "written_by", "panama-sd");
 
     private final Path root;
@@ -41,9 +57,18 @@ public final class PipelineDirectoryWriter {
     }
 
     public PipelineDirectoryWriter modelIndexAndScheduler(DiffusersConfig scheduler) {
+        return modelIndexAndScheduler(MODEL_INDEX, scheduler);
+    }
+
+    /** As {@link #modelIndexAndScheduler}, for StableDiffusionXLPipeline (two tokenizers and text encoders, the second with projection). */
+    public PipelineDirectoryWriter xlModelIndexAndScheduler(DiffusersConfig scheduler) {
+        return modelIndexAndScheduler(XL_MODEL_INDEX, scheduler);
+    }
+
+    private PipelineDirectoryWriter modelIndexAndScheduler(String index, DiffusersConfig scheduler) {
         try {
             Files.createDirectories(root);
-            ComponentWriter.writeText(root.resolve("model_index.json"), MODEL_INDEX.formatted(scheduler.className()));
+            ComponentWriter.writeText(root.resolve("model_index.json"), index.formatted(scheduler.className()));
             ComponentWriter.writeText(root.resolve("scheduler/scheduler_config.json"), scheduler.toJson());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + root, e);
@@ -53,11 +78,16 @@ public final class PipelineDirectoryWriter {
 
     /** Copies the tokenizer files (vocab.json, merges.txt and the configs that exist) from {@code source}. */
     public PipelineDirectoryWriter tokenizer(Path source) {
+        return tokenizer("tokenizer", source);
+    }
+
+    /** As {@link #tokenizer(Path)}, into another component directory (SDXL's tokenizer_2). */
+    public PipelineDirectoryWriter tokenizer(String component, Path source) {
         try {
-            Files.createDirectories(root.resolve("tokenizer"));
+            Files.createDirectories(root.resolve(component));
             for (String name : new String[] {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
                 Path from = source.resolve(name);
-                if (Files.exists(from)) Files.copy(from, root.resolve("tokenizer").resolve(name), StandardCopyOption.REPLACE_EXISTING);
+                if (Files.exists(from)) Files.copy(from, root.resolve(component).resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 else if (name.equals("vocab.json") || name.equals("merges.txt")) throw new IllegalArgumentException(source + " has no " + name);
             }
         } catch (IOException e) {
@@ -67,7 +97,17 @@ public final class PipelineDirectoryWriter {
     }
 
     public PipelineDirectoryWriter textEncoder(DiffusersConfig config, Map<String, Tensor> weights, DType storage) {
-        ComponentWriter.write(root.resolve("text_encoder"), "config.json", config.toJson(), "model.safetensors", weights, storage, METADATA);
+        return textEncoder("text_encoder", config, weights, storage);
+    }
+
+    /** As {@link #textEncoder(DiffusersConfig, Map, DType)}, into another component directory (SDXL's text_encoder_2). */
+    public PipelineDirectoryWriter textEncoder(String component, DiffusersConfig config, Map<String, Tensor> weights, DType storage) {
+        ComponentWriter.write(root.resolve(component), "config.json", config.toJson(), "model.safetensors", weights, storage, METADATA);
+        return this;
+    }
+
+    public PipelineDirectoryWriter vae(DiffusersConfig config, Map<String, Tensor> weights, DType storage) {
+        ComponentWriter.write(root.resolve("vae"), "config.json", config.toJson(), "diffusion_pytorch_model.safetensors", weights, storage, METADATA);
         return this;
     }
 

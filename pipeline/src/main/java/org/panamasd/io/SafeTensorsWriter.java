@@ -11,7 +11,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import org.panamasd.DType;
 import org.panamasd.Device;
@@ -43,10 +42,8 @@ public final class SafeTensorsWriter {
         }
         byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
         int padding = (8 - json.length % 8) % 8;  // keeps the data 8-byte aligned
-        Path target = file.toAbsolutePath();
         try {
-            Path temporary = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".tmp");
-            try {
+            AtomicFile.write(file, temporary -> {
                 try (OutputStream out = Files.newOutputStream(temporary)) {
                     out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(json.length + padding).array());
                     out.write(json);
@@ -58,11 +55,7 @@ public final class SafeTensorsWriter {
                         }
                     }
                 }
-                ComponentWriter.readableByAll(temporary);  // a temporary file is private (0600); a model file is not
-                Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temporary);
-            }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }

@@ -21,4 +21,9 @@ public final class GroupNorm {
     public Tensor forward(Tensor x) {
         return Functional.groupNorm(x, groups, weight, bias, eps);
     }
+
+    /** SiLU(forward(x)) without a separate activation tensor when autograd does not need one. */
+    public Tensor forwardSilu(Tensor x) {
+        return Functional.groupNormSilu(x, groups, weight, bias, eps);
+    }
 }

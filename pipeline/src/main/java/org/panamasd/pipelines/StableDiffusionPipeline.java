@@ -135,6 +135,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return tokenizer;
     }
 
+    /** The token count a prompt is padded or truncated to, start and end tokens included (77 for CLIP). */
+    public int promptLength() {
+        return maxLength;
+    }
+
     /** Where the denoiser is: latents and noise are made there. */
     public Device device() {
         return unet.device();
@@ -185,15 +190,48 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * equals a single run of its prompt from its latents, up to the batch's float summation order.
      */
     public GenerationResult generateBatch(String[] prompts, GenerationRequest settings, Tensor unitLatents, NoiseSource noise) {
+        String[] negatives = new String[prompts.length];
+        java.util.Arrays.fill(negatives, settings.negativePrompt());
+        return runBatch(prompts, negatives, settings, unitLatents, scheduler, noise, DenoisingListener.NONE);
+    }
+
+    /** One row of {@link #generateRows}: its prompt, negative prompt (null: empty) and the generator of its seed. */
+    public record BatchRow(String prompt, String negativePrompt, Generator generator) {}
+
+    /**
+     * Independent requests that share steps, guidance, guidance rescale and size ({@code settings}; its prompt,
+     * negative prompt and seed are not used) as one UNet batch, classifier-free guidance halves included. Each
+     * row draws its initial latents and then its stochastic steps' noise from its own generator, in the order a
+     * single {@link #generate(GenerationRequest)} of it draws them, so a row's image equals that run's up to the
+     * batch's float summation order. {@code scheduler} holds this run's state: threads sharing the pipeline's
+     * models each bring their own (from {@link #scheduler(DiffusersConfig, String)}).
+     */
+    public GenerationResult generateRows(java.util.List<BatchRow> rows, GenerationRequest settings, Scheduler scheduler, DenoisingListener listener) {
+        if (rows.isEmpty()) throw new IllegalArgumentException("a batch needs at least one row");
+        checkInputs(settings.withLatents(null));
+        String[] prompts = rows.stream().map(BatchRow::prompt).toArray(String[]::new);
+        String[] negatives = rows.stream().map(BatchRow::negativePrompt).toArray(String[]::new);
+        long[] rowShape = latentShape(settings);
+        java.util.List<NoiseSource> noise = rows.stream().map(r -> NoiseSource.of(r.generator())).toList();
+        try (Scope drawn = Scope.open()) {
+            Tensor[] latents = new Tensor[rows.size()];
+            for (int i = 0; i < latents.length; i++) latents[i] = InitialLatents.of(null, rows.get(i).generator(), rowShape, device());
+            GenerationResult result = runBatch(prompts, negatives, settings, Tensor.cat(0, latents), scheduler, NoiseSource.perRow(noise), listener);
+            return new GenerationResult(result.latents().moveToParent(), result.decoded().moveToParent(), result.image().moveToParent());
+        }
+    }
+
+    private GenerationResult runBatch(String[] prompts, String[] negatives, GenerationRequest settings, Tensor unitLatents, Scheduler scheduler,
+                                      NoiseSource noise, DenoisingListener listener) {
         checkInputs(settings.withLatents(null));
         if (unitLatents.size(0) != prompts.length)
             throw new IllegalArgumentException(prompts.length + " prompts but latents for " + unitLatents.size(0));
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
-            Tensor context = guidedContext(prompts, settings);
+            Tensor context = guidedContext(prompts, negatives, settings);
             scheduler.setTimesteps(settings.steps());
             Tensor latents = (unitLatents.device().equals(device()) ? unitLatents : unitLatents.to(device())).mul(scheduler.initNoiseSigma());
-            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), settings, unetModel(context), noise, DenoisingListener.NONE);
+            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), settings, unetModel(context), noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
     }
@@ -276,15 +314,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** The prompt's context, behind the negative prompt's when guidance is on ([uncond, cond]). */
     private Tensor guidedContext(GenerationRequest request) {
-        return guidedContext(new String[] {request.prompt()}, request);
+        return guidedContext(new String[] {request.prompt()}, new String[] {request.negativePrompt()}, request);
     }
 
-    /** The prompts' contexts, behind as many negative prompts when guidance is on ([uncond..., cond...]). */
-    private Tensor guidedContext(String[] prompts, GenerationRequest request) {
+    /** The prompts' contexts, behind their negative prompts' (null: empty) when guidance is on ([uncond..., cond...]). */
+    private Tensor guidedContext(String[] prompts, String[] negatives, GenerationRequest request) {
         Tensor context = encodePrompts(prompts);
         if (!ClassifierFreeGuidance.enabled(request.guidanceScale())) return context;
-        String[] negative = new String[prompts.length];
-        java.util.Arrays.fill(negative, request.negativePrompt() == null ? "" : request.negativePrompt());
+        String[] negative = java.util.Arrays.stream(negatives).map(n -> n == null ? "" : n).toArray(String[]::new);
         return Tensor.cat(0, encodePrompts(negative), context);
     }
 

@@ -25,4 +25,20 @@ public interface NoiseSource {
             return drawn.device().equals(device) ? drawn : drawn.to(device);
         };
     }
+
+    /**
+     * A batch's noise drawn row by row: a draw of shape (B, ...) takes one (1, ...) draw from each of the B
+     * sources, so every row sees exactly the numbers its own source would give a run of that row alone.
+     */
+    static NoiseSource perRow(java.util.List<NoiseSource> rows) {
+        return (shape, dtype, device) -> {
+            if (shape.length == 0 || shape[0] != rows.size())
+                throw new IllegalArgumentException("a draw of shape " + java.util.Arrays.toString(shape) + " for " + rows.size() + " rows");
+            long[] rowShape = shape.clone();
+            rowShape[0] = 1;
+            Tensor[] parts = new Tensor[rows.size()];
+            for (int i = 0; i < parts.length; i++) parts[i] = rows.get(i).next(rowShape, dtype, device);
+            return Tensor.cat(0, parts);
+        };
+    }
 }

@@ -7,6 +7,11 @@ import org.panamasd.io.DiffusersConfig;
 /** Makes the scheduler a diffusers config names in {@code _class_name}. */
 public final class Schedulers {
 
+    /** The scheduler classes built here, by their diffusers names. */
+    public static final java.util.List<String> NAMES = java.util.List.of("DDPMScheduler", "DDIMScheduler", "EulerDiscreteScheduler",
+            "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "LCMScheduler", "HeunDiscreteScheduler", "PNDMScheduler",
+            "LMSDiscreteScheduler");
+
     public static Scheduler fromConfig(DiffusersConfig config) {
         String name = config.className();
         if (name == null) throw new IllegalArgumentException(config.source() + " has no _class_name: pass the scheduler class name");
@@ -30,8 +35,8 @@ public final class Schedulers {
             case "HeunDiscreteScheduler" -> new HeunDiscreteScheduler(config);
             case "PNDMScheduler" -> new PNDMScheduler(config);
             case "LMSDiscreteScheduler" -> new LMSDiscreteScheduler(config);
-            default -> throw new IllegalArgumentException(config.source() + ": scheduler class " + className + " is not built here "
-                    + "(DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler, LCMScheduler, HeunDiscreteScheduler, PNDMScheduler, LMSDiscreteScheduler)");
+            default -> throw new IllegalArgumentException(config.source() + ": scheduler class " + className + " is not built here ("
+                    + String.join(", ", NAMES) + ")");
         };
     }
 

@@ -12,16 +12,23 @@ import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.Torch;
 import org.panamasd.internal.panamasd_h;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
 /**
  * The bridge benchmark: the per-op cost of adding two 1-element tensors (making and freeing the result)
  * through the Java API, in C++ against libtorch, and in Python on the same libtorch, in one run; plus the
  * raw cost of one empty shim call. Best of several rounds for each, after a warm-up.
  */
-final class BenchCommand {
-    static void run(String[] args) throws Exception {
-        long iterations = args.length > 0 ? Long.parseLong(args[0]) : 2_000_000;
-        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+@Command(name = "bench", description = "The bridge benchmark: per-op cost of a 1-element add through Java, C++ and Python on the same libtorch.")
+final class BenchCommand implements java.util.concurrent.Callable<Integer> {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "ITERATIONS", defaultValue = "2000000", description = "Adds per round (default: ${DEFAULT-VALUE}).")
+    long iterations;
+    @Parameters(index = "1", arity = "0..1", paramLabel = "ROUNDS", defaultValue = "5", description = "Rounds; the best counts (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Override
+    public Integer call() throws Exception {
         Path root = Path.of(System.getProperty("panamasd.root", "."));
         System.out.printf("machine: %d processors, libtorch %s, %d intra-op threads; %d iterations x %d rounds, best round%n",
                 Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), iterations, rounds);
@@ -39,6 +46,7 @@ final class BenchCommand {
         System.out.printf("add, Python (python3-torch): %s%n", python == null ? "unavailable (apt-get install python3-torch)" : String.format("%8.1f ns/op", python));
         if (cpp != null) System.out.printf("Java / C++    = %.2fx (target <= 1.10x)%n", java / cpp);
         if (python != null) System.out.printf("Python / Java = %.2fx (target >= 1.40x)%n", python / java);
+        return 0;
     }
 
     private static double javaNoop(long iterations, int rounds) {
@@ -87,6 +95,4 @@ final class BenchCommand {
             return null;
         }
     }
-
-    private BenchCommand() {}
 }

@@ -11,6 +11,8 @@ import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
 import org.panamasd.schedulers.Schedulers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
 /**
  * The cost of one scheduler step on a 1x4x64x64 latent (SD 1.x at 512x512), against one forward pass of a
@@ -18,13 +20,17 @@ import org.panamasd.schedulers.Schedulers;
  * block, cross-attention at 32x32 and 16x16 on a 77x64 context, random weights. An SD 1.x UNet costs
  * hundreds of times more, so the share reported here is an upper bound.
  */
-final class BenchSchedulerCommand {
+@Command(name = "bench-scheduler", description = "One scheduler step on a 1x4x64x64 latent against one forward pass of a small UNet.")
+final class BenchSchedulerCommand implements Runnable {
     private static final String SD_CONFIG = """
             {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1,
              "timestep_spacing": "leading"}""";
 
-    static void run(String[] args) {
-        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 20;
+    @Parameters(arity = "0..1", paramLabel = "TRAJECTORIES", defaultValue = "20", description = "Trajectories per scheduler (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Override
+    public void run() {
         System.out.printf("machine: %d processors, libtorch %s, %d intra-op threads; latent 1x4x64x64 float32, %d trajectories each%n",
                 Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), rounds);
         try (Scope scope = Scope.open(); Generator g = new Generator(0)) {
@@ -85,6 +91,4 @@ final class BenchSchedulerCommand {
             return total / 1000.0 / repeats;
         }
     }
-
-    private BenchSchedulerCommand() {}
 }

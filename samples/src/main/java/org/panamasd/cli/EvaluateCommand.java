@@ -4,7 +4,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Scope;
@@ -19,48 +18,60 @@ import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.training.score.ScoreImageModel;
 import org.panamasd.training.score.ScoreModelConfig;
 import org.panamasd.training.score.ScoreSampler;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Scores text-to-image models on Fashion-MNIST prompts against the held-out test split, through a frozen
  * feature network: FID, class accuracy and within-class diversity, one table row per (model, steps, guidance),
  * with an image grid per row:
- * {@code evaluate --features DIR --rows "NAME=DIR:STEPS:GUIDANCE[:SAMPLER];..." [--per-class 200] [--seed 0] [--out DIR]}; a row's
- * DIR is a diffusers text-to-image directory or a {@code train-score} model (SAMPLER langevin, pc or ode; STEPS per level for
- * langevin).
+ * {@code evaluate --features DIR --rows "NAME=DIR:STEPS:GUIDANCE;..." [--per-class 200] [--seed 0] [--out DIR]}.
  */
-final class EvaluateCommand {
+@Command(name = "evaluate", description = {"Scores models on Fashion-MNIST prompts: FID, class accuracy and diversity.",
+        "Against the held-out test images, through a frozen feature network; one table row (and image grid) per model,",
+        "steps and guidance."})
+final class EvaluateCommand implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--features", required = true, paramLabel = "DIR", description = "The feature network (e.g. models/fashion-feature-net).")
+    Path features;
+    @Option(names = "--rows", required = true, paramLabel = "NAME=DIR:STEPS:GUIDANCE[:SAMPLER];...", description = "The rows of the table: a diffusers directory, or a train-score model with SAMPLER langevin, pc or ode.")
+    String rowSpecs;
+    @Option(names = "--per-class", defaultValue = "200", description = "Samples per class (default: ${DEFAULT-VALUE}).")
+    int perClass;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--out", defaultValue = "runs/evaluate", paramLabel = "DIR", description = "Where table.md and the grids go (default: ${DEFAULT-VALUE}).")
+    Path out;
+    @Option(names = "--batch", defaultValue = "200", description = "Samples per pipeline batch (default: ${DEFAULT-VALUE}).")
+    int batch;
+
     /** A row: NAME=DIR:STEPS:GUIDANCE, and for a score model optionally :SAMPLER (langevin, pc, ode). */
     record Row(String name, Path model, int steps, double guidance, String sampler) {
         static Row parse(String spec) {
             String[] nameRest = spec.split("=", 2);
             String[] parts = nameRest.length == 2 ? nameRest[1].split(":") : new String[0];
             if (parts.length != 3 && parts.length != 4)
-                throw new IllegalArgumentException("evaluate: a row is NAME=DIR:STEPS:GUIDANCE[:SAMPLER], got '" + spec + "'");
+                throw new IllegalArgumentException("--rows: a row is NAME=DIR:STEPS:GUIDANCE[:SAMPLER], got '" + spec + "'");
             try {
                 return new Row(nameRest[0].trim(), Path.of(parts[0]), Integer.parseInt(parts[1]), Double.parseDouble(parts[2]),
                         parts.length == 4 ? parts[3] : null);
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("evaluate: bad steps or guidance in row '" + spec + "'");
+                throw new IllegalArgumentException("--rows: bad steps or guidance in row '" + spec + "'");
             }
         }
     }
 
-    static void run(String[] args) throws Exception {
-        Options o = Options.parse("evaluate", args, Set.of("features", "rows", "per-class", "seed", "out", "batch"));
-        if (!o.has("features") || !o.has("rows")) throw new IllegalArgumentException("evaluate: --features DIR and --rows \"NAME=DIR:STEPS:GUIDANCE;...\" are required");
-        int perClass = o.integer("per-class", 200), batch = o.integer("batch", 200);
-        long seed = o.longValue("seed", 0);
-        Path out = Path.of(o.string("out", "runs/evaluate"));
+    @Override
+    public Integer call() throws Exception {
         Files.createDirectories(out);
         List<Row> rows = new ArrayList<>();
-        for (String spec : o.string("rows", "").split(";")) if (!spec.isBlank()) rows.add(Row.parse(spec.trim()));
+        for (String spec : rowSpecs.split(";")) if (!spec.isBlank()) rows.add(Row.parse(spec.trim()));
         FashionMnist test = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false);
         StringBuilder table = new StringBuilder();
         table.append(String.format("Samples: %d per class (%d), seed %d; real: the %d held-out test images; feature network %s%n%n", perClass,
-                perClass * 10, seed, test.size(), o.string("features", "")));
+                perClass * 10, seed, test.size(), features));
         table.append("| model | steps | guidance | FID | class accuracy | feature diversity (÷ real) | pixel diversity (÷ real) | seconds |\n");
         table.append("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        try (Scope scope = Scope.open(); Dinov2Classifier network = Dinov2Classifier.load(Path.of(o.string("features", null))).freeze()) {
+        try (Scope scope = Scope.open(); Dinov2Classifier network = Dinov2Classifier.load(features).freeze()) {
             int[] all = new int[test.size()];
             for (int i = 0; i < all.length; i++) all[i] = i;
             SampleMetrics.Reference real;
@@ -85,6 +96,7 @@ final class EvaluateCommand {
         }
         Files.writeString(out.resolve("table.md"), table.toString());
         System.out.println("wrote " + out.resolve("table.md") + " and one grid per row in " + out);
+        return 0;
     }
 
     /** A row's samples: a score model directory (score_config.json) through its sampler, else a diffusers pipeline. */
@@ -97,7 +109,7 @@ final class EvaluateCommand {
                         sampler, row.steps(), row.guidance(), stepNoise), perClass, new long[] {c.channels(), c.size(), c.size()}, seed, batch);
             }
         }
-        if (row.sampler() != null) throw new IllegalArgumentException("evaluate: a sampler is only chosen for score models, row " + row.name());
+        if (row.sampler() != null) throw new IllegalArgumentException("--rows: a sampler is only chosen for score models, row " + row.name());
         try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(row.model())) {
             return ClassSamples.generate(pipe, perClass, row.steps(), row.guidance(), 32, seed, batch);
         }
@@ -112,6 +124,4 @@ final class EvaluateCommand {
             ImageFiles.writePng(ImageGrid.of(rows, 2), file);
         }
     }
-
-    private EvaluateCommand() {}
 }

@@ -1,83 +1,142 @@
 package org.panamasd.cli;
 
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Set;
-import org.panamasd.Functional;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
+import org.panamasd.io.ImageGrid;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
-import org.panamasd.pipelines.GenerationResult;
-import org.panamasd.pipelines.StableDiffusionPipeline;
-import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.pipelines.StrengthSchedule;
+import org.panamasd.schedulers.Scheduler;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
- * Text to image from a diffusers Stable Diffusion directory, by default the shipped Fashion-MNIST Turbo
- * student (models/fashion-turbo: one step, no guidance, 32 px upscaled 8x):
- * {@code generate --prompt TEXT [--model DIR] [--negative TEXT] [--steps N] [--guidance G] [--rescale 0]
- * [--seed 0] [--height H] [--width W] [--upscale K] [--scheduler CLASS] [--image FILE --strength 0.75] [--out image.png]}.
- * Steps, guidance, size and upscaling default to the directory's panama-sd.json, else 30, 7.5 (5 for SDXL)
- * and 512 (1024 for SDXL).
+ * Text to image (or image to image) from a diffusers Stable Diffusion directory, by default the shipped
+ * Fashion-MNIST Turbo student. Steps, guidance, size and upscaling default to the directory's panama-sd.json,
+ * else 30, 7.5 (5 for SDXL) and 512 (1024 for SDXL). The PNG carries the settings as text chunks
+ * ({@link ImageParameters}); {@code --batch N} draws N images with seeds seed..seed+N-1 into one grid.
  */
-final class GenerateCommand {
-    static final Set<String> OPTIONS = Set.of("model", "prompt", "negative", "steps", "guidance", "rescale", "seed", "height", "width",
-            "upscale", "scheduler", "image", "strength", "out");
+@Command(name = "generate", sortOptions = false, description = {
+        "Text to image (or image to image with --image) from a diffusers SD 1.x / 2.x / SDXL directory.",
+        "Without --model: models/fashion-turbo, a 1-step Turbo student of the ten Fashion-MNIST classes.",
+        "Unset steps, guidance, size and upscale come from the model's panama-sd.json, else 30, 7.5 (SDXL 5), 512 (SDXL 1024), 1.",
+        "The PNG carries prompt, negative prompt, seed, steps, guidance, scheduler and model as text chunks (see 'inspect')."})
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
+    String prompt;
+    @Option(names = "--model", paramLabel = "DIR", description = "A diffusers pipeline directory (default: models/fashion-turbo).")
+    Path model;
+    @Option(names = "--negative", paramLabel = "TEXT", description = "The negative prompt (used when guidance > 1).")
+    String negative;
+    @Option(names = "--steps", paramLabel = "N", description = "Denoising steps.")
+    Integer steps;
+    @Option(names = "--guidance", paramLabel = "G", description = "Classifier-free guidance scale; 1 or less turns it off.")
+    Double guidance;
+    @Option(names = "--rescale", paramLabel = "PHI", defaultValue = "0", description = "Guidance rescale in [0, 1] (default: ${DEFAULT-VALUE}).")
+    double rescale;
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the first image (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--height", paramLabel = "H", description = "Image height in pixels, a multiple of 8.")
+    Integer height;
+    @Option(names = "--width", paramLabel = "W", description = "Image width in pixels, a multiple of 8.")
+    Integer width;
+    @Option(names = "--upscale", paramLabel = "K", description = "Nearest-neighbour enlargement of the PNG, 1..64.")
+    Integer upscale;
+    @Option(names = "--scheduler", paramLabel = "CLASS", description = "A scheduler class, e.g. EulerAncestralDiscreteScheduler (default: the model's).")
+    String scheduler;
+    @Option(names = "--image", paramLabel = "FILE", description = "Start from this image (image to image, SD 1.x / 2.x).")
+    Path image;
+    @Option(names = "--strength", paramLabel = "S", defaultValue = "0.75", description = "With --image: how much of the schedule to run, in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double strength;
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "Images to draw (seeds seed..seed+N-1), written as one grid (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--out", paramLabel = "FILE.png", defaultValue = "image.png", description = "Where to write the PNG (default: ${DEFAULT-VALUE}).")
+    Path out;
 
     /** The model a fresh clone generates with. */
     static Path defaultModel() {
         return Paths.root().resolve("models/fashion-turbo");
     }
 
-    static void run(String[] args) {
-        Options o = Options.parse("generate", args, OPTIONS);
-        if (!o.has("prompt"))
-            throw new IllegalArgumentException("usage: generate --prompt TEXT [--model DIR] [--negative TEXT] [--steps N] [--guidance G] [--rescale PHI]"
-                    + " [--seed S] [--height H] [--width W] [--upscale K] [--scheduler CLASS] [--image FILE --strength S] [--out FILE.png]");
-        Path model = o.has("model") ? Path.of(o.string("model", null)) : defaultModel();
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("generate: no model directory " + model);
-        Path out = Path.of(o.string("out", "image.png"));
-        boolean xl = Files.isDirectory(model.resolve("text_encoder_2"));
-        GenerationDefaults d = GenerationDefaults.of(model, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);
-        GenerationRequest request = new GenerationRequest(o.string("prompt", null), o.string("negative", null), o.integer("steps", d.steps()),
-                o.number("guidance", d.guidance()), o.number("rescale", 0), o.integer("height", d.height()), o.integer("width", d.width()),
-                o.longValue("seed", 0), null);
-        int upscale = o.integer("upscale", d.upscale());
-        if (upscale < 1 || upscale > 64) throw new IllegalArgumentException("generate: --upscale must be in 1..64, got " + upscale);
+    @Override
+    public Integer call() {
+        Path dir = model != null ? model : defaultModel();
+        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--model: no model directory " + dir);
+        if (batch < 1 || batch > 256) throw new IllegalArgumentException("--batch must be in 1..256, got " + batch);
+        if (image != null && !Files.isRegularFile(image)) throw new IllegalArgumentException("--image: no file " + image);
+        if (image == null && spec.commandLine().getParseResult().hasMatchedOption("--strength"))
+            throw new IllegalArgumentException("--strength applies to image to image only: give --image FILE too");
+        boolean xl = ModelPipeline.isXl(dir);
+        GenerationDefaults d = GenerationDefaults.of(dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);
+        int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();
+        if (n < 1) throw new IllegalArgumentException("--steps must be at least 1, got " + n);
+        if (scale < 1 || scale > 64) throw new IllegalArgumentException("--upscale must be in 1..64, got " + scale);
+        GenerationRequest request = new GenerationRequest(prompt, negative, n, guidance != null ? guidance : d.guidance(), rescale,
+                height != null ? height : d.height(), width != null ? width : d.width(), seed, null);
+        PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();
-        try (Scope scope = Scope.open()) {
-            Tensor image;
-            String schedulerName;
-            if (xl) {
-                if (o.has("image")) throw new IllegalArgumentException("image to image is built for SD 1.x / 2.x only");
-                try (var pipe = org.panamasd.pipelines.StableDiffusionXLPipeline.load(model, o.string("scheduler", null))) {
-                    image = pipe.generate(request).image();
-                    schedulerName = pipe.scheduler().getClass().getSimpleName();
-                }
-            } else {
-                try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model, o.string("scheduler", null))) {
-                    GenerationResult result;
-                    if (o.has("image")) {
-                        try (Generator generator = new Generator(request.seed())) {
-                            result = pipe.imageToImage(request, ImageFiles.readRgb(Path.of(o.string("image", null))), o.number("strength", 0.75), generator,
-                                    NoiseSource.of(generator), DenoisingListener.NONE);
-                        }
-                    } else {
-                        result = pipe.generate(request);
+        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler)) {
+            Tensor init = image == null ? null : ImageFiles.readRgb(image);
+            String schedulerName = pipe.scheduler().getClass().getSimpleName();
+            List<Tensor> images = new ArrayList<>();
+            try (StepProgress progress = new StepProgress("generate", (long) batch * stepsPerImage(pipe.scheduler(), n), log)) {
+                DenoisingListener listener = (index, t, input, output, guided, latents) -> progress.step();
+                for (int i = 0; i < batch; i++) {
+                    GenerationRequest one = new GenerationRequest(prompt, negative, n, request.guidanceScale(), rescale, request.height(),
+                            request.width(), seed + i, null);
+                    try (Generator generator = new Generator(one.seed())) {
+                        images.add(init == null ? pipe.generate(one, generator, listener).image()
+                                : pipe.imageToImage(one, init, strength, generator, listener).image());
                     }
-                    image = result.image();
-                    schedulerName = pipe.scheduler().getClass().getSimpleName();
                 }
             }
-            if (upscale > 1)  // nearest neighbour keeps a small model's pixels sharp
-                image = Functional.interpolate(image, image.size(2) * upscale, image.size(3) * upscale, Functional.Interpolation.NEAREST, null);
-            ImageFiles.writePng(image, out);
-            System.out.printf("%s: %d step(s) with %s, guidance %s, %s in %.2f s -> %s%n", request.prompt(), request.steps(), schedulerName,
-                    request.guidanceScale() > 1 ? request.guidanceScale() : "off", model, (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
+            Tensor picture = grid(images, scale);
+            int drawnHeight = (int) images.getFirst().size(2), drawnWidth = (int) images.getFirst().size(3);
+            ImageParameters parameters = new ImageParameters(prompt, negative, seed, n, request.guidanceScale(), schedulerName, dir.toString(),
+                    drawnWidth, drawnHeight, batch, init == null ? null : strength);
+            ImageFiles.writePng(picture, out, parameters.pngText());
+            log.printf("%s: %d image(s), %d step(s) with %s, guidance %s, %s in %.2f s -> %s%n", prompt, batch, n, schedulerName,
+                    request.guidanceScale() > 1 ? request.guidanceScale() : "off", dir, (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
         }
+        return 0;
     }
 
-    private GenerateCommand() {}
+    /** The denoising steps the listener will see per image: the scheduler's timesteps (Heun and PNDM take more than N), or strength's share. */
+    private int stepsPerImage(Scheduler s, int n) {
+        if (image == null) {
+            s.setTimesteps(n);
+            return s.timesteps().length;
+        }
+        return StrengthSchedule.apply(s, n, strength).timesteps().length;
+    }
+
+    /** One image as it is, several in a near-square grid (missing cells black); upscaled by nearest neighbour to keep small models' pixels sharp. */
+    static Tensor grid(List<Tensor> images, int scale) {
+        if (images.size() == 1) return ImageGrid.enlarge(images.getFirst(), scale);
+        int cols = (int) Math.ceil(Math.sqrt(images.size())), rows = (images.size() + cols - 1) / cols;
+        List<Tensor> lines = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            Tensor[] cells = new Tensor[cols];
+            for (int c = 0; c < cols; c++) {
+                int i = r * cols + c;
+                cells[c] = i < images.size() ? images.get(i) : images.getFirst().mul(0);
+            }
+            lines.add(Tensor.cat(0, cells));
+        }
+        return ImageGrid.of(lines, scale);
+    }
 }

@@ -8,10 +8,13 @@ import org.panamasd.MemoryStats;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.Torch;
+import picocli.CommandLine.Command;
 
 /** The smoke demo: what libtorch this is, which BLAS it calls, a few ops, and native memory before and after. */
-final class InfoCommand {
-    static void run(String[] args) {
+@Command(name = "info", description = "The runtime: libtorch version, the BLAS it calls, threads, a few ops and native memory statistics.")
+final class InfoCommand implements Runnable {
+    @Override
+    public void run() {
         long baseline = MemoryStats.liveTensorCount();
         System.out.println("panama-sd on libtorch " + Torch.version());
         System.out.println("BLAS:    " + Torch.blasInfo());
@@ -43,6 +46,4 @@ final class InfoCommand {
                 after.liveTensors(), after.allocatedBytes(), after.peakBytes(), after.allocations(), after.frees());
         MemoryStats.assertNoLeaks(baseline);
     }
-
-    private InfoCommand() {}
 }

@@ -1,61 +1,72 @@
 package org.panamasd.cli;
 
-import java.util.Arrays;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
 
-/** The panama-sd command line: {@code panama-sd <command> [options]}. */
-public final class Main {
-    public static void main(String[] args) throws Exception {
-        try {
-            run(args);
-        } catch (IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException | org.panamasd.TorchException e) {
-            // bad input or a failed native call: say what, not a stack trace (set PANAMASD_DEBUG for one)
-            System.err.println("panama-sd: " + e.getMessage());
-            if (System.getenv("PANAMASD_DEBUG") != null) e.printStackTrace();
-            System.exit(2);
-        }
+/**
+ * The panama-sd command line: {@code panama-sd <command> [options]}, one picocli subcommand per class. Adding a
+ * command is one line in {@code subcommands}. Every command inherits {@code --help} and {@code --version}; exit
+ * codes are 0 on success, 2 for bad input (an unknown option, a bad value, a missing or malformed file) and 1 for
+ * anything else ({@link Failures}).
+ */
+@Command(name = "panama-sd", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true, versionProvider = Version.class,
+        usageHelpAutoWidth = true, sortOptions = false,
+        description = "Stable Diffusion and diffusion-model training for the JVM, over libtorch through FFM.",
+        footer = {"", "Exit codes: 0 success, 2 bad input, 1 anything else. PANAMASD_DEBUG=1 prints stack traces."},
+        subcommands = {
+                InfoCommand.class,
+                GenerateCommand.class,
+                ServeCommand.class,
+                InspectCommand.class,
+                SampleCommand.class,
+                EvaluateCommand.class,
+                TrainDdpmCommand.class,
+                TrainVaeCommand.class,
+                TrainTextToImageCommand.class,
+                TrainFeaturesCommand.class,
+                TrainAddCommand.class,
+                TrainProgressiveCommand.class,
+                TrainScoreCommand.class,
+                BenchCommand.class,
+                BenchSchedulerCommand.class,
+                BenchTrainCommand.class,
+                BenchModelCommand.class,
+                CommandLine.HelpCommand.class,
+        })
+public final class Main implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    public static void main(String[] args) {
+        // A data-parallel run (--nproc and the other launcher options) starts its processes before picocli parses
+        // anything; each process then runs the command without those options.
+        if (DistributedLauncher.requested(args)) System.exit(DistributedLauncher.start(args));
+        System.exit(commandLine().execute(args));
     }
 
-    private static void run(String[] args) throws Exception {
-        String command = args.length == 0 ? "help" : args[0];
-        String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
-        switch (command) {
-            case "info" -> InfoCommand.run(rest);
-            case "generate" -> GenerateCommand.run(rest);
-            case "train-ddpm" -> TrainDdpmCommand.run(rest);
-            case "train-vae" -> TrainVaeCommand.run(rest);
-            case "train-t2i" -> TrainTextToImageCommand.run(rest);
-            case "train-features" -> TrainFeaturesCommand.run(rest);
-            case "train-add" -> TrainAddCommand.run(rest);
-            case "train-progressive" -> TrainProgressiveCommand.run(rest);
-            case "train-score" -> TrainScoreCommand.run(rest);
-            case "evaluate" -> EvaluateCommand.run(rest);
-            case "sample" -> SampleCommand.run(rest);
-            case "bench" -> BenchCommand.run(rest);
-            case "bench-scheduler" -> BenchSchedulerCommand.run(rest);
-            case "bench-train" -> BenchTrainCommand.run(rest);
-            case "help", "-h", "--help" -> usage();
-            default -> {
-                System.err.println("unknown command '" + command + "'");
-                usage();
-                System.exit(2);
-            }
-        }
+    /** The command line with this project's error reporting and exit codes; tests run it in-process with their own writers. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Main())
+                .setParameterExceptionHandler(Failures::badArguments)
+                .setExecutionExceptionHandler(Failures::failed);
     }
 
-    private static void usage() {
-        System.out.println("""
-                usage: panama-sd <command>
-                  info    libtorch version, BLAS, threads, a few ops and native memory statistics
-                  generate --model DIR --prompt TEXT [--steps N] [--guidance G] [--seed S] [--out FILE.png]
-                          text to image from a diffusers Stable Diffusion directory
-                  train-ddpm [--steps N] [--batch B] [--lr LR] [--out DIR]
-                          a class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with samples
-                  train-score --sde ncsn|ve|vp --out DIR [--steps N] [--batch B] [--likelihood-weighting true]
-                          a score model on Fashion-MNIST (denoising score matching), for evaluate
-                  bench   per-op cost of the bridge against C++ and Python on the same libtorch
-                  bench-scheduler   one scheduler step on a 4x64x64 latent against a denoiser forward
-                """);
+    /** Runs {@code args} with output and errors going to the given writers; returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        return commandLine().setOut(out).setErr(err).execute(args);
     }
 
-    private Main() {}
+    /** No command named: the usage, as an error (exit 2), since nothing was done. */
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("panama-sd: name a command (see 'panama-sd --help')");
+        spec.commandLine().usage(err);
+        return Failures.BAD_INPUT;
+    }
 }

@@ -10,7 +10,8 @@ final class ProgressLine {
     private final long every;
     private final long start = System.nanoTime();
     private final long firstStep;
-    private final boolean terminal = System.console() != null;
+    // since JDK 22 System.console() exists even when output is redirected; isTerminal() tells a log from a terminal
+    private final boolean terminal = System.console() != null && System.console().isTerminal();
 
     ProgressLine(String label, long firstStep, long total, long every) {
         this.label = label;

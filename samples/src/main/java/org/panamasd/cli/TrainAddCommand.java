@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.panamasd.Autograd;
 import org.panamasd.DType;
 import org.panamasd.Generator;
@@ -13,6 +12,7 @@ import org.panamasd.Tensor;
 import org.panamasd.data.FashionCaptions;
 import org.panamasd.data.FashionMnist;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.PipelineDirectoryWriter;
 import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
@@ -29,6 +29,9 @@ import org.panamasd.training.add.AddConfig;
 import org.panamasd.training.add.AddTrainer;
 import org.panamasd.training.add.DistillationWeighting;
 import org.panamasd.training.add.ProjectedDiscriminator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Distils a Turbo student from a text-to-image teacher directory with ADD, against a frozen feature network,
@@ -37,27 +40,59 @@ import org.panamasd.training.add.ProjectedDiscriminator;
  * [--lambda 2.5] [--gamma 1] [--weighting exponential|sds|uniform] [--teacher-guidance 3] [--lr 5e-5]
  * [--d-lr 2e-4] [--ema 0.99] [--checkpoint-every 50] [--resume true] [--images N]}.
  */
-final class TrainAddCommand {
+@Command(name = "train-add", sortOptions = false, description = {"Distils a Turbo student from a text-to-image teacher with ADD.",
+        "Against a frozen feature network; writes the EMA and raw students as diffusers directories; resumes from DIR/checkpoint."})
+final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--teacher", required = true, paramLabel = "DIR", description = "The teacher: a diffusers pipeline directory.")
+    Path teacherDir;
+    @Option(names = "--features", required = true, paramLabel = "DIR", description = "The frozen feature network (train-features' feature-net).")
+    Path featuresDir;
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where checkpoints, students and the loss curve go.")
+    Path out;
+    @Option(names = "--steps", defaultValue = "400", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--lambda", description = "Distillation weight (default: 2.5).")
+    Double lambda;
+    @Option(names = "--gamma", description = "R1 weight (default: 1).")
+    Double gamma;
+    @Option(names = "--weighting", defaultValue = "exponential", paramLabel = "exponential|sds|uniform", description = "Distillation weighting c(t) (default: ${DEFAULT-VALUE}).")
+    String weighting;
+    @Option(names = "--teacher-guidance", description = "Guidance of the teacher's target (default: 3).")
+    Double teacherGuidance;
+    @Option(names = "--lr", defaultValue = "5e-5", description = "Student learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--d-lr", defaultValue = "2e-4", description = "Discriminator learning rate (default: ${DEFAULT-VALUE}).")
+    double discriminatorLr;
+    @Option(names = "--ema", description = "Student EMA decay (default: 0.99).")
+    Double ema;
+    @Option(names = "--checkpoint-every", defaultValue = "50", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
+    int every;
+    @Option(names = "--resume", arity = "1", defaultValue = "true", description = "Continue from the latest checkpoint if there is one (default: ${DEFAULT-VALUE}).")
+    boolean resume;
+    @Mixin
+    TrainingImages images;
+    @Option(names = "--timings", arity = "1", defaultValue = "false", description = "Print the time per part of a step (default: ${DEFAULT-VALUE}).")
+    boolean timings;
+
     /** Heads on the patch embedding and on layers spread over the ViT (of its depth L: L/3, 2L/3, L). */
     static int[] headLayers(int depth) {
         return new int[] {0, Math.max(1, depth / 3), Math.max(1, 2 * depth / 3), depth};
     }
 
-    static void run(String[] args) throws Exception {
-        Options o = Options.parse("train-add", args, Set.of("teacher", "features", "out", "steps", "batch", "seed", "lambda", "gamma",
-                "weighting", "teacher-guidance", "lr", "d-lr", "ema", "checkpoint-every", "resume", "images", "timings"));
-        if (!o.has("teacher") || !o.has("features") || !o.has("out"))
-            throw new IllegalArgumentException("train-add: --teacher DIR (a diffusers pipeline), --features DIR (feature-net) and --out DIR are required");
-        Path teacherDir = Path.of(o.string("teacher", null)), out = Path.of(o.string("out", null)), checkpoint = out.resolve("checkpoint");
-        int steps = o.integer("steps", 400), batch = o.integer("batch", 32), every = o.integer("checkpoint-every", 50);
-        long seed = o.longValue("seed", 0);
+    @Override
+    public Integer call() throws Exception {
+        Path checkpoint = out.resolve("checkpoint");
         AddConfig defaults = AddConfig.defaults();
-        AddConfig config = new AddConfig(defaults.studentTimesteps(), o.number("lambda", defaults.lambda()),
-                DistillationWeighting.fromName(o.string("weighting", "exponential")), o.number("gamma", defaults.gamma()),
-                o.number("teacher-guidance", defaults.teacherGuidance()), o.number("lr", 5e-5), o.number("d-lr", 2e-4),
-                o.number("ema", defaults.emaDecay()), true);
+        AddConfig config = new AddConfig(defaults.studentTimesteps(), lambda != null ? lambda : defaults.lambda(),
+                DistillationWeighting.fromName(weighting), gamma != null ? gamma : defaults.gamma(),
+                teacherGuidance != null ? teacherGuidance : defaults.teacherGuidance(), lr, discriminatorLr,
+                ema != null ? ema : defaults.emaDecay(), true);
 
-        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(o.integer("images", Integer.MAX_VALUE));
+        FashionMnist data = images.load();
         DiffusersConfig schedulerConfig = DiffusersConfig.read(teacherDir.resolve("scheduler/scheduler_config.json"));
         NoiseSchedule schedule = NoiseSchedule.fromConfig(schedulerConfig);
         PredictionType prediction = PredictionType.fromConfigName(schedulerConfig.string("prediction_type", "epsilon"));
@@ -68,7 +103,7 @@ final class TrainAddCommand {
              UNet2DConditionModel teacher = UNet2DConditionModel.load(teacherDir.resolve("unet"));
              UNet2DConditionModel student = UNet2DConditionModel.initialize(unetConfig, seed);
              AutoencoderKL vae = AutoencoderKL.load(teacherDir.resolve("vae"));
-             Dinov2Classifier features = Dinov2Classifier.load(Path.of(o.string("features", null))).freeze()) {
+             Dinov2Classifier features = Dinov2Classifier.load(featuresDir).freeze()) {
             copyWeights(teacher.parameters(), student.parameters());  // the student starts as the teacher (its EMA weights)
             int width = features.backbone().config().hiddenSize(), depth = features.backbone().config().layers();
             long textWidth = textEncoder.config().hiddenSize();
@@ -87,7 +122,7 @@ final class TrainAddCommand {
                 Map<String, org.panamasd.optim.Optimizer> optimizers = Map.of("student", trainer.studentOptimizer(), "discriminator", trainer.discriminatorOptimizer());
                 long first = 1;
                 Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
-                if (Boolean.parseBoolean(o.string("resume", "true")) && resumeFrom != null) {
+                if (resume && resumeFrom != null) {
                     TrainingCheckpoint.State s = TrainingCheckpoint.load(resumeFrom, state, optimizers);
                     trainer.setStepCount(s.step());
                     first = s.step() + 1;
@@ -127,12 +162,13 @@ final class TrainAddCommand {
                     if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
                 }
                 curve.write(out.resolve("add-loss.png"), "train-add");
-                if (Boolean.parseBoolean(o.string("timings", "false"))) printTimings(trainer.partNanos(), steps - first - 1, batch);
+                if (timings) printTimings(trainer.partNanos(), steps - first - 1, batch);
                 writeStudent(out.resolve("model"), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
                 writeStudent(out.resolve("model-raw"), teacherDir, schedulerConfig, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
             }
         }
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
+        return 0;
     }
 
     /** The ADD benchmark's figures: per-part milliseconds per step and shares, with the machine. */
@@ -165,6 +201,4 @@ final class TrainAddCommand {
         for (String shared : List.of("tokenizer", "text_encoder", "vae")) w.linkComponent(shared, teacherDir);
         org.panamasd.io.ComponentWriter.writeText(dir.resolve(GenerationDefaults.FILE), defaults);
     }
-
-    private TrainAddCommand() {}
 }

@@ -1,8 +1,6 @@
 package org.panamasd.cli;
 
 import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
 import org.panamasd.Autograd;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -16,29 +14,39 @@ import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.PredictionType;
 import org.panamasd.training.DdpmTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Trains a small class-conditional UNet on Fashion-MNIST with DDPM's loss, saves it in diffusers' layout and
  * samples one image per class with DDIM and classifier-free guidance:
  * {@code train-ddpm [--steps 2000] [--batch 32] [--lr 1e-3] [--seed 0] [--out runs/ddpm]}.
  */
-final class TrainDdpmCommand {
+@Command(name = "train-ddpm", description = "A small class-conditional DDPM on Fashion-MNIST, saved in diffusers' layout, with one DDIM sample per class.")
+final class TrainDdpmCommand implements Runnable {
+    @Option(names = "--steps", defaultValue = "2000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--lr", defaultValue = "1e-3", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--out", defaultValue = "runs/ddpm", paramLabel = "DIR", description = "Where the model and samples go (default: ${DEFAULT-VALUE}).")
+    Path out;
+
     static final String UNET = """
             {"in_channels": 1, "out_channels": 1, "block_out_channels": [32, 64, 64],
              "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
              "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], "layers_per_block": 1,
              "attention_head_dim": 4, "cross_attention_dim": 64, "norm_num_groups": 16}""";
 
-    static void run(String[] args) {
-        Map<String, String> o = new HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) o.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-        int steps = Integer.parseInt(o.getOrDefault("steps", "2000")), batch = Integer.parseInt(o.getOrDefault("batch", "32"));
-        long seed = Long.parseLong(o.getOrDefault("seed", "0"));
-        Path out = Path.of(o.getOrDefault("out", "runs/ddpm"));
+    @Override
+    public void run() {
         FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true);
         NoiseSchedule schedule = NoiseSchedule.fromConfig(DiffusersConfig.parse("{\"beta_schedule\": \"squaredcos_cap_v2\"}"));
         try (DdpmTrainer trainer = new DdpmTrainer(DiffusersConfig.parse(UNET), schedule, PredictionType.EPSILON, 10,
-                Double.parseDouble(o.getOrDefault("lr", "1e-3")), 0.1, seed);
+                lr, 0.1, seed);
              Generator g = new Generator(seed)) {
             long start = System.nanoTime();
             double running = 0;
@@ -80,6 +88,4 @@ final class TrainDdpmCommand {
             ImageFiles.writePng(row, file);
         }
     }
-
-    private TrainDdpmCommand() {}
 }

@@ -2,7 +2,6 @@ package org.panamasd.cli;
 
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Set;
 import org.panamasd.DType;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -15,29 +14,39 @@ import org.panamasd.training.LossCheck;
 import org.panamasd.training.LossCurve;
 import org.panamasd.training.StepSeeds;
 import org.panamasd.training.features.FeatureNetworkTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Trains the small ViT (DINOv2 architecture, patch 4, width 96, depth 6) that ADD freezes as its feature
  * network and {@code evaluate} uses as classifier and feature extractor; reports its test-split accuracy:
  * {@code train-features --out DIR [--steps 900] [--batch 64] [--lr 2e-3] [--seed 0]}.
  */
-final class TrainFeaturesCommand {
+@Command(name = "train-features", description = "The small ViT (DINOv2 architecture) that ADD freezes and evaluate scores with; reports its test accuracy.")
+final class TrainFeaturesCommand implements Runnable {
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where feature-net/ and the loss curve go.")
+    Path out;
+    @Option(names = "--steps", defaultValue = "900", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
     static final String CONFIG = """
             {"architectures": ["Dinov2Model"], "model_type": "dinov2", "hidden_size": 96, "num_hidden_layers": 6,
              "num_attention_heads": 3, "mlp_ratio": 2, "image_size": 32, "patch_size": 4, "num_channels": 3, "hidden_act": "gelu",
              "layer_norm_eps": 1e-06, "layerscale_value": 1.0, "drop_path_rate": 0.0, "qkv_bias": true, "use_swiglu_ffn": false,
              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "initializer_range": 0.02, "transformers_version": "4.38.2"}""";
 
-    static void run(String[] args) {
-        Options o = Options.parse("train-features", args, Set.of("out", "steps", "batch", "lr", "seed"));
-        if (!o.has("out")) throw new IllegalArgumentException("train-features: --out DIR is required");
-        int steps = o.integer("steps", 900), batch = o.integer("batch", 64);
-        long seed = o.longValue("seed", 0);
-        Path out = Path.of(o.string("out", null));
+    @Override
+    public void run() {
         FashionMnist train = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true), test = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false);
         DiffusersConfig config = DiffusersConfig.parse(CONFIG);
-        LearningRateSchedule lr = new LearningRateSchedule(o.number("lr", 2e-3), Math.min(100, steps / 10), steps, 0.02);
-        try (FeatureNetworkTrainer trainer = new FeatureNetworkTrainer(config, FashionMnist.CLASSES.length, lr, seed)) {
+        LearningRateSchedule schedule = new LearningRateSchedule(lr, Math.min(100, steps / 10), steps, 0.02);
+        try (FeatureNetworkTrainer trainer = new FeatureNetworkTrainer(config, FashionMnist.CLASSES.length, schedule, seed)) {
             LossCurve curve = new LossCurve();
             ProgressLine progress = new ProgressLine("train-features", 0, steps, 50);
             for (int step = 1; step <= steps; step++) {
@@ -71,6 +80,4 @@ final class TrainFeaturesCommand {
         weights.forEach((k, v) -> out.put(k, v.detach().to(DType.FLOAT16)));
         return out;
     }
-
-    private TrainFeaturesCommand() {}
 }

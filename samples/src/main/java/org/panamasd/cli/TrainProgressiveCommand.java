@@ -1,7 +1,6 @@
 package org.panamasd.cli;
 
 import java.nio.file.Path;
-import java.util.Set;
 import org.panamasd.Autograd;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -19,6 +18,9 @@ import org.panamasd.training.LossCurve;
 import org.panamasd.training.StepSeeds;
 import org.panamasd.training.add.AddTrainer;
 import org.panamasd.training.progressive.ProgressiveDistillationTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Progressive distillation as ADD's baseline: starting from the teacher's guided DDIM with {@code --from} steps,
@@ -27,16 +29,35 @@ import org.panamasd.training.progressive.ProgressiveDistillationTrainer;
  * {@code train-progressive --teacher DIR --out DIR [--from 8] [--to 1] [--steps 150] [--batch 32] [--lr 1e-4]
  * [--guidance 3] [--seed 0]}.
  */
-final class TrainProgressiveCommand {
-    static void run(String[] args) throws Exception {
-        Options o = Options.parse("train-progressive", args, Set.of("teacher", "out", "from", "to", "steps", "batch", "lr", "guidance", "seed", "images"));
-        if (!o.has("teacher") || !o.has("out")) throw new IllegalArgumentException("train-progressive: --teacher DIR and --out DIR are required");
-        Path teacherDir = Path.of(o.string("teacher", null)), out = Path.of(o.string("out", null));
-        int from = o.integer("from", 8), to = o.integer("to", 1), steps = o.integer("steps", 150), batch = o.integer("batch", 32);
+@Command(name = "train-progressive", description = {"Progressive distillation, ADD's baseline: each round halves the teacher's DDIM steps.",
+        "Writes each round's EMA student as a diffusers directory."})
+final class TrainProgressiveCommand implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--teacher", required = true, paramLabel = "DIR", description = "The teacher: a diffusers pipeline directory.")
+    Path teacherDir;
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the students and the loss curve go.")
+    Path out;
+    @Option(names = "--from", defaultValue = "8", description = "The teacher's step count, a power of two >= 2 (default: ${DEFAULT-VALUE}).")
+    int from;
+    @Option(names = "--to", defaultValue = "1", description = "The last student's step count (default: ${DEFAULT-VALUE}).")
+    int to;
+    @Option(names = "--steps", defaultValue = "150", description = "Training steps per round (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--lr", defaultValue = "1e-4", description = "Learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--guidance", defaultValue = "3", description = "The first teacher's guidance (default: ${DEFAULT-VALUE}).")
+    double guidance;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Mixin
+    TrainingImages images;
+
+    @Override
+    public Integer call() throws Exception {
         if (from < 2 || Integer.bitCount(from) != 1 || to < 1 || to >= from)
-            throw new IllegalArgumentException("train-progressive: --from must be a power of two >= 2 and --to in [1, from), got " + from + " and " + to);
-        long seed = o.longValue("seed", 0);
-        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(o.integer("images", Integer.MAX_VALUE));
+            throw new IllegalArgumentException("--from must be a power of two >= 2 and --to in [1, from), got " + from + " and " + to);
+        FashionMnist data = images.load();
         DiffusersConfig schedulerConfig = DiffusersConfig.read(teacherDir.resolve("scheduler/scheduler_config.json"));
         DiffusersConfig unetConfig = DiffusersConfig.read(teacherDir.resolve("unet/config.json"));
         NoiseSchedule schedule = NoiseSchedule.fromConfig(schedulerConfig);
@@ -59,7 +80,7 @@ final class TrainProgressiveCommand {
                 AddTrainer.Denoiser teacherX0 = (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
                 // the first round distils the guided teacher; later students are unguided, as their teachers
                 try (ProgressiveDistillationTrainer trainer = new ProgressiveDistillationTrainer(studentX0, student.parameters(), teacherX0, schedule, n,
-                        first ? o.number("guidance", 3.0) : 1.0, o.number("lr", 1e-4), 0.99)) {
+                        first ? guidance : 1.0, lr, 0.99)) {
                     ProgressLine progress = new ProgressLine("progressive " + 2 * n + "->" + n, 0, steps, 10);
                     for (int step = 1; step <= steps; step++) {
                         global++;
@@ -86,7 +107,6 @@ final class TrainProgressiveCommand {
         }
         curve.write(out.resolve("progressive-loss.png"), "train-progressive");
         System.out.println("saved the progressive students under " + out.toAbsolutePath());
+        return 0;
     }
-
-    private TrainProgressiveCommand() {}
 }

@@ -1,33 +1,62 @@
 package org.panamasd.cli;
 
 import java.nio.file.Path;
-import java.util.Set;
 import org.panamasd.training.score.ScoreModelConfig;
 import org.panamasd.training.score.ScoreTrainingRun;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Trains a class-conditional score model on Fashion-MNIST by denoising score matching: {@code ncsn} (NCSN's
  * sigma ladder, sampled with annealed Langevin), {@code ve} or {@code vp} (the continuous SDE objectives,
- * sampled with predictor-corrector or the probability-flow ODE); writes {@code out/model} for {@code evaluate}:
- * {@code train-score --sde ncsn|ve|vp --out DIR [--steps 1200] [--batch 32] [--lr 1e-3] [--warmup 50] [--ema 0.999]
- * [--dropout 0.1] [--seed 0] [--likelihood-weighting false] [--sigma-min 0.01] [--sigma-max 50] [--levels 100]
- * [--checkpoint-every 100] [--resume true] [--images N] [--grid-steps S]}.
+ * sampled with predictor-corrector or the probability-flow ODE); writes {@code out/model} for {@code evaluate}.
+ * The work is {@link ScoreTrainingRun}'s; this class only reads the options.
  */
-final class TrainScoreCommand {
-    static void run(String[] args) {
-        Options o = Options.parse("train-score", args, Set.of("sde", "out", "steps", "batch", "lr", "warmup", "ema", "dropout", "seed",
-                "likelihood-weighting", "sigma-min", "sigma-max", "levels", "checkpoint-every", "resume", "images", "grid-steps"));
-        if (!o.has("sde") || !o.has("out")) throw new IllegalArgumentException("train-score: --sde ncsn|ve|vp and --out DIR are required");
-        ScoreModelConfig model = ScoreModelConfig.defaults(o.string("sde", null));
-        model = model.withSigmas(o.number("sigma-min", model.sigmaMin()), o.number("sigma-max", model.sigmaMax()), o.integer("levels", model.levels()))
-                .withLikelihoodWeighting(Boolean.parseBoolean(o.string("likelihood-weighting", "false")));
-        int steps = o.integer("steps", 1200);
-        // the grid's steps: per level for NCSN's Langevin (100 levels x 2), predictor steps for PC (x 2 evaluations); 0: no grid
-        int gridSteps = o.integer("grid-steps", model.isLadder() ? 2 : 100);
-        var settings = new ScoreTrainingRun.Settings(model, steps, o.integer("batch", 32), o.number("lr", 1e-3), o.integer("warmup", 50),
-                o.number("ema", 0.999), o.number("dropout", 0.1), o.longValue("seed", 0), o.integer("checkpoint-every", 100),
-                Boolean.parseBoolean(o.string("resume", "true")), o.integer("images", Integer.MAX_VALUE), gridSteps);
-        Path out = Path.of(o.string("out", null));
+@Command(name = "train-score", description = {"A score model on Fashion-MNIST by denoising score matching: ncsn, ve or vp.",
+        "Writes OUT/model (EMA weights) for evaluate, OUT/checkpoint and a loss curve."})
+final class TrainScoreCommand implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--sde", required = true, description = "ncsn (sigma ladder), ve or vp.")
+    String kind;
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where the model, checkpoint and loss curve go.")
+    Path out;
+    @Option(names = "--steps", defaultValue = "1200", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "32", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate, cosine decay (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--warmup", defaultValue = "50", description = "Warm-up steps (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--ema", defaultValue = "0.999", description = "EMA decay (default: ${DEFAULT-VALUE}).")
+    double ema;
+    @Option(names = "--dropout", defaultValue = "0.1", description = "Label dropout, for guidance (default: ${DEFAULT-VALUE}).")
+    double dropout;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--likelihood-weighting", defaultValue = "false", arity = "1", description = "lambda = g(t)^2 instead of s(t)^2 (ve, vp).")
+    boolean likelihoodWeighting;
+    @Option(names = "--sigma-min", defaultValue = "0.01", description = "ncsn, ve: smallest sigma (default: ${DEFAULT-VALUE}).")
+    double sigmaMin;
+    @Option(names = "--sigma-max", defaultValue = "50", description = "ncsn, ve: largest sigma (default: ${DEFAULT-VALUE}).")
+    double sigmaMax;
+    @Option(names = "--levels", defaultValue = "100", description = "ncsn: levels of the ladder (default: ${DEFAULT-VALUE}).")
+    int levels;
+    @Option(names = "--checkpoint-every", defaultValue = "100", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
+    int checkpointEvery;
+    @Option(names = "--resume", defaultValue = "true", arity = "1", description = "Resume from OUT/checkpoint (default: ${DEFAULT-VALUE}).")
+    boolean resume;
+    @Option(names = "--grid-steps", description = "Sampling steps of the grid (per level for ncsn); 0: no grid (default: 2 for ncsn, 100 else).")
+    Integer gridSteps;
+    @Mixin
+    TrainingImages images;
+
+    @Override
+    public Integer call() {
+        ScoreModelConfig model = ScoreModelConfig.defaults(kind).withSigmas(sigmaMin, sigmaMax, levels).withLikelihoodWeighting(likelihoodWeighting);
+        int grid = gridSteps != null ? gridSteps : model.isLadder() ? 2 : 100;
+        var settings = new ScoreTrainingRun.Settings(model, steps, batch, lr, warmup, ema, dropout, seed, checkpointEvery, resume,
+                images.count != null ? images.count : Integer.MAX_VALUE, grid);
         String label = "train-score " + model.kind();
         ScoreTrainingRun.run(settings, out, new ScoreTrainingRun.Progress() {
             private ProgressLine line;
@@ -38,13 +67,12 @@ final class TrainScoreCommand {
             }
 
             @Override
-            public void update(long step, long batch, String figures) {
-                line.update(step, batch, figures);
+            public void update(long step, long batchSize, String figures) {
+                line.update(step, batchSize, figures);
             }
         });
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA weights), " + out.resolve("loss.png")
-                + (gridSteps > 0 ? ", " + out.resolve("samples.png") : ""));
+                + (grid > 0 ? ", " + out.resolve("samples.png") : ""));
+        return 0;
     }
-
-    private TrainScoreCommand() {}
 }

@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.panamasd.Autograd;
 import org.panamasd.DType;
 import org.panamasd.Generator;
@@ -27,15 +26,54 @@ import org.panamasd.training.LossCheck;
 import org.panamasd.training.LossCurve;
 import org.panamasd.training.StepSeeds;
 import org.panamasd.training.TrainingCheckpoint;
+import org.panamasd.training.distributed.DataParallelRun;
 import org.panamasd.training.t2i.TextToImageTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Trains the Fashion-MNIST text-to-image teacher (a small CLIP text encoder and UNet over the latents of a
  * trained VAE) and writes it as a diffusers Stable Diffusion directory with an image grid and a loss curve:
  * {@code train-t2i --vae DIR --out DIR [--steps 1600] [--batch 128] [--lr 1e-3] [--warmup 100] [--ema 0.998]
- * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}.
+ * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}
+ * [--nproc N ...]: data-parallel over N processes ({@link DistributedLauncher}) at the same global batch; rank 0
+ * alone writes checkpoints and the model, so a checkpoint resumes at any process count.
  */
-final class TrainTextToImageCommand {
+@Command(name = "train-t2i", sortOptions = false, description = {"Trains the Fashion-MNIST text-to-image teacher as a diffusers directory.",
+        "A CLIP text encoder and UNet over a trained VAE's latents, with an image grid and a loss curve; resumes from DIR/checkpoint.",
+        "Data-parallel: --nproc N starts N processes at the same global --batch; several machines add --rank FIRST --world-size ALL",
+        "--master-addr HOST --master-port PORT [--dist-timeout SECONDS] (read by the launcher before this command's options)."})
+final class TrainTextToImageCommand implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--vae", required = true, paramLabel = "DIR", description = "A directory holding vae/ (train-vae's --out).")
+    Path vaeRoot;
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where checkpoints, the model and its samples go.")
+    Path out;
+    @Option(names = "--steps", defaultValue = "1600", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--warmup", defaultValue = "100", description = "Warm-up steps (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--ema", defaultValue = "0.998", description = "EMA decay (default: ${DEFAULT-VALUE}).")
+    double ema;
+    @Option(names = "--dropout", defaultValue = "0.1", description = "Caption dropout for guidance (default: ${DEFAULT-VALUE}).")
+    double dropout;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "CLIP tokenizer files (default: the golden SD pipeline case's).")
+    Path tokenizer;
+    @Option(names = "--checkpoint-every", defaultValue = "200", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
+    int every;
+    @Option(names = "--resume", arity = "1", defaultValue = "true", description = "Continue from the latest checkpoint if there is one (default: ${DEFAULT-VALUE}).")
+    boolean resume;
+    @Mixin
+    TrainingImages images;
+    @Option(names = "--grid-steps", defaultValue = "25", description = "DDIM steps of the sample grid (default: ${DEFAULT-VALUE}).")
+    int gridSteps;
+
     static final String TEXT_ENCODER = """
             {"architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0, "eos_token_id": 2, "hidden_act": "quick_gelu",
              "hidden_size": 32, "initializer_factor": 1.0, "initializer_range": 0.02, "intermediate_size": 64, "layer_norm_eps": 1e-05,
@@ -54,36 +92,37 @@ final class TrainTextToImageCommand {
              "rescale_betas_zero_snr": true, "timestep_spacing": "trailing", "set_alpha_to_one": true, "steps_offset": 1,
              "clip_sample": false, "trained_betas": null}""";
 
-    static void run(String[] args) throws Exception {
-        Options o = Options.parse("train-t2i", args, Set.of("vae", "out", "steps", "batch", "lr", "warmup", "ema", "dropout", "seed",
-                "tokenizer", "checkpoint-every", "resume", "images", "grid-steps"));
-        if (!o.has("vae") || !o.has("out")) throw new IllegalArgumentException("train-t2i: --vae DIR (holding vae/) and --out DIR are required");
-        int steps = o.integer("steps", 1600), batch = o.integer("batch", 128), every = o.integer("checkpoint-every", 200);
-        long seed = o.longValue("seed", 0);
-        Path out = Path.of(o.string("out", null)), vaeDir = Path.of(o.string("vae", null)).resolve("vae");
-        Path tokenizerDir = Path.of(o.string("tokenizer", Paths.goldenTokenizer().toString()));
+    @Override
+    public Integer call() throws Exception {
+        Path vaeDir = vaeRoot.resolve("vae");
+        Path tokenizerDir = tokenizer != null ? tokenizer : Paths.goldenTokenizer();
         Path checkpoint = out.resolve("checkpoint");
 
-        FashionMnist data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true).first(o.integer("images", Integer.MAX_VALUE));
+        FashionMnist data = images.load();
         DiffusersConfig scheduler = DiffusersConfig.parse(SCHEDULER);
-        NoiseSchedule schedule = NoiseSchedule.fromConfig(scheduler);
-        LearningRateSchedule lr = new LearningRateSchedule(o.number("lr", 1e-3), o.integer("warmup", 100), steps, 0.05);
-        CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerDir);
+        NoiseSchedule noiseSchedule = NoiseSchedule.fromConfig(scheduler);
+        LearningRateSchedule learningRate = new LearningRateSchedule(lr, warmup, steps, 0.05);
+        CLIPTokenizer clipTokenizer = CLIPTokenizer.load(tokenizerDir);
         try (Scope latentsScope = Scope.open();
-             TextToImageTrainer trainer = new TextToImageTrainer(tokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET),
-                     schedule, lr, o.number("dropout", 0.1), o.number("ema", 0.998), seed)) {
-            Tensor latents = encodeAll(vaeDir, data);
+             TextToImageTrainer trainer = new TextToImageTrainer(clipTokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET),
+                     noiseSchedule, learningRate, dropout, ema, seed);
+             DataParallelRun run = DataParallelRun.join(trainer.parameters(), emaTensors(trainer))) {
+            // The leader encodes (and caches) the latents while the others wait, then they read its cache.
+            Tensor latents = run.leader() ? encodeAll(vaeDir, data) : null;
+            run.barrier();
+            if (latents == null) latents = encodeAll(vaeDir, data);
             long parameters = trainer.unet().parameters().values().stream().mapToLong(Tensor::numel).sum();
-            System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d, %d steps%n", parameters / 1e6,
-                    java.util.Arrays.toString(latents.shape()), batch, steps);
+            if (run.leader())
+                System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d (%d per process), %d steps%n", parameters / 1e6,
+                        java.util.Arrays.toString(latents.shape()), batch, batch / run.worldSize(), steps);
             long first = 1;
             Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
-            if (Boolean.parseBoolean(o.string("resume", "true")) && resumeFrom != null) {
+            if (resume && resumeFrom != null) {
                 TrainingCheckpoint.State state = TrainingCheckpoint.load(resumeFrom, trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
                 if (state.seed() != seed) throw new IllegalArgumentException(resumeFrom + " was trained with --seed " + state.seed() + ", not " + seed);
                 trainer.setStepCount(state.step());
                 first = state.step() + 1;
-                System.out.println("resumed from " + resumeFrom + " at step " + state.step());
+                if (run.leader()) System.out.println("resumed from " + resumeFrom + " at step " + state.step());
             }
             LossCurve curve = new LossCurve();
             ProgressLine progress = new ProgressLine("train-t2i", first - 1, steps, 25);
@@ -93,13 +132,17 @@ final class TrainTextToImageCommand {
                     int[] indices = data.randomBatch(g, batch);
                     long[] labels = data.labels(indices).toLongArray();
                     Tensor x0 = latents.indexSelect(0, Tensor.of(java.util.Arrays.stream(indices).asLongStream().toArray(), batch));
-                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g), step);
+                    // every rank draws the same global batch; the trainer takes this rank's slice of it
+                    loss = LossCheck.finite("v-prediction mse", trainer.step(x0, FashionCaptions.random(labels, g), g, run.ddp()), step);
                 }
                 curve.add("v mse", step, loss);
-                progress.update(step, batch, String.format("loss %.4f  lr %.2e", loss, lr.at(step)));
+                if (!run.leader()) continue;  // the leader alone reports and writes
+                progress.update(step, batch, String.format("loss %.4f  lr %.2e%s", loss, learningRate.at(step),
+                        run.ddp() == null ? "" : String.format("  all-reduce wait %.0f ms/step", 1e3 * run.ddp().meanWaitSeconds())));
                 if (step % every == 0 || step == steps)
                     TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
             }
+            if (!run.leader()) return 0;
             curve.write(out.resolve("loss.png"), "train-t2i");
             new PipelineDirectoryWriter(out.resolve("model")).modelIndexAndScheduler(scheduler).tokenizer(tokenizerDir)
                     .textEncoder(DiffusersConfig.parse(TEXT_ENCODER), trainer.textEma(), DType.FLOAT16)
@@ -107,8 +150,16 @@ final class TrainTextToImageCommand {
                     .copyComponent("vae", vaeDir);
         }
         Path grid = out.resolve("samples.png");
-        sampleGrid(out.resolve("model"), o.integer("grid-steps", 25), 3.0, grid);
+        sampleGrid(out.resolve("model"), gridSteps, 3.0, grid);
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights), " + grid + ", " + out.resolve("loss.png"));
+        return 0;
+    }
+
+    /** The EMA copies, which every rank of a data-parallel run must start with equal, like the weights. */
+    static List<Tensor> emaTensors(TextToImageTrainer trainer) {
+        List<Tensor> all = new ArrayList<>(trainer.textEma().values());
+        all.addAll(trainer.unetEma().values());
+        return all;
     }
 
     /**
@@ -157,6 +208,4 @@ final class TrainTextToImageCommand {
             ImageFiles.writePng(ImageGrid.of(rows, 2), file);
         }
     }
-
-    private TrainTextToImageCommand() {}
 }

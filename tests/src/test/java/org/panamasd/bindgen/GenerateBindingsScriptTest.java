@@ -110,6 +110,21 @@ class GenerateBindingsScriptTest extends NativeTest {
         assertFalse(loadCall.matcher(shared).find() || loadCall.matcher(header).find(), "no generated class loads a library itself");
     }
 
+    /** Switching generators regenerates: a build with bindgen's output must not pass for a jextract build. */
+    @Test
+    void switchingToJextractRegeneratesBindgensOutput(@TempDir Path tmp) throws Exception {
+        Path output = tmp.resolve("out");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process bindgen = new ProcessBuilder("bash", SCRIPT.toString(), HEADER.toString(), output.toString(), java, System.getProperty("java.class.path"))
+                .redirectErrorStream(true).start();
+        String text = new String(bindgen.getInputStream().readAllBytes());
+        assertTrue(bindgen.waitFor(120, TimeUnit.SECONDS) && bindgen.exitValue() == 0, text);
+        Run run = generate(tmp, output, null);
+        assertEquals(0, run.exit(), run.output());
+        assertEquals(2, run.calls().size(), "jextract must run although bindgen's output was up to date: " + run.calls());
+        assertEquals(tmp.resolve("jextract").toString(), Files.readString(output.resolve(".stamp")).strip());
+    }
+
     @Test
     void aFailingJextractFailsTheScript(@TempDir Path tmp) throws Exception {
         Run run = generate(tmp, tmp.resolve("out"), "4");

@@ -10,6 +10,7 @@ import org.panamasd.Functional.PadMode;
 import org.panamasd.Functional.Reduction;
 import org.panamasd.Generator;
 import org.panamasd.MemoryFormat;
+import org.panamasd.MemoryStats;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.support.NativeTest;
@@ -109,6 +110,40 @@ class OpsTest extends NativeTest {
         try (Scope scope = Scope.open()) {
             Tensor out = Functional.scaledDotProductAttention(Tensor.of(q, 1, L, E), Tensor.of(kk, 1, L, E), Tensor.of(vv, 1, L, E), null, 0, true, 0);
             assertClose(expected, out.toDoubleArray(), 1e-12, 0);
+        }
+    }
+
+    @Test
+    void attentionOverALargeScoreMatrixGoesByQueryChunksWithTheSameResult() {
+        // 2 x 1100 x 8000 float scores are 70 MB, above the shim's 64 MiB per chunk: several chunks of queries
+        try (Scope scope = Scope.open(); Generator g = new Generator(9)) {
+            long L = 1100, S = 8000, E = 8;
+            Tensor q = Tensor.randn(g, 2, 1, L, E), k = Tensor.randn(g, 2, 1, S, E), v = Tensor.randn(g, 2, 1, S, E);
+            Tensor bias = Tensor.randn(g, 1, 1, L, S).mul(0.1f);
+            double scale = 0.3;
+            // the whole score matrix at once, from separate ops
+            Tensor expected = q.matmul(k.transpose(-2, -1)).mul(scale).add(bias).softmax(-1).matmul(v);
+            Tensor got = Functional.scaledDotProductAttention(q, k, v, bias, 0, false, scale);
+            assertClose(expected.toDoubleArray(), got.toDoubleArray(), 1e-5, 1e-4);
+            // causal with a mask: row i sees keys 0..i only (and the bias), in every chunk
+            Tensor qs = q.narrow(2, 0, 1100), ks = k.narrow(2, 0, 1100), vs = v.narrow(2, 0, 1100);
+            Tensor causalBias = bias.narrow(3, 0, 1100);
+            Tensor index = Tensor.arange(0, 1100, 1, DType.FLOAT32);
+            Tensor keep = index.reshape(1100, 1).ge(index.reshape(1, 1100));  // key j <= query i
+            Tensor masked = qs.matmul(ks.transpose(-2, -1)).mul(scale).add(causalBias);
+            Tensor expectedCausal = Tensor.where(keep, masked, Tensor.full(Double.NEGATIVE_INFINITY, 1)).softmax(-1).matmul(vs);
+            Tensor bigKeys = Tensor.randn(g, 2, 16, 1100, E);  // 16 heads: 2 x 16 x 1100 x 1100 scores = 155 MB
+            assertClose(expectedCausal.toDoubleArray(),
+                    Functional.scaledDotProductAttention(qs, ks, vs, causalBias, 0, true, scale).toDoubleArray(), 1e-5, 1e-4);
+            long base = MemoryStats.now().allocatedBytes();
+            MemoryStats.resetPeak();
+            Tensor chunkedCausal = Functional.scaledDotProductAttention(bigKeys, bigKeys, bigKeys, null, 0, true, 0);
+            long scoreBytes = 2L * 16 * 1100 * 1100 * 4;
+            long peak = MemoryStats.now().peakBytes() - base;
+            assertTrue(peak < scoreBytes, "attention's peak " + peak + " bytes reached the whole score matrix's " + scoreBytes);
+            Tensor wholeCausal = Tensor.where(keep, bigKeys.matmul(bigKeys.transpose(-2, -1)).div(Math.sqrt(E)), Tensor.full(Double.NEGATIVE_INFINITY, 1))
+                    .softmax(-1).matmul(bigKeys);
+            assertClose(wholeCausal.toDoubleArray(), chunkedCausal.toDoubleArray(), 1e-5, 1e-4);
         }
     }
 

@@ -100,6 +100,8 @@ class BridgeStressTest extends NativeTest {
         assertEquals(4, refusedAfterClose.get(), "every request running at shutdown was refused");
         assertEquals(baselineHandles, MemoryStats.liveTensorCount(), "no live handle");
         assertEquals(baselineBytes, MemoryStats.now().allocatedBytes(), "no allocator byte above the baseline");
-        System.out.println("stress: " + completed + " requests completed, " + cancelled + " cancelled in " + seconds + " s");
+        System.out.println("stress: " + completed + " requests completed, " + cancelled + " cancelled in " + seconds + " s; at the end "
+                + MemoryStats.liveTensorCount() + " live handles (baseline " + baselineHandles + "), " + MemoryStats.now().allocatedBytes()
+                + " allocator bytes (baseline " + baselineBytes + "), peak " + MemoryStats.now().peakBytes() + " bytes");
     }
 }

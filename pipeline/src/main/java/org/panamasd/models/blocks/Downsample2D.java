@@ -1,6 +1,7 @@
 package org.panamasd.models.blocks;
 
 import org.panamasd.Functional;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.Weights;
@@ -19,7 +20,7 @@ public final class Downsample2D {
     }
 
     public Tensor forward(Tensor x) {
-        if (asymmetricPad) x = Functional.pad(x, new long[] {0, 1, 0, 1}, Functional.PadMode.CONSTANT, 0);
-        return conv.forward(x);
+        if (!asymmetricPad) return conv.forward(x);
+        return Scope.returning(() -> conv.forward(Functional.pad(x, new long[] {0, 1, 0, 1}, Functional.PadMode.CONSTANT, 0)));
     }
 }

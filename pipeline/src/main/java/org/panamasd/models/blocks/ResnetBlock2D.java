@@ -1,5 +1,6 @@
 package org.panamasd.models.blocks;
 
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
@@ -29,11 +30,18 @@ public final class ResnetBlock2D {
 
     /** x: (B, in, H, W), temb: (B, timeEmbedDim) or null -> (B, out, H, W). */
     public Tensor forward(Tensor x, Tensor temb) {
-        Tensor h = conv1.forward(norm1.forward(x).silu());
-        if (timeEmbProj != null) h = h.add(timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3));
-        h = conv2.forward(norm2.forward(h).silu());
-        Tensor shortcut = convShortcut == null ? x : convShortcut.forward(x);
-        Tensor out = shortcut.add(h);
-        return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
+        return Scope.returning(() -> {
+            Tensor h = normSiluConv(norm1, conv1, x);
+            // h is this block's own conv output, which no backward reads: the additions can go in place
+            if (timeEmbProj != null) h.addInPlace(Scope.returning(() -> timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3)), 1);
+            Tensor out = normSiluConv(norm2, conv2, h);
+            out.addInPlace(convShortcut == null ? x : convShortcut.forward(x), 1);
+            return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
+        });
+    }
+
+    /** conv(SiLU(norm(x))), with the normalised activation freed as soon as the convolution has read it. */
+    private static Tensor normSiluConv(GroupNorm norm, Conv2d conv, Tensor x) {
+        return Scope.returning(() -> conv.forward(norm.forwardSilu(x)));
     }
 }

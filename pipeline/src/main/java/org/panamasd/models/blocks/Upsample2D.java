@@ -1,6 +1,7 @@
 package org.panamasd.models.blocks;
 
 import org.panamasd.Functional;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.Weights;
@@ -15,8 +16,8 @@ public final class Upsample2D {
 
     /** size: the (H, W) to reach, or null for twice the input. */
     public Tensor forward(Tensor x, long[] size) {
-        Tensor up = size == null ? Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)
-                : Functional.interpolate(x, size[0], size[1], Functional.Interpolation.NEAREST, null);
-        return conv.forward(up);
+        // the enlarged input (4x the block's input) dies as soon as the convolution has read it
+        return Scope.returning(() -> conv.forward(size == null ? Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)
+                : Functional.interpolate(x, size[0], size[1], Functional.Interpolation.NEAREST, null)));
     }
 }

@@ -1,6 +1,7 @@
 package org.panamasd.models.dinov2;
 
 import org.panamasd.Functional;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Linear;
@@ -30,14 +31,16 @@ final class Dinov2Layer {
     }
 
     /** x: (B, N, d). */
-    Tensor forward(Tensor x) {
-        long b = x.size(0), n = x.size(1);
-        Tensor h = norm1.forward(x);
-        Tensor attended = Functional.scaledDotProductAttention(split(query.forward(h), b, n), split(key.forward(h), b, n), split(value.forward(h), b, n),
-                null, 0, false, 0);
-        x = x.add(dense.forward(attended.transpose(1, 2).reshape(b, n, (long) heads * headDim)).mul(layerScale1));
-        Tensor m = fc2.forward(fc1.forward(norm2.forward(x)).gelu());
-        return x.add(m.mul(layerScale2));
+    Tensor forward(Tensor input) {
+        return Scope.returning(() -> {
+            long b = input.size(0), n = input.size(1);
+            Tensor h = norm1.forward(input);
+            Tensor attended = Functional.scaledDotProductAttention(split(query.forward(h), b, n), split(key.forward(h), b, n), split(value.forward(h), b, n),
+                    null, 0, false, 0);
+            Tensor x = input.add(dense.forward(attended.transpose(1, 2).reshape(b, n, (long) heads * headDim)).mul(layerScale1));
+            Tensor m = fc2.forward(fc1.forward(norm2.forward(x)).gelu());
+            return x.add(m.mul(layerScale2));
+        });
     }
 
     private Tensor split(Tensor t, long b, long n) {

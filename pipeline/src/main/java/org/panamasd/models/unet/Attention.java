@@ -1,6 +1,7 @@
 package org.panamasd.models.unet;
 
 import org.panamasd.Functional;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
@@ -27,11 +28,13 @@ final class Attention {
 
     /** x: (B, S, queryDim), context: (B, S', contextDim) or null -> (B, S, queryDim). */
     Tensor forward(Tensor x, Tensor context) {
-        Tensor source = context == null ? x : context;
-        Tensor q = splitHeads(toQ.forward(x)), k = splitHeads(toK.forward(source)), v = splitHeads(toV.forward(source));
-        Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);  // (B, heads, S, headDim)
-        long batch = x.size(0), tokens = x.size(1);
-        return toOut.forward(attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim));
+        return Scope.returning(() -> {
+            Tensor source = context == null ? x : context;
+            Tensor q = splitHeads(toQ.forward(x)), k = splitHeads(toK.forward(source)), v = splitHeads(toV.forward(source));
+            Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);  // (B, heads, S, headDim)
+            long batch = x.size(0), tokens = x.size(1);
+            return toOut.forward(attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim));
+        });
     }
 
     /** (B, S, heads * headDim) -> (B, heads, S, headDim) */

@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Weights;
@@ -21,8 +22,9 @@ final class BasicTransformerBlock {
 
     /** x: (B, HW, dim), context: (B, S, contextDim). */
     Tensor forward(Tensor x, Tensor context) {
-        x = attn1.forward(norm1.forward(x), null).add(x);
-        x = attn2.forward(norm2.forward(x), context).add(x);
-        return ff.forward(norm3.forward(x)).add(x);
+        // each residual branch's output is its own temporary: the residual is added into it in place
+        Tensor h = Scope.returning(() -> attn1.forward(norm1.forward(x), null).addInPlace(x, 1));
+        Tensor h2 = Scope.returning(() -> attn2.forward(norm2.forward(h), context).addInPlace(h, 1));
+        return Scope.returning(() -> ff.forward(norm3.forward(h2)).addInPlace(h2, 1));
     }
 }

@@ -1,6 +1,7 @@
 package org.panamasd.models.unet;
 
 import java.util.List;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.Downsample2D;
 import org.panamasd.models.blocks.ResnetBlock2D;
@@ -29,16 +30,17 @@ final class DownBlock2D {
     }
 
     /** Returns the block's output; appends every skip tensor to {@code skips}. */
-    Tensor forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips) {
-        for (int i = 0; i < resnets.length; i++) {
-            x = resnets[i].forward(x, temb);
-            if (attentions != null) x = attentions[i].forward(x, context);
-            skips.add(x);
-        }
-        if (downsampler != null) {
-            x = downsampler.forward(x);
-            skips.add(x);
-        }
-        return x;
+    /** Appends each layer's output to {@code skips} (owned by the calling scope: the up blocks read them). */
+    Tensor forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips) {
+        return Scope.returning(() -> {
+            Tensor x = input;
+            for (int i = 0; i < resnets.length; i++) {
+                x = resnets[i].forward(x, temb);
+                if (attentions != null) x = attentions[i].forward(x, context);
+                skips.add(x.moveToParent());
+            }
+            if (downsampler != null) skips.add((x = downsampler.forward(x)).moveToParent());
+            return x;
+        });
     }
 }

@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
@@ -15,7 +16,9 @@ final class FeedForward {
     }
 
     Tensor forward(Tensor x) {
-        Tensor[] valueAndGate = proj.forward(x).chunk(2, -1);
-        return out.forward(valueAndGate[0].mul(valueAndGate[1].gelu()));
+        return Scope.returning(() -> {
+            Tensor[] valueAndGate = proj.forward(x).chunk(2, -1);
+            return out.forward(valueAndGate[0].mul(valueAndGate[1].gelu()));
+        });
     }
 }

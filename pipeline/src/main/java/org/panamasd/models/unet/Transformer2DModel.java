@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
@@ -43,14 +44,16 @@ final class Transformer2DModel {
     /** x: (B, C, H, W), context: (B, S, contextDim). */
     Tensor forward(Tensor x, Tensor context) {
         long b = x.size(0), h = x.size(2), width = x.size(3);
-        Tensor hidden = norm.forward(x);
-        if (convIn != null) hidden = convIn.forward(hidden);
-        hidden = hidden.permute(0, 2, 3, 1).reshape(b, h * width, inner);  // (B, HW, inner)
-        if (linearIn != null) hidden = linearIn.forward(hidden);
-        for (BasicTransformerBlock block : blocks) hidden = block.forward(hidden, context);
-        if (linearOut != null) hidden = linearOut.forward(hidden);
-        hidden = hidden.reshape(b, h, width, inner).permute(0, 3, 1, 2).contiguous();
-        if (convOut != null) hidden = convOut.forward(hidden);
-        return hidden.add(x);
+        return Scope.returning(() -> {
+            Tensor hidden = norm.forward(x);
+            if (convIn != null) hidden = convIn.forward(hidden);
+            hidden = hidden.permute(0, 2, 3, 1).reshape(b, h * width, inner);  // (B, HW, inner)
+            if (linearIn != null) hidden = linearIn.forward(hidden);
+            for (BasicTransformerBlock block : blocks) hidden = block.forward(hidden, context);
+            if (linearOut != null) hidden = linearOut.forward(hidden);
+            hidden = hidden.reshape(b, h, width, inner).permute(0, 3, 1, 2).contiguous();
+            if (convOut != null) hidden = convOut.forward(hidden);
+            return hidden.addInPlace(x, 1);  // a temporary of this module, read by no backward
+        });
     }
 }

@@ -4,13 +4,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.panamasd.Chain;
 import org.panamasd.DType;
 import org.panamasd.Device;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.models.Intermediates;
+import org.panamasd.nn.Checkpoints;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
-import org.panamasd.nn.Checkpoints;
 import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Weights;
 
@@ -31,7 +34,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final UNetMidBlock2DCrossAttn midBlock;
     private final UpBlock2D[] upBlocks;
     private final GroupNorm convNormOut;
-    private Map<String, Tensor> debug;
+    private Intermediates debug;
 
     private UNet2DConditionModel(UNetConfig c, Weights w, ParameterStore parameters) {
         this.config = c;
@@ -114,12 +117,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** Records block outputs into the given map (diffusers' names: conv_in, time_proj, down_blocks.0, ...) on the next calls. */
     public void recordIntermediates(Map<String, Tensor> sink) {
-        this.debug = sink;
+        this.debug = Intermediates.into(sink);
     }
 
     /** The noise prediction with one timestep for the whole batch. */
     public Tensor forward(Tensor sample, double timestep, Tensor context) {
-        return forward(sample, timesteps(timestep, sample), context, null, null);
+        return Scope.returning(() -> forward(sample, timesteps(timestep, sample), context, null, null));
     }
 
     /** One timestep for each row of {@code sample}, on its device (float32, as the reference casts it). */
@@ -132,52 +135,46 @@ public final class UNet2DConditionModel implements AutoCloseable {
      * and time_ids (B, 6), else null. Returns (B, out, H, W) in the current scope.
      */
     public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
+        // its own scope: what the step keeps is the noise prediction, not the pass's intermediates
+        return Scope.returning(() -> forwardPass(sample, timesteps, context, textEmbeds, timeIds));
+    }
+
+    private Tensor forwardPass(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
         long batch = sample.size(0);
         if (!timesteps.device().equals(sample.device())) timesteps = timesteps.to(sample.device());  // as the reference moves them
         if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
-        Tensor tProj = timeProj.forward(timesteps);
-        Tensor emb = timeEmbedding.forward(tProj);
-        record("time_proj", tProj);
-        record("time_embedding", emb);
+        Tensor emb = record("time_embedding", timeEmbedding.forward(record("time_proj", timeProj.forward(timesteps))));
         if (addEmbedding != null) {
             if (textEmbeds == null || timeIds == null) throw new IllegalArgumentException("an SDXL UNet (text_time) needs text_embeds and time_ids");
             // each of the 6 time ids (sizes and crop) gets its own sinusoidal embedding: (B * 6, dim) -> (B, 6 * dim)
-            Tensor perId = addTimeProj.forward(timeIds.flatten(0, -1));
-            record("add_time_proj", perId);
+            Tensor perId = record("add_time_proj", addTimeProj.forward(timeIds.flatten(0, -1)));
             Tensor addEmbeds = Tensor.cat(-1, textEmbeds, perId.reshape(batch, -1).to(textEmbeds.dtype()));
-            Tensor aug = addEmbedding.forward(addEmbeds);
-            record("add_embedding", aug);
-            emb = emb.add(aug);
+            emb = emb.add(record("add_embedding", addEmbedding.forward(addEmbeds)));
         }
-        Tensor x = convIn.forward(sample);
-        record("conv_in", x);
+        // every down block output is a skip connection that an up block reads later: they stay until the end
+        Tensor x = record("conv_in", convIn.forward(sample));
         List<Tensor> skips = new ArrayList<>();
         skips.add(x);
-        for (int i = 0; i < downBlocks.length; i++) {
-            x = downBlocks[i].forward(x, emb, context, skips);
-            record("down_blocks." + i, x);
-        }
-        x = midBlock.forward(x, emb, context);
-        record("mid_block", x);
+        for (int i = 0; i < downBlocks.length; i++) x = record("down_blocks." + i, downBlocks[i].forward(x, emb, context, skips));
+        Tensor temb = emb;
+        Chain up = Chain.from(x).then(t -> record("mid_block", midBlock.forward(t, temb, context)));
         for (int i = 0; i < upBlocks.length; i++) {
-            boolean last = i == upBlocks.length - 1;
+            UpBlock2D block = upBlocks[i];
             long[] upsampleTo = null;
-            if (!last) {
-                Tensor nextSkip = skips.get(skips.size() - 1 - upBlocks[i].resnetCount());
+            if (i < upBlocks.length - 1) {
+                Tensor nextSkip = skips.get(skips.size() - 1 - block.resnetCount());
                 upsampleTo = new long[] {nextSkip.size(2), nextSkip.size(3)};
             }
-            x = upBlocks[i].forward(x, emb, context, skips, upsampleTo);
-            record("up_blocks." + i, x);
+            long[] size = upsampleTo;
+            String name = "up_blocks." + i;
+            up.then(t -> record(name, block.forward(t, temb, context, skips, size)));
         }
-        x = convNormOut.forward(x);
-        record("conv_norm_out", x);
-        x = convOut.forward(x.silu());
-        record("conv_out", x);
-        return x;
+        up.then(t -> record("conv_norm_out", convNormOut.forward(t)));
+        return up.then(t -> record("conv_out", convOut.forward(t.silu()))).get();
     }
 
-    private void record(String name, Tensor value) {
-        if (debug != null) debug.put(name, value);
+    private Tensor record(String name, Tensor value) {
+        return Intermediates.put(debug, name, value);
     }
 
     /** Frees the parameters (and lets the weights file's mapping go). */

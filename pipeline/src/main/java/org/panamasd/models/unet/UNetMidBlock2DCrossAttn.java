@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.Chain;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Weights;
@@ -19,6 +20,6 @@ final class UNetMidBlock2DCrossAttn {
     }
 
     Tensor forward(Tensor x, Tensor temb, Tensor context) {
-        return second.forward(attention.forward(first.forward(x, temb), context), temb);
+        return Chain.from(x).then(t -> first.forward(t, temb)).then(t -> attention.forward(t, context)).then(t -> second.forward(t, temb)).get();
     }
 }

@@ -1,9 +1,10 @@
 package org.panamasd.models.unet;
 
 import java.util.List;
+import org.panamasd.Chain;
 import org.panamasd.Tensor;
-import org.panamasd.models.blocks.Upsample2D;
 import org.panamasd.models.blocks.ResnetBlock2D;
+import org.panamasd.models.blocks.Upsample2D;
 import org.panamasd.nn.Weights;
 
 /**
@@ -36,12 +37,17 @@ final class UpBlock2D {
     }
 
     /** Consumes skip tensors from the end of {@code skips}; upsampleTo is the next skip's (H, W) or null. */
-    Tensor forward(Tensor x, Tensor temb, Tensor context, List<Tensor> skips, long[] upsampleTo) {
+    Tensor forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips, long[] upsampleTo) {
+        Chain x = Chain.from(input);
         for (int i = 0; i < resnets.length; i++) {
             Tensor skip = skips.removeLast();
-            x = resnets[i].forward(Tensor.cat(1, x, skip), temb);
-            if (attentions != null) x = attentions[i].forward(x, context);
+            ResnetBlock2D resnet = resnets[i];
+            x.then(t -> resnet.forward(Tensor.cat(1, t, skip), temb));  // the concatenation dies with the stage
+            if (attentions != null) {
+                Transformer2DModel attention = attentions[i];
+                x.then(t -> attention.forward(t, context));
+            }
         }
-        return upsampler == null ? x : upsampler.forward(x, upsampleTo);
+        return upsampler == null ? x.get() : x.then(t -> upsampler.forward(t, upsampleTo)).get();
     }
 }

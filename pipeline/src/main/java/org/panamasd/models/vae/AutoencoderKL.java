@@ -1,12 +1,17 @@
 package org.panamasd.models.vae;
 
+import static org.panamasd.models.Intermediates.put;
+
 import java.nio.file.Path;
 import java.util.Map;
+import org.panamasd.Chain;
 import org.panamasd.Device;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
-import org.panamasd.nn.Conv2d;
+import org.panamasd.models.Intermediates;
 import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Weights;
 
@@ -21,7 +26,8 @@ public final class AutoencoderKL implements AutoCloseable {
     private final Encoder encoder;
     private final Decoder decoder;
     private final Conv2d quantConv, postQuantConv;
-    private Map<String, Tensor> record;
+    private Intermediates record;
+    private VaeTiling tiling;
 
     private AutoencoderKL(VaeConfig c, Weights w, ParameterStore parameters) {
         this.config = c;
@@ -31,6 +37,17 @@ public final class AutoencoderKL implements AutoCloseable {
         int latent = c.latentChannels();
         this.quantConv = new Conv2d(w, "quant_conv", 2L * latent, 2L * latent, 1, 1, 0);
         this.postQuantConv = new Conv2d(w, "post_quant_conv", latent, latent, 1, 1, 0);
+        this.tiling = VaeTiling.forConfig(c, VaeTiling.Mode.AUTO);
+    }
+
+    /** How decode and encode go by tiles; {@link VaeTiling.Mode#AUTO} with tiles of the config's sample_size unless set. */
+    public AutoencoderKL tiling(VaeTiling tiling) {
+        this.tiling = tiling;
+        return this;
+    }
+
+    public VaeTiling tiling() {
+        return tiling;
     }
 
     /** A diffusers vae directory: config.json and diffusion_pytorch_model.safetensors. */
@@ -74,21 +91,26 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** Records block outputs (encoder.conv_in, quant_conv, decoder.up_blocks.0, ...) into the map, or stops with null. */
     public void recordIntermediates(Map<String, Tensor> sink) {
-        this.record = sink;
+        this.record = Intermediates.into(sink);
     }
 
-    /** image (B, C, H, W) in [-1, 1] -> q(z | x). */
+    /** image (B, C, H, W) in [-1, 1] -> q(z | x); by tiles when {@link #tiling()} says so (never while recording). */
     public LatentDistribution encode(Tensor image) {
-        Tensor moments = quantConv.forward(encoder.forward(image, record));
-        put(record, "quant_conv", moments);
+        Tensor moments = record == null && tiling.tilesImage(image) ? tiling.encode(image, this::moments) : moments(image);
         return LatentDistribution.fromMoments(moments);
     }
 
-    /** latents (B, L, h, w), unscaled -> image (B, C, H, W), about [-1, 1]. */
+    private Tensor moments(Tensor image) {
+        return Scope.returning(() -> put(record, "quant_conv", quantConv.forward(encoder.forward(image, record))));
+    }
+
+    /** latents (B, L, h, w), unscaled -> image (B, C, H, W), about [-1, 1]; by tiles when {@link #tiling()} says so (never while recording). */
     public Tensor decode(Tensor latents) {
-        Tensor z = postQuantConv.forward(latents);
-        put(record, "post_quant_conv", z);
-        return decoder.forward(z, record);
+        return record == null && tiling.tilesLatents(latents) ? tiling.decode(latents, this::decodeWhole) : decodeWhole(latents);
+    }
+
+    private Tensor decodeWhole(Tensor latents) {
+        return Chain.from(latents).then(t -> put(record, "post_quant_conv", postQuantConv.forward(t))).then(z -> decoder.forward(z, record)).get();
     }
 
     /** Latents as the diffusion model sees them: (z - shift) * scaling_factor. */
@@ -101,10 +123,6 @@ public final class AutoencoderKL implements AutoCloseable {
     public Tensor unscaleLatents(Tensor scaled) {
         Tensor z = scaled.div(config.scalingFactor());
         return config.shiftFactor() == null ? z : z.add(config.shiftFactor());
-    }
-
-    static void put(Map<String, Tensor> record, String name, Tensor value) {
-        if (record != null) record.put(name, value);
     }
 
     @Override

@@ -1,7 +1,10 @@
 package org.panamasd.models.vae;
 
-import java.util.Map;
+import static org.panamasd.models.Intermediates.put;
+
+import org.panamasd.Chain;
 import org.panamasd.Tensor;
+import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.models.blocks.Upsample2D;
 import org.panamasd.nn.Conv2d;
@@ -38,18 +41,16 @@ final class Decoder {
         this.convOut = new Conv2d(w, prefix + ".conv_out", channels[0], c.outChannels(), 3, 1, 1);
     }
 
-    Tensor forward(Tensor z, Map<String, Tensor> record) {
-        Tensor x = convIn.forward(z);
-        AutoencoderKL.put(record, "decoder.conv_in", x);
-        x = midBlock.forward(x);
-        AutoencoderKL.put(record, "decoder.mid_block", x);
+    Tensor forward(Tensor z, Intermediates record) {
+        Chain x = Chain.from(z);
+        x.then(t -> put(record, "decoder.conv_in", convIn.forward(t)));
+        x.then(t -> put(record, "decoder.mid_block", midBlock.forward(t)));
         for (int i = 0; i < resnets.length; i++) {
-            for (ResnetBlock2D resnet : resnets[i]) x = resnet.forward(x, null);
-            if (upsamplers[i] != null) x = upsamplers[i].forward(x, null);
-            AutoencoderKL.put(record, "decoder.up_blocks." + i, x);
+            for (ResnetBlock2D resnet : resnets[i]) x.then(t -> resnet.forward(t, null));
+            Upsample2D upsampler = upsamplers[i];
+            if (upsampler != null) x.then(t -> upsampler.forward(t, null));
+            put(record, "decoder.up_blocks." + i, x.get());
         }
-        x = convOut.forward(convNormOut.forward(x).silu());
-        AutoencoderKL.put(record, "decoder.conv_out", x);
-        return x;
+        return x.then(t -> put(record, "decoder.conv_out", convOut.forward(convNormOut.forwardSilu(t)))).get();
     }
 }

@@ -1,7 +1,10 @@
 package org.panamasd.models.vae;
 
-import java.util.Map;
+import static org.panamasd.models.Intermediates.put;
+
+import org.panamasd.Chain;
 import org.panamasd.Tensor;
+import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.Downsample2D;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Conv2d;
@@ -37,18 +40,16 @@ final class Encoder {
         this.convOut = new Conv2d(w, prefix + ".conv_out", last, 2L * c.latentChannels(), 3, 1, 1);
     }
 
-    Tensor forward(Tensor x, Map<String, Tensor> record) {
-        x = convIn.forward(x);
-        AutoencoderKL.put(record, "encoder.conv_in", x);
+    Tensor forward(Tensor image, Intermediates record) {
+        Chain x = Chain.from(image);
+        x.then(t -> put(record, "encoder.conv_in", convIn.forward(t)));
         for (int i = 0; i < resnets.length; i++) {
-            for (ResnetBlock2D resnet : resnets[i]) x = resnet.forward(x, null);
-            if (downsamplers[i] != null) x = downsamplers[i].forward(x);
-            AutoencoderKL.put(record, "encoder.down_blocks." + i, x);
+            for (ResnetBlock2D resnet : resnets[i]) x.then(t -> resnet.forward(t, null));
+            Downsample2D downsampler = downsamplers[i];
+            if (downsampler != null) x.then(downsampler::forward);
+            put(record, "encoder.down_blocks." + i, x.get());
         }
-        x = midBlock.forward(x);
-        AutoencoderKL.put(record, "encoder.mid_block", x);
-        x = convOut.forward(convNormOut.forward(x).silu());
-        AutoencoderKL.put(record, "encoder.conv_out", x);
-        return x;
+        x.then(t -> put(record, "encoder.mid_block", midBlock.forward(t)));
+        return x.then(t -> put(record, "encoder.conv_out", convOut.forward(convNormOut.forwardSilu(t)))).get();
     }
 }

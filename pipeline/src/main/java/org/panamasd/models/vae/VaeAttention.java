@@ -1,6 +1,7 @@
 package org.panamasd.models.vae;
 
 import org.panamasd.Functional;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.Linear;
@@ -22,10 +23,12 @@ final class VaeAttention {
     /** x: (B, C, H, W). */
     Tensor forward(Tensor x) {
         long b = x.size(0), c = x.size(1), h = x.size(2), width = x.size(3);
-        Tensor tokens = groupNorm.forward(x).view(b, c, h * width).transpose(1, 2);  // (B, HW, C)
-        Tensor q = toQ.forward(tokens).unsqueeze(1), k = toK.forward(tokens).unsqueeze(1), v = toV.forward(tokens).unsqueeze(1);
-        Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).squeeze(1);  // (B, HW, C)
-        Tensor out = toOut.forward(attended).transpose(1, 2).reshape(b, c, h, width);
-        return out.add(x);
+        return Scope.returning(() -> {
+            Tensor tokens = groupNorm.forward(x).view(b, c, h * width).transpose(1, 2);  // (B, HW, C)
+            Tensor q = toQ.forward(tokens).unsqueeze(1), k = toK.forward(tokens).unsqueeze(1), v = toV.forward(tokens).unsqueeze(1);
+            Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).squeeze(1);  // (B, HW, C)
+            Tensor out = toOut.forward(attended).transpose(1, 2).reshape(b, c, h, width);  // a copy: the transpose is not contiguous
+            return out.addInPlace(x, 1);
+        });
     }
 }

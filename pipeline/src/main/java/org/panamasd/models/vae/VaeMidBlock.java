@@ -1,5 +1,6 @@
 package org.panamasd.models.vae;
 
+import org.panamasd.Chain;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Weights;
@@ -16,6 +17,6 @@ final class VaeMidBlock {
     }
 
     Tensor forward(Tensor x) {
-        return second.forward(attention.forward(first.forward(x, null)), null);
+        return Chain.from(x).then(t -> first.forward(t, null)).then(attention::forward).then(t -> second.forward(t, null)).get();
     }
 }

@@ -16,6 +16,8 @@ import org.panamasd.optim.Optimizer;
 import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.training.Ema;
 import org.panamasd.training.LearningRateSchedule;
+import org.panamasd.training.distributed.DistributedDataParallel;
+import org.panamasd.training.distributed.DistributedSampler;
 
 /**
  * Trains a text-conditioned latent diffusion model from scratch: a small CLIP text encoder and a UNet, jointly,
@@ -64,26 +66,45 @@ public final class TextToImageTrainer implements AutoCloseable {
 
     /** One step on scaled latents x_0 (B, 4, h, w) and their captions; returns the loss before the step. */
     public double step(Tensor latents, String[] captions, Generator generator) {
+        return step(latents, captions, generator, null);
+    }
+
+    /**
+     * One step of a data-parallel run (or of one process when {@code ddp} is null): {@code latents} and
+     * {@code captions} are the global batch, the same on every process. The randomness (caption dropout,
+     * timesteps, noise) is drawn for the whole global batch, as one process would, and each process trains on
+     * its slice ({@link DistributedSampler}); the gradients are averaged over the processes before clipping.
+     * Returns the global batch's loss before the step.
+     */
+    public double step(Tensor latents, String[] captions, Generator generator, DistributedDataParallel ddp) {
         step++;
+        DistributedSampler shard = ddp == null ? DistributedSampler.SINGLE : ddp.sampler();
         try (Scope s = Scope.open()) {
-            int batch = captions.length;
-            float[] drop = Tensor.rand(generator, batch).toFloatArray();
-            String[] used = captions.clone();
-            for (int i = 0; i < batch; i++) if (drop[i] < captionDropout) used[i] = "";
-            long[] t = Tensor.randint(0, schedule.trainTimesteps(), generator, batch).toLongArray();
-            Tensor eps = latents.randnLike(generator);
-            Tensor noisy = schedule.addNoise(latents, eps, t);
+            int global = captions.length, from = shard.start(global), batch = shard.localBatch(global);
+            float[] drop = Tensor.rand(generator, global).toFloatArray();
+            String[] used = new String[batch];
+            for (int i = 0; i < batch; i++) used[i] = drop[from + i] < captionDropout ? "" : captions[from + i];
+            long[] t = java.util.Arrays.copyOfRange(Tensor.randint(0, schedule.trainTimesteps(), generator, global).toLongArray(), from, from + batch);
+            Tensor eps = latents.randnLike(generator).narrow(0, from, batch);
+            Tensor x0 = latents.narrow(0, from, batch);
+            Tensor noisy = schedule.addNoise(x0, eps, t);
             Tensor v = unet.forward(noisy, Tensor.of(t, batch), encode(used), null, null);
-            Tensor loss = Functional.mseLoss(v, schedule.velocity(latents, eps, t), Functional.Reduction.MEAN);
+            Tensor loss = Functional.mseLoss(v, schedule.velocity(x0, eps, t), Functional.Reduction.MEAN);
             optimizer.setLearningRate(learningRate.at(step));
             optimizer.zeroGrad();
             loss.backward();
+            if (ddp != null) ddp.synchronizeGradients();
             Optimizer.clipGradNorm(parameters, 1.0, 2.0);
             optimizer.step();
             textEma.update(step);
             unetEma.update(step);
-            return loss.item();
+            return ddp == null ? loss.item() : ddp.average(loss.item());
         }
+    }
+
+    /** Every trained parameter (text encoder, then UNet): what a data-parallel run keeps equal across processes. */
+    public List<Tensor> parameters() {
+        return java.util.Collections.unmodifiableList(parameters);
     }
 
     public void setStepCount(long step) {

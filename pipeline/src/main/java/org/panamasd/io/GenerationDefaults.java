@@ -1,4 +1,4 @@
-package org.panamasd.cli;
+package org.panamasd.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -10,15 +10,15 @@ import java.nio.file.Path;
 /**
  * How a model directory wants to be sampled when the user does not say: steps, guidance, size and the PNG's
  * upscaling, from {@code panama-sd.json} beside {@code model_index.json} (diffusers ignores the file).
- * A Turbo student samples in one step without guidance.
+ * A Turbo student samples in one step without guidance. Shared by the command line and the service.
  */
-record GenerationDefaults(int steps, double guidance, int height, int width, int upscale) {
-    static final String FILE = "panama-sd.json";
-    static final String TURBO_JSON = """
+public record GenerationDefaults(int steps, double guidance, int height, int width, int upscale) {
+    public static final String FILE = "panama-sd.json";
+    public static final String TURBO_JSON = """
             {"num_inference_steps": 1, "guidance_scale": 0.0, "height": 32, "width": 32, "upscale": 8}
             """;
 
-    static GenerationDefaults of(Path model, int steps, double guidance, int size) {
+    public static GenerationDefaults of(Path model, int steps, double guidance, int size) {
         Path file = model.resolve(FILE);
         if (!Files.isRegularFile(file)) return new GenerationDefaults(steps, guidance, size, size, 1);
         try {

@@ -1,0 +1,23 @@
+package org.panamasd.benchmark;
+
+/**
+ * What one bench-model run measures: latents of {@code latent} x {@code latent} (the image is 8x that), the
+ * UNet and the text encoders at {@code batch} rows (2: classifier-free guidance's pair), the VAE decoding
+ * {@code vaeBatch} latents; {@code warmup} untimed calls, then {@code repeat} timed repeats of {@code steps} UNet
+ * steps (of one call for the VAE and CLIP); with {@code profile}, one more repeat timed op by op.
+ */
+public record BenchSettings(int latent, int batch, int vaeBatch, int steps, int repeat, int warmup, boolean profile) {
+    public BenchSettings {
+        if (latent < 1 || batch < 1 || vaeBatch < 1 || steps < 1 || repeat < 1 || warmup < 0)
+            throw new IllegalArgumentException("latent, batch, vae batch, steps and repeat must be at least 1, warm-up at least 0");
+    }
+
+    String[] asArguments() {
+        return new String[] {"" + latent, "" + batch, "" + vaeBatch, "" + steps, "" + repeat, "" + warmup, "" + profile};
+    }
+
+    static BenchSettings fromArguments(String[] a, int from) {
+        return new BenchSettings(Integer.parseInt(a[from]), Integer.parseInt(a[from + 1]), Integer.parseInt(a[from + 2]), Integer.parseInt(a[from + 3]),
+                Integer.parseInt(a[from + 4]), Integer.parseInt(a[from + 5]), Boolean.parseBoolean(a[from + 6]));
+    }
+}

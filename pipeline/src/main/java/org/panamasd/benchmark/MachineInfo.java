@@ -1,0 +1,48 @@
+package org.panamasd.benchmark;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.panamasd.Torch;
+import org.panamasd.internal.Native;
+
+/**
+ * What a benchmark figure depends on besides the code: the CPU (model, the vector extensions libtorch's and
+ * oneDNN's kernels choose by), cores, libtorch and its intra-op threads, the BLAS libtorch calls, glibc malloc
+ * thresholds and whether the counting allocator is on.
+ */
+public record MachineInfo(String cpu, List<String> flags, int cores, String libtorch, int threads, String blas, long mmapThreshold,
+                          long trimThreshold, boolean countingAllocator, String java) {
+    private static final List<String> FLAGS = List.of("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile");
+
+    public static MachineInfo current() {
+        String model = "unknown CPU", flags = "";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name") && model.equals("unknown CPU")) model = line.substring(line.indexOf(':') + 1).trim();
+                if (line.startsWith("flags") && flags.isEmpty()) flags = " " + line.substring(line.indexOf(':') + 1).trim() + " ";
+            }
+        } catch (java.io.IOException e) {
+            // not Linux: the model stays unknown
+        }
+        List<String> present = new ArrayList<>();
+        for (String f : FLAGS) if (flags.contains(" " + f + " ")) present.add(f);
+        return new MachineInfo(model, present, Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), Torch.blasInfo(),
+                Native.MMAP_THRESHOLD, Native.TRIM_THRESHOLD, Native.COUNTING_ALLOCATOR, Runtime.version().toString());
+    }
+
+    /** One line: CPU (extensions), cores, libtorch threads. */
+    public String summary() {
+        return String.format("%s (%s), %d cores, libtorch threads %d", cpu, flags.isEmpty() ? "no AVX2" : String.join(",", flags), cores, threads);
+    }
+
+    ObjectNode toJson(ObjectMapper json) {
+        ObjectNode n = json.createObjectNode().put("cpu", cpu);
+        flags.forEach(n.putArray("flags")::add);
+        return n.put("cores", cores).put("libtorch", libtorch).put("threads", threads).put("blas", blas).put("malloc_mmap_threshold", mmapThreshold)
+                .put("malloc_trim_threshold", trimThreshold).put("counting_allocator", countingAllocator).put("java", java);
+    }
+}

@@ -1,0 +1,84 @@
+package org.panamasd.benchmark;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Iterator;
+import java.util.Map;
+
+/** bench-model's JSON report as text: the settings and machine, a row per part, and the time shares per op family. */
+public final class ReportTable {
+    private ReportTable() {}
+
+    public static String format(JsonNode r) {
+        StringBuilder out = new StringBuilder();
+        JsonNode s = r.get("settings"), m = r.get("machine");
+        out.append(String.format("bench-model %s (%s%s)%n", r.get("model").asText(), r.get("directory").asText(),
+                r.has("weights_storage") ? ", random weights stored as " + r.get("weights_storage").asText() : ""));
+        out.append(String.format("latent %dx%d, UNet and text batch %d, VAE batch %d; %d warm-up, then %d x %d UNet steps / %d calls timed%n",
+                s.get("latent").asInt(), s.get("latent").asInt(), s.get("batch").asInt(), s.get("vae_batch").asInt(), s.get("warmup").asInt(),
+                s.get("repeat").asInt(), s.get("steps").asInt(), s.get("repeat").asInt()));
+        out.append(String.format("machine: %s (%s), %d cores; libtorch %s, %d intra-op threads; java %s%n", m.get("cpu").asText(),
+                joined(m.get("flags")), m.get("cores").asInt(), m.get("libtorch").asText(), m.get("threads").asInt(), m.get("java").asText()));
+        out.append("BLAS: ").append(m.get("blas").asText()).append(System.lineSeparator());
+        out.append(String.format("malloc: M_MMAP_THRESHOLD %s, M_TRIM_THRESHOLD %s; counting allocator %s%n", bytesOrDefault(m.get("malloc_mmap_threshold").asLong()),
+                bytesOrDefault(m.get("malloc_trim_threshold").asLong()), m.get("counting_allocator").asBoolean() ? "on" : "off"));
+        out.append("isolation: ").append(r.get("isolation").asText()).append(System.lineSeparator());
+        out.append("FLOPs: ").append(r.get("flops_counted").asText()).append(System.lineSeparator()).append(System.lineSeparator());
+        out.append(String.format("%-5s %9s %9s %9s %10s %10s %10s %10s %10s  %s%n", "part", "min s", "median s", "GFLOP", "GFLOP/s", "load s",
+                "RSS load", "RSS peak", "alloc peak", "input"));
+        for (JsonNode p : r.get("parts")) {
+            boolean timed = p.has("median_s");
+            out.append(String.format("%-5s %9s %9s %9s %10s %10.2f %10s %10s %10s  %s%n", p.get("part").asText(),
+                    timed ? String.format("%.4f", p.get("min_s").asDouble()) : "-", timed ? String.format("%.4f", p.get("median_s").asDouble()) : "-",
+                    timed ? String.format("%.2f", p.get("flops").get("total").asDouble() / 1e9) : "-",
+                    timed ? String.format("%.1f", p.get("gflops_per_s_median").asDouble()) : "-", p.get("load_s").asDouble(),
+                    gib(p.get("rss_after_load_bytes").asLong()), gib(p.get("rss_peak_bytes").asLong()),
+                    p.has("allocator_peak_bytes") ? gib(p.get("allocator_peak_bytes").asLong()) : "-", p.get("input").asText()));
+        }
+        out.append("GFLOP/s from the median; RSS load: resident after the part's load; RSS peak: VmHWM, covering ");
+        out.append(r.get("parts").size() > 0 ? r.get("parts").get(r.get("parts").size() - 1).get("rss_peak_covers").asText() : "-");
+        out.append("; alloc peak: libtorch CPU allocator's peak bytes during the calls (MemoryStats; mapped weights are not allocator bytes).");
+        out.append(System.lineSeparator());
+        profiles(r, out);
+        return out.toString();
+    }
+
+    private static void profiles(JsonNode r, StringBuilder out) {
+        String method = null;
+        for (JsonNode p : r.get("parts")) {
+            if (!p.has("profile")) continue;
+            JsonNode profile = p.get("profile");
+            if (method == null) {
+                method = profile.get("method").asText();
+                out.append(System.lineSeparator()).append("time share per op family (").append(method).append("):").append(System.lineSeparator());
+                out.append(String.format("%-5s", "part"));
+                for (Iterator<String> it = profile.get("families").fieldNames(); it.hasNext(); ) out.append(String.format(" %14s", it.next()));
+                out.append(String.format("  %s%n", "top ops"));
+            }
+            out.append(String.format("%-5s", p.get("part").asText()));
+            for (Iterator<Map.Entry<String, JsonNode>> it = profile.get("families").fields(); it.hasNext(); )
+                out.append(String.format(" %13.1f%%", 100 * it.next().getValue().get("share").asDouble()));
+            out.append("  ");
+            int shown = 0;
+            for (JsonNode op : profile.get("ops")) {
+                if (shown++ == 4) break;
+                out.append(String.format("%s%s %.1f%%", shown > 1 ? ", " : "", op.get("name").asText().replace("psd_tensor_", ""),
+                        100 * op.get("seconds").asDouble() / profile.get("wall_s").asDouble()));
+            }
+            out.append(System.lineSeparator());
+        }
+    }
+
+    private static String joined(JsonNode array) {
+        StringBuilder b = new StringBuilder();
+        for (JsonNode f : array) b.append(b.isEmpty() ? "" : ",").append(f.asText());
+        return b.isEmpty() ? "no AVX2" : b.toString();
+    }
+
+    private static String bytesOrDefault(long bytes) {
+        return bytes == 0 ? "glibc default" : (bytes >> 20) + " MiB";
+    }
+
+    private static String gib(long bytes) {
+        return bytes < 0 ? "?" : String.format("%.2f GiB", bytes / (double) (1L << 30));
+    }
+}

@@ -1,0 +1,84 @@
+package org.panamasd.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.panamasd.DType;
+import org.panamasd.benchmark.BenchSettings;
+import org.panamasd.benchmark.BenchmarkDirectory;
+import org.panamasd.benchmark.ModelBenchmark;
+import org.panamasd.benchmark.ModelSpec;
+import org.panamasd.benchmark.ModelSpecs;
+import org.panamasd.benchmark.ReportTable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Full-size model benchmark. A named model is written with random weights as a diffusers directory under the
+ * cache on first use; a DIR is measured as it is.
+ */
+@Command(name = "bench-model", sortOptions = false,
+        description = "UNet step, VAE decode and text encoding of a full-size model: time, GFLOP/s, memory, op-family shares.")
+final class BenchModelCommand implements Runnable {
+    @Option(names = "--model", defaultValue = "sd15", description = "sd15, sdxl, tiny, tiny-xl or a diffusers directory (default: ${DEFAULT-VALUE}).")
+    String model;
+    @Option(names = "--latent", defaultValue = "32", description = "Latent height and width (default: ${DEFAULT-VALUE}).")
+    int latent;
+    @Option(names = "--batch", defaultValue = "2", description = "UNet and text-encoder batch (default: ${DEFAULT-VALUE}: CFG's two halves).")
+    int batch;
+    @Option(names = "--vae-batch", defaultValue = "1", description = "VAE decode batch (default: ${DEFAULT-VALUE}).")
+    int vaeBatch;
+    @Option(names = "--steps", defaultValue = "1", description = "Calls per repeat (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--repeat", defaultValue = "5", description = "Timed repeats (default: ${DEFAULT-VALUE}).")
+    int repeat;
+    @Option(names = "--warmup", defaultValue = "1", description = "Untimed repeats first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--parts", defaultValue = "load,clip,unet,vae", split = ",", description = "Parts to measure (default: ${DEFAULT-VALUE}).")
+    List<String> parts;
+    @Option(names = "--profile", defaultValue = "true", arity = "1", description = "Time share per op family, from one extra repeat (default: ${DEFAULT-VALUE}).")
+    boolean profile;
+    @Option(names = "--isolation", defaultValue = "auto", description = "auto, reset (one process, peaks reset) or process (a JVM per part) (default: ${DEFAULT-VALUE}).")
+    String isolation;
+    @Option(names = "--storage", defaultValue = "float32", description = "float32 or float16 weights in a written directory (default: ${DEFAULT-VALUE}).")
+    String storage;
+    @Option(names = "--cache", description = "Where named models are written (default: runs/.cache/bench-models).")
+    Path cache;
+    @Option(names = "--json", description = "Also write the results as JSON to this file.")
+    Path json;
+
+    @Override
+    public void run() {
+        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile);
+        List<String> chosen = parts.stream().map(String::trim).filter(p -> !p.isEmpty()).toList();
+        ModelBenchmark.Isolation how = switch (isolation) {
+            case "auto" -> ModelBenchmark.Isolation.auto();
+            case "reset" -> ModelBenchmark.Isolation.RESET;
+            case "process" -> ModelBenchmark.Isolation.PROCESS;
+            default -> throw new IllegalArgumentException("bench-model: --isolation must be auto, reset or process, not " + isolation);
+        };
+        ModelSpec spec = ModelSpecs.named(model);
+        Path dir;
+        String stored = null;
+        if (spec != null) {
+            DType dtype = switch (storage) {
+                case "float32" -> DType.FLOAT32;
+                case "float16" -> DType.FLOAT16;
+                default -> throw new IllegalArgumentException("bench-model: --storage must be float32 or float16, not " + storage);
+            };
+            stored = dtype.name().toLowerCase();
+            Path where = cache != null ? cache : Paths.root().resolve("runs/.cache/bench-models");
+            dir = BenchmarkDirectory.ensure(spec, where, dtype, Paths.root().resolve("models/fashion-teacher/tokenizer"));
+        } else {
+            dir = Path.of(model);
+            if (!Files.isRegularFile(dir.resolve("model_index.json")))
+                throw new IllegalArgumentException("bench-model: --model must be sd15, sdxl, tiny, tiny-xl or a diffusers directory; " + model + " is neither");
+        }
+        var report = ModelBenchmark.run(model, dir, chosen, settings, how, stored);
+        System.out.print(ReportTable.format(report));
+        if (json != null) {
+            ModelBenchmark.writeJson(report, json);
+            System.out.println("wrote " + json);
+        }
+    }
+}

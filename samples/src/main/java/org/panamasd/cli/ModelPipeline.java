@@ -1,0 +1,71 @@
+package org.panamasd.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.panamasd.Generator;
+import org.panamasd.Tensor;
+import org.panamasd.pipelines.DenoisingListener;
+import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.GenerationResult;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.pipelines.StableDiffusionXLPipeline;
+import org.panamasd.schedulers.NoiseSource;
+import org.panamasd.schedulers.Scheduler;
+
+/** An SD 1.x / 2.x or SDXL pipeline behind one interface, chosen by the directory (SDXL has text_encoder_2/). */
+sealed interface ModelPipeline extends AutoCloseable {
+    static boolean isXl(Path model) {
+        return Files.isDirectory(model.resolve("text_encoder_2"));
+    }
+
+    static ModelPipeline load(Path model, String schedulerClass) {
+        return isXl(model) ? new Xl(StableDiffusionXLPipeline.load(model, schedulerClass)) : new Sd(StableDiffusionPipeline.load(model, schedulerClass));
+    }
+
+    /** Text to image; initial latents and scheduler noise from {@code generator}, as the reference draws them. */
+    GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener);
+
+    /** Image to image from {@code image} (1, 3, H, W) in [0, 1]. */
+    GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener);
+
+    Scheduler scheduler();
+
+    @Override
+    void close();
+
+    record Sd(StableDiffusionPipeline pipe) implements ModelPipeline {
+        public GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener) {
+            return pipe.generate(request, generator, NoiseSource.of(generator), listener);
+        }
+
+        public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener) {
+            return pipe.imageToImage(request, image, strength, generator, NoiseSource.of(generator), listener);
+        }
+
+        public Scheduler scheduler() {
+            return pipe.scheduler();
+        }
+
+        public void close() {
+            pipe.close();
+        }
+    }
+
+    record Xl(StableDiffusionXLPipeline pipe) implements ModelPipeline {
+        public GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener) {
+            return pipe.generate(request, generator, NoiseSource.of(generator), listener);
+        }
+
+        public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener) {
+            throw new IllegalArgumentException("--image: image to image is built for SD 1.x / 2.x only, not SDXL");
+        }
+
+        public Scheduler scheduler() {
+            return pipe.scheduler();
+        }
+
+        public void close() {
+            pipe.close();
+        }
+    }
+}

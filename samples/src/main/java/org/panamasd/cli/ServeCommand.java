@@ -1,0 +1,60 @@
+package org.panamasd.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.panamasd.service.ServiceServer;
+import org.panamasd.service.ServiceSettings;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The HTTP image service ({@code org.panamasd.service}) with its web page, until the process is stopped. */
+@Command(name = "serve", sortOptions = false, description = {
+        "The HTTP image service and its web page: a JSON API, progress events, dynamic batching, metrics.",
+        "Without --model: models/fashion-turbo. Runs until stopped (Ctrl-C, SIGTERM)."})
+final class ServeCommand implements Callable<Integer> {
+    private static final ServiceSettings DEFAULTS = ServiceSettings.of(Path.of("."));
+
+    @Option(names = "--model", paramLabel = "DIR", description = "A diffusers SD 1.x / 2.x directory (default: models/fashion-turbo).")
+    Path model;
+    @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
+    String host = DEFAULTS.host();
+    @Option(names = "--port", paramLabel = "N", description = "The port; 0 takes a free one (default: 8080).")
+    int port = DEFAULTS.port();
+    @Option(names = "--workers", paramLabel = "N", description = "Threads running the model, sharing its weights (default: 1).")
+    int workers = DEFAULTS.workers();
+    @Option(names = "--max-batch", paramLabel = "N", description = "The most requests in one UNet batch (default: 8).")
+    int maxBatch = DEFAULTS.maxBatch();
+    @Option(names = "--max-wait-ms", paramLabel = "MS", description = "How long a batch waits for company (default: 25).")
+    long maxWaitMillis = DEFAULTS.maxWait().toMillis();
+    @Option(names = "--queue", paramLabel = "N", description = "Requests that may wait; beyond them 429 (default: 64).")
+    int queue = DEFAULTS.queueCapacity();
+    @Option(names = "--max-steps", paramLabel = "N", description = "The most steps a request may ask for (default: 200).")
+    int maxSteps = DEFAULTS.maxSteps();
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Path dir = model != null ? model : GenerateCommand.defaultModel();
+        ServiceSettings settings = ServiceSettings.of(dir).withAddress(host, port).withWorkers(workers)
+                .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue).withMaxSteps(maxSteps);
+        ServiceServer server = ServiceServer.start(settings);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
+        System.out.printf("serving %s on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,
+                settings.host(), server.port(), settings.workers(), settings.maxBatch(), settings.maxWait().toMillis(), settings.queueCapacity());
+        new CountDownLatch(1).await();  // until SIGTERM / Ctrl-C: the hook stops the server
+        return 0;
+    }
+
+    /**
+     * Stops listening, cancels what waits and frees the model. The bridge's own exit hook may already refuse
+     * native calls ("shutting down"): then the freeing fails, harmlessly, as the process ends anyway.
+     */
+    private static void stop(ServiceServer server) {
+        try {
+            server.close();
+        } catch (RuntimeException e) {
+            System.err.println("panama-sd: serve stopped (" + e.getMessage() + ")");
+        }
+    }
+}

@@ -1,0 +1,7 @@
+package org.panamasd.service;
+
+/**
+ * What requests must share to run as one UNet batch: the step count and scheduler (one timestep schedule), the
+ * size (one latent shape), and the guidance (one classifier-free guidance combination for the batch).
+ */
+record BatchKey(int steps, int height, int width, double guidance, String scheduler) {}

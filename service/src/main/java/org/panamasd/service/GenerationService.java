@@ -1,0 +1,184 @@
+package org.panamasd.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.GenerationDefaults;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+
+/**
+ * The service without HTTP: one loaded model (its weights in detached scopes, shared by the workers), the
+ * bounded batching queue, the worker threads, the jobs and the metrics. Closing it cancels what waits, lets the
+ * workers finish their batches and frees the model.
+ */
+public final class GenerationService implements AutoCloseable {
+    private final ServiceSettings settings;
+    private final StableDiffusionPipeline pipeline;
+    private final GenerationDefaults defaults;
+    private final RequestParser parser;
+    private final GenerationQueue queue;
+    private final ServiceMetrics metrics = new ServiceMetrics();
+    private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedDeque<Job> finished = new ConcurrentLinkedDeque<>();  // newest first
+    private final List<Thread> workers = new ArrayList<>();
+    private final ScheduledExecutorService sweeper;
+    // PNG encoding is plain Java: done beside the workers, which meanwhile run the next batch
+    private final ExecutorService encoders = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
+            Thread.ofPlatform().name("panamasd-png-", 0).factory());
+
+    private GenerationService(ServiceSettings settings, StableDiffusionPipeline pipeline) {
+        this.settings = settings;
+        this.pipeline = pipeline;
+        boolean xl = Files.isDirectory(settings.model().resolve("text_encoder_2"));
+        if (xl) throw new IllegalArgumentException(settings.model() + ": the service serves SD 1.x / 2.x directories; SDXL is not built into it yet");
+        this.defaults = GenerationDefaults.of(settings.model(), 30, 7.5, 512);
+        this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength());
+        this.queue = new GenerationQueue(settings.queueCapacity());
+        DiffusersConfig schedulerConfig = DiffusersConfig.read(settings.model().resolve("scheduler/scheduler_config.json"));
+        for (int i = 0; i < settings.workers(); i++) {
+            var worker = new GenerationWorker(pipeline, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders);
+            workers.add(Thread.ofPlatform().name("panamasd-worker-" + i).start(worker));
+        }
+        // queued jobs past their deadlines expire even while no worker is free to look at them
+        sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("panamasd-deadlines").daemon().factory());
+        sweeper.scheduleWithFixedDelay(this::expireOverdue, 250, 250, TimeUnit.MILLISECONDS);
+    }
+
+    /** Loads the model and starts the workers. */
+    public static GenerationService start(ServiceSettings settings) {
+        if (!Files.isDirectory(settings.model())) throw new IllegalArgumentException("no model directory " + settings.model());
+        StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(settings.model());
+        try {
+            return new GenerationService(settings, pipeline);
+        } catch (RuntimeException e) {
+            pipeline.close();
+            throw e;
+        }
+    }
+
+    public ServiceSettings settings() {
+        return settings;
+    }
+
+    public GenerationDefaults defaults() {
+        return defaults;
+    }
+
+    /** Validates a submitted JSON object; a {@link BadRequest} names the field. */
+    public GenerationParameters parse(JsonNode body) {
+        try {
+            return parser.parse(body);
+        } catch (BadRequest e) {
+            metrics.count(ServiceMetrics.INVALID);
+            throw e;
+        }
+    }
+
+    /** Queues a job, or throws {@link QueueFull}. */
+    public Job submit(GenerationParameters parameters) {
+        Job job = new Job(UUID.randomUUID().toString(), parameters);
+        job.observe(changed -> {
+            if (changed.state().finished()) finished(changed);
+        });
+        jobs.put(job.id(), job);
+        if (!queue.offer(job)) {
+            jobs.remove(job.id());
+            metrics.count(ServiceMetrics.QUEUE_FULL);
+            throw new QueueFull(queue.capacity(), retryAfterSeconds());
+        }
+        metrics.count(ServiceMetrics.ACCEPTED);
+        return job;
+    }
+
+    public Optional<Job> job(String id) {
+        Job job = jobs.get(id);
+        if (job != null) dropIfExpired(job);  // a status read sees an expired deadline at once
+        return Optional.ofNullable(job);
+    }
+
+    /** Cancels a queued or running job (a running batch drops it, or stops when no job of it is left). */
+    public Optional<Job> cancel(String id, String reason) {
+        Job job = jobs.get(id);
+        if (job == null) return Optional.empty();
+        queue.remove(job);
+        job.cancel(reason);
+        return Optional.of(job);
+    }
+
+    /** The latest finished jobs that have an image, newest first. */
+    public List<Job> recentImages(int limit) {
+        return finished.stream().filter(j -> j.state() == Job.State.DONE).limit(limit).toList();
+    }
+
+    public int queueDepth() {
+        return queue.depth();
+    }
+
+    public String prometheus() {
+        return metrics.prometheus(queue.depth(), queue.capacity());
+    }
+
+    /** Jobs that reached each final state since the start. */
+    public long finishedCount(Job.State state) {
+        return metrics.count(state);
+    }
+
+    /**
+     * When a slot is likely free: the mean request time so far, times the batches queued ahead per worker
+     * (at least 1 s, at most a minute).
+     */
+    long retryAfterSeconds() {
+        double perRequest = metrics.requestSeconds.count() == 0 ? 1 : metrics.requestSeconds.mean();
+        double batchesAhead = (double) queue.depth() / (settings.maxBatch() * settings.workers());
+        return Math.clamp((long) Math.ceil(perRequest * Math.max(1, batchesAhead)), 1, 60);
+    }
+
+    private void finished(Job job) {
+        metrics.finished(job);
+        finished.addFirst(job);
+        while (finished.size() > settings.keptResults()) {
+            Job oldest = finished.pollLast();
+            if (oldest != null) jobs.remove(oldest.id());
+        }
+    }
+
+    private void expireOverdue() {
+        jobs.values().forEach(this::dropIfExpired);
+    }
+
+    /** A queued job past its deadline expires and leaves the queue. */
+    private void dropIfExpired(Job job) {
+        if (!job.wanted()) queue.remove(job);
+    }
+
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+        for (Job job : queue.close()) job.cancel("the service is stopping");
+        boolean interrupted = false;
+        for (Thread worker : workers) {
+            while (true) {
+                try {
+                    worker.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        encoders.close();  // waits for the last PNGs, so every job has its final state
+        pipeline.close();
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+}

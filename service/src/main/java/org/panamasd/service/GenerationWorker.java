@@ -1,0 +1,118 @@
+package org.panamasd.service;
+
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.ImageFiles;
+import org.panamasd.io.ImageGrid;
+import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.GenerationResult;
+import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.schedulers.Scheduler;
+
+/**
+ * One worker: a platform thread (libtorch's inference mode is per OS thread) that takes batches from the queue
+ * and runs each as one {@link StableDiffusionPipeline#generateRows} call. The models are shared with the other
+ * workers; the schedulers are this worker's own, since a scheduler holds the state of the run in progress.
+ * Every batch computes in a stack scope of this thread, closed before the next batch; PNGs are encoded by the
+ * service's encoder threads.
+ */
+final class GenerationWorker implements Runnable {
+    private static final System.Logger LOG = System.getLogger(GenerationWorker.class.getName());
+
+    private final StableDiffusionPipeline pipeline;
+    private final DiffusersConfig schedulerConfig;
+    private final GenerationQueue queue;
+    private final ServiceSettings settings;
+    private final ServiceMetrics metrics;
+    private final int upscale;
+    private final Executor encoders;
+    private final Map<String, Scheduler> schedulers = new HashMap<>();
+
+    GenerationWorker(StableDiffusionPipeline pipeline, DiffusersConfig schedulerConfig, GenerationQueue queue, ServiceSettings settings,
+                     ServiceMetrics metrics, int upscale, Executor encoders) {
+        this.pipeline = pipeline;
+        this.schedulerConfig = schedulerConfig;
+        this.queue = queue;
+        this.settings = settings;
+        this.metrics = metrics;
+        this.upscale = upscale;
+        this.encoders = encoders;
+    }
+
+    @Override
+    public void run() {
+        try {
+            for (List<Job> batch; (batch = queue.nextBatch(settings.maxBatch(), settings.maxWait())) != null; ) run(batch);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            schedulers.values().forEach(Scheduler::close);
+        }
+    }
+
+    private void run(List<Job> batch) {
+        List<Job> jobs = batch.stream().filter(job -> job.wanted() && job.start()).toList();
+        if (jobs.isEmpty()) return;
+        metrics.batchSizes.observe(jobs.size());
+        try {
+            BufferedImage[] pictures = generate(jobs);
+            // PNG encoding needs no tensor: the encoders do it while this worker runs the next batch, and announce
+            // "done" only then, with the batch's tensors and generators already freed (what a client that sees
+            // "done", or a test that then counts native memory, may rely on)
+            for (int i = 0; i < jobs.size(); i++) {
+                Job job = jobs.get(i);
+                BufferedImage picture = pictures[i];
+                if (picture != null) encoders.execute(() -> encode(job, picture));
+            }
+        } catch (BatchProgress.Abandoned e) {
+            // every job already has its final state (cancelled or expired)
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "a batch of " + jobs.size() + " failed", e);
+            for (Job job : jobs) job.fail(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+    }
+
+    private static void encode(Job job, BufferedImage picture) {
+        try {
+            job.complete(ImageFiles.pngBytes(picture));
+        } catch (RuntimeException e) {
+            job.fail("the PNG could not be encoded: " + e.getMessage());
+        }
+    }
+
+    /** The batch as one UNet batch; the picture of each job still wanted at the end, null for the others. */
+    private BufferedImage[] generate(List<Job> jobs) {
+        GenerationParameters shared = jobs.getFirst().parameters();
+        List<Generator> generators = new ArrayList<>();
+        try (Scope scope = Scope.open()) {
+            List<StableDiffusionPipeline.BatchRow> rows = new ArrayList<>();
+            for (Job job : jobs) {
+                Generator generator = new Generator(job.parameters().seed());
+                generators.add(generator);
+                rows.add(new StableDiffusionPipeline.BatchRow(job.parameters().prompt(), job.parameters().negativePrompt(), generator));
+            }
+            // the batch's shared settings; prompt, negative prompt and seed come from the rows
+            GenerationRequest settings = new GenerationRequest("", null, shared.steps(), shared.guidance(), 0, shared.height(), shared.width(), 0, null);
+            GenerationResult result = pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), new BatchProgress(jobs, metrics.stepSeconds));
+            BufferedImage[] pictures = new BufferedImage[jobs.size()];
+            for (int i = 0; i < jobs.size(); i++)  // enlarged as the model directory asks
+                if (jobs.get(i).wanted()) pictures[i] = ImageFiles.picture(ImageGrid.enlarge(result.image().narrow(0, i, 1), upscale));
+            return pictures;
+        } finally {
+            generators.forEach(Generator::close);
+        }
+    }
+
+    private Scheduler scheduler(String className) {
+        return schedulers.computeIfAbsent(className == null ? "" : className,
+                name -> StableDiffusionPipeline.scheduler(schedulerConfig, name.isEmpty() ? null : name));
+    }
+}

@@ -1,0 +1,106 @@
+package org.panamasd.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import org.panamasd.io.GenerationDefaults;
+import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.schedulers.Schedulers;
+
+/**
+ * Turns a submitted JSON object into {@link GenerationParameters}, or a {@link BadRequest} naming the first field
+ * at fault. Fields left out take the model directory's defaults (panama-sd.json); no seed draws a random one.
+ */
+final class RequestParser {
+    static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance", "seed", "width", "height", "scheduler",
+            "deadline_seconds");
+    static final int MAX_DEADLINE_SECONDS = 3600;
+    static final double MAX_GUIDANCE = 50;
+
+    private final GenerationDefaults defaults;
+    private final ServiceSettings settings;
+    private final CLIPTokenizer tokenizer;
+    private final int maxPromptTokens;
+
+    RequestParser(GenerationDefaults defaults, ServiceSettings settings, CLIPTokenizer tokenizer, int promptLength) {
+        this.defaults = defaults;
+        this.settings = settings;
+        this.tokenizer = tokenizer;
+        this.maxPromptTokens = promptLength - 2;  // the start and end tokens take two places
+    }
+
+    GenerationParameters parse(JsonNode body) {
+        if (body == null || !body.isObject()) throw new BadRequest("body", "must be a JSON object");
+        for (Iterator<String> names = body.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!FIELDS.contains(name)) throw new BadRequest(name, "unknown field (known: " + String.join(", ", new java.util.TreeSet<>(FIELDS)) + ")");
+        }
+        String prompt = prompt(body, "prompt", true);
+        String negative = prompt(body, "negative_prompt", false);
+        int steps = integer(body, "steps", defaults.steps(), 1, settings.maxSteps());
+        double guidance = number(body, "guidance", defaults.guidance(), 0, MAX_GUIDANCE);
+        long seed = body.has("seed") ? longValue(body, "seed") : ThreadLocalRandom.current().nextLong(1L << 48);
+        int width = side(body, "width", defaults.width());
+        int height = side(body, "height", defaults.height());
+        String scheduler = scheduler(body);
+        int deadline = integer(body, "deadline_seconds", (int) settings.defaultDeadline().toSeconds(), 1, MAX_DEADLINE_SECONDS);
+        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline));
+    }
+
+    private String prompt(JsonNode body, String field, boolean required) {
+        JsonNode n = body.get(field);
+        if (n == null || n.isNull()) {
+            if (required) throw new BadRequest(field, "is required");
+            return null;
+        }
+        if (!n.isTextual()) throw new BadRequest(field, "must be a string");
+        String text = n.asText();
+        if (required && text.isBlank()) throw new BadRequest(field, "must not be empty");
+        if (text.length() > 20 * maxPromptTokens)  // before tokenizing: a huge string must not cost a BPE pass
+            throw new BadRequest(field, "is too long: " + text.length() + " characters");
+        int tokens = tokenizer.tokens(text).size();
+        if (tokens > maxPromptTokens)
+            throw new BadRequest(field, "is too long: " + tokens + " tokens, the text encoder takes at most " + maxPromptTokens);
+        return text;
+    }
+
+    private int side(JsonNode body, String field, int fallback) {
+        int value = integer(body, field, fallback, 8, settings.maxSide());
+        if (value % 8 != 0) throw new BadRequest(field, "must be a multiple of 8, got " + value);
+        return value;
+    }
+
+    private String scheduler(JsonNode body) {
+        JsonNode n = body.get("scheduler");
+        if (n == null || n.isNull()) return null;
+        if (!n.isTextual() || !Schedulers.NAMES.contains(n.asText()))
+            throw new BadRequest("scheduler", "must be one of " + String.join(", ", Schedulers.NAMES) + ", got " + n);
+        return n.asText();
+    }
+
+    private static int integer(JsonNode body, String field, int fallback, int min, int max) {
+        JsonNode n = body.get(field);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new BadRequest(field, "must be an integer, got " + n);
+        int value = n.asInt();
+        if (value < min || value > max) throw new BadRequest(field, "must be in " + min + ".." + max + ", got " + value);
+        return value;
+    }
+
+    private static long longValue(JsonNode body, String field) {
+        JsonNode n = body.get(field);
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw new BadRequest(field, "must be an integer, got " + n);
+        return n.asLong();
+    }
+
+    private static double number(JsonNode body, String field, double fallback, double min, double max) {
+        JsonNode n = body.get(field);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isNumber()) throw new BadRequest(field, "must be a number, got " + n);
+        double value = n.asDouble();
+        if (!(value >= min && value <= max)) throw new BadRequest(field, "must be in " + min + ".." + max + ", got " + value);
+        return value;
+    }
+}
