@@ -99,7 +99,7 @@ final class Workloads {
     static Workload vae(Path dir, BenchSettings s) {
         AutoencoderKL vae = AutoencoderKL.load(dir.resolve("vae"));
         var c = vae.config();
-        long b = s.vaeBatch(), n = s.latent(), scale = 1L << (c.blockOutChannels().length - 1);
+        long b = s.vaeBatch(), n = s.latent(), scale = c.downscale();
         return new Loaded(vae) {
             final Tensor latents = input(b, c.latentChannels(), n, n);
 

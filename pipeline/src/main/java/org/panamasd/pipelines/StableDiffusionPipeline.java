@@ -147,7 +147,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** The spatial downscaling of the VAE, 2^(number of VAE blocks - 1). */
     public int vaeScaleFactor() {
-        return 1 << (vae.config().blockOutChannels().length - 1);
+        return vae.config().downscale();
     }
 
     /** Input checks first, as the reference pipeline does. */

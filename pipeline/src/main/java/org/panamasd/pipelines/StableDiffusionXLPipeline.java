@@ -115,7 +115,7 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
     }
 
     public int vaeScaleFactor() {
-        return 1 << (vae.config().blockOutChannels().length - 1);
+        return vae.config().downscale();
     }
 
     /** The prompt's context (1, 77, d1 + d2) and pooled embedding (1, projection_dim). */
