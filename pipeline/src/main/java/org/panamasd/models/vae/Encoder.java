@@ -3,6 +3,7 @@ package org.panamasd.models.vae;
 import static org.panamasd.models.Intermediates.put;
 
 import org.panamasd.Chain;
+import org.panamasd.MemoryFormat;
 import org.panamasd.Tensor;
 import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.Downsample2D;
@@ -42,7 +43,8 @@ final class Encoder {
 
     Tensor forward(Tensor image, Intermediates record) {
         Chain x = Chain.from(image);
-        x.then(t -> put(record, "encoder.conv_in", convIn.forward(t)));
+        // channels-last activations throughout, for the reason the decoder gives
+        x.then(t -> put(record, "encoder.conv_in", convIn.forward(t.contiguous(MemoryFormat.CHANNELS_LAST))));
         for (int i = 0; i < resnets.length; i++) {
             for (ResnetBlock2D resnet : resnets[i]) x.then(t -> resnet.forward(t, null));
             Downsample2D downsampler = downsamplers[i];
@@ -50,6 +52,6 @@ final class Encoder {
             put(record, "encoder.down_blocks." + i, x.get());
         }
         x.then(t -> put(record, "encoder.mid_block", midBlock.forward(t)));
-        return x.then(t -> put(record, "encoder.conv_out", convOut.forward(convNormOut.forwardSilu(t)))).get();
+        return x.then(t -> put(record, "encoder.conv_out", convOut.forward(convNormOut.forwardSilu(t)).contiguous())).get();
     }
 }

@@ -27,7 +27,10 @@ final class VaeAttention {
             Tensor tokens = groupNorm.forward(x).view(b, c, h * width).transpose(1, 2);  // (B, HW, C)
             Tensor q = toQ.forward(tokens).unsqueeze(1), k = toK.forward(tokens).unsqueeze(1), v = toV.forward(tokens).unsqueeze(1);
             Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).squeeze(1);  // (B, HW, C)
-            Tensor out = toOut.forward(attended).transpose(1, 2).reshape(b, c, h, width);  // a copy: the transpose is not contiguous
+            // (B, HW, C) read as (B, H, W, C) and permuted: a channels-last view, no copy, with the strides of a
+            // channels-last tensor in every dimension (a transposed reshape leaves batch strides that make the
+            // next convolution fall back to NCHW)
+            Tensor out = toOut.forward(attended).view(b, h, width, c).permute(0, 3, 1, 2);
             return out.addInPlace(x, 1);
         });
     }
