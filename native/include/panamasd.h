@@ -118,6 +118,9 @@ int32_t psd_runtime_torch_version(const char **ret_version);
 /* Borrowed thread-local strings, valid until the next call of the same function on this thread. */
 int32_t psd_runtime_build_info(const char **ret_info);
 int32_t psd_runtime_blas_info(const char **ret_info);
+/* Hands freed malloc memory back to the system (glibc's malloc_trim, which also releases whole free pages
+ * inside the heap); writes 1 when something was released. A no-op writing 0 without glibc. */
+int32_t psd_runtime_trim_heap(int32_t *ret_released);
 int32_t psd_runtime_get_num_threads(int32_t *ret_threads);
 int32_t psd_runtime_set_num_threads(int32_t threads);
 int32_t psd_runtime_manual_seed(uint64_t seed);
@@ -305,6 +308,10 @@ int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const
 /* SiLU(group_norm(input)) in one call: the SiLU runs in place on the norm's output unless autograd needs it. */
 int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                                    const psd_tensor *bias, double eps, psd_tensor **ret);
+/* SiLU(input * scale + shift) with one allocation (scale and shift broadcast, e.g. a norm's per-channel affine
+   map): the SiLU runs in place unless autograd needs its input. */
+int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
+                                    psd_tensor **ret);
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
                               const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret);
 int32_t psd_tensor_embedding(const psd_tensor *weight, const psd_tensor *indices, psd_tensor **ret);

@@ -130,6 +130,15 @@ int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, 
   });
 }
 
+int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
+                                    psd_tensor **ret) {
+  return guarded([&] {
+    at::Tensor affine = at::addcmul(T(shift, "shift"), T(input, "input"), T(scale, "scale"));
+    bool recorded = at::GradMode::is_enabled() && affine.requires_grad();
+    *out(ret) = wrap(recorded ? at::silu(affine) : at::silu_(affine));
+  });
+}
+
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
                               const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret) {
   return guarded([&] {

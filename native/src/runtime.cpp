@@ -132,6 +132,16 @@ int32_t psd_runtime_build_info(const char **ret_info) {
   });
 }
 
+int32_t psd_runtime_trim_heap(int32_t *ret_released) {
+  return guarded([&] {
+#ifdef __GLIBC__
+    *out(ret_released) = malloc_trim(0);
+#else
+    *out(ret_released) = 0;
+#endif
+  });
+}
+
 int32_t psd_runtime_blas_info(const char **ret_info) {
   return guarded([&] {
     // Report the BLAS the process actually maps: the library that defines sgemm_, and OpenBLAS's own

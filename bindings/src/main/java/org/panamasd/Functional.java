@@ -45,6 +45,12 @@ public final class Functional {
         return Tensor.produce("psd_tensor_group_norm", (s, r) -> psd_tensor_group_norm(x, groups, w, b, eps, r));
     }
 
+    /** SiLU(input * scale + shift) (broadcast) with one allocation: the SiLU in place unless autograd records it. */
+    public static Tensor scaleShiftSilu(Tensor input, Tensor scale, Tensor shift) {
+        MemorySegment x = input.handle(), sc = scale.handle(), sh = shift.handle();
+        return Tensor.produce("psd_tensor_scale_shift_silu", (s, r) -> psd_tensor_scale_shift_silu(x, sc, sh, r));
+    }
+
     /** SiLU(groupNorm(...)) in one call; the SiLU runs in place on the norm's output unless autograd needs it. */
     public static Tensor groupNormSilu(Tensor input, long groups, Tensor weight, Tensor bias, double eps) {
         MemorySegment x = input.handle(), w = orNull(weight), b = orNull(bias);

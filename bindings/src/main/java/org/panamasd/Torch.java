@@ -23,6 +23,18 @@ public final class Torch {
         return string(ret -> panamasd_h.psd_runtime_blas_info(ret), "psd_runtime_blas_info");
     }
 
+    /**
+     * Hands memory that malloc keeps after frees back to the system (glibc's malloc_trim). Tensors smaller than
+     * the mmap threshold come from malloc's heap, which keeps their pages after they die: a pass that makes many
+     * of them (a banded convolution's bands) would otherwise leave its peak resident. True when pages went back.
+     */
+    public static boolean trimHeap() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_trim_heap(ret), "psd_runtime_trim_heap");
+        return ret.get(ValueLayout.JAVA_INT, 0) != 0;
+    }
+
     public static int numThreads() {
         Native.ensureLoaded();
         MemorySegment ret = ThreadState.get().reset().allocate(4);

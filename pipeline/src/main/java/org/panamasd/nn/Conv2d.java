@@ -16,6 +16,11 @@ public final class Conv2d {
         this.padding = padding;
     }
 
+    /** Whether this is a 3x3 convolution with stride 1 and padding 1, which keeps the input's height and width. */
+    public boolean keepsSize3x3() {
+        return weight.size(2) == 3 && weight.size(3) == 3 && stride == 1 && padding == 1;
+    }
+
     public Tensor forward(Tensor x) {
         return Functional.conv2d(x, weight, bias, stride, padding);
     }

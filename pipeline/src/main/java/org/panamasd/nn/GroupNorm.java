@@ -1,6 +1,8 @@
 package org.panamasd.nn;
 
+import org.panamasd.DType;
 import org.panamasd.Functional;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
 
 /** torch.nn.GroupNorm with affine parameters {@code <prefix>.weight} and {@code .bias}. */
@@ -20,6 +22,39 @@ public final class GroupNorm {
 
     public Tensor forward(Tensor x) {
         return Functional.groupNorm(x, groups, weight, bias, eps);
+    }
+
+    /**
+     * The per-sample, per-channel affine map this norm applies to {@code x}: forward(x) == x * scale + shift,
+     * each (B, C, 1, 1), from the group statistics of the whole of x. Lets a caller normalise x piece by piece;
+     * the statistics too are gathered over pieces of at most {@code pieceBytes} of x (a reduction over a
+     * channels-last tensor's groups would copy it whole), as float64 sums.
+     */
+    public Tensor[] scaleShift(Tensor x, long pieceBytes) {
+        long b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+        long rows = Math.max(1, pieceBytes / Math.max(1, x.numel() / h * x.dtype().elementSize()));
+        long[] plane = {2, 3};
+        Tensor[] out = new Tensor[2];
+        try (Scope scope = Scope.open()) {
+            Tensor sum = Tensor.zeros(b, c).to(DType.FLOAT64), squares = Tensor.zeros(b, c).to(DType.FLOAT64);
+            for (long r0 = 0; r0 < h; r0 += rows) {
+                try (Scope piece = Scope.open()) {
+                    Tensor part = x.narrow(2, r0, Math.min(rows, h - r0)).to(DType.FLOAT64);
+                    sum.addInPlace(part.sum(plane, false), 1);
+                    squares.addInPlace(part.mul(part).sum(plane, false), 1);
+                }
+            }
+            double count = (double) (c / groups) * h * w;
+            Tensor mean = sum.view(b, groups, c / groups).sum(new long[] {2}, true).div(count);                  // (B, G, 1)
+            Tensor var = squares.view(b, groups, c / groups).sum(new long[] {2}, true).div(count).sub(mean.mul(mean));
+            Tensor rstd = var.add(eps).rsqrt();
+            Tensor gamma = weight.to(DType.FLOAT64).view(1, groups, c / groups);
+            Tensor scale = rstd.mul(gamma);                                                                 // (B, G, C/G)
+            Tensor shift = bias.to(DType.FLOAT64).view(1, groups, c / groups).sub(mean.mul(scale));
+            out[0] = scale.view(b, c, 1, 1).to(x.dtype()).moveToParent();
+            out[1] = shift.view(b, c, 1, 1).to(x.dtype()).moveToParent();
+        }
+        return out;
     }
 
     /** SiLU(forward(x)) without a separate activation tensor when autograd does not need one. */

@@ -2,6 +2,7 @@ package org.panamasd.models.blocks;
 
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.nn.BandedConvolution;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.Linear;
@@ -31,17 +32,15 @@ public final class ResnetBlock2D {
     /** x: (B, in, H, W), temb: (B, timeEmbedDim) or null -> (B, out, H, W). */
     public Tensor forward(Tensor x, Tensor temb) {
         return Scope.returning(() -> {
-            Tensor h = normSiluConv(norm1, conv1, x);
+            Tensor h = BandedConvolution.normSiluConv(norm1, conv1, x);
             // h is this block's own conv output, which no backward reads: the additions can go in place
             if (timeEmbProj != null) h.addInPlace(Scope.returning(() -> timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3)), 1);
-            Tensor out = normSiluConv(norm2, conv2, h);
-            out.addInPlace(convShortcut == null ? x : convShortcut.forward(x), 1);
+            // h is dead once conv2 has read it: large ones are overwritten by conv2's output band by band
+            Tensor out = BandedConvolution.normSiluConvOver(norm2, conv2, h);
+            if (out != h) h.close();
+            if (convShortcut == null) out.addInPlace(x, 1);
+            else BandedConvolution.addConv1x1(out, convShortcut, x);
             return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
         });
-    }
-
-    /** conv(SiLU(norm(x))), with the normalised activation freed as soon as the convolution has read it. */
-    private static Tensor normSiluConv(GroupNorm norm, Conv2d conv, Tensor x) {
-        return Scope.returning(() -> conv.forward(norm.forwardSilu(x)));
     }
 }

@@ -3,6 +3,7 @@ package org.panamasd.models.blocks;
 import org.panamasd.Functional;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.nn.BandedConvolution;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.Weights;
 
@@ -16,8 +17,9 @@ public final class Upsample2D {
 
     /** size: the (H, W) to reach, or null for twice the input. */
     public Tensor forward(Tensor x, long[] size) {
-        // the enlarged input (4x the block's input) dies as soon as the convolution has read it
-        return Scope.returning(() -> conv.forward(size == null ? Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)
-                : Functional.interpolate(x, size[0], size[1], Functional.Interpolation.NEAREST, null)));
+        // the enlarged input (4x the block's input) dies as soon as the convolution has read it, or never exists
+        // whole when it is large (BandedConvolution)
+        if (size == null) return BandedConvolution.upsampleConv(conv, x);
+        return Scope.returning(() -> conv.forward(Functional.interpolate(x, size[0], size[1], Functional.Interpolation.NEAREST, null)));
     }
 }

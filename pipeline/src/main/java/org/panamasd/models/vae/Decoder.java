@@ -8,6 +8,7 @@ import org.panamasd.Tensor;
 import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.models.blocks.Upsample2D;
+import org.panamasd.nn.BandedConvolution;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.Weights;
@@ -55,6 +56,6 @@ final class Decoder {
             if (upsampler != null) x.then(t -> upsampler.forward(t, null));
             put(record, "decoder.up_blocks." + i, x.get());
         }
-        return x.then(t -> put(record, "decoder.conv_out", convOut.forward(convNormOut.forwardSilu(t)).contiguous())).get();
+        return x.then(t -> put(record, "decoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();
     }
 }

@@ -8,6 +8,7 @@ import org.panamasd.Tensor;
 import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.Downsample2D;
 import org.panamasd.models.blocks.ResnetBlock2D;
+import org.panamasd.nn.BandedConvolution;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.Weights;
@@ -52,6 +53,6 @@ final class Encoder {
             put(record, "encoder.down_blocks." + i, x.get());
         }
         x.then(t -> put(record, "encoder.mid_block", midBlock.forward(t)));
-        return x.then(t -> put(record, "encoder.conv_out", convOut.forward(convNormOut.forwardSilu(t)).contiguous())).get();
+        return x.then(t -> put(record, "encoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();
     }
 }

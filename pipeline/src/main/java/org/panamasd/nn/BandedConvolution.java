@@ -1,0 +1,140 @@
+package org.panamasd.nn;
+
+import java.util.function.UnaryOperator;
+import org.panamasd.Autograd;
+import org.panamasd.Functional;
+import org.panamasd.MemoryFormat;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.Torch;
+
+/**
+ * A size-keeping 3x3 convolution of a large activation computed in bands of output rows, where what it
+ * convolves is an elementwise function of its input (GroupNorm + SiLU) or the input enlarged 2x (nearest
+ * upsampling). Each band reads its rows plus a one-row halo through that function, so the function's
+ * full-size result never exists: at a 512x512 VAE decode that is the largest tensor of the step. The output
+ * is the same convolution, computed on the same values, only in pieces.
+ *
+ * <p>Only without autograd (a band's temporaries are freed before backward could read them) and only above
+ * {@link #minBytes}, below which the whole tensor costs less than the bands' extra calls.
+ */
+public final class BandedConvolution {
+    /** The size of the convolved tensor from which it goes by bands (not final only for tests, as bandBytes). */
+    static long minBytes = 64L << 20;
+    /**
+     * About this many bytes of the convolved tensor per band: a band computes up to two halo rows it drops, so
+     * at a 512x512 VAE decode's 256 channels (512 KiB a row) 32 MiB bands spend 3 % more convolution.
+     * Not final only so that tests can see bands at small sizes.
+     */
+    static long bandBytes = 32L << 20;
+
+    private BandedConvolution() {}
+
+    /** conv(SiLU(norm(x))), banded when worth it. */
+    public static Tensor normSiluConv(GroupNorm norm, Conv2d conv, Tensor x) {
+        return normSiluConv(norm, conv, x, false);
+    }
+
+    /**
+     * conv(SiLU(norm(x))) where x is a temporary of the caller's that nothing reads afterwards: when banded and
+     * the channel count stays, the result is written over x (the same tensor comes back), one activation fewer
+     * at the peak. The caller frees x only if the result is another tensor.
+     */
+    public static Tensor normSiluConvOver(GroupNorm norm, Conv2d conv, Tensor x) {
+        return normSiluConv(norm, conv, x, conv.weight.size(0) == conv.weight.size(1));
+    }
+
+    private static Tensor normSiluConv(GroupNorm norm, Conv2d conv, Tensor x, boolean over) {
+        if (!worthBands(conv, x, bytes(x)))
+            return Scope.returning(() -> conv.forward(norm.forwardSilu(x)));
+        return Scope.returning(() -> {
+            Tensor[] affine = norm.scaleShift(x, bandBytes / 4);  // from the whole of x, before any band is overwritten
+            Tensor out = over ? x : like(x, conv.weight.size(0), x.size(2), x.size(3));
+            inBands(conv, out, x, 1, rows -> Functional.scaleShiftSilu(rows, affine[0], affine[1]));
+            return out;
+        });
+    }
+
+    /** conv(nearest 2x upsampling of x), banded when worth it. */
+    public static Tensor upsampleConv(Conv2d conv, Tensor x) {
+        if (!worthBands(conv, x, 4 * bytes(x)))
+            return Scope.returning(() -> conv.forward(Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)));
+        return Scope.returning(() -> {
+            Tensor out = like(x, conv.weight.size(0), 2 * x.size(2), 2 * x.size(3));
+            inBands(conv, out, x, 2, rows -> Functional.interpolate(rows, 2.0, 2.0, Functional.Interpolation.NEAREST, null));
+            return out;
+        });
+    }
+
+    /** target += conv(x) for a 1x1 convolution (a shortcut's projection), by bands of rows when x is large. */
+    public static void addConv1x1(Tensor target, Conv2d conv, Tensor x) {
+        long rows = x.size(2), band = bandRows(x, 1);
+        if (bytes(x) < minBytes || Autograd.isGradEnabled()) {
+            target.addInPlace(Scope.returning(() -> conv.forward(x)), 1);
+            return;
+        }
+        for (long r0 = 0; r0 < rows; r0 += band) {
+            long count = Math.min(band, rows - r0);
+            try (Scope piece = Scope.open()) {
+                target.narrow(2, r0, count).addInPlace(conv.forward(x.narrow(2, r0, count)), 1);
+            }
+        }
+    }
+
+    private static boolean worthBands(Conv2d conv, Tensor x, long convolvedBytes) {
+        return convolvedBytes >= minBytes && conv.keepsSize3x3() && !(Autograd.isGradEnabled() && (x.requiresGrad() || conv.weight.requiresGrad()));
+    }
+
+    /**
+     * Output rows [r0, r1) of conv(f(x)) need rows r0-1 .. r1 of f(x) (zero padding at the borders, as the
+     * whole convolution has). f maps x's rows [a, b) to its own rows [a*scale, b*scale), so a band reads x's
+     * rows covering the halo, convolves with padding 1 (exact at a border; the extra rows it makes next to a
+     * halo are dropped) and copies its rows into the output. A band is written only once the next one has
+     * been computed, so out may be x itself: the next band's halo row is read before it is overwritten.
+     */
+    private static void inBands(Conv2d conv, Tensor out, Tensor x, int scale, UnaryOperator<Tensor> f) {
+        long height = out.size(2), band = bandRows(x, scale);
+        Tensor pending = null;
+        long pendingStart = 0, pendingOffset = 0;
+        for (long r0 = 0; r0 < height; r0 += band) {
+            long r1 = Math.min(height, r0 + band);
+            long lo = Math.max(0, r0 - 1), hi = Math.min(height, r1 + 1);  // f(x)'s rows, halo included
+            long a = lo / scale, b = (hi + scale - 1) / scale;               // the rows of x they come from
+            Tensor rows = Scope.returning(() -> conv.forward(f.apply(x.narrow(2, a, b - a)).narrow(2, lo - a * scale, hi - lo)));
+            if (pending != null) write(out, pending, pendingStart, pendingOffset, r0 - pendingStart);
+            pending = rows;
+            pendingStart = r0;
+            pendingOffset = r0 - lo;
+        }
+        if (pending != null) write(out, pending, pendingStart, pendingOffset, height - pendingStart);
+        // bands are below malloc's mmap threshold: without this their heap pages stay resident after the pass
+        Torch.trimHeap();
+    }
+
+    private static void write(Tensor out, Tensor rows, long start, long offset, long count) {
+        try (Scope views = Scope.open()) {  // a view holds its storage: the band's goes with rows.close() only once they die
+            out.narrow(2, start, count).copyFrom(rows.narrow(2, offset, count));
+        }
+        rows.close();
+    }
+
+    /** Rows of f(x) per band: about bandBytes, a multiple of scale. */
+    private static long bandRows(Tensor x, int scale) {
+        long rowBytes = Math.max(1, bytes(x) / x.size(2) * scale);
+        return Math.max(scale, bandBytes / rowBytes / scale * scale);
+    }
+
+    private static long bytes(Tensor x) {
+        return x.numel() * x.dtype().elementSize();
+    }
+
+    /** An uninitialised (B, channels, height, width) tensor in x's layout: channels-last is (B, H, W, C) permuted. */
+    private static Tensor like(Tensor x, long channels, long height, long width) {
+        return channelsLast(x) ? Tensor.empty(x.dtype(), x.device(), x.size(0), height, width, channels).permute(0, 3, 1, 2)
+                : Tensor.empty(x.dtype(), x.device(), x.size(0), channels, height, width);
+    }
+
+    private static boolean channelsLast(Tensor t) {
+        return t.isContiguous(MemoryFormat.CHANNELS_LAST) && !t.isContiguous();
+    }
+}

@@ -1,0 +1,130 @@
+package org.panamasd.nn;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.panamasd.Autograd;
+import org.panamasd.DType;
+import org.panamasd.Functional;
+import org.panamasd.Generator;
+import org.panamasd.MemoryFormat;
+import org.panamasd.MemoryStats;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.support.NativeTest;
+
+/**
+ * Banded convolutions compute the same values as the whole-tensor path (the same convolution on the same
+ * inputs, in pieces: fp32 differences only from the kernels' summation order) while never holding the
+ * normalised or upsampled activation whole. Sizes are above the (test-lowered) banding threshold and not
+ * multiples of a band, so the last band is a short one; both layouts, batch 1 and 2.
+ */
+class BandedConvolutionTest extends NativeTest {
+
+    @Test
+    void normSiluConvEqualsTheWholeTensorPathAndNeverHoldsTheNormalisedInput() {
+        try (RandomWeights w = new RandomWeights(1); Scope s = Scope.open(); Generator g = new Generator(2); var off = Autograd.noGrad()) {
+            GroupNorm norm = new GroupNorm(w, "norm", 8, 32, 1e-6);
+            Conv2d conv = new Conv2d(w, "conv", 32, 32, 3, 1, 1);
+            norm.weight.copyFrom(Tensor.randn(g, 32));
+            norm.bias.copyFrom(Tensor.randn(g, 32));
+            for (MemoryFormat layout : new MemoryFormat[] {MemoryFormat.CHANNELS_LAST, MemoryFormat.CONTIGUOUS}) {
+                for (long batch : new long[] {1, 2}) {
+                    Tensor x = Tensor.randn(g, batch, 32, 1100 / batch, 520).mul(3).add(1).contiguous(layout);
+                    long convolved = x.numel() * 4;
+                    assertTrue(convolved >= BandedConvolution.minBytes, "the case must be banded");
+                    // the exact values, from float64: libtorch's own fp32 channels-last GroupNorm is off by
+                    // about 3e-5 relative here, so the whole fp32 path is no reference at 1e-5
+                    Tensor expected = Functional.conv2d(Functional.groupNormSilu(x.to(DType.FLOAT64), 8, f64(norm.weight), f64(norm.bias), 1e-6),
+                            f64(conv.weight), f64(conv.bias), 1, 1).to(DType.FLOAT32);
+                    long peak = peakAbove(() -> BandedConvolution.normSiluConv(norm, conv, x));
+                    Tensor banded = BandedConvolution.normSiluConv(norm, conv, x);
+                    assertClose(expected, banded, layout + " batch " + batch);
+                    assertTrue(peak < expected.numel() * 4 + convolved / 2,
+                            "peak " + peak + " bytes: the output plus well under the normalised input (" + convolved + ")");
+                    // written over its input: the same tensor comes back, holding the same values
+                    Tensor copy = x.copy();
+                    Tensor over = BandedConvolution.normSiluConvOver(norm, conv, copy);
+                    assertSame(copy, over);
+                    assertClose(expected, over, layout + " batch " + batch + ", over its input");
+                }
+            }
+        }
+    }
+
+    @Test
+    void upsampleConvEqualsTheWholeTensorPathAndNeverHoldsTheUpsampledInput() {
+        try (RandomWeights w = new RandomWeights(3); Scope s = Scope.open(); Generator g = new Generator(4); var off = Autograd.noGrad()) {
+            Conv2d conv = new Conv2d(w, "conv", 32, 24, 3, 1, 1);
+            for (MemoryFormat layout : new MemoryFormat[] {MemoryFormat.CHANNELS_LAST, MemoryFormat.CONTIGUOUS}) {
+                Tensor x = Tensor.randn(g, 1, 32, 260, 150).contiguous(layout);
+                assertTrue(4 * x.numel() * 4 >= BandedConvolution.minBytes, "the case must be banded");
+                Tensor expected = conv.forward(Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null));
+                long peak = peakAbove(() -> BandedConvolution.upsampleConv(conv, x));
+                assertClose(expected, BandedConvolution.upsampleConv(conv, x), layout.toString());
+                assertTrue(peak < expected.numel() * 4 + 2 * x.numel() * 4,
+                        "peak " + peak + " bytes: the output plus well under the upsampled input (" + 4 * x.numel() * 4 + ")");
+            }
+        }
+    }
+
+    @Test
+    void addConv1x1EqualsAddingTheWholeProjection() {
+        try (RandomWeights w = new RandomWeights(5); Scope s = Scope.open(); Generator g = new Generator(6); var off = Autograd.noGrad()) {
+            Conv2d conv = new Conv2d(w, "shortcut", 64, 32, 1, 1, 0);
+            Tensor x = Tensor.randn(g, 1, 64, 135, 128).contiguous(MemoryFormat.CHANNELS_LAST);
+            Tensor target = Tensor.randn(g, 1, 32, 135, 128).contiguous(MemoryFormat.CHANNELS_LAST);
+            Tensor expected = target.add(conv.forward(x));
+            BandedConvolution.addConv1x1(target, conv, x);
+            assertClose(expected, target, "shortcut");
+        }
+    }
+
+    @Test
+    void underAutogradTheWholeTensorPathKeepsTheGraph() {
+        try (RandomWeights w = new RandomWeights(7); Scope s = Scope.open(); Generator g = new Generator(8)) {
+            GroupNorm norm = new GroupNorm(w, "norm", 8, 32, 1e-6);
+            Conv2d conv = new Conv2d(w, "conv", 32, 32, 3, 1, 1);
+            Tensor x = Tensor.randn(g, 1, 32, 330, 130).requiresGrad(true);
+            Tensor y = BandedConvolution.normSiluConv(norm, conv, x);
+            Tensor grad = Autograd.grad(y.sum(), java.util.List.of(x), false)[0];
+            assertArrayEquals(x.shape(), grad.shape());
+        }
+    }
+
+    private static Tensor f64(Tensor t) {
+        return t.to(DType.FLOAT64);
+    }
+
+    /** Bands at a test's sizes: 1 MiB bands from 4 MiB up, so that a few MiB hold many bands. */
+    @BeforeEach
+    void smallBands() {
+        BandedConvolution.minBytes = 4L << 20;
+        BandedConvolution.bandBytes = 1L << 20;
+    }
+
+    @AfterEach
+    void defaultBands() {
+        BandedConvolution.minBytes = DEFAULT_MIN;
+        BandedConvolution.bandBytes = DEFAULT_BAND;
+    }
+
+    private static final long DEFAULT_MIN = BandedConvolution.minBytes, DEFAULT_BAND = BandedConvolution.bandBytes;
+
+    private static long peakAbove(java.util.function.Supplier<Tensor> body) {
+        try (Scope s = Scope.open()) {
+            long base = MemoryStats.now().allocatedBytes();
+            MemoryStats.resetPeak();
+            body.get();
+            return MemoryStats.now().peakBytes() - base;
+        }
+    }
+
+    private static void assertClose(Tensor expected, Tensor actual, String what) {
+        assertArrayEquals(expected.shape(), actual.shape(), what);
+        double scale = expected.abs().max().item(), diff = expected.sub(actual).abs().max().item();
+        assertTrue(diff <= 1e-5 * scale, what + ": max difference " + diff + " for values up to " + scale);
+    }
+}
