@@ -58,7 +58,7 @@ public final class GenerationService implements AutoCloseable {
     /** Loads the model and starts the workers. */
     public static GenerationService start(ServiceSettings settings) {
         if (!Files.isDirectory(settings.model())) throw new IllegalArgumentException("no model directory " + settings.model());
-        StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(settings.model());
+        StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(settings.model(), null, org.panamasd.Device.CPU, settings.dtype());
         try {
             return new GenerationService(settings, pipeline);
         } catch (RuntimeException e) {
