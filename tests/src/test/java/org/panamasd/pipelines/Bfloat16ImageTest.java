@@ -19,8 +19,8 @@ import org.panamasd.support.NativeTest;
 /**
  * The same seeded images drawn with the models in float32 and in bfloat16 must agree within the PSNR bound of
  * {@link Bfloat16Tolerance} (30 dB: an RMS error of 3.2 % of the range): the golden cases' tiny random SD and SDXL
- * pipelines (guided, several steps), and the shipped Fashion-MNIST Turbo student, a trained model, over the ten
- * class prompts.
+ * pipelines (guided, several steps), and the shipped trained Fashion-MNIST models over the ten class prompts: the
+ * teacher (guided DDIM, 10 steps) and the 1-step Turbo student.
  */
 class Bfloat16ImageTest extends NativeTest {
     private static final Path MODELS = Path.of(System.getProperty("panamasd.root", "..")).resolve("models");
@@ -67,6 +67,16 @@ class Bfloat16ImageTest extends NativeTest {
                 }
             }
             psnr("tiny SDXL pipeline", images[0], images[1]);
+        }
+    }
+
+    @Test
+    void theTeachersGuidedClassImagesInBfloat16() {
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (int c = 0; c < 10; c++) requests.add(GenerationRequest.of(FashionCaptions.prompt(c), 10, 3.0, 32, 32, 200 + c));
+        try (Scope scope = Scope.open()) {
+            psnr("fashion-teacher, DDIM 10, guidance 3, 10 classes", sdImages(MODELS.resolve("fashion-teacher"), DType.FLOAT32, requests),
+                    sdImages(MODELS.resolve("fashion-teacher"), DType.BFLOAT16, requests));
         }
     }
 
