@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Scope;
@@ -70,23 +72,15 @@ class Bfloat16ImageTest extends NativeTest {
         }
     }
 
-    @Test
-    void theTeachersGuidedClassImagesInBfloat16() {
+    /** A shipped trained model over the ten class prompts (seeds seed .. seed + 9). */
+    @ParameterizedTest
+    @CsvSource({"fashion-teacher, 10, 3.0, 200", "fashion-turbo, 1, 0, 100"})
+    void theShippedModelsClassImagesInBfloat16(String model, int steps, double guidance, long seed) {
         List<GenerationRequest> requests = new ArrayList<>();
-        for (int c = 0; c < 10; c++) requests.add(GenerationRequest.of(FashionCaptions.prompt(c), 10, 3.0, 32, 32, 200 + c));
+        for (int c = 0; c < 10; c++) requests.add(GenerationRequest.of(FashionCaptions.prompt(c), steps, guidance, 32, 32, seed + c));
         try (Scope scope = Scope.open()) {
-            psnr("fashion-teacher, DDIM 10, guidance 3, 10 classes", sdImages(MODELS.resolve("fashion-teacher"), DType.FLOAT32, requests),
-                    sdImages(MODELS.resolve("fashion-teacher"), DType.BFLOAT16, requests));
-        }
-    }
-
-    @Test
-    void theTurboStudentsClassImagesInBfloat16() {
-        List<GenerationRequest> requests = new ArrayList<>();
-        for (int c = 0; c < 10; c++) requests.add(GenerationRequest.of(FashionCaptions.prompt(c), 1, 0, 32, 32, 100 + c));
-        try (Scope scope = Scope.open()) {
-            psnr("fashion-turbo, 10 classes", sdImages(MODELS.resolve("fashion-turbo"), DType.FLOAT32, requests),
-                    sdImages(MODELS.resolve("fashion-turbo"), DType.BFLOAT16, requests));
+            psnr(model + ", " + steps + " step(s), guidance " + guidance + ", 10 classes", sdImages(MODELS.resolve(model), DType.FLOAT32, requests),
+                    sdImages(MODELS.resolve(model), DType.BFLOAT16, requests));
         }
     }
 }
