@@ -67,6 +67,11 @@ public final class GenerationService implements AutoCloseable {
         }
     }
 
+    /** The dtype the loaded models compute in (the settings' dtype, as the weights have it). */
+    public org.panamasd.DType dtype() {
+        return pipeline.dtype();
+    }
+
     public ServiceSettings settings() {
         return settings;
     }
