@@ -19,6 +19,32 @@ int64_t reduction_of(int32_t reduction) {
 // is 1 GiB at batch 2 and 8 heads, the largest single tensor of an SD step.
 constexpr int64_t kScoreChunkBytes = int64_t{64} << 20;
 
+// libtorch 1.13's CPU group_norm and layer_norm keep the statistics of a bfloat16 / float16 input in that
+// precision: against float32 on the same rounded input, 3 to 40 times the output's own rounding error, more as
+// the mean grows against the spread (residual streams). Such inputs are normalized in float32 and the result
+// rounded back, as the GPU kernels behind diffusers' half-precision runs accumulate in float32.
+bool reduced_on_cpu(const at::Tensor &t) {
+  return t.is_cpu() && (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf);
+}
+
+c10::optional<at::Tensor> as_float(const c10::optional<at::Tensor> &t) {
+  return t.has_value() ? c10::optional<at::Tensor>(t->to(at::kFloat)) : c10::nullopt;
+}
+
+// group_norm(x), then SiLU when silu: in place on the norm's output unless a graph records it (SiLU's backward
+// needs its input), one activation fewer.
+at::Tensor normalized_groups(const at::Tensor &x, int64_t groups, const c10::optional<at::Tensor> &weight,
+                             const c10::optional<at::Tensor> &bias, double eps, bool silu) {
+  bool upcast = reduced_on_cpu(x);
+  at::Tensor normed = upcast ? at::group_norm(x.to(at::kFloat), groups, as_float(weight), as_float(bias), eps)
+                             : at::group_norm(x, groups, weight, bias, eps);
+  if (silu) {
+    bool recorded = at::GradMode::is_enabled() && normed.requires_grad();
+    normed = recorded ? at::silu(normed) : at::silu_(normed);
+  }
+  return upcast ? normed.to(x.scalar_type()) : normed;
+}
+
 // softmax(q k^T * scale + mask) v for one chunk of queries (q: (..., l, E), mask rows matching).
 at::Tensor attend(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const c10::optional<at::Tensor> &mask,
                   double dropout_p, double scale) {
@@ -117,17 +143,12 @@ int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *w
 
 int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                               const psd_tensor *bias, double eps, psd_tensor **ret) {
-  return guarded([&] { *out(ret) = wrap(at::group_norm(T(input, "input"), num_groups, opt(weight), opt(bias), eps)); });
+  return guarded([&] { *out(ret) = wrap(normalized_groups(T(input, "input"), num_groups, opt(weight), opt(bias), eps, false)); });
 }
 
 int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                                    const psd_tensor *bias, double eps, psd_tensor **ret) {
-  return guarded([&] {
-    at::Tensor normed = at::group_norm(T(input, "input"), num_groups, opt(weight), opt(bias), eps);
-    // SiLU's backward needs its input, so in place only when no graph records it: one activation fewer.
-    bool recorded = at::GradMode::is_enabled() && normed.requires_grad();
-    *out(ret) = wrap(recorded ? at::silu(normed) : at::silu_(normed));
-  });
+  return guarded([&] { *out(ret) = wrap(normalized_groups(T(input, "input"), num_groups, opt(weight), opt(bias), eps, true)); });
 }
 
 int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
@@ -142,8 +163,12 @@ int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *s
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
                               const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret) {
   return guarded([&] {
-    *out(ret) = wrap(at::layer_norm(T(input, "input"), ints(normalized_shape, ndims, "normalized_shape"), opt(weight),
-                                    opt(bias), eps));
+    auto in = T(input, "input");
+    const at::Tensor &x = in.get();
+    at::IntArrayRef shape = ints(normalized_shape, ndims, "normalized_shape");
+    *out(ret) = wrap(reduced_on_cpu(x) ? at::layer_norm(x.to(at::kFloat), shape, as_float(opt(weight)), as_float(opt(bias)), eps)
+                                             .to(x.scalar_type())
+                                       : at::layer_norm(x, shape, opt(weight), opt(bias), eps));
   });
 }
 

@@ -2,12 +2,10 @@ package org.panamasd.benchmark;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Torch;
 import org.panamasd.internal.Native;
+import org.panamasd.nn.CpuFeatures;
 
 /**
  * What a benchmark figure depends on besides the code: the CPU (model, the vector extensions libtorch's and
@@ -19,18 +17,9 @@ public record MachineInfo(String cpu, List<String> flags, int cores, String libt
     private static final List<String> FLAGS = List.of("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile");
 
     public static MachineInfo current() {
-        String model = "unknown CPU", flags = "";
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name") && model.equals("unknown CPU")) model = line.substring(line.indexOf(':') + 1).trim();
-                if (line.startsWith("flags") && flags.isEmpty()) flags = " " + line.substring(line.indexOf(':') + 1).trim() + " ";
-            }
-        } catch (java.io.IOException e) {
-            // not Linux: the model stays unknown
-        }
-        List<String> present = new ArrayList<>();
-        for (String f : FLAGS) if (flags.contains(" " + f + " ")) present.add(f);
-        return new MachineInfo(model, present, Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), Torch.blasInfo(),
+        CpuFeatures cpu = CpuFeatures.current();
+        List<String> present = FLAGS.stream().filter(cpu::has).toList();
+        return new MachineInfo(cpu.model(), present, Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), Torch.blasInfo(),
                 Native.MMAP_THRESHOLD, Native.TRIM_THRESHOLD, Native.COUNTING_ALLOCATOR, Runtime.version().toString());
     }
 

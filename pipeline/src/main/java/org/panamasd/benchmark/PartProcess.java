@@ -2,7 +2,7 @@ package org.panamasd.benchmark;
 
 import java.nio.file.Path;
 
-/** A child JVM that measures one part: {@code DIR PART OUT.json LATENT BATCH VAE_BATCH STEPS REPEAT WARMUP PROFILE}. */
+/** A child JVM that measures one part: {@code DIR PART OUT.json LATENT BATCH VAE_BATCH STEPS REPEAT WARMUP PROFILE DTYPE}. */
 public final class PartProcess {
     private PartProcess() {}
 

@@ -13,9 +13,9 @@ public final class ReportTable {
         JsonNode s = r.get("settings"), m = r.get("machine");
         out.append(String.format("bench-model %s (%s%s)%n", r.get("model").asText(), r.get("directory").asText(),
                 r.has("weights_storage") ? ", random weights stored as " + r.get("weights_storage").asText() : ""));
-        out.append(String.format("latent %dx%d, UNet and text batch %d, VAE batch %d; %d warm-up, then %d x %d UNet steps / %d calls timed%n",
+        out.append(String.format("latent %dx%d, UNet and text batch %d, VAE batch %d; %d warm-up, then %d x %d UNet steps / %d calls timed; computing in %s%n",
                 s.get("latent").asInt(), s.get("latent").asInt(), s.get("batch").asInt(), s.get("vae_batch").asInt(), s.get("warmup").asInt(),
-                s.get("repeat").asInt(), s.get("steps").asInt(), s.get("repeat").asInt()));
+                s.get("repeat").asInt(), s.get("steps").asInt(), s.get("repeat").asInt(), s.path("dtype").asText("float32")));
         out.append(String.format("machine: %s (%s), %d cores; libtorch %s, %d intra-op threads; java %s%n", m.get("cpu").asText(),
                 joined(m.get("flags")), m.get("cores").asInt(), m.get("libtorch").asText(), m.get("threads").asInt(), m.get("java").asText()));
         out.append("BLAS: ").append(m.get("blas").asText()).append(System.lineSeparator());

@@ -15,10 +15,16 @@ import org.panamasd.models.vae.AutoencoderKL;
 
 /**
  * The parts bench-model measures, each loading only its own component of a diffusers directory, with the
- * loader the pipelines use: a UNet step, a VAE decode, the text encoding of the prompts.
+ * loader the pipelines use, computing in the settings' dtype: a UNet step, a VAE decode, the text encoding of the
+ * prompts. Inputs are float32, as a pipeline gives them.
  */
 final class Workloads {
     private Workloads() {}
+
+    /** What a part's input description adds for a model not in float32 (the weights' dtype, as loaded). */
+    private static String computing(DType dtype) {
+        return dtype == DType.FLOAT32 ? "" : ", in " + dtype.name().toLowerCase();
+    }
 
     /** A component's model and the inputs made for it, freed together. */
     private abstract static class Loaded implements Workload {
@@ -53,7 +59,7 @@ final class Workloads {
 
     /** One UNet forward on {@code batch} latents, with a 77-token context (and SDXL's pooled embedding and size ids). */
     static Workload unet(Path dir, BenchSettings s) {
-        UNet2DConditionModel unet = UNet2DConditionModel.load(dir.resolve("unet"));
+        UNet2DConditionModel unet = UNet2DConditionModel.load(dir.resolve("unet"), org.panamasd.Device.CPU, s.dtype());
         var c = unet.config();
         long b = s.batch(), n = s.latent();
         boolean xl = "text_time".equals(c.additionEmbedType());
@@ -80,7 +86,7 @@ final class Workloads {
             @Override
             public String input() {
                 return "latents " + b + "x" + c.inChannels() + "x" + n + "x" + n + ", context " + b + "x77x" + c.crossAttentionDim()
-                        + (xl ? ", text_embeds and time_ids" : "");
+                        + (xl ? ", text_embeds and time_ids" : "") + computing(unet.dtype());
             }
 
             @Override
@@ -97,7 +103,7 @@ final class Workloads {
 
     /** AutoencoderKL.decode of {@code vaeBatch} latents into images 8x their size. */
     static Workload vae(Path dir, BenchSettings s) {
-        AutoencoderKL vae = AutoencoderKL.load(dir.resolve("vae"));
+        AutoencoderKL vae = AutoencoderKL.load(dir.resolve("vae"), org.panamasd.Device.CPU, s.dtype());
         var c = vae.config();
         long b = s.vaeBatch(), n = s.latent(), scale = c.downscale();
         return new Loaded(vae) {
@@ -105,7 +111,8 @@ final class Workloads {
 
             @Override
             public String input() {
-                return "latents " + b + "x" + c.latentChannels() + "x" + n + "x" + n + " -> images " + b + "x" + c.outChannels() + "x" + n * scale + "x" + n * scale;
+                return "latents " + b + "x" + c.latentChannels() + "x" + n + "x" + n + " -> images " + b + "x" + c.outChannels() + "x" + n * scale + "x" + n * scale
+                        + computing(vae.dtype());
             }
 
             @Override
@@ -126,14 +133,14 @@ final class Workloads {
         List<CLIPTextModel> encoders = new ArrayList<>();
         for (int i = 0; Files.isDirectory(dir.resolve(ModelSpec.textEncoderDirectory(i))); i++) {
             tokenizers.add(CLIPTokenizer.load(dir.resolve(ModelSpec.tokenizerDirectory(i))));
-            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i))));
+            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype()));
         }
         String[] prompts = new String[s.batch()];
         for (int i = 0; i < prompts.length; i++) prompts[i] = i % 2 == 0 ? "" : "a photo of an astronaut riding a horse on mars";
         return new Loaded(encoders.toArray(AutoCloseable[]::new)) {
             @Override
             public String input() {
-                return s.batch() + " prompts x 77 tokens, " + encoders.size() + " text encoder(s)";
+                return s.batch() + " prompts x 77 tokens, " + encoders.size() + " text encoder(s)" + computing(encoders.getFirst().dtype());
             }
 
             @Override

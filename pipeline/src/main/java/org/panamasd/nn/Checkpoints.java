@@ -24,7 +24,12 @@ public final class Checkpoints {
 
     /** As {@link #load(Path, Function)}, with the parameters on {@code device}. */
     public static <M> M load(Path safetensors, org.panamasd.Device device, Function<StateDict, M> build) {
-        StateDict state = StateDict.open(safetensors, device);
+        return load(safetensors, device, org.panamasd.DType.FLOAT32, build);
+    }
+
+    /** As {@link #load(Path, Function)}, with the parameters on {@code device}, floating-point ones in {@code dtype}. */
+    public static <M> M load(Path safetensors, org.panamasd.Device device, org.panamasd.DType dtype, Function<StateDict, M> build) {
+        StateDict state = StateDict.open(safetensors, device, dtype);
         try {
             M model = build.apply(state);
             state.checkAllUsed();

@@ -12,6 +12,12 @@ public interface ParameterStore extends Weights, AutoCloseable {
         return all.hasNext() ? all.next().device() : org.panamasd.Device.CPU;
     }
 
+    /** The dtype the model computes in: its floating-point parameters' (the first one's), float32 for none. */
+    default org.panamasd.DType dtype() {
+        for (org.panamasd.Tensor t : parameters().values()) if (t.dtype().isFloatingPoint()) return t.dtype();
+        return org.panamasd.DType.FLOAT32;
+    }
+
     @Override
     void close();
 }

@@ -5,21 +5,24 @@ import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.TreeSet;
+import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.SafeTensors;
 
 /**
- * Parameters read from a safetensors checkpoint by the reference's state-dict keys. On the CPU tensors are views
- * of the mapped file (no copy; float16 / bfloat16 ones are converted to float32 copies), on another device copies
- * there; they belong to {@link #scope()}, a detached scope the model closes. A missing key or a
+ * Parameters read from a safetensors checkpoint by the reference's state-dict keys, floating-point ones in the
+ * compute dtype ({@link Precision}; float32 unless asked otherwise, as diffusers without torch_dtype). On the CPU
+ * tensors stored in that dtype are views of the mapped file (no copy), others converted copies; on another device
+ * copies there. They belong to {@link #scope()}, a detached scope the model closes. A missing key or a
  * wrong shape fails naming the file, the key and both shapes; {@link #checkAllUsed()} reports keys the
  * model did not take.
  */
 public final class StateDict implements ParameterStore {
     private final SafeTensors file;
     private final Device device;
+    private final DType dtype;
     private final Scope scope = Scope.detached();
     private final Set<String> used = new LinkedHashSet<>();
     private final java.util.Map<String, Tensor> loaded = new java.util.LinkedHashMap<>();
@@ -29,8 +32,15 @@ public final class StateDict implements ParameterStore {
     }
 
     public StateDict(SafeTensors file, Device device) {
+        this(file, device, DType.FLOAT32);
+    }
+
+    /** Floating-point parameters in {@code dtype} (float32, or bfloat16 for bfloat16 inference). */
+    public StateDict(SafeTensors file, Device device, DType dtype) {
+        if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("a compute dtype must be floating point, not " + dtype);
         this.file = file;
         this.device = device;
+        this.dtype = dtype;
     }
 
     public static StateDict open(Path safetensors) {
@@ -39,7 +49,12 @@ public final class StateDict implements ParameterStore {
 
     /** The checkpoint's parameters on {@code device}. */
     public static StateDict open(Path safetensors, Device device) {
-        return new StateDict(SafeTensors.open(safetensors), device);
+        return open(safetensors, device, DType.FLOAT32);
+    }
+
+    /** The checkpoint's parameters on {@code device}, floating-point ones in {@code dtype}. */
+    public static StateDict open(Path safetensors, Device device, DType dtype) {
+        return new StateDict(SafeTensors.open(safetensors), device, dtype);
     }
 
     @Override
@@ -52,9 +67,8 @@ public final class StateDict implements ParameterStore {
         used.add(key);
         try (Scope load = Scope.open()) {
             Tensor stored = file.tensor(key);
-            // half-precision checkpoints are computed in float32 (CPU kernels are float32), as diffusers does without torch_dtype
-            boolean half = stored.dtype() == org.panamasd.DType.FLOAT16 || stored.dtype() == org.panamasd.DType.BFLOAT16;
-            Tensor converted = half ? stored.to(org.panamasd.DType.FLOAT32) : stored;
+            // every floating-point parameter in the compute dtype, as diffusers' torch_dtype (float16 storage in float32 by default)
+            Tensor converted = stored.dtype().isFloatingPoint() ? Precision.cast(stored, dtype) : stored;
             Tensor parameter = (device.equals(Device.CPU) ? converted : converted.to(device)).moveTo(scope);
             loaded.put(key, parameter);
             return parameter;
@@ -82,6 +96,11 @@ public final class StateDict implements ParameterStore {
         if (!unused.isEmpty())
             throw new IllegalArgumentException(file.path() + " has " + unused.size() + " parameter(s) the model does not use, e.g. "
                     + unused.stream().limit(5).toList());
+    }
+
+    /** The dtype of the floating-point parameters. */
+    public DType dtype() {
+        return dtype;
     }
 
     /** The scope that owns the loaded parameters. */

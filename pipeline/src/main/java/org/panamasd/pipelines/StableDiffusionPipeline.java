@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
+import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -63,15 +64,23 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /** As {@link #load(Path, String)}, with the models on {@code device} (a CUDA device needs a CUDA build of libtorch). */
     public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device) {
+        return load(directory, schedulerClass, device, DType.FLOAT32);
+    }
+
+    /**
+     * As {@link #load(Path, String, Device)}, with the text encoder(s), UNet and VAE computing in {@code dtype}
+     * (diffusers' torch_dtype; {@link org.panamasd.nn.Precision} chooses it); latents, schedulers and guidance stay float32.
+     */
+    public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device, DType dtype) {
         if (!Files.isRegularFile(directory.resolve("model_index.json")))
             throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
             int maxLength = modelMaxLength(directory.resolve("tokenizer"));
-            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder"), device));
-            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet"), device));
-            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae"), device));
+            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype));
+            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet"), device, dtype));
+            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae"), device, dtype));
             Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
             return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
         } catch (RuntimeException e) {
@@ -138,6 +147,11 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     /** The token count a prompt is padded or truncated to, start and end tokens included (77 for CLIP). */
     public int promptLength() {
         return maxLength;
+    }
+
+    /** The dtype the models compute in (the load's; latents and scheduler are float32 whatever it is). */
+    public DType dtype() {
+        return unet.dtype();
     }
 
     /** Where the denoiser is: latents and noise are made there. */

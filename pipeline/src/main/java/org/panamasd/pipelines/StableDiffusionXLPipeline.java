@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
+import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -69,18 +70,26 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
 
     /** As {@link #load(Path, String)}, with the models on {@code device} (a CUDA device needs a CUDA build of libtorch). */
     public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device) {
+        return load(directory, schedulerClass, device, DType.FLOAT32);
+    }
+
+    /**
+     * As {@link #load(Path, String, Device)}, with the text encoder(s), UNet and VAE computing in {@code dtype}
+     * (diffusers' torch_dtype; {@link org.panamasd.nn.Precision} chooses it); latents, schedulers and guidance stay float32.
+     */
+    public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device, DType dtype) {
         Path index = directory.resolve("model_index.json");
         if (!Files.isRegularFile(index)) throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
             JsonNode model = new ObjectMapper().readTree(index.toFile());
-            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"), device);
+            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype);
             loaded.add(te);
-            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"), device);
+            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"), device, dtype);
             loaded.add(te2);
-            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"), device);
+            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"), device, dtype);
             loaded.add(unet);
-            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"), device);
+            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"), device, dtype);
             loaded.add(vae);
             // as the reference, SDXL takes the scheduler config as it is (no SD 1.x steps_offset / clip_sample rewrite)
             DiffusersConfig schedulerConfig = DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json"));
@@ -104,6 +113,11 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
                 if (cause != null) cause.addSuppressed(suppressed);
             }
         }
+    }
+
+    /** The dtype the models compute in (the load's; latents and scheduler are float32 whatever it is). */
+    public DType dtype() {
+        return unet.dtype();
     }
 
     public Scheduler scheduler() {

@@ -10,6 +10,7 @@ import org.panamasd.benchmark.ModelBenchmark;
 import org.panamasd.benchmark.ModelSpec;
 import org.panamasd.benchmark.ModelSpecs;
 import org.panamasd.benchmark.ReportTable;
+import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -42,6 +43,8 @@ final class BenchModelCommand implements Runnable {
     String isolation;
     @Option(names = "--storage", defaultValue = "float32", description = "float32 or float16 weights in a written directory (default: ${DEFAULT-VALUE}).")
     String storage;
+    @Option(names = "--dtype", defaultValue = "float32", description = "What the models compute in: float32, bfloat16 or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: ${DEFAULT-VALUE}).")
+    String dtype;
     @Option(names = "--cache", description = "Where named models are written (default: runs/.cache/bench-models).")
     Path cache;
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
@@ -49,7 +52,7 @@ final class BenchModelCommand implements Runnable {
 
     @Override
     public void run() {
-        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile);
+        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, Precision.parse(dtype).resolve());
         List<String> chosen = parts.stream().map(String::trim).filter(p -> !p.isEmpty()).toList();
         ModelBenchmark.Isolation how = switch (isolation) {
             case "auto" -> ModelBenchmark.Isolation.auto();

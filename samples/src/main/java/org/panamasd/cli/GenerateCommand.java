@@ -6,12 +6,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.panamasd.DType;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
+import org.panamasd.nn.Precision;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.StrengthSchedule;
@@ -64,6 +66,9 @@ final class GenerateCommand implements Callable<Integer> {
     double strength;
     @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "Images to draw (seeds seed..seed+N-1), written as one grid (default: ${DEFAULT-VALUE}).")
     int batch;
+    @Option(names = "--dtype", paramLabel = "DTYPE", defaultValue = "float32",
+            description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: ${DEFAULT-VALUE}).")
+    String dtype;
     @Option(names = "--out", paramLabel = "FILE.png", defaultValue = "image.png", description = "Where to write the PNG (default: ${DEFAULT-VALUE}).")
     Path out;
 
@@ -87,9 +92,10 @@ final class GenerateCommand implements Callable<Integer> {
         if (scale < 1 || scale > 64) throw new IllegalArgumentException("--upscale must be in 1..64, got " + scale);
         GenerationRequest request = new GenerationRequest(prompt, negative, n, guidance != null ? guidance : d.guidance(), rescale,
                 height != null ? height : d.height(), width != null ? width : d.width(), seed, null);
+        DType compute = Precision.parse(dtype).resolve();
         PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();
-        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler)) {
+        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler, compute)) {
             Tensor init = image == null ? null : ImageFiles.readRgb(image);
             String schedulerName = pipe.scheduler().getClass().getSimpleName();
             List<Tensor> images = new ArrayList<>();
@@ -109,8 +115,9 @@ final class GenerateCommand implements Callable<Integer> {
             ImageParameters parameters = new ImageParameters(prompt, negative, seed, n, request.guidanceScale(), schedulerName, dir.toString(),
                     drawnWidth, drawnHeight, batch, init == null ? null : strength);
             ImageFiles.writePng(picture, out, parameters.pngText());
-            log.printf("%s: %d image(s), %d step(s) with %s, guidance %s, %s in %.2f s -> %s%n", prompt, batch, n, schedulerName,
-                    request.guidanceScale() > 1 ? request.guidanceScale() : "off", dir, (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
+            log.printf("%s: %d image(s), %d step(s) with %s, guidance %s, %s%s in %.2f s -> %s%n", prompt, batch, n, schedulerName,
+                    request.guidanceScale() > 1 ? request.guidanceScale() : "off", dir, compute == DType.FLOAT32 ? "" : " in " + compute.name().toLowerCase(),
+                    (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
         }
         return 0;
     }

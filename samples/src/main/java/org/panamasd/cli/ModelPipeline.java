@@ -2,6 +2,8 @@ package org.panamasd.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.panamasd.DType;
+import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Tensor;
 import org.panamasd.pipelines.DenoisingListener;
@@ -18,8 +20,10 @@ sealed interface ModelPipeline extends AutoCloseable {
         return Files.isDirectory(model.resolve("text_encoder_2"));
     }
 
-    static ModelPipeline load(Path model, String schedulerClass) {
-        return isXl(model) ? new Xl(StableDiffusionXLPipeline.load(model, schedulerClass)) : new Sd(StableDiffusionPipeline.load(model, schedulerClass));
+    /** The pipeline of {@code model}, its models computing in {@code dtype}. */
+    static ModelPipeline load(Path model, String schedulerClass, DType dtype) {
+        return isXl(model) ? new Xl(StableDiffusionXLPipeline.load(model, schedulerClass, Device.CPU, dtype))
+                : new Sd(StableDiffusionPipeline.load(model, schedulerClass, Device.CPU, dtype));
     }
 
     /** Text to image; initial latents and scheduler noise from {@code generator}, as the reference draws them. */

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.panamasd.nn.Precision;
 import org.panamasd.service.ServiceServer;
 import org.panamasd.service.ServiceSettings;
 import picocli.CommandLine.Command;
@@ -18,6 +19,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "DIR", description = "A diffusers SD 1.x / 2.x directory (default: models/fashion-turbo).")
     Path model;
+    @Option(names = "--dtype", paramLabel = "DTYPE", description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: float32).")
+    String dtype = "float32";
     @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
     String host = DEFAULTS.host();
     @Option(names = "--port", paramLabel = "N", description = "The port; 0 takes a free one (default: 8080).")
@@ -36,12 +39,12 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Path dir = model != null ? model : GenerateCommand.defaultModel();
-        ServiceSettings settings = ServiceSettings.of(dir).withAddress(host, port).withWorkers(workers)
+        ServiceSettings settings = ServiceSettings.of(dir).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue).withMaxSteps(maxSteps);
         ServiceServer server = ServiceServer.start(settings);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
-        System.out.printf("serving %s on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,
-                settings.host(), server.port(), settings.workers(), settings.maxBatch(), settings.maxWait().toMillis(), settings.queueCapacity());
+        System.out.printf("serving %s (%s) on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,
+                settings.dtype().name().toLowerCase(), settings.host(), server.port(), settings.workers(), settings.maxBatch(), settings.maxWait().toMillis(), settings.queueCapacity());
         new CountDownLatch(1).await();  // until SIGTERM / Ctrl-C: the hook stops the server
         return 0;
     }

@@ -58,13 +58,18 @@ public final class GenerationService implements AutoCloseable {
     /** Loads the model and starts the workers. */
     public static GenerationService start(ServiceSettings settings) {
         if (!Files.isDirectory(settings.model())) throw new IllegalArgumentException("no model directory " + settings.model());
-        StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(settings.model());
+        StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(settings.model(), null, org.panamasd.Device.CPU, settings.dtype());
         try {
             return new GenerationService(settings, pipeline);
         } catch (RuntimeException e) {
             pipeline.close();
             throw e;
         }
+    }
+
+    /** The dtype the loaded models compute in (the settings' dtype, as the weights have it). */
+    public org.panamasd.DType dtype() {
+        return pipeline.dtype();
     }
 
     public ServiceSettings settings() {

@@ -85,12 +85,16 @@ class BenchModelTest extends NativeTest {
             var image = pipeline.generate(GenerationRequest.of("a boot", 1, 5.0, 32, 32, 0)).image();
             assertEquals(List.of(1L, 3L, 32L, 32L), java.util.Arrays.stream(image.shape()).boxed().toList());
         }
-        JsonNode report = ModelBenchmark.run("tiny-xl", dir, List.of("unet", "clip"), new BenchSettings(4, 2, 1, 1, 1, 0, false),
+        // in bfloat16 (--dtype): the child processes load the weights as bfloat16 and say so
+        JsonNode report = ModelBenchmark.run("tiny-xl", dir, List.of("unet", "clip"), new BenchSettings(4, 2, 1, 1, 1, 0, false, DType.BFLOAT16),
                 ModelBenchmark.Isolation.PROCESS, "float32");
         assertEquals("a child JVM per part", report.get("isolation").asText());
+        assertEquals("bfloat16", report.get("settings").get("dtype").asText());
+        assertTrue(ReportTable.format(report).contains("computing in bfloat16"));
         assertEquals("unet", report.get("parts").get(0).get("part").asText());
         assertTrue(report.get("parts").get(0).get("input").asText().contains("time_ids"));
-        assertTrue(report.get("parts").get(1).get("input").asText().contains("2 text encoder(s)"));
+        assertTrue(report.get("parts").get(0).get("input").asText().endsWith(", in bfloat16"), report.get("parts").get(0).get("input").asText());
+        assertTrue(report.get("parts").get(1).get("input").asText().contains("2 text encoder(s), in bfloat16"));
         assertTrue(report.get("parts").get(0).get("rss_peak_covers").asText().contains("whole process"));
     }
 }

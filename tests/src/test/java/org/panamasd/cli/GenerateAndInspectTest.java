@@ -64,6 +64,19 @@ class GenerateAndInspectTest extends NativeTest {
     }
 
     @Test
+    void generateComputesInBfloat16WhenAskedAndRefusesOtherDtypes(@TempDir Path dir) {
+        Path png = dir.resolve("bf16.png");
+        CliRun run = CliRun.of("generate", "--prompt", "a sneaker", "--dtype", "bfloat16", "--out", png.toString());
+        assertEquals(0, run.exitCode(), run.toString());
+        assertTrue(run.out().contains(" in bfloat16 "), run.out());
+        assertTrue(Files.exists(png));
+        CliRun wrong = CliRun.of("generate", "--prompt", "a sneaker", "--dtype", "float16", "--out", dir.resolve("x.png").toString());
+        assertEquals(2, wrong.exitCode(), wrong.toString());
+        assertTrue(wrong.err().contains("float32, bfloat16 or auto"), wrong.err());
+        assertFalse(Files.exists(dir.resolve("x.png")));
+    }
+
+    @Test
     void aRejectedSizeFailsBeforeAnyStepWithOneLine(@TempDir Path dir) {
         CliRun run = CliRun.of("generate", "--prompt", "a bag", "--height", "36", "--out", dir.resolve("x.png").toString());
         assertEquals(2, run.exitCode(), run.toString());

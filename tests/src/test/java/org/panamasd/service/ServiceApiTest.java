@@ -21,6 +21,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.panamasd.DType;
 import org.panamasd.support.NativeTest;
 
 /**
@@ -219,6 +220,33 @@ class ServiceApiTest extends NativeTest {
                 assertEquals("done", twoClient.awaitFinished(id, WAIT).path("state").asText());
                 assertArrayEquals(expected, twoClient.get("/api/jobs/" + id + "/image.png").raw().body(), "the PNG differs from one worker's");
             }
+        }
+    }
+
+    /** A service whose models compute in bfloat16 draws the float32 service's image within bfloat16's PSNR bound. */
+    @Test
+    void aBfloat16ServiceDrawsTheFloat32Image() throws Exception {
+        String body = "{\"prompt\": \"a sneaker\", \"steps\": 1, \"seed\": 5}";
+        String id = client.submit(body).body().path("id").asText();
+        assertEquals("done", client.awaitFinished(id, WAIT).path("state").asText());
+        BufferedImage float32 = ImageIO.read(new ByteArrayInputStream(client.get("/api/jobs/" + id + "/image.png").raw().body()));
+        try (ServiceServer bf16 = ServiceServer.start(ServiceSettings.of(MODEL).withDtype(DType.BFLOAT16).withAddress("127.0.0.1", 0))) {
+            assertEquals(DType.BFLOAT16, bf16.service().dtype());
+            ServiceClient bf16Client = new ServiceClient(bf16.port());
+            String other = bf16Client.submit(body).body().path("id").asText();
+            assertEquals("done", bf16Client.awaitFinished(other, WAIT).path("state").asText());
+            BufferedImage bfloat16 = ImageIO.read(new ByteArrayInputStream(bf16Client.get("/api/jobs/" + other + "/image.png").raw().body()));
+            assertEquals(float32.getWidth(), bfloat16.getWidth());
+            double squares = 0;
+            int n = 0;
+            for (int y = 0; y < float32.getHeight(); y++)
+                for (int x = 0; x < float32.getWidth(); x++)
+                    for (int shift = 0; shift <= 16; shift += 8, n++) {
+                        double d = (((float32.getRGB(x, y) >> shift) & 255) - ((bfloat16.getRGB(x, y) >> shift) & 255)) / 255.0;
+                        squares += d * d;
+                    }
+            double psnr = 10 * Math.log10(n / squares);
+            assertTrue(psnr >= org.panamasd.golden.Bfloat16Tolerance.MIN_PSNR_DB, "PSNR " + psnr + " dB");
         }
     }
 

@@ -3,14 +3,16 @@ package org.panamasd.models.clip;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.panamasd.Functional;
+import org.panamasd.DType;
 import org.panamasd.Device;
+import org.panamasd.Functional;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Checkpoints;
 import org.panamasd.nn.ParameterStore;
+import org.panamasd.nn.Precision;
 import org.panamasd.nn.Weights;
 
 /**
@@ -50,8 +52,13 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the parameters on {@code device}. */
     public static CLIPTextModel load(Path directory, Device device) {
+        return load(directory, device, DType.FLOAT32);
+    }
+
+    /** As {@link #load(Path)}, with the parameters on {@code device}, computing in {@code dtype} ({@link Precision}). */
+    public static CLIPTextModel load(Path directory, Device device, DType dtype) {
         Path weights = Checkpoints.weightsFile(directory, "model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device);
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device, dtype);
     }
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors) {
@@ -59,8 +66,12 @@ public final class CLIPTextModel implements AutoCloseable {
     }
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors, Device device) {
+        return load(config, safetensors, device, DType.FLOAT32);
+    }
+
+    public static CLIPTextModel load(DiffusersConfig config, Path safetensors, Device device, DType dtype) {
         CLIPTextConfig c = CLIPTextConfig.from(config);
-        return Checkpoints.load(safetensors, device, state -> {
+        return Checkpoints.load(safetensors, device, dtype, state -> {
             boolean projection = state.contains("text_projection.weight");
             CLIPTextModel model = new CLIPTextModel(c, state, state, projection);
             // some transformers checkpoints keep position_ids (an arange) as a buffer: take it, it is not needed
@@ -84,6 +95,11 @@ public final class CLIPTextModel implements AutoCloseable {
         return config;
     }
 
+    /** The dtype the model computes in (its weights'); its outputs are float32. */
+    public DType dtype() {
+        return parameters.dtype();
+    }
+
     /** Where the parameters are. */
     public Device device() {
         return parameters.device();
@@ -100,7 +116,7 @@ public final class CLIPTextModel implements AutoCloseable {
         return device().equals(Device.CPU) ? batch : batch.to(device());
     }
 
-    /** input_ids (B, S) int64, S <= max_position_embeddings. */
+    /** input_ids (B, S) int64, S <= max_position_embeddings; every output float32, whatever the model computes in. */
     public Output forward(Tensor inputIds) {
         long batch = inputIds.size(0), length = inputIds.size(1);
         if (length > config.maxPositions())
@@ -118,7 +134,8 @@ public final class CLIPTextModel implements AutoCloseable {
         for (int b = 0; b < batch; b++) pooledRows[b] = last.get(b).get(endPosition(ids, b, (int) length));
         Tensor pooled = Tensor.stack(0, pooledRows);
         Tensor projected = textProjection == null ? null : textProjection.forward(pooled);
-        return new Output(last, pooled, projected, List.copyOf(hidden));
+        return new Output(Precision.cast(last, DType.FLOAT32), Precision.cast(pooled, DType.FLOAT32), Precision.cast(projected, DType.FLOAT32),
+                hidden.stream().map(h -> Precision.cast(h, DType.FLOAT32)).toList());
     }
 
     private int endPosition(long[] ids, int row, int length) {

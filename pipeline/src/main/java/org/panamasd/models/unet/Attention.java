@@ -8,8 +8,10 @@ import org.panamasd.nn.Weights;
 
 /**
  * Multi-head attention: to_q, to_k, to_v (no bias), softmax(q k^T / sqrt(d)) v per head, then to_out.0. Keys
- * and values come from the context for cross-attention, from x itself for self-attention. Computed in
- * float32 (so upcast_attention needs nothing more here).
+ * and values come from the context for cross-attention, from x itself for self-attention. Computed in the
+ * model's dtype: in float32 upcast_attention needs nothing more; in bfloat16 the scores are not upcast either,
+ * since upcast_attention (SD 2.x) guards float16's narrow range against overflow and bfloat16 has float32's range,
+ * and libtorch's CPU softmax accumulates a bfloat16 row in float32 (measured: within the output's rounding).
  */
 final class Attention {
     private final Linear toQ, toK, toV, toOut;

@@ -15,6 +15,7 @@ import org.panamasd.nn.Checkpoints;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.ParameterStore;
+import org.panamasd.nn.Precision;
 import org.panamasd.nn.Weights;
 
 /**
@@ -82,8 +83,13 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the parameters on {@code device}. */
     public static UNet2DConditionModel load(Path directory, Device device) {
+        return load(directory, device, DType.FLOAT32);
+    }
+
+    /** As {@link #load(Path)}, with the parameters on {@code device}, computing in {@code dtype} ({@link org.panamasd.nn.Precision}). */
+    public static UNet2DConditionModel load(Path directory, Device device, DType dtype) {
         Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device);
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device, dtype);
     }
 
     public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors) {
@@ -91,8 +97,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
     }
 
     public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors, Device device) {
+        return load(config, safetensors, device, DType.FLOAT32);
+    }
+
+    public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors, Device device, DType dtype) {
         UNetConfig c = UNetConfig.from(config);
-        return Checkpoints.load(safetensors, device, state -> new UNet2DConditionModel(c, state, state));
+        return Checkpoints.load(safetensors, device, dtype, state -> new UNet2DConditionModel(c, state, state));
     }
 
     /** A model with freshly initialised parameters (training from scratch, benchmarks). */
@@ -108,6 +118,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /** Where the parameters are; inputs must be there too. */
     public Device device() {
         return parameters.device();
+    }
+
+    /** The dtype the model computes in (its weights'); it takes and returns its caller's. */
+    public DType dtype() {
+        return parameters.dtype();
     }
 
     /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
@@ -132,18 +147,23 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /**
      * sample (B, in, H, W), timesteps (B,), context (B, S, cross_attention_dim); for SDXL text_embeds (B, D)
-     * and time_ids (B, 6), else null. Returns (B, out, H, W) in the current scope.
+     * and time_ids (B, 6), else null. Returns (B, out, H, W) in the current scope, in sample's dtype; inputs are
+     * cast to the model's {@link #dtype()} on the way in.
      */
     public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
         // its own scope: what the step keeps is the noise prediction, not the pass's intermediates
         return Scope.returning(() -> forwardPass(sample, timesteps, context, textEmbeds, timeIds));
     }
 
-    private Tensor forwardPass(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
-        long batch = sample.size(0);
-        if (!timesteps.device().equals(sample.device())) timesteps = timesteps.to(sample.device());  // as the reference moves them
+    private Tensor forwardPass(Tensor input, Tensor timesteps, Tensor encoderStates, Tensor pooled, Tensor timeIds) {
+        long batch = input.size(0);
+        if (!timesteps.device().equals(input.device())) timesteps = timesteps.to(input.device());  // as the reference moves them
         if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
-        Tensor emb = record("time_embedding", timeEmbedding.forward(record("time_proj", timeProj.forward(timesteps))));
+        DType dtype = dtype();
+        Tensor sample = Precision.cast(input, dtype), context = Precision.cast(encoderStates, dtype), textEmbeds = Precision.cast(pooled, dtype);
+        // the sinusoidal embedding is made in float32 and cast to the model's dtype, as diffusers' t_emb.to(dtype=sample.dtype)
+        Tensor projected = Precision.cast(record("time_proj", timeProj.forward(timesteps)), dtype);
+        Tensor emb = record("time_embedding", timeEmbedding.forward(projected));
         if (addEmbedding != null) {
             if (textEmbeds == null || timeIds == null) throw new IllegalArgumentException("an SDXL UNet (text_time) needs text_embeds and time_ids");
             // each of the 6 time ids (sizes and crop) gets its own sinusoidal embedding: (B * 6, dim) -> (B, 6 * dim)
@@ -170,7 +190,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             up.then(t -> record(name, block.forward(t, temb, context, skips, size)));
         }
         up.then(t -> record("conv_norm_out", convNormOut.forward(t)));
-        return up.then(t -> record("conv_out", convOut.forward(t.silu()))).get();
+        return up.then(t -> record("conv_out", convOut.forward(t.silu()))).then(t -> Precision.cast(t, input.dtype())).get();
     }
 
     private Tensor record(String name, Tensor value) {

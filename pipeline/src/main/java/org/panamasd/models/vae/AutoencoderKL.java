@@ -5,6 +5,7 @@ import static org.panamasd.models.Intermediates.put;
 import java.nio.file.Path;
 import java.util.Map;
 import org.panamasd.Chain;
+import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -13,6 +14,7 @@ import org.panamasd.models.Intermediates;
 import org.panamasd.nn.Checkpoints;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.ParameterStore;
+import org.panamasd.nn.Precision;
 import org.panamasd.nn.Weights;
 
 /**
@@ -57,8 +59,13 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the parameters on {@code device}. */
     public static AutoencoderKL load(Path directory, Device device) {
+        return load(directory, device, DType.FLOAT32);
+    }
+
+    /** As {@link #load(Path)}, with the parameters on {@code device}, computing in {@code dtype} ({@link Precision}). */
+    public static AutoencoderKL load(Path directory, Device device, DType dtype) {
         Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device);
+        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device, dtype);
     }
 
     public static AutoencoderKL load(DiffusersConfig config, Path safetensors) {
@@ -66,8 +73,12 @@ public final class AutoencoderKL implements AutoCloseable {
     }
 
     public static AutoencoderKL load(DiffusersConfig config, Path safetensors, Device device) {
+        return load(config, safetensors, device, DType.FLOAT32);
+    }
+
+    public static AutoencoderKL load(DiffusersConfig config, Path safetensors, Device device, DType dtype) {
         VaeConfig c = VaeConfig.from(config);
-        return Checkpoints.load(safetensors, device, state -> new AutoencoderKL(c, state, state));
+        return Checkpoints.load(safetensors, device, dtype, state -> new AutoencoderKL(c, state, state));
     }
 
     public static AutoencoderKL initialize(DiffusersConfig config, long seed) {
@@ -82,6 +93,11 @@ public final class AutoencoderKL implements AutoCloseable {
 
     public VaeConfig config() {
         return config;
+    }
+
+    /** The dtype the model computes in (its weights'); encode and decode take and return their caller's. */
+    public DType dtype() {
+        return parameters.dtype();
     }
 
     /** Where the parameters are; images and latents must be there too. */
@@ -100,8 +116,10 @@ public final class AutoencoderKL implements AutoCloseable {
         return LatentDistribution.fromMoments(moments);
     }
 
+    /** The encoder's moments in the image's dtype, computed in the model's. */
     private Tensor moments(Tensor image) {
-        return Scope.returning(() -> put(record, "quant_conv", quantConv.forward(encoder.forward(image, record))));
+        return Scope.returning(() -> Precision.cast(put(record, "quant_conv", quantConv.forward(encoder.forward(Precision.cast(image, dtype()), record))),
+                image.dtype()));
     }
 
     /** latents (B, L, h, w), unscaled -> image (B, C, H, W), about [-1, 1]; by tiles when {@link #tiling()} says so (never while recording). */
@@ -109,8 +127,10 @@ public final class AutoencoderKL implements AutoCloseable {
         return record == null && tiling.tilesLatents(latents) ? tiling.decode(latents, this::decodeWhole) : decodeWhole(latents);
     }
 
+    /** The image in the latents' dtype, computed in the model's. */
     private Tensor decodeWhole(Tensor latents) {
-        return Chain.from(latents).then(t -> put(record, "post_quant_conv", postQuantConv.forward(t))).then(z -> decoder.forward(z, record)).get();
+        return Chain.from(latents).then(t -> Precision.cast(t, dtype())).then(t -> put(record, "post_quant_conv", postQuantConv.forward(t)))
+                .then(z -> decoder.forward(z, record)).then(t -> Precision.cast(t, latents.dtype())).get();
     }
 
     /** Latents as the diffusion model sees them: (z - shift) * scaling_factor. */

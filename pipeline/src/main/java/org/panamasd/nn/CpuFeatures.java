@@ -1,0 +1,62 @@
+package org.panamasd.nn;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The CPU as /proc/cpuinfo describes it: the model name and the feature flags of its first processor (Linux;
+ * elsewhere an unknown model without flags). Read, never assumed: machines differ (e.g. Zen 5 has avx512_bf16,
+ * Zen 3 only AVX2).
+ */
+public record CpuFeatures(String model, Set<String> flags) {
+    private static final String UNKNOWN = "unknown CPU";
+
+    public CpuFeatures {
+        flags = Set.copyOf(flags);
+    }
+
+    /** This machine's, read once. */
+    public static CpuFeatures current() {
+        return Current.VALUE;
+    }
+
+    private static final class Current {
+        static final CpuFeatures VALUE = read(Path.of("/proc/cpuinfo"));
+    }
+
+    static CpuFeatures read(Path cpuinfo) {
+        try {
+            return parse(Files.readAllLines(cpuinfo));
+        } catch (IOException e) {
+            return new CpuFeatures(UNKNOWN, Set.of());  // not Linux
+        }
+    }
+
+    /** From the lines of a /proc/cpuinfo: the first "model name" and the first "flags" line. */
+    public static CpuFeatures parse(List<String> lines) {
+        String model = null, flags = null;
+        for (String line : lines) {
+            String value = line.substring(line.indexOf(':') + 1).trim();
+            if (model == null && line.startsWith("model name")) model = value;
+            if (flags == null && line.startsWith("flags")) flags = value;
+        }
+        return new CpuFeatures(model == null ? UNKNOWN : model, flags == null || flags.isEmpty() ? Set.of() : Set.of(flags.split("\\s+")));
+    }
+
+    public boolean has(String flag) {
+        return flags.contains(flag);
+    }
+
+    /**
+     * Whether the CPU computes bfloat16 natively: AVX-512 BF16 (avx512_bf16: Cooper Lake, Sapphire Rapids, Zen 4
+     * and 5) or AMX (amx_bf16: Sapphire Rapids), the instructions oneDNN's bfloat16 kernels in libtorch use.
+     * Without them libtorch converts bfloat16 to float32 and back around float32 arithmetic: it works, slower
+     * than float32.
+     */
+    public boolean nativeBfloat16() {
+        return has("avx512_bf16") || has("amx_bf16");
+    }
+}
