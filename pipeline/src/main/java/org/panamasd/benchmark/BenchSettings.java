@@ -1,32 +1,41 @@
 package org.panamasd.benchmark;
 
 import org.panamasd.DType;
+import org.panamasd.models.vae.VaeTiling;
 
 /**
  * What one bench-model run measures: latents of {@code latent} x {@code latent} (the image is 8x that), the
  * UNet and the text encoders at {@code batch} rows (2: classifier-free guidance's pair), the VAE decoding
  * {@code vaeBatch} latents; {@code warmup} untimed calls, then {@code repeat} timed repeats of {@code steps} UNet
  * steps (of one call for the VAE and CLIP); with {@code profile}, one more repeat timed op by op. The models
- * compute in {@code dtype} (their weights converted at load, {@link org.panamasd.nn.Precision}).
+ * compute in {@code dtype} (their weights converted at load, {@link org.panamasd.nn.Precision}); the VAE tiles as
+ * {@code vaeTiling} says, with tiles of {@code vaeTile} pixels (0: the config's sample_size).
  */
-public record BenchSettings(int latent, int batch, int vaeBatch, int steps, int repeat, int warmup, boolean profile, DType dtype) {
+public record BenchSettings(int latent, int batch, int vaeBatch, int steps, int repeat, int warmup, boolean profile, DType dtype,
+                            VaeTiling.Mode vaeTiling, int vaeTile) {
     public BenchSettings {
         if (latent < 1 || batch < 1 || vaeBatch < 1 || steps < 1 || repeat < 1 || warmup < 0)
             throw new IllegalArgumentException("latent, batch, vae batch, steps and repeat must be at least 1, warm-up at least 0");
         if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("the compute dtype must be floating point, not " + dtype);
     }
 
-    /** In float32. */
+    /** In float32, the VAE tiling as it does by default. */
     public BenchSettings(int latent, int batch, int vaeBatch, int steps, int repeat, int warmup, boolean profile) {
         this(latent, batch, vaeBatch, steps, repeat, warmup, profile, DType.FLOAT32);
     }
 
+    /** The VAE tiling as it does by default. */
+    public BenchSettings(int latent, int batch, int vaeBatch, int steps, int repeat, int warmup, boolean profile, DType dtype) {
+        this(latent, batch, vaeBatch, steps, repeat, warmup, profile, dtype, VaeTiling.Mode.AUTO, 0);
+    }
+
     String[] asArguments() {
-        return new String[] {"" + latent, "" + batch, "" + vaeBatch, "" + steps, "" + repeat, "" + warmup, "" + profile, dtype.name()};
+        return new String[] {"" + latent, "" + batch, "" + vaeBatch, "" + steps, "" + repeat, "" + warmup, "" + profile, dtype.name(), vaeTiling.name(), "" + vaeTile};
     }
 
     static BenchSettings fromArguments(String[] a, int from) {
         return new BenchSettings(Integer.parseInt(a[from]), Integer.parseInt(a[from + 1]), Integer.parseInt(a[from + 2]), Integer.parseInt(a[from + 3]),
-                Integer.parseInt(a[from + 4]), Integer.parseInt(a[from + 5]), Boolean.parseBoolean(a[from + 6]), DType.valueOf(a[from + 7]));
+                Integer.parseInt(a[from + 4]), Integer.parseInt(a[from + 5]), Boolean.parseBoolean(a[from + 6]), DType.valueOf(a[from + 7]),
+                VaeTiling.Mode.valueOf(a[from + 8]), Integer.parseInt(a[from + 9]));
     }
 }

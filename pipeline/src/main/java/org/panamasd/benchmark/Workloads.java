@@ -12,6 +12,7 @@ import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.models.vae.VaeTiling;
 
 /**
  * The parts bench-model measures, each loading only its own component of a diffusers directory, with the
@@ -105,6 +106,7 @@ final class Workloads {
     static Workload vae(Path dir, BenchSettings s) {
         AutoencoderKL vae = AutoencoderKL.load(dir.resolve("vae"), org.panamasd.Device.CPU, s.dtype());
         var c = vae.config();
+        vae.tiling(VaeTiling.forConfig(c, s.vaeTiling(), s.vaeTile()));
         long b = s.vaeBatch(), n = s.latent(), scale = c.downscale();
         return new Loaded(vae) {
             final Tensor latents = input(b, c.latentChannels(), n, n);
@@ -112,6 +114,7 @@ final class Workloads {
             @Override
             public String input() {
                 return "latents " + b + "x" + c.latentChannels() + "x" + n + "x" + n + " -> images " + b + "x" + c.outChannels() + "x" + n * scale + "x" + n * scale
+                        + (vae.tiling().tilesLatents(latents) ? ", by tiles of " + (s.vaeTile() > 0 ? s.vaeTile() : c.sampleSize()) + " px" : "")
                         + computing(vae.dtype());
             }
 

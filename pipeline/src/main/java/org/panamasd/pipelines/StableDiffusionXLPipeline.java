@@ -124,6 +124,11 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
         return scheduler;
     }
 
+    /** The autoencoder, e.g. to set how it tiles ({@code pipe.vae().tiling(...)}, diffusers' {@code pipe.vae.enable_tiling()}). */
+    public AutoencoderKL vae() {
+        return vae;
+    }
+
     public void setScheduler(Scheduler scheduler) {
         this.scheduler = scheduler;
     }

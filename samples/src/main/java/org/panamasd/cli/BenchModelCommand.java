@@ -10,6 +10,7 @@ import org.panamasd.benchmark.ModelBenchmark;
 import org.panamasd.benchmark.ModelSpec;
 import org.panamasd.benchmark.ModelSpecs;
 import org.panamasd.benchmark.ReportTable;
+import org.panamasd.models.vae.VaeTiling;
 import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -45,6 +46,10 @@ final class BenchModelCommand implements Runnable {
     String storage;
     @Option(names = "--dtype", defaultValue = "float32", description = "What the models compute in: float32, bfloat16 or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: ${DEFAULT-VALUE}).")
     String dtype;
+    @Option(names = "--vae-tiling", defaultValue = "auto", description = "VAE decode by tiles: auto (above 1024x1024 pixels), always or never (default: ${DEFAULT-VALUE}).")
+    String vaeTiling;
+    @Option(names = "--vae-tile", defaultValue = "0", description = "The VAE tile's edge in pixels (default: the VAE config's sample_size).")
+    int vaeTile;
     @Option(names = "--cache", description = "Where named models are written (default: runs/.cache/bench-models).")
     Path cache;
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
@@ -52,7 +57,8 @@ final class BenchModelCommand implements Runnable {
 
     @Override
     public void run() {
-        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, Precision.parse(dtype).resolve());
+        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, Precision.parse(dtype).resolve(),
+                VaeTiling.mode(vaeTiling), vaeTile);
         List<String> chosen = parts.stream().map(String::trim).filter(p -> !p.isEmpty()).toList();
         ModelBenchmark.Isolation how = switch (isolation) {
             case "auto" -> ModelBenchmark.Isolation.auto();

@@ -13,6 +13,7 @@ import org.panamasd.Tensor;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
+import org.panamasd.models.vae.VaeTiling;
 import org.panamasd.nn.Precision;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
@@ -69,6 +70,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--dtype", paramLabel = "DTYPE", defaultValue = "float32",
             description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: ${DEFAULT-VALUE}).")
     String dtype;
+    @Option(names = "--vae-tiling", paramLabel = "MODE", defaultValue = "auto",
+            description = "Decode by tiles: auto (only above 1024x1024 pixels), always (least memory; tiles are normalised on their own, so the image differs slightly) or never (default: ${DEFAULT-VALUE}).")
+    String vaeTiling;
+    @Option(names = "--vae-tile", paramLabel = "PIXELS", defaultValue = "0", description = "The tile's edge in pixels, a multiple of 8 (default: the VAE config's sample_size).")
+    int vaeTile;
     @Option(names = "--out", paramLabel = "FILE.png", defaultValue = "image.png", description = "Where to write the PNG (default: ${DEFAULT-VALUE}).")
     Path out;
 
@@ -93,9 +99,11 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationRequest request = new GenerationRequest(prompt, negative, n, guidance != null ? guidance : d.guidance(), rescale,
                 height != null ? height : d.height(), width != null ? width : d.width(), seed, null);
         DType compute = Precision.parse(dtype).resolve();
+        VaeTiling.Mode tilingMode = VaeTiling.mode(vaeTiling);
         PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();
         try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler, compute)) {
+            pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTile));
             Tensor init = image == null ? null : ImageFiles.readRgb(image);
             String schedulerName = pipe.scheduler().getClass().getSimpleName();
             List<Tensor> images = new ArrayList<>();

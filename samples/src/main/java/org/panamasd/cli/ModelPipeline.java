@@ -6,6 +6,7 @@ import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Generator;
 import org.panamasd.Tensor;
+import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
@@ -34,6 +35,8 @@ sealed interface ModelPipeline extends AutoCloseable {
 
     Scheduler scheduler();
 
+    AutoencoderKL vae();
+
     @Override
     void close();
 
@@ -48,6 +51,10 @@ sealed interface ModelPipeline extends AutoCloseable {
 
         public Scheduler scheduler() {
             return pipe.scheduler();
+        }
+
+        public AutoencoderKL vae() {
+            return pipe.vae();
         }
 
         public void close() {
@@ -66,6 +73,10 @@ sealed interface ModelPipeline extends AutoCloseable {
 
         public Scheduler scheduler() {
             return pipe.scheduler();
+        }
+
+        public AutoencoderKL vae() {
+            return pipe.vae();
         }
 
         public void close() {

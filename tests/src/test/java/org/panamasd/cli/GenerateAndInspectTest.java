@@ -77,6 +77,34 @@ class GenerateAndInspectTest extends NativeTest {
     }
 
     @Test
+    void vaeTilingDecodesByTilesWhenAskedAndRefusesBadTiles(@TempDir Path dir) throws IOException {
+        Path whole = dir.resolve("whole.png"), tiled = dir.resolve("tiled.png");
+        assertEquals(0, CliRun.of("generate", "--prompt", "a sneaker", "--vae-tiling", "never", "--out", whole.toString()).exitCode());
+        assertEquals(0, CliRun.of("generate", "--prompt", "a sneaker", "--vae-tiling", "always", "--vae-tile", "16", "--out", tiled.toString()).exitCode());
+        var a = ImageIO.read(whole.toFile());
+        var b = ImageIO.read(tiled.toFile());
+        long differing = 0, total = 0;
+        double squared = 0;
+        for (int y = 0; y < a.getHeight(); y++)
+            for (int x = 0; x < a.getWidth(); x++)
+                for (int shift = 0; shift < 24; shift += 8) {
+                    int d = ((a.getRGB(x, y) >> shift) & 255) - ((b.getRGB(x, y) >> shift) & 255);
+                    squared += d * d;
+                    total++;
+                    if (d != 0) differing++;
+                }
+        assertTrue(differing > 0, "tiles are normalised on their own: the tiled image is not the whole decode's");
+        double psnr = 10 * Math.log10(255.0 * 255.0 / (squared / total));
+        assertTrue(psnr > 20, "tiled vs whole decode: PSNR " + psnr + " dB");
+        CliRun odd = CliRun.of("generate", "--prompt", "a sneaker", "--vae-tiling", "always", "--vae-tile", "13", "--out", dir.resolve("x.png").toString());
+        assertEquals(2, odd.exitCode(), odd.toString());
+        assertTrue(odd.err().contains("13 pixels"), odd.err());
+        CliRun mode = CliRun.of("generate", "--prompt", "a sneaker", "--vae-tiling", "sometimes", "--out", dir.resolve("x.png").toString());
+        assertEquals(2, mode.exitCode(), mode.toString());
+        assertTrue(mode.err().contains("auto, always or never"), mode.err());
+    }
+
+    @Test
     void aRejectedSizeFailsBeforeAnyStepWithOneLine(@TempDir Path dir) {
         CliRun run = CliRun.of("generate", "--prompt", "a bag", "--height", "36", "--out", dir.resolve("x.png").toString());
         assertEquals(2, run.exitCode(), run.toString());

@@ -50,7 +50,21 @@ public final class VaeTiling {
 
     /** diffusers' default tile for a config: {@code sample_size} pixels. */
     public static VaeTiling forConfig(VaeConfig config, Mode mode) {
-        return new VaeTiling(mode, Math.max(4, config.sampleSize() / config.downscale()), config.downscale());
+        return forConfig(config, mode, 0);
+    }
+
+    /** Tiles of {@code tilePixels} (a multiple of the config's downscale), or diffusers' default when 0. */
+    public static VaeTiling forConfig(VaeConfig config, Mode mode, int tilePixels) {
+        if (tilePixels == 0) return new VaeTiling(mode, Math.max(4, config.sampleSize() / config.downscale()), config.downscale());
+        if (tilePixels < 0 || tilePixels % config.downscale() != 0)
+            throw new IllegalArgumentException("a VAE tile of " + tilePixels + " pixels is not a positive multiple of the VAE's downscale " + config.downscale());
+        return new VaeTiling(mode, tilePixels / config.downscale(), config.downscale());
+    }
+
+    /** The mode from its option spelling: auto, always or never. */
+    public static Mode mode(String spelling) {
+        for (Mode m : Mode.values()) if (m.name().equalsIgnoreCase(spelling)) return m;
+        throw new IllegalArgumentException("VAE tiling '" + spelling + "': expected auto, always or never");
     }
 
     public Mode mode() {
