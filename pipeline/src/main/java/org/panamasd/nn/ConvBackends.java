@@ -242,12 +242,17 @@ public final class ConvBackends {
 
     private record Timed(Choice choice, Tensor output) {}
 
-    /** One warm-up run of each candidate, then TIMED_ROUNDS rounds, each starting with the next candidate; best times. */
+    /**
+     * One warm-up run of each candidate, then TIMED_ROUNDS rounds, each starting with the next candidate; best times.
+     * Only the current leader's latest output is kept (the final winner led at its own last run), so timing holds
+     * at most two outputs at once.
+     */
     private Timed time(List<ConvBackend> candidates, Runner runner) {
         long start = System.nanoTime();
         List<ConvBackend> alive = new ArrayList<>(candidates);
         EnumMap<ConvBackend, Long> best = new EnumMap<>(ConvBackend.class);
-        EnumMap<ConvBackend, Tensor> outputs = new EnumMap<>(ConvBackend.class);
+        Tensor kept = null;
+        ConvBackend keptBackend = null;
         try {
             for (int round = 0; round <= TIMED_ROUNDS; round++) {
                 List<ConvBackend> order = new ArrayList<>(alive);
@@ -263,26 +268,45 @@ public final class ConvBackends {
                         warnOnce("failed-" + b, "conv backend " + b.label + " failed, leaving it out for this shape: " + e.getMessage());
                         alive.remove(b);
                         best.remove(b);
-                        Tensor old = outputs.remove(b);
-                        if (old != null) old.close();
                         continue;
                     }
-                    Tensor old = outputs.put(b, y);
-                    if (old != null && old != y) old.close();
-                    if (round > 0) best.merge(b, dt, Math::min);
+                    if (round == 0) {
+                        y.close();
+                        continue;
+                    }
+                    best.merge(b, dt, Math::min);
+                    if (winner(best) == b && y != kept) {
+                        if (kept != null) kept.close();
+                        kept = y;
+                        keptBackend = b;
+                    } else if (y != kept) {
+                        y.close();
+                    }
                 }
             }
-            ConvBackend winner = ConvBackend.DENSE;
-            for (var e : best.entrySet()) if (e.getValue() < best.get(winner)) winner = e.getKey();
+            ConvBackend winner = winner(best);
             EnumMap<ConvBackend, Double> seconds = new EnumMap<>(ConvBackend.class);
             best.forEach((b, ns) -> seconds.put(b, ns / 1e9));
-            Tensor output = outputs.remove(winner);
+            Tensor output;
+            if (keptBackend == winner) {
+                output = kept;
+                kept = null;
+            } else {
+                output = runner.run(winner, true);  // not reached in practice (see above); safe anyway
+            }
             return new Timed(new Choice(winner, java.util.Collections.unmodifiableMap(seconds)), output);
         } finally {
-            for (Tensor t : outputs.values()) t.close();
+            if (kept != null) kept.close();
             shapesTimed.incrementAndGet();
             timingNanos.addAndGet(System.nanoTime() - start);
         }
+    }
+
+    /** The backend with the least best time; dense first among equals (dense is always timed). */
+    private static ConvBackend winner(EnumMap<ConvBackend, Long> best) {
+        ConvBackend winner = ConvBackend.DENSE;
+        for (var e : best.entrySet()) if (!best.containsKey(winner) || e.getValue() < best.get(winner)) winner = e.getKey();
+        return winner;
     }
 
     // ------------------------------------------------------------------ the file
