@@ -29,7 +29,8 @@ typedef enum psd_status {
     PSD_ERR_TORCH = 1,    /* c10::Error and its subclasses: libtorch's own message */
     PSD_ERR_ARGUMENT = 2, /* a bad argument caught by the shim itself (NULL handle, bad count) */
     PSD_ERR_STD = 3,      /* another std::exception */
-    PSD_ERR_UNKNOWN = 4   /* anything else that was thrown */
+    PSD_ERR_UNKNOWN = 4,  /* anything else that was thrown */
+    PSD_ERR_UNAVAILABLE = 5 /* a feature this libtorch was built without (e.g. oneDNN); the message names it */
 } psd_status;
 
 /* Tags of psd_value, the boxed argument and result of psd_op_call. */
@@ -127,6 +128,8 @@ int32_t psd_runtime_manual_seed(uint64_t seed);
 int32_t psd_runtime_cuda_device_count(int32_t *ret_count);
 /* 1 when this libtorch has a fused scaled-dot-product attention kernel, 0 when the shim uses the math path. */
 int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
+/* 1 when this libtorch has oneDNN (mkldnn) CPU kernels, so psd_tensor_conv2d_prepack works; 0 otherwise. */
+int32_t psd_runtime_has_mkldnn(int32_t *ret_has);
 int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);
 int32_t psd_memory_reset_peak(void);
 /* Never fails: the count of live psd_tensor handles. */
@@ -170,6 +173,9 @@ int32_t psd_tensor_storage_nbytes(const psd_tensor *tensor, int64_t *ret_nbytes)
 /* Borrowed: the address of the first element; valid while any handle to the storage lives. */
 int32_t psd_tensor_data_ptr(const psd_tensor *tensor, void **ret_data);
 int32_t psd_tensor_is_contiguous(const psd_tensor *tensor, int32_t memory_format, bool *ret_contiguous);
+/* The tensor's version counter: it grows with every in-place change (an optimizer step, copy_), so a cache
+ * derived from the tensor can tell that it is stale. -1 for an inference tensor, which has none. */
+int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version);
 int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value);
 int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value);
 
@@ -302,6 +308,20 @@ int32_t psd_tensor_conv2d(const psd_tensor *input, const psd_tensor *weight, con
 int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *weight, const psd_tensor *bias,
                                     const int64_t *stride, const int64_t *padding, const int64_t *output_padding,
                                     int64_t groups, const int64_t *dilation, psd_tensor **ret);
+/* oneDNN convolution with a prepacked weight, for inference only (no autograd: oneDNN tensors record no graph).
+ * psd_tensor_conv2d_prepack reorders a dense float32 CPU conv weight (out, in / groups, kh, kw) once into
+ * oneDNN's blocked layout for these stride / padding / dilation / groups and returns it as an opaque oneDNN
+ * tensor (a new handle like any other, freed with psd_tensor_free; its sizes read as the weight's, it has no
+ * strides or data pointer, and only psd_tensor_conv2d_prepacked takes it). psd_tensor_conv2d_prepacked is
+ * conv2d on a dense CPU input (any strides; computed as contiguous NCHW) with such a weight, the same stride /
+ * padding / dilation / groups, and an optional dense bias (NULL: none); the output is a dense, contiguous
+ * NCHW tensor. It fails (PSD_ERR_ARGUMENT) when grad mode is on and the input or bias requires grad.
+ * Without oneDNN in this libtorch both fail with PSD_ERR_UNAVAILABLE. */
+int32_t psd_tensor_conv2d_prepack(const psd_tensor *weight, const int64_t *stride, const int64_t *padding,
+                                  const int64_t *dilation, int64_t groups, psd_tensor **ret);
+int32_t psd_tensor_conv2d_prepacked(const psd_tensor *input, const psd_tensor *packed_weight, const psd_tensor *bias,
+                                    const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+                                    int64_t groups, psd_tensor **ret);
 /* weight and bias may be NULL. */
 int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                               const psd_tensor *bias, double eps, psd_tensor **ret);

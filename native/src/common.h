@@ -19,6 +19,11 @@ struct ArgumentError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A feature this libtorch was built without (oneDNN, say): PSD_ERR_UNAVAILABLE, the message naming it.
+struct Unavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 extern std::atomic<int64_t> live_tensors;
 
 void set_last_error(const char *message) noexcept;
@@ -120,6 +125,9 @@ inline int32_t guarded(F &&body) noexcept {
   } catch (const ArgumentError &e) {
     set_last_error(e.what());
     return PSD_ERR_ARGUMENT;
+  } catch (const Unavailable &e) {
+    set_last_error(e.what());
+    return PSD_ERR_UNAVAILABLE;
   } catch (const std::exception &e) {
     set_last_error(e.what());
     return PSD_ERR_STD;

@@ -1,6 +1,8 @@
 // Linear algebra, layers, losses and attention.
 #include "common.h"
 
+#include <ATen/Config.h>
+
 using namespace psd;
 
 namespace {
@@ -138,6 +140,53 @@ int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *w
     *out(ret) = wrap(at::conv_transpose2d(T(input, "input"), T(weight, "weight"), opt(bias), pair(stride, "stride"),
                                           pair(padding, "padding"), pair(output_padding, "output_padding"), groups,
                                           pair(dilation, "dilation")));
+  });
+}
+
+int32_t psd_tensor_conv2d_prepack(const psd_tensor *weight, const int64_t *stride, const int64_t *padding,
+                                  const int64_t *dilation, int64_t groups, psd_tensor **ret) {
+  return guarded([&] {
+    auto w = T(weight, "weight");
+    auto s = pair(stride, "stride"), p = pair(padding, "padding"), d = pair(dilation, "dilation");
+    psd_tensor **result = out(ret);
+#if AT_MKLDNN_ENABLED()
+    const at::Tensor &dense = w.get();
+    if (dense.is_mkldnn()) throw ArgumentError("conv2d_prepack: the weight is already a prepacked oneDNN tensor");
+    if (dense.dim() != 4) throw ArgumentError("conv2d_prepack: the weight must be 4-d (out, in / groups, kh, kw), got " + std::to_string(dense.dim()) + "-d");
+    if (!dense.device().is_cpu() || dense.scalar_type() != at::kFloat)
+      throw ArgumentError("conv2d_prepack: the weight must be a float32 CPU tensor");
+    at::NoGradGuard no_grad;  // a oneDNN copy of a parameter, never part of a graph
+    *result = wrap(at::mkldnn_reorder_conv2d_weight(dense.detach().contiguous().to_mkldnn(), p, s, d, groups));
+#else
+    (void)w; (void)s; (void)p; (void)d; (void)groups; (void)result;
+    throw Unavailable("conv2d_prepack: this libtorch was built without oneDNN (mkldnn), so conv weights cannot be prepacked");
+#endif
+  });
+}
+
+int32_t psd_tensor_conv2d_prepacked(const psd_tensor *input, const psd_tensor *packed_weight, const psd_tensor *bias,
+                                    const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+                                    int64_t groups, psd_tensor **ret) {
+  return guarded([&] {
+    auto x = T(input, "input");
+    auto w = T(packed_weight, "packed_weight");
+    auto b = opt(bias);
+    auto s = pair(stride, "stride"), p = pair(padding, "padding"), d = pair(dilation, "dilation");
+    psd_tensor **result = out(ret);
+#if AT_MKLDNN_ENABLED()
+    if (!w.get().is_mkldnn()) throw ArgumentError("conv2d_prepacked: packed_weight is not a prepacked weight (psd_tensor_conv2d_prepack)");
+    const at::Tensor &in = x.get();
+    if (in.is_mkldnn() || !in.device().is_cpu()) throw ArgumentError("conv2d_prepacked: the input must be a dense CPU tensor");
+    if (at::GradMode::is_enabled() && (in.requires_grad() || (b.has_value() && b->requires_grad())))
+      throw ArgumentError("conv2d_prepacked is for inference: grad mode is on and the input or bias requires grad "
+                          "(oneDNN tensors record no graph); use psd_tensor_conv2d");
+    at::Tensor y = at::mkldnn_convolution(in.contiguous(), w.get(), b, p, s, d, groups);
+    if (y.is_mkldnn()) y = y.to_dense();
+    *result = wrap(y.is_contiguous() ? y : y.contiguous());
+#else
+    (void)x; (void)w; (void)b; (void)s; (void)p; (void)d; (void)groups; (void)result;
+    throw Unavailable("conv2d_prepacked: this libtorch was built without oneDNN (mkldnn)");
+#endif
   });
 }
 

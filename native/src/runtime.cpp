@@ -1,6 +1,7 @@
 // Library-level calls: errors, versions, BLAS and threads, dtype/device getters, generators.
 #include <thread>
 #include <chrono>
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/core/Generator.h>
@@ -187,6 +188,16 @@ int32_t psd_runtime_cuda_device_count(int32_t *ret_count) {
 int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has) {
   return guarded([&] {
 #if TORCH_VERSION_MAJOR >= 2
+    *out(ret_has) = 1;
+#else
+    *out(ret_has) = 0;
+#endif
+  });
+}
+
+int32_t psd_runtime_has_mkldnn(int32_t *ret_has) {
+  return guarded([&] {
+#if AT_MKLDNN_ENABLED()
     *out(ret_has) = 1;
 #else
     *out(ret_has) = 0;

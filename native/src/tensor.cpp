@@ -83,6 +83,14 @@ int32_t psd_tensor_is_contiguous(const psd_tensor *tensor, int32_t memory_format
   });
 }
 
+int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version) {
+  return guarded([&] {
+    auto borrowed = T(tensor);
+    const at::Tensor &t = borrowed.get();
+    *out(ret_version) = t.is_inference() ? -1 : static_cast<int64_t>(t._version());
+  });
+}
+
 int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value) {
   return guarded([&] { *out(ret_value) = T(tensor).get().item<double>(); });
 }

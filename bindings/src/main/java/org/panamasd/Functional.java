@@ -33,6 +33,29 @@ public final class Functional {
                 s.longs(pair(padding, "padding")), s.longs(pair(dilation, "dilation")), groups, r));
     }
 
+    /**
+     * A conv weight (out, in / groups, kh, kw; float32, CPU) reordered once into oneDNN's blocked layout for this
+     * stride, padding and dilation (1) and groups (1): an opaque oneDNN tensor that only
+     * {@link #conv2dPrepacked} takes. Inference only; fails with status 5 (unavailable) when this libtorch has
+     * no oneDNN ({@link Torch#hasMkldnn()}).
+     */
+    public static Tensor conv2dPrepack(Tensor weight, long stride, long padding) {
+        MemorySegment w = weight.handle();
+        return Tensor.produce("psd_tensor_conv2d_prepack", (s, r) -> psd_tensor_conv2d_prepack(w, s.longs(stride, stride),
+                s.longs(padding, padding), s.longs(1, 1), 1, r));
+    }
+
+    /**
+     * conv2d with a weight from {@link #conv2dPrepack} (same stride and padding) on a dense CPU input: the output is
+     * dense, contiguous NCHW, equal to {@link #conv2d} within float32 rounding. Inference only: refused when grad
+     * mode is on and the input or bias requires grad. bias may be null.
+     */
+    public static Tensor conv2dPrepacked(Tensor input, Tensor packedWeight, Tensor bias, long stride, long padding) {
+        MemorySegment x = input.handle(), w = packedWeight.handle(), b = orNull(bias);
+        return Tensor.produce("psd_tensor_conv2d_prepacked", (s, r) -> psd_tensor_conv2d_prepacked(x, w, b, s.longs(stride, stride),
+                s.longs(padding, padding), s.longs(1, 1), 1, r));
+    }
+
     public static Tensor convTranspose2d(Tensor input, Tensor weight, Tensor bias, long[] stride, long[] padding,
                                          long[] outputPadding, long groups, long[] dilation) {
         MemorySegment x = input.handle(), w = weight.handle(), b = orNull(bias);

@@ -416,6 +416,17 @@ public final class Tensor implements AutoCloseable {
         return ret.get(ValueLayout.JAVA_BOOLEAN, 0);
     }
 
+    /**
+     * libtorch's version counter of this tensor: it grows with every in-place change (an optimizer step, a copy
+     * into it), so whatever was derived from the tensor can tell it is stale. -1 for an inference tensor (none).
+     */
+    public long version() {
+        ThreadState s = ThreadState.get().reset();
+        MemorySegment ret = s.allocate(8);
+        Native.check(psd_tensor_version(handle(), ret), "psd_tensor_version");
+        return ret.get(ValueLayout.JAVA_LONG, 0);
+    }
+
     /** The address of the first element (borrowed). */
     public long address() {
         ThreadState s = ThreadState.get().reset();

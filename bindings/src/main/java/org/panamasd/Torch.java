@@ -68,6 +68,14 @@ public final class Torch {
         return ret.get(ValueLayout.JAVA_INT, 0) != 0;
     }
 
+    /** Whether this libtorch has oneDNN (mkldnn) CPU kernels, which {@link Functional#conv2dPrepack} needs. */
+    public static boolean hasMkldnn() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_has_mkldnn(ret), "psd_runtime_has_mkldnn");
+        return ret.get(ValueLayout.JAVA_INT, 0) != 0;
+    }
+
     private interface StringCall {
         int invoke(MemorySegment ret);
     }

@@ -28,6 +28,7 @@ public final class TorchException extends RuntimeException {
             case 1 -> "libtorch error";
             case 2 -> "bad argument";
             case 3 -> "C++ exception";
+            case 5 -> "not available in this libtorch";
             default -> "status " + status;
         };
     }

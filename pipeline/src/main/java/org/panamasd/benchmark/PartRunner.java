@@ -11,6 +11,8 @@ import org.panamasd.Autograd;
 import org.panamasd.MemoryStats;
 import org.panamasd.OpTimes;
 import org.panamasd.Scope;
+import org.panamasd.nn.ConvBackend;
+import org.panamasd.nn.ConvBackends;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.pipelines.StableDiffusionXLPipeline;
 
@@ -50,9 +52,14 @@ public final class PartRunner {
             boolean reset = resetPeakRss && ProcessMemory.resetPeak();
             MemoryStats.resetPeak();
             int perRepeat = part.equals("unet") ? s.steps() : 1;
+            ConvBackends conv = ConvBackends.current();
+            long shapesBefore = conv.shapesTimed();
+            double timingBefore = conv.timingSeconds();
             for (int i = 0; i < s.warmup() * perRepeat; i++) timed(w);
+            Map<ConvBackend, Long> callsBefore = conv.calls();
             double[] seconds = new double[s.repeat() * perRepeat];
             for (int i = 0; i < seconds.length; i++) seconds[i] = timed(w) / 1e9;
+            Map<ConvBackend, Long> callsAfter = conv.calls();
             long rssPeak = ProcessMemory.peakRssBytes(), allocatorPeak = MemoryStats.now().peakBytes();
             ObjectNode n = JSON.createObjectNode().put("part", part).put("input", w.input()).put("load_s", loadSeconds)
                     .put("warmup_calls", s.warmup() * perRepeat).put("timed_calls", seconds.length);
@@ -64,6 +71,11 @@ public final class PartRunner {
                     .put("rss_peak_covers", reset ? "the calls, weights resident (VmHWM reset after the load through /proc/self/clear_refs)"
                             : "the whole process since it started, load included (VmHWM not reset)");
             n.put("allocator_after_load_bytes", allocatorAfterLoad).put("allocator_peak_bytes", allocatorPeak);
+            ObjectNode c = n.putObject("conv_backends").put("mode", conv.forced() == null ? "auto" : conv.forced().label)
+                    .put("cache_file", String.valueOf(conv.file())).put("shapes_timed", conv.shapesTimed() - shapesBefore)
+                    .put("timing_s", conv.timingSeconds() - timingBefore);
+            ObjectNode byBackend = c.putObject("timed_calls_by_backend");
+            for (ConvBackend b : ConvBackend.values()) byBackend.put(b.label, callsAfter.get(b) - callsBefore.get(b));
             if (s.profile()) n.set("profile", profile(w, perRepeat));
             return n;
         }

@@ -38,8 +38,24 @@ public final class ReportTable {
         out.append(r.get("parts").size() > 0 ? r.get("parts").get(r.get("parts").size() - 1).get("rss_peak_covers").asText() : "-");
         out.append("; alloc peak: libtorch CPU allocator's peak bytes during the calls (MemoryStats; mapped weights are not allocator bytes).");
         out.append(System.lineSeparator());
+        convBackends(r, out);
         profiles(r, out);
         return out.toString();
+    }
+
+    /** Per part: the conv backend mode, the convs of the timed calls by backend, and shapes timed in the warm-up. */
+    private static void convBackends(JsonNode r, StringBuilder out) {
+        for (JsonNode p : r.get("parts")) {
+            if (!p.has("conv_backends")) continue;
+            JsonNode c = p.get("conv_backends");
+            StringBuilder by = new StringBuilder();
+            for (Iterator<Map.Entry<String, JsonNode>> it = c.get("timed_calls_by_backend").fields(); it.hasNext(); ) {
+                var e = it.next();
+                by.append(by.isEmpty() ? "" : ", ").append(e.getKey()).append(' ').append(e.getValue().asLong());
+            }
+            out.append(String.format("conv backends, %s: %s; convs in the timed calls: %s; %d new shapes timed (%.1f s, in the warm-up unless --warmup 0)%n",
+                    p.get("part").asText(), c.get("mode").asText(), by, c.get("shapes_timed").asLong(), c.get("timing_s").asDouble()));
+        }
     }
 
     private static void profiles(JsonNode r, StringBuilder out) {

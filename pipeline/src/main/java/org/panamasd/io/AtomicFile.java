@@ -9,14 +9,14 @@ import java.nio.file.StandardCopyOption;
  * Writes a file beside its target and moves it into place, so a crash or an error never leaves a half-written
  * file under the final name; the result is rw-r--r-- (a temporary file starts private).
  */
-final class AtomicFile {
+public final class AtomicFile {
     /** What fills the temporary file. */
     @FunctionalInterface
-    interface Fill {
+    public interface Fill {
         void into(Path temporary) throws IOException;
     }
 
-    static void write(Path file, Fill fill) throws IOException {
+    public static void write(Path file, Fill fill) throws IOException {
         Path target = file.toAbsolutePath();
         Path temporary = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".tmp");
         try {

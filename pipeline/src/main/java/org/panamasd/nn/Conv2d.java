@@ -1,19 +1,51 @@
 package org.panamasd.nn;
 
+import java.util.List;
+import org.panamasd.Autograd;
+import org.panamasd.DType;
+import org.panamasd.Device;
 import org.panamasd.Functional;
+import org.panamasd.MemoryFormat;
+import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.Torch;
 
-/** A 2-d convolution (torch.nn.Conv2d, square kernel); keys {@code <prefix>.weight} (out, in, k, k) and {@code .bias}. */
+/**
+ * A 2-d convolution (torch.nn.Conv2d, square kernel); keys {@code <prefix>.weight} (out, in, k, k) and {@code .bias}.
+ *
+ * <p>On the CPU without grad (no-grad or inference mode) and in float32, {@link #forward} runs the
+ * {@link ConvBackend} that {@link ConvBackends} chose for the input's shape: the dense conv, oneDNN with this
+ * layer's weight prepacked, or a channels-last conv. Under autograd, on another device or dtype it is always the
+ * plain conv. The prepacked weight is made on first use, owned by the scope that owns the weight (the model's
+ * parameter scope, so it is freed when the model closes), made again when the weight changes in place (its version
+ * counter moved: an optimizer step, an EMA copy), and dropped when the shapes timed on this layer chose another backend.
+ */
 public final class Conv2d {
     public final Tensor weight;
     public final Tensor bias;
-    private final long stride, padding;
+    private final long in, out, kernel, stride, padding;
+    private final boolean cpu;
+    private final List<ConvBackend> candidates;
+    private final Object packLock = new Object();
+    private volatile Packed packed;
+    private volatile boolean packedChosen;  // some shape of this layer runs PREPACKED: keep the packed weight
+
+    private record Packed(Tensor tensor, long version) {}
 
     public Conv2d(Weights weights, String prefix, long in, long out, long kernel, long stride, long padding) {
         this.weight = weights.get(prefix + ".weight", out, in, kernel, kernel);
         this.bias = weights.get(prefix + ".bias", out);
+        this.in = in;
+        this.out = out;
+        this.kernel = kernel;
         this.stride = stride;
         this.padding = padding;
+        this.cpu = weight.device().equals(Device.CPU);
+        // the packed weight needs an owner that outlives any forward and that any thread may add to
+        Scope owner = weight.scope();
+        boolean packable = cpu && owner != null && owner.isDetached() && weight.dtype() == DType.FLOAT32;
+        this.candidates = packable ? List.of(ConvBackend.DENSE, ConvBackend.PREPACKED, ConvBackend.CHANNELS_LAST)
+                : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
     }
 
     /** Whether this is a 3x3 convolution with stride 1 and padding 1, which keeps the input's height and width. */
@@ -22,6 +54,85 @@ public final class Conv2d {
     }
 
     public Tensor forward(Tensor x) {
+        if (!cpu) return plain(x);
+        ConvBackends backends = ConvBackends.current();
+        if (backends.forced() == ConvBackend.DENSE || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
+        long[] s = x.shape();
+        if (s.length != 4) return plain(x);
+        var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], "float32", Torch.numThreads());
+        List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
+        return backends.run(shape, available, new ConvBackends.Runner() {
+            @Override
+            public Tensor run(ConvBackend backend, boolean trial) {
+                if (backend == ConvBackend.PREPACKED && !trial) packedChosen = true;
+                return forward(x, backend);
+            }
+
+            @Override
+            public void decided(ConvBackend choice) {
+                if (choice == ConvBackend.PREPACKED) packedChosen = true;
+                else if (!packedChosen) dropPacked();
+            }
+        });
+    }
+
+    /**
+     * This layer through one backend, whatever the choice: for tests and benchmarks. {@link ConvBackend#PREPACKED}
+     * is inference only (it fails under autograd when the input requires grad) and needs oneDNN and a weight in a
+     * detached scope.
+     */
+    public Tensor forward(Tensor x, ConvBackend backend) {
+        return switch (backend) {
+            case DENSE -> plain(x);
+            case CHANNELS_LAST -> Scope.returning(() -> Functional.conv2d(x.contiguous(MemoryFormat.CHANNELS_LAST), weight, bias, stride, padding)
+                    .contiguous(MemoryFormat.CONTIGUOUS));
+            case PREPACKED -> prepacked(x);
+        };
+    }
+
+    private Tensor plain(Tensor x) {
         return Functional.conv2d(x, weight, bias, stride, padding);
+    }
+
+    private Tensor prepacked(Tensor x) {
+        Tensor p = packedWeight();
+        try {
+            return Functional.conv2dPrepacked(x, p, bias, stride, padding);
+        } catch (IllegalStateException closed) {
+            // another thread replaced or dropped the packed weight just now: once more with a current one
+            if (p.isOpen()) throw closed;
+            return Functional.conv2dPrepacked(x, packedWeight(), bias, stride, padding);
+        }
+    }
+
+    /** The prepacked weight for the weight as it is now: made (again) under a lock when missing or stale. */
+    private Tensor packedWeight() {
+        long version = weight.version();
+        Packed p = packed;
+        if (p != null && p.version == version && p.tensor.isOpen()) return p.tensor;
+        synchronized (packLock) {
+            p = packed;
+            if (p != null && p.version == version && p.tensor.isOpen()) return p.tensor;
+            if (!candidates.contains(ConvBackend.PREPACKED))
+                throw new IllegalStateException("this Conv2d cannot prepack its weight (it needs a float32 CPU weight owned by a detached scope, and oneDNN)");
+            Scope owner = weight.scope();
+            if (owner == null) throw new IllegalStateException("tensor is closed");
+            Tensor made;
+            try (Scope temporary = Scope.open()) {
+                made = Functional.conv2dPrepack(weight, stride, padding).moveTo(owner);
+            }
+            packed = new Packed(made, version);
+            if (p != null) p.tensor.close();  // stale: a racing call on it still finishes (it is pinned)
+            return made;
+        }
+    }
+
+    private void dropPacked() {
+        synchronized (packLock) {
+            Packed p = packed;
+            if (p == null || packedChosen) return;
+            packed = null;
+            p.tensor.close();
+        }
     }
 }
