@@ -59,8 +59,11 @@ public final class Conv2d {
         if (backends.forced() == ConvBackend.DENSE || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
         long[] s = x.shape();
         if (s.length != 4) return plain(x);
-        var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], "float32", Torch.numThreads());
+        boolean channelsLast = channelsLast(x);
+        var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, "float32", Torch.numThreads());
         List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
+        // a channels-last input already makes the dense conv NHWC: CHANNELS_LAST would time the same call twice
+        if (channelsLast) available = available.stream().filter(b -> b != ConvBackend.CHANNELS_LAST).toList();
         return backends.run(shape, available, new ConvBackends.Runner() {
             @Override
             public Tensor run(ConvBackend backend, boolean trial) {
@@ -82,12 +85,19 @@ public final class Conv2d {
      * detached scope.
      */
     public Tensor forward(Tensor x, ConvBackend backend) {
+        // every backend returns the input's layout, so a channels-last model (the VAE) stays channels-last
+        boolean channelsLast = channelsLast(x);
         return switch (backend) {
             case DENSE -> plain(x);
-            case CHANNELS_LAST -> Scope.returning(() -> Functional.conv2d(x.contiguous(MemoryFormat.CHANNELS_LAST), weight, bias, stride, padding)
-                    .contiguous(MemoryFormat.CONTIGUOUS));
-            case PREPACKED -> prepacked(x);
+            case CHANNELS_LAST -> channelsLast ? plain(x)
+                    : Scope.returning(() -> Functional.conv2d(x.contiguous(MemoryFormat.CHANNELS_LAST), weight, bias, stride, padding)
+                            .contiguous(MemoryFormat.CONTIGUOUS));
+            case PREPACKED -> channelsLast ? Scope.returning(() -> prepacked(x).contiguous(MemoryFormat.CHANNELS_LAST)) : prepacked(x);
         };
+    }
+
+    private static boolean channelsLast(Tensor x) {
+        return x.dim() == 4 && x.isContiguous(MemoryFormat.CHANNELS_LAST) && !x.isContiguous();
     }
 
     private Tensor plain(Tensor x) {

@@ -27,7 +27,7 @@ import org.panamasd.io.AtomicFile;
 
 /**
  * Which {@link ConvBackend} runs an inference convolution of a given shape: the first time a shape (channels,
- * kernel, stride, padding, batch, height, width, dtype, libtorch threads) is seen, every candidate runs on the real
+ * kernel, stride, padding, batch, height, width, the input's layout, dtype, libtorch threads) is seen, every candidate runs on the real
  * input (one warm-up each, then {@value #TIMED_ROUNDS} timed rounds, interleaved), and the fastest by its best time
  * is kept, in memory and in a small JSON file per machine ({@code conv-backends-HASH.json}, HASH over the CPU model
  * and flags, the libtorch version and whether it has oneDNN), so later processes skip the timing.
@@ -43,29 +43,33 @@ public final class ConvBackends {
     public static final String MODE_PROPERTY = "panamasd.conv.backend", MODE_ENV = "PANAMASD_CONV_BACKEND";
     public static final String DIR_PROPERTY = "panamasd.conv.cacheDir", DIR_ENV = "PANAMASD_CONV_CACHE_DIR";
     static final int TIMED_ROUNDS = 2;
-    private static final String FORMAT = "panama-sd conv backends 1";
+    private static final String FORMAT = "panama-sd conv backends 2";  // 2: the input's layout is part of a shape
     private static final System.Logger LOG = System.getLogger(ConvBackends.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     private static volatile ConvBackends current;
     private static volatile Boolean mkldnn;
 
-    /** One convolution shape as the choice depends on it. */
-    public record Shape(long in, long out, long kernel, long stride, long padding, long batch, long height, long width, String dtype, int threads) {
+    /**
+     * One convolution shape as the choice depends on it. {@code channelsLast}: the input is channels-last (the VAE's
+     * activations), where the dense conv already runs NHWC and every backend returns channels-last.
+     */
+    public record Shape(long in, long out, long kernel, long stride, long padding, long batch, long height, long width, boolean channelsLast,
+                        String dtype, int threads) {
         private static final Pattern FORM = Pattern.compile(
-                "in=(\\d+) out=(\\d+) k=(\\d+) s=(\\d+) p=(\\d+) b=(\\d+) h=(\\d+) w=(\\d+) (\\w+) threads=(\\d+)");
+                "in=(\\d+) out=(\\d+) k=(\\d+) s=(\\d+) p=(\\d+) b=(\\d+) h=(\\d+) w=(\\d+) (nchw|nhwc) (\\w+) threads=(\\d+)");
 
         /** The form used as a key in the file. */
         public String key() {
             return "in=" + in + " out=" + out + " k=" + kernel + " s=" + stride + " p=" + padding + " b=" + batch + " h=" + height + " w=" + width
-                    + " " + dtype + " threads=" + threads;
+                    + " " + (channelsLast ? "nhwc" : "nchw") + " " + dtype + " threads=" + threads;
         }
 
         static Shape parse(String key) {
             Matcher m = FORM.matcher(key);
             if (!m.matches()) return null;
             return new Shape(Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3)), Long.parseLong(m.group(4)),
-                    Long.parseLong(m.group(5)), Long.parseLong(m.group(6)), Long.parseLong(m.group(7)), Long.parseLong(m.group(8)), m.group(9),
-                    Integer.parseInt(m.group(10)));
+                    Long.parseLong(m.group(5)), Long.parseLong(m.group(6)), Long.parseLong(m.group(7)), Long.parseLong(m.group(8)),
+                    m.group(9).equals("nhwc"), m.group(10), Integer.parseInt(m.group(11)));
         }
     }
 

@@ -151,7 +151,7 @@ class ConvBackendsTest extends NativeTest {
             Tensor y = conv.forward(x);
             conv.forward(x);
             assertEquals(1, first.shapesTimed(), "one new shape, timed once");
-            shape = new ConvBackends.Shape(8, 8, 3, 1, 1, 2, 10, 10, "float32", org.panamasd.Torch.numThreads());
+            shape = new ConvBackends.Shape(8, 8, 3, 1, 1, 2, 10, 10, false, "float32", org.panamasd.Torch.numThreads());
             ConvBackends.Choice choice = first.choice(shape);
             assertNotNull(choice);
             assertTrue(choice.seconds().containsKey(ConvBackend.DENSE) && choice.seconds().containsKey(ConvBackend.CHANNELS_LAST), choice.toString());
@@ -192,12 +192,28 @@ class ConvBackendsTest extends NativeTest {
         assertEquals(1, rewritten.get("shapes").size(), "the file is whole again, with the new choice");
 
         // entries it cannot read are skipped, the rest kept
-        Files.writeString(file, "{\"format\": \"panama-sd conv backends 1\", \"shapes\": {\"nonsense\": {\"backend\": \"dense\"},"
-                + " \"in=1 out=1 k=1 s=1 p=0 b=1 h=1 w=1 float32 threads=1\": {\"backend\": \"warp-drive\"},"
-                + " \"in=2 out=2 k=1 s=1 p=0 b=1 h=1 w=1 float32 threads=1\": {\"backend\": \"channels-last\"}}}");
+        Files.writeString(file, "{\"format\": \"panama-sd conv backends 2\", \"shapes\": {\"nonsense\": {\"backend\": \"dense\"},"
+                + " \"in=1 out=1 k=1 s=1 p=0 b=1 h=1 w=1 nchw float32 threads=1\": {\"backend\": \"warp-drive\"},"
+                + " \"in=2 out=2 k=1 s=1 p=0 b=1 h=1 w=1 nhwc float32 threads=1\": {\"backend\": \"channels-last\"}}}");
         ConvBackends partly = ConvBackends.reload();
         assertEquals(1, partly.choices().size());
         assertTrue(partly.lastWarning().contains("ignored 2 entries"), partly.lastWarning());
+    }
+
+    @Test
+    void aChannelsLastInputGetsAChannelsLastOutputFromEveryBackend() {
+        try (RandomWeights w = new RandomWeights(17); Scope scope = Scope.open(); Generator g = new Generator(18); var off = Autograd.noGrad()) {
+            Conv2d conv = new Conv2d(w, "conv", 16, 8, 3, 1, 1);
+            Tensor x = Tensor.randn(g, 1, 16, 20, 24).contiguous(org.panamasd.MemoryFormat.CHANNELS_LAST);
+            Tensor expected = conv.forward(x.contiguous(), ConvBackend.DENSE);
+            for (ConvBackend b : ConvBackends.prepackAvailable() ? ConvBackend.values() : new ConvBackend[] {ConvBackend.DENSE, ConvBackend.CHANNELS_LAST}) {
+                Tensor y = conv.forward(x, b);
+                assertTrue(y.isContiguous(org.panamasd.MemoryFormat.CHANNELS_LAST), b + " keeps channels-last");
+                assertClose(values(expected), values(y), 1e-4, 1e-4);
+            }
+            Tensor chosen = conv.forward(x);
+            assertTrue(chosen.isContiguous(org.panamasd.MemoryFormat.CHANNELS_LAST), "the chosen backend keeps channels-last");
+        }
     }
 
     @Test
