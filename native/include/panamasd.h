@@ -176,6 +176,11 @@ int32_t psd_tensor_is_contiguous(const psd_tensor *tensor, int32_t memory_format
 /* The tensor's version counter: it grows with every in-place change (an optimizer step, copy_), so a cache
  * derived from the tensor can tell that it is stale. -1 for an inference tensor, which has none. */
 int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version);
+/* A hint that the tensor's memory will not be read for a while: the kernel reclaims the pages wholly inside its
+ * storage (madvise MADV_PAGEOUT). Clean pages of a memory-mapped file (a checkpoint's weights) leave the resident
+ * set and are read from the file again on the next access; written pages are kept or swapped, never lost. Writes
+ * the bytes advised (0 off the CPU, or where the kernel has no MADV_PAGEOUT). */
+int32_t psd_tensor_page_out(const psd_tensor *tensor, int64_t *ret_bytes);
 int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value);
 int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value);
 

@@ -1,4 +1,6 @@
 // Tensor accessors, zero-copy wrapping of caller memory, creation and conversions.
+#include <sys/mman.h>
+#include <unistd.h>
 #include "common.h"
 
 using namespace psd;
@@ -88,6 +90,26 @@ int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version) {
     auto borrowed = T(tensor);
     const at::Tensor &t = borrowed.get();
     *out(ret_version) = t.is_inference() ? -1 : static_cast<int64_t>(t._version());
+  });
+}
+
+int32_t psd_tensor_page_out(const psd_tensor *tensor, int64_t *ret_bytes) {
+  return guarded([&] {
+    auto borrowed = T(tensor);
+    const at::Tensor &t = borrowed.get();
+    int64_t advised = 0;
+#ifdef MADV_PAGEOUT
+    if (t.device().is_cpu() && !t.is_mkldnn() && t.has_storage() && t.storage().data() != nullptr) {
+      const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+      const uintptr_t begin = reinterpret_cast<uintptr_t>(t.storage().data());
+      const uintptr_t end = begin + t.storage().nbytes();
+      const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+      // advice only: a refusal (EINVAL on an old kernel) changes nothing, so it is not an error
+      if (last > first && madvise(reinterpret_cast<void *>(first), last - first, MADV_PAGEOUT) == 0)
+        advised = static_cast<int64_t>(last - first);
+    }
+#endif
+    *out(ret_bytes) = advised;
   });
 }
 

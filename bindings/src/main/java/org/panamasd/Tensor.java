@@ -427,6 +427,19 @@ public final class Tensor implements AutoCloseable {
         return ret.get(ValueLayout.JAVA_LONG, 0);
     }
 
+    /**
+     * A hint that this tensor's memory will not be read for a while (a weight whose prepacked copy now does the
+     * work): the kernel reclaims the pages inside its storage. A memory-mapped checkpoint's clean pages leave the
+     * resident set and come back from the file when read; written pages are kept. The values never change.
+     * Returns the bytes advised (0 off the CPU or without the kernel's support).
+     */
+    public long pageOut() {
+        ThreadState s = ThreadState.get().reset();
+        MemorySegment ret = s.allocate(8);
+        Native.check(psd_tensor_page_out(handle(), ret), "psd_tensor_page_out");
+        return ret.get(ValueLayout.JAVA_LONG, 0);
+    }
+
     /** The address of the first element (borrowed). */
     public long address() {
         ThreadState s = ThreadState.get().reset();

@@ -25,9 +25,7 @@ final class MappedFile {
     private static final MethodHandle MMAP = libc("mmap", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
             ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MUNMAP = libc("munmap", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-    private static final MethodHandle MADVISE = libc("madvise", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-    private static final int O_RDONLY = 0, PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MADV_DONTNEED = 4;
-    private static final long PAGE = 4096;
+    private static final int O_RDONLY = 0, PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2;
 
     private static MethodHandle libc(String name, FunctionDescriptor descriptor) {
         return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), descriptor);
@@ -56,23 +54,6 @@ final class MappedFile {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("libc call failed mapping " + path, t);
-        }
-    }
-
-    /**
-     * Drops the resident pages that lie wholly inside {@code slice} (a part of a mapping from {@link #map}): a
-     * later read maps them from the file again. For parts that were read once and copied (a checkpoint's
-     * tensors converted to another dtype), whose pages would otherwise stay resident as long as the mapping.
-     * Only for parts that no tensor views and that were not written: a private mapping's written pages would
-     * be lost.
-     */
-    static void release(MemorySegment slice) {
-        long start = (slice.address() + PAGE - 1) / PAGE * PAGE, end = (slice.address() + slice.byteSize()) / PAGE * PAGE;
-        if (end <= start) return;
-        try {
-            int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);  // advice only: failure changes nothing
-        } catch (Throwable ignored) {
-            // advice only
         }
     }
 

@@ -162,16 +162,6 @@ public final class SafeTensors {
         return copy;
     }
 
-    /**
-     * Drops the resident pages of {@code key}'s data once it has been copied (converted to another dtype) and
-     * nothing views it any more, so a checkpoint loaded in another dtype does not keep the file resident beside
-     * its copies. Pages shared with a neighbouring tensor's data stay.
-     */
-    public void release(String key) {
-        Entry e = entry(key);
-        MappedFile.release(file.asSlice(e.begin(), e.end() - e.begin()));
-    }
-
     /** Every tensor of the file, by key, in the current scope. */
     public Map<String, Tensor> tensors() {
         Map<String, Tensor> all = new LinkedHashMap<>();

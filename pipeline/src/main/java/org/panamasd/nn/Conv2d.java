@@ -73,8 +73,10 @@ public final class Conv2d {
 
             @Override
             public void decided(ConvBackend choice) {
-                if (choice == ConvBackend.PREPACKED) packedChosen = true;
-                else if (!packedChosen) dropPacked();
+                if (choice == ConvBackend.PREPACKED) {
+                    packedChosen = true;
+                    weight.pageOut();  // the timing's dense rounds read it back in
+                } else if (!packedChosen) dropPacked();
             }
         });
     }
@@ -132,6 +134,9 @@ public final class Conv2d {
                 made = Functional.conv2dPrepack(weight, stride, padding).moveTo(owner);
             }
             packed = new Packed(made, version);
+            // the packed copy does the work now: the dense weight's pages (a mapped checkpoint's) may leave the
+            // resident set instead of doubling the model's memory; they come back from the file if read again
+            weight.pageOut();
             if (p != null) p.tensor.close();  // stale: a racing call on it still finishes (it is pinned)
             return made;
         }

@@ -71,11 +71,7 @@ public final class StateDict implements ParameterStore {
             Tensor converted = stored.dtype().isFloatingPoint() ? Precision.cast(stored, dtype) : stored;
             Tensor parameter = (device.equals(Device.CPU) ? converted : converted.to(device)).moveTo(scope);
             loaded.put(key, parameter);
-            boolean copied = parameter != stored;
-            if (copied) {
-                stored.close();
-                file.release(key);  // read once and copied: its file pages need not stay resident
-            }
+            if (parameter != stored) stored.pageOut();  // read once and copied: its file pages need not stay resident
             return parameter;
         }
     }
