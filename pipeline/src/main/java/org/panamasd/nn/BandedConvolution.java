@@ -89,11 +89,13 @@ public final class BandedConvolution {
      * Output rows [r0, r1) of conv(f(x)) need rows r0-1 .. r1 of f(x) (zero padding at the borders, as the
      * whole convolution has). f maps x's rows [a, b) to its own rows [a*scale, b*scale), so a band reads x's
      * rows covering the halo, convolves with padding 1 (exact at a border; the extra rows it makes next to a
-     * halo are dropped) and copies its rows into the output. A band is written only once the next one has
-     * been computed, so out may be x itself: the next band's halo row is read before it is overwritten.
+     * halo are dropped) and copies its rows into the output. When out is x itself, a band is written only once
+     * the next one has been computed, so that the next band's halo row is read before it is overwritten; into
+     * a fresh output each band goes at once (one band's output fewer held).
      */
     private static void inBands(Conv2d conv, Tensor out, Tensor x, int scale, UnaryOperator<Tensor> f) {
         long height = out.size(2), band = bandRows(x, scale);
+        boolean over = out == x;
         Tensor pending = null;
         long pendingStart = 0, pendingOffset = 0;
         for (long r0 = 0; r0 < height; r0 += band) {
@@ -105,6 +107,10 @@ public final class BandedConvolution {
             pending = rows;
             pendingStart = r0;
             pendingOffset = r0 - lo;
+            if (!over) {
+                write(out, pending, pendingStart, pendingOffset, r1 - r0);
+                pending = null;
+            }
         }
         if (pending != null) write(out, pending, pendingStart, pendingOffset, height - pendingStart);
         // bands are below malloc's mmap threshold: without this their heap pages stay resident after the pass
