@@ -176,10 +176,11 @@ int32_t psd_tensor_is_contiguous(const psd_tensor *tensor, int32_t memory_format
 /* The tensor's version counter: it grows with every in-place change (an optimizer step, copy_), so a cache
  * derived from the tensor can tell that it is stale. -1 for an inference tensor, which has none. */
 int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version);
-/* A hint that the tensor's memory will not be read for a while: the kernel reclaims the pages wholly inside its
- * storage (madvise MADV_PAGEOUT). Clean pages of a memory-mapped file (a checkpoint's weights) leave the resident
- * set and are read from the file again on the next access; written pages are kept or swapped, never lost. Writes
- * the bytes advised (0 off the CPU, or where the kernel has no MADV_PAGEOUT). */
+/* A hint that the tensor's memory will not be read for a while: for memory wrapped from outside libtorch
+ * (psd_tensor_from_blob, e.g. a memory-mapped checkpoint), the kernel reclaims the pages wholly inside its storage
+ * (madvise MADV_PAGEOUT). Clean pages of a mapped file leave the resident set and are read from the file again on
+ * the next access; written pages are kept or swapped, never lost. Writes the bytes advised (0 for the allocator's
+ * memory, off the CPU, or where the kernel has no MADV_PAGEOUT). */
 int32_t psd_tensor_page_out(const psd_tensor *tensor, int64_t *ret_bytes);
 int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value);
 int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value);
@@ -334,7 +335,8 @@ int32_t psd_tensor_group_norm(const psd_tensor *input, int64_t num_groups, const
 int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, const psd_tensor *weight,
                                    const psd_tensor *bias, double eps, psd_tensor **ret);
 /* SiLU(input * scale + shift) with one allocation (scale and shift broadcast, e.g. a norm's per-channel affine
-   map): the SiLU runs in place unless autograd needs its input. */
+   map): the SiLU runs in place unless autograd needs its input. A bfloat16 / float16 input is mapped in float32
+   and the result rounded once to its dtype. */
 int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
                                     psd_tensor **ret);
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,

@@ -203,9 +203,15 @@ int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, 
 int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
                                     psd_tensor **ret) {
   return guarded([&] {
-    at::Tensor affine = at::addcmul(T(shift, "shift"), T(input, "input"), T(scale, "scale"));
+    auto borrowed = T(input, "input");  // alive for the whole call: x refers into it
+    const at::Tensor &x = borrowed.get();
+    // a reduced-precision input is mapped in float32 and rounded once, as the norms above normalise it
+    const bool reduced = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
+    at::Tensor affine = reduced ? at::addcmul(T(shift, "shift").get().to(at::kFloat), x.to(at::kFloat), T(scale, "scale").get().to(at::kFloat))
+                                : at::addcmul(T(shift, "shift"), x, T(scale, "scale"));
     bool recorded = at::GradMode::is_enabled() && affine.requires_grad();
-    *out(ret) = wrap(recorded ? at::silu(affine) : at::silu_(affine));
+    at::Tensor activated = recorded ? at::silu(affine) : at::silu_(affine);
+    *out(ret) = wrap(reduced ? activated.to(x.scalar_type()) : activated);
   });
 }
 

@@ -99,7 +99,10 @@ int32_t psd_tensor_page_out(const psd_tensor *tensor, int64_t *ret_bytes) {
     const at::Tensor &t = borrowed.get();
     int64_t advised = 0;
 #ifdef MADV_PAGEOUT
-    if (t.device().is_cpu() && !t.is_mkldnn() && t.has_storage() && t.storage().data() != nullptr) {
+    // only memory wrapped from outside libtorch (psd_tensor_from_blob: a mapped file, a caller's arena), whose
+    // storage has no allocator; the allocator's own memory would only go to swap, if anywhere
+    if (t.device().is_cpu() && !t.is_mkldnn() && t.has_storage() && t.storage().data() != nullptr &&
+        t.storage().allocator() == nullptr) {
       const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
       const uintptr_t begin = reinterpret_cast<uintptr_t>(t.storage().data());
       const uintptr_t end = begin + t.storage().nbytes();

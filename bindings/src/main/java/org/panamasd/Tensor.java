@@ -429,9 +429,10 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * A hint that this tensor's memory will not be read for a while (a weight whose prepacked copy now does the
-     * work): the kernel reclaims the pages inside its storage. A memory-mapped checkpoint's clean pages leave the
-     * resident set and come back from the file when read; written pages are kept. The values never change.
-     * Returns the bytes advised (0 off the CPU or without the kernel's support).
+     * work): for memory wrapped from outside libtorch ({@link #fromSegment}: a memory-mapped checkpoint) the kernel
+     * reclaims the pages inside its storage; clean pages leave the resident set and come back from the file when
+     * read, written pages are kept. The values never change. Returns the bytes advised (0 for libtorch's own
+     * memory, off the CPU, or without the kernel's support).
      */
     public long pageOut() {
         ThreadState s = ThreadState.get().reset();

@@ -2,6 +2,7 @@ package org.panamasd.nn;
 
 import java.util.function.UnaryOperator;
 import org.panamasd.Autograd;
+import org.panamasd.Device;
 import org.panamasd.Functional;
 import org.panamasd.MemoryFormat;
 import org.panamasd.Scope;
@@ -81,8 +82,9 @@ public final class BandedConvolution {
         }
     }
 
+    /** Only without grad mode (a band's temporaries, or the input a pass writes over, could be what backward reads) and on the CPU. */
     private static boolean worthBands(Conv2d conv, Tensor x, long convolvedBytes) {
-        return convolvedBytes >= minBytes && conv.keepsSize3x3() && !(Autograd.isGradEnabled() && (x.requiresGrad() || conv.weight.requiresGrad()));
+        return convolvedBytes >= minBytes && conv.keepsSize3x3() && !Autograd.isGradEnabled() && x.device().equals(Device.CPU);
     }
 
     /**
@@ -96,13 +98,16 @@ public final class BandedConvolution {
     private static void inBands(Conv2d conv, Tensor out, Tensor x, int scale, UnaryOperator<Tensor> f) {
         long height = out.size(2), band = bandRows(x, scale);
         boolean over = out == x;
+        MemoryFormat layout = channelsLast(x) ? MemoryFormat.CHANNELS_LAST : MemoryFormat.CONTIGUOUS;
         Tensor pending = null;
         long pendingStart = 0, pendingOffset = 0;
         for (long r0 = 0; r0 < height; r0 += band) {
             long r1 = Math.min(height, r0 + band);
             long lo = Math.max(0, r0 - 1), hi = Math.min(height, r1 + 1);  // f(x)'s rows, halo included
             long a = lo / scale, b = (hi + scale - 1) / scale;               // the rows of x they come from
-            Tensor rows = Scope.returning(() -> conv.forward(f.apply(x.narrow(2, a, b - a)).narrow(2, lo - a * scale, hi - lo)));
+            // contiguous in x's layout: a row slice of a batch of several is neither layout's, and the conv's
+            // backend choice is keyed by layout
+            Tensor rows = Scope.returning(() -> conv.forward(f.apply(x.narrow(2, a, b - a)).narrow(2, lo - a * scale, hi - lo).contiguous(layout)));
             if (pending != null) write(out, pending, pendingStart, pendingOffset, r0 - pendingStart);
             pending = rows;
             pendingStart = r0;
@@ -113,9 +118,19 @@ public final class BandedConvolution {
             }
         }
         if (pending != null) write(out, pending, pendingStart, pendingOffset, height - pendingStart);
-        // bands are below malloc's mmap threshold: without this their heap pages stay resident after the pass
-        Torch.trimHeap();
+        trimHeap();
     }
+
+    /**
+     * Bands are below malloc's mmap threshold: without a trim their heap pages stay resident after the pass. At most
+     * once a second, since malloc_trim locks every malloc arena (other threads' allocations wait meanwhile).
+     */
+    private static void trimHeap() {
+        long now = System.nanoTime(), last = lastTrim.get();
+        if (now - last >= 1_000_000_000L && lastTrim.compareAndSet(last, now)) Torch.trimHeap();
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong lastTrim = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - 1_000_000_000L);
 
     private static void write(Tensor out, Tensor rows, long start, long offset, long count) {
         try (Scope views = Scope.open()) {  // a view holds its storage: the band's goes with rows.close() only once they die

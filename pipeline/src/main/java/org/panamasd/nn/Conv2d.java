@@ -43,7 +43,8 @@ public final class Conv2d {
         this.cpu = weight.device().equals(Device.CPU);
         // the packed weight needs an owner that outlives any forward and that any thread may add to
         Scope owner = weight.scope();
-        boolean packable = cpu && owner != null && owner.isDetached() && weight.dtype() == DType.FLOAT32;
+        // an inference tensor has no version counter, so a packed copy could not tell that it went stale
+        boolean packable = cpu && owner != null && owner.isDetached() && weight.dtype() == DType.FLOAT32 && weight.version() >= 0;
         this.candidates = packable ? List.of(ConvBackend.DENSE, ConvBackend.PREPACKED, ConvBackend.CHANNELS_LAST)
                 : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
     }
@@ -54,9 +55,11 @@ public final class Conv2d {
     }
 
     public Tensor forward(Tensor x) {
-        if (!cpu) return plain(x);
+        // autograd, other devices and dtypes take the plain conv before the settings are read: a bad setting only
+        // fails the calls it governs
+        if (!cpu || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
         ConvBackends backends = ConvBackends.current();
-        if (backends.forced() == ConvBackend.DENSE || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
+        if (backends.forced() == ConvBackend.DENSE) return plain(x);
         long[] s = x.shape();
         if (s.length != 4) return plain(x);
         boolean channelsLast = channelsLast(x);
@@ -75,7 +78,7 @@ public final class Conv2d {
             public void decided(ConvBackend choice) {
                 if (choice == ConvBackend.PREPACKED) {
                     packedChosen = true;
-                    weight.pageOut();  // the timing's dense rounds read it back in
+                    pageOutDense();  // the timing's dense rounds read it back in
                 } else if (!packedChosen) dropPacked();
             }
         });
@@ -96,6 +99,14 @@ public final class Conv2d {
                             .contiguous(MemoryFormat.CONTIGUOUS));
             case PREPACKED -> channelsLast ? Scope.returning(() -> prepacked(x).contiguous(MemoryFormat.CHANNELS_LAST)) : prepacked(x);
         };
+    }
+
+    /**
+     * The dense weight's pages may leave the resident set while the packed copy does the work: only a weight never
+     * changed in place (a trainer's weights change every step; paging them out each time would only churn).
+     */
+    private void pageOutDense() {
+        if (weight.version() == 0) weight.pageOut();
     }
 
     private static boolean channelsLast(Tensor x) {
@@ -136,7 +147,7 @@ public final class Conv2d {
             packed = new Packed(made, version);
             // the packed copy does the work now: the dense weight's pages (a mapped checkpoint's) may leave the
             // resident set instead of doubling the model's memory; they come back from the file if read again
-            weight.pageOut();
+            pageOutDense();
             if (p != null) p.tensor.close();  // stale: a racing call on it still finishes (it is pinned)
             return made;
         }

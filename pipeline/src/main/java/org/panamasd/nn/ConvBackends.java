@@ -47,6 +47,7 @@ public final class ConvBackends {
     private static final System.Logger LOG = System.getLogger(ConvBackends.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     private static volatile ConvBackends current;
+    private static final Object TIMING = new Object();
     private static volatile Boolean mkldnn;
 
     /**
@@ -202,7 +203,9 @@ public final class ConvBackends {
         if (forced != null) {
             ConvBackend b = candidates.contains(forced) ? forced : ConvBackend.DENSE;
             if (b != forced) warnOnce("forced-" + forced, "conv backend " + forced.label + " is not available for this convolution ("
-                    + (forced == ConvBackend.PREPACKED && !prepackAvailable() ? "this libtorch has no oneDNN" : "its weights cannot be prepacked") + "): using dense");
+                    + (forced == ConvBackend.PREPACKED && !prepackAvailable() ? "this libtorch has no oneDNN"
+                    : forced == ConvBackend.CHANNELS_LAST ? "its input is channels-last already, which the dense conv runs as such"
+                    : "its weights cannot be prepacked") + "): using dense");
             return call(runner, b);
         }
         Choice c = chosen.get(shape);
@@ -224,7 +227,10 @@ public final class ConvBackends {
                 mine.complete(c.backend());
                 return call(runner, candidates.contains(c.backend()) ? c.backend() : ConvBackend.DENSE);
             }
-            Timed t = time(candidates, runner);
+            Timed t;
+            synchronized (TIMING) {  // one shape timed at a time: candidates racing for the cores would bias the choice
+                t = time(candidates, runner);
+            }
             chosen.put(shape, t.choice);
             mine.complete(t.choice.backend());
             runner.decided(t.choice.backend());

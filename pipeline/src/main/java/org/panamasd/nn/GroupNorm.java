@@ -26,7 +26,7 @@ public final class GroupNorm {
 
     /**
      * The per-sample, per-channel affine map this norm applies to {@code x}: forward(x) == x * scale + shift,
-     * each (B, C, 1, 1), from the group statistics of the whole of x. Lets a caller normalise x piece by piece;
+     * each (B, C, 1, 1) in float32 (float64 for a float64 x), from the group statistics of the whole of x. Lets a caller normalise x piece by piece;
      * the statistics too are gathered over pieces of at most {@code pieceBytes} of x (a reduction over a
      * channels-last tensor's groups would copy it whole), as float64 sums.
      */
@@ -36,7 +36,7 @@ public final class GroupNorm {
         long[] plane = {2, 3};
         Tensor[] out = new Tensor[2];
         try (Scope scope = Scope.open()) {
-            Tensor sum = Tensor.zeros(b, c).to(DType.FLOAT64), squares = Tensor.zeros(b, c).to(DType.FLOAT64);
+            Tensor sum = Tensor.zeros(DType.FLOAT64, x.device(), b, c), squares = Tensor.zeros(DType.FLOAT64, x.device(), b, c);
             for (long r0 = 0; r0 < h; r0 += rows) {
                 try (Scope piece = Scope.open()) {
                     Tensor part = x.narrow(2, r0, Math.min(rows, h - r0)).to(DType.FLOAT64);
@@ -51,8 +51,11 @@ public final class GroupNorm {
             Tensor gamma = weight.to(DType.FLOAT64).view(1, groups, c / groups);
             Tensor scale = rstd.mul(gamma);                                                                 // (B, G, C/G)
             Tensor shift = bias.to(DType.FLOAT64).view(1, groups, c / groups).sub(mean.mul(scale));
-            out[0] = scale.view(b, c, 1, 1).to(x.dtype()).moveToParent();
-            out[1] = shift.view(b, c, 1, 1).to(x.dtype()).moveToParent();
+            // float32 at least: rounded to bfloat16, the map would bring back the cancellation that normalising in
+            // float32 avoids (the shim's scale_shift_silu applies it to a bfloat16 input in float32)
+            DType kept = x.dtype() == DType.FLOAT64 ? DType.FLOAT64 : DType.FLOAT32;
+            out[0] = scale.view(b, c, 1, 1).to(kept).moveToParent();
+            out[1] = shift.view(b, c, 1, 1).to(kept).moveToParent();
         }
         return out;
     }

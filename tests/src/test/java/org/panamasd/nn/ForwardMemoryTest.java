@@ -22,12 +22,32 @@ import org.panamasd.support.NativeTest;
 class ForwardMemoryTest extends NativeTest {
     private static final Path TEACHER = Path.of(System.getProperty("panamasd.root", "..")).resolve("models/fashion-teacher");
 
+    /** An empty conv-backend cache, so that the first pass times its convolution shapes (what a fresh machine does). */
+    @org.junit.jupiter.api.BeforeEach
+    void freshConvBackendCache(@org.junit.jupiter.api.io.TempDir Path dir) {
+        previousCacheDir = System.getProperty(ConvBackends.DIR_PROPERTY);
+        System.setProperty(ConvBackends.DIR_PROPERTY, dir.toString());
+        ConvBackends.reload();
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void restoreConvBackendCache() {
+        if (previousCacheDir == null) System.clearProperty(ConvBackends.DIR_PROPERTY);
+        else System.setProperty(ConvBackends.DIR_PROPERTY, previousCacheDir);
+        ConvBackends.reload();
+    }
+
+    private String previousCacheDir;
+
     @Test
     void aUNetStepLeavesOnlyItsNoisePrediction() {
         try (UNet2DConditionModel unet = UNet2DConditionModel.load(TEACHER.resolve("unet"));
                 Scope step = Scope.open(); Generator g = new Generator(1); var off = Autograd.noGrad()) {
             Tensor sample = Tensor.randn(g, 2, 4, 16, 16), context = Tensor.randn(g, 2, 8, 32);
+            // the first pass (convolution shapes timed, packed weights made in the model's scope): only the output
+            long before = step.liveTensors();
             unet.forward(sample, 500, context).close();
+            assertEquals(before, step.liveTensors(), "tensors left in the caller's scope by the first pass");
             long tensors = step.liveTensors(), bytes = MemoryStats.now().allocatedBytes();
             Tensor out = unet.forward(sample, 500, context);
             assertEquals(tensors + 1, step.liveTensors(), "tensors left in the caller's scope besides the output");
@@ -40,7 +60,9 @@ class ForwardMemoryTest extends NativeTest {
         try (AutoencoderKL vae = AutoencoderKL.load(TEACHER.resolve("vae"));
                 Scope step = Scope.open(); Generator g = new Generator(2); var off = Autograd.noGrad()) {
             Tensor latents = Tensor.randn(g, 2, 4, 16, 16);
+            long before = step.liveTensors();
             vae.decode(latents).close();
+            assertEquals(before, step.liveTensors(), "tensors left in the caller's scope by the first pass");
             long tensors = step.liveTensors(), bytes = MemoryStats.now().allocatedBytes();
             Tensor image = vae.decode(latents);
             assertEquals(tensors + 1, step.liveTensors());
