@@ -16,8 +16,9 @@ import org.panamasd.Torch;
  * full-size result never exists: at a 512x512 VAE decode that is the largest tensor of the step. The output
  * is the same convolution, computed on the same values, only in pieces.
  *
- * <p>Only without autograd (a band's temporaries are freed before backward could read them) and only above
- * {@link #minBytes}, below which the whole tensor costs less than the bands' extra calls.
+ * <p>Only on the CPU, without grad mode (a band's temporaries, or the input a pass writes over, could be what
+ * backward reads) and only above {@link #minBytes}, below which the whole tensor costs less than the bands' extra
+ * calls.
  */
 public final class BandedConvolution {
     /** The size of the convolved tensor from which it goes by bands (not final only for tests, as bandBytes). */
