@@ -421,10 +421,7 @@ public final class Tensor implements AutoCloseable {
      * into it), so whatever was derived from the tensor can tell it is stale. -1 for an inference tensor (none).
      */
     public long version() {
-        ThreadState s = ThreadState.get().reset();
-        MemorySegment ret = s.allocate(8);
-        Native.check(psd_tensor_version(handle(), ret), "psd_tensor_version");
-        return ret.get(ValueLayout.JAVA_LONG, 0);
+        return int64Result("psd_tensor_version", (h, ret) -> psd_tensor_version(h, ret));
     }
 
     /**
@@ -435,9 +432,14 @@ public final class Tensor implements AutoCloseable {
      * memory, off the CPU, or without the kernel's support).
      */
     public long pageOut() {
+        return int64Result("psd_tensor_page_out", (h, ret) -> psd_tensor_page_out(h, ret));
+    }
+
+    /** A native call on this tensor that writes one int64 result: that value. */
+    private long int64Result(String function, java.util.function.ToIntBiFunction<MemorySegment, MemorySegment> call) {
         ThreadState s = ThreadState.get().reset();
         MemorySegment ret = s.allocate(8);
-        Native.check(psd_tensor_page_out(handle(), ret), "psd_tensor_page_out");
+        Native.check(call.applyAsInt(handle(), ret), function);
         return ret.get(ValueLayout.JAVA_LONG, 0);
     }
 
@@ -501,10 +503,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public long itemLong() {
-        ThreadState s = ThreadState.get().reset();
-        MemorySegment ret = s.allocate(8);
-        Native.check(psd_tensor_item_int64(handle(), ret), "psd_tensor_item_int64");
-        return ret.get(ValueLayout.JAVA_LONG, 0);
+        return int64Result("psd_tensor_item_int64", (h, ret) -> psd_tensor_item_int64(h, ret));
     }
 
     /** Shape, dtype and device; never the data. */
