@@ -114,7 +114,7 @@ final class Workloads {
             @Override
             public String input() {
                 return "latents " + b + "x" + c.latentChannels() + "x" + n + "x" + n + " -> images " + b + "x" + c.outChannels() + "x" + n * scale + "x" + n * scale
-                        + (vae.tiling().tilesLatents(latents) ? ", by tiles of " + (s.vaeTile() > 0 ? s.vaeTile() : c.sampleSize()) + " px" : "")
+                        + (vae.tiling().tilesLatents(latents) ? ", by tiles of " + vae.tiling().imageTile() + " px" : "")
                         + computing(vae.dtype());
             }
 

@@ -99,7 +99,7 @@ public final class BandedConvolution {
     private static void inBands(Conv2d conv, Tensor out, Tensor x, int scale, UnaryOperator<Tensor> f) {
         long height = out.size(2), band = bandRows(x, scale);
         boolean over = out == x;
-        MemoryFormat layout = channelsLast(x) ? MemoryFormat.CHANNELS_LAST : MemoryFormat.CONTIGUOUS;
+        MemoryFormat layout = Conv2d.channelsLast(x) ? MemoryFormat.CHANNELS_LAST : MemoryFormat.CONTIGUOUS;
         Tensor pending = null;
         long pendingStart = 0, pendingOffset = 0;
         for (long r0 = 0; r0 < height; r0 += band) {
@@ -152,11 +152,7 @@ public final class BandedConvolution {
 
     /** An uninitialised (B, channels, height, width) tensor in x's layout: channels-last is (B, H, W, C) permuted. */
     private static Tensor like(Tensor x, long channels, long height, long width) {
-        return channelsLast(x) ? Tensor.empty(x.dtype(), x.device(), x.size(0), height, width, channels).permute(0, 3, 1, 2)
+        return Conv2d.channelsLast(x) ? Tensor.empty(x.dtype(), x.device(), x.size(0), height, width, channels).permute(0, 3, 1, 2)
                 : Tensor.empty(x.dtype(), x.device(), x.size(0), channels, height, width);
-    }
-
-    private static boolean channelsLast(Tensor t) {
-        return t.isContiguous(MemoryFormat.CHANNELS_LAST) && !t.isContiguous();
     }
 }

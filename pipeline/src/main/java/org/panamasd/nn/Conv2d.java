@@ -71,7 +71,7 @@ public final class Conv2d {
             @Override
             public Tensor run(ConvBackend backend, boolean trial) {
                 if (backend == ConvBackend.PREPACKED && !trial) packedChosen = true;
-                return forward(x, backend);
+                return forward(x, backend, channelsLast);
             }
 
             @Override
@@ -90,8 +90,11 @@ public final class Conv2d {
      * detached scope.
      */
     public Tensor forward(Tensor x, ConvBackend backend) {
-        // every backend returns the input's layout, so a channels-last model (the VAE) stays channels-last
-        boolean channelsLast = channelsLast(x);
+        return forward(x, backend, channelsLast(x));
+    }
+
+    /** Every backend returns the input's layout, so a channels-last model (the VAE) stays channels-last. */
+    private Tensor forward(Tensor x, ConvBackend backend, boolean channelsLast) {
         return switch (backend) {
             case DENSE -> plain(x);
             case CHANNELS_LAST -> channelsLast ? plain(x)
@@ -109,7 +112,8 @@ public final class Conv2d {
         if (weight.version() == 0) weight.pageOut();
     }
 
-    private static boolean channelsLast(Tensor x) {
+    /** Whether a 4-d tensor is laid out channels-last (NHWC) and not also NCHW-contiguous. */
+    static boolean channelsLast(Tensor x) {
         return x.dim() == 4 && x.isContiguous(MemoryFormat.CHANNELS_LAST) && !x.isContiguous();
     }
 

@@ -71,6 +71,11 @@ public final class VaeTiling {
         return mode;
     }
 
+    /** The image tile's edge in pixels. */
+    public long imageTile() {
+        return (long) latentTile * downscale;
+    }
+
     /** Whether a latent (B, C, h, w) is decoded by tiles. */
     public boolean tilesLatents(Tensor latents) {
         return tiles(latents.size(2) * downscale, latents.size(3) * downscale);
@@ -82,7 +87,7 @@ public final class VaeTiling {
     }
 
     private boolean tiles(long height, long width) {
-        long imageTile = (long) latentTile * downscale;
+        long imageTile = imageTile();
         return switch (mode) {
             case NEVER -> false;
             case ALWAYS -> true;
