@@ -25,10 +25,11 @@ public final class BandedConvolution {
     static long minBytes = 64L << 20;
     /**
      * About this many bytes of the convolved tensor per band: a band computes up to two halo rows it drops, so
-     * at a 512x512 VAE decode's 256 channels (512 KiB a row) 32 MiB bands spend 3 % more convolution.
-     * Not final only so that tests can see bands at small sizes.
+     * at a 512x512 VAE decode's 256 channels (512 KiB a row) 16 MiB bands spend 6 % more convolution on those
+     * layers; measured here, the decode was no slower than with 32 MiB bands (and 34 MB lower at its peak) while
+     * 8 MiB bands were slower. Not final only so that tests can see bands at small sizes.
      */
-    static long bandBytes = 32L << 20;
+    static long bandBytes = 16L << 20;
 
     private BandedConvolution() {}
 
@@ -50,11 +51,53 @@ public final class BandedConvolution {
         if (!worthBands(conv, x, bytes(x)))
             return Scope.returning(() -> conv.forward(norm.forwardSilu(x)));
         return Scope.returning(() -> {
-            Tensor[] affine = norm.scaleShift(x, bandBytes / 4);  // from the whole of x, before any band is overwritten
             Tensor out = over ? x : like(x, conv.weight.size(0), x.size(2), x.size(3));
-            inBands(conv, out, x, 1, rows -> Functional.scaleShiftSilu(rows, affine[0], affine[1]));
+            normSiluConvBands(norm, conv, x, out, over);
             return out;
         });
+    }
+
+    /**
+     * conv(SiLU(norm(x))) written into out, a tensor of the result's shape whose values nothing reads (another
+     * activation's memory, free again): true when done, false, writing nothing, where x is too small to go by
+     * bands (the whole path would hold its own result besides out: the caller uses {@link #normSiluConv}).
+     */
+    public static boolean normSiluConvInto(GroupNorm norm, Conv2d conv, Tensor x, Tensor out) {
+        if (!worthBands(conv, x, bytes(x))) return false;
+        if (!java.util.Arrays.equals(out.shape(), new long[] {x.size(0), conv.weight.size(0), x.size(2), x.size(3)}))
+            throw new IllegalArgumentException("output " + java.util.Arrays.toString(out.shape()) + " is not the convolution's shape for input "
+                    + java.util.Arrays.toString(x.shape()));
+        try (Scope scope = Scope.open()) {
+            normSiluConvBands(norm, conv, x, out, false);
+        }
+        return true;
+    }
+
+    /**
+     * A resnet's first half where conv1 halves the channel count and a 1x1 shortcut projects x to the same count:
+     * conv(SiLU(norm(x))) and shortcut(x), both written over x, band by band, into x's first and second half of
+     * channels. Either layout works: a band's two results take exactly the bytes of x's rows they came from.
+     * Returns the two results as views of x, or null, x untouched, where x is too small to go by bands.
+     */
+    public static Tensor[] normSiluConvAndShortcutOver(GroupNorm norm, Conv2d conv, Conv2d shortcut, Tensor x) {
+        long half = conv.weight.size(0);
+        if (!worthBands(conv, x, bytes(x))) return null;
+        if (2 * half != x.size(1) || shortcut.weight.size(0) != half || shortcut.weight.size(2) != 1 || shortcut.weight.size(3) != 1)
+            throw new IllegalArgumentException("conv " + java.util.Arrays.toString(conv.weight.shape()) + " and shortcut "
+                    + java.util.Arrays.toString(shortcut.weight.shape()) + " do not halve input " + java.util.Arrays.toString(x.shape()));
+        Tensor[] halves = {x.narrow(1, 0, half), x.narrow(1, half, half)};
+        try (Scope scope = Scope.open()) {
+            Tensor[] affine = norm.scaleShift(x, bandBytes / 4);  // from the whole of x, before any band is overwritten
+            inBands(halves, x, 1, true, UnaryOperator.identity(),
+                    rows -> new Tensor[] {Scope.returning(() -> conv.forward(Functional.scaleShiftSilu(rows, affine[0], affine[1]))), shortcut.forward(rows)});
+        }
+        return halves;
+    }
+
+    /** The bands of conv(SiLU(norm(x))) into out, which is x itself when over. */
+    private static void normSiluConvBands(GroupNorm norm, Conv2d conv, Tensor x, Tensor out, boolean over) {
+        Tensor[] affine = norm.scaleShift(x, bandBytes / 4);  // from the whole of x, before any band is overwritten
+        inBands(new Tensor[] {out}, x, 1, over, rows -> Functional.scaleShiftSilu(rows, affine[0], affine[1]), rows -> new Tensor[] {conv.forward(rows)});
     }
 
     /** conv(nearest 2x upsampling of x), banded when worth it. */
@@ -63,7 +106,8 @@ public final class BandedConvolution {
             return Scope.returning(() -> conv.forward(Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)));
         return Scope.returning(() -> {
             Tensor out = like(x, conv.weight.size(0), 2 * x.size(2), 2 * x.size(3));
-            inBands(conv, out, x, 2, rows -> Functional.interpolate(rows, 2.0, 2.0, Functional.Interpolation.NEAREST, null));
+            inBands(new Tensor[] {out}, x, 2, false, rows -> Functional.interpolate(rows, 2.0, 2.0, Functional.Interpolation.NEAREST, null),
+                    rows -> new Tensor[] {conv.forward(rows)});
             return out;
         });
     }
@@ -92,15 +136,15 @@ public final class BandedConvolution {
      * Output rows [r0, r1) of conv(f(x)) need rows r0-1 .. r1 of f(x) (zero padding at the borders, as the
      * whole convolution has). f maps x's rows [a, b) to its own rows [a*scale, b*scale), so a band reads x's
      * rows covering the halo, convolves with padding 1 (exact at a border; the extra rows it makes next to a
-     * halo are dropped) and copies its rows into the output. When out is x itself, a band is written only once
-     * the next one has been computed, so that the next band's halo row is read before it is overwritten; into
-     * a fresh output each band goes at once (one band's output fewer held).
+     * halo are dropped) and copies its rows into outs (convs gives one result per output, all from the same
+     * rows). When the outputs are x's own memory (over), a band is written only once the next one has been
+     * computed, so that the next band's halo row is read before it is overwritten; into fresh outputs each band
+     * goes at once (one band's output fewer held).
      */
-    private static void inBands(Conv2d conv, Tensor out, Tensor x, int scale, UnaryOperator<Tensor> f) {
-        long height = out.size(2), band = bandRows(x, scale);
-        boolean over = out == x;
-        MemoryFormat layout = Conv2d.channelsLast(x) ? MemoryFormat.CHANNELS_LAST : MemoryFormat.CONTIGUOUS;
-        Tensor pending = null;
+    private static void inBands(Tensor[] outs, Tensor x, int scale, boolean over, UnaryOperator<Tensor> f, java.util.function.Function<Tensor, Tensor[]> convs) {
+        long height = outs[0].size(2), band = bandRows(x, scale);
+        MemoryFormat layout = channelsLast(x) ? MemoryFormat.CHANNELS_LAST : MemoryFormat.CONTIGUOUS;
+        Tensor[] pending = null;
         long pendingStart = 0, pendingOffset = 0;
         for (long r0 = 0; r0 < height; r0 += band) {
             long r1 = Math.min(height, r0 + band);
@@ -108,17 +152,21 @@ public final class BandedConvolution {
             long a = lo / scale, b = (hi + scale - 1) / scale;               // the rows of x they come from
             // contiguous in x's layout: a row slice of a batch of several is neither layout's, and the conv's
             // backend choice is keyed by layout
-            Tensor rows = Scope.returning(() -> conv.forward(f.apply(x.narrow(2, a, b - a)).narrow(2, lo - a * scale, hi - lo).contiguous(layout)));
-            if (pending != null) write(out, pending, pendingStart, pendingOffset, r0 - pendingStart);
+            Tensor[] rows;
+            try (Scope piece = Scope.open()) {
+                rows = convs.apply(Scope.returning(() -> f.apply(x.narrow(2, a, b - a)).narrow(2, lo - a * scale, hi - lo).contiguous(layout)));
+                for (Tensor t : rows) t.moveToParent();
+            }
+            if (pending != null) write(outs, pending, pendingStart, pendingOffset, r0 - pendingStart);
             pending = rows;
             pendingStart = r0;
             pendingOffset = r0 - lo;
             if (!over) {
-                write(out, pending, pendingStart, pendingOffset, r1 - r0);
+                write(outs, pending, pendingStart, pendingOffset, r1 - r0);
                 pending = null;
             }
         }
-        if (pending != null) write(out, pending, pendingStart, pendingOffset, height - pendingStart);
+        if (pending != null) write(outs, pending, pendingStart, pendingOffset, height - pendingStart);
         trimHeap();
     }
 
@@ -133,11 +181,11 @@ public final class BandedConvolution {
 
     private static final java.util.concurrent.atomic.AtomicLong lastTrim = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - 1_000_000_000L);
 
-    private static void write(Tensor out, Tensor rows, long start, long offset, long count) {
-        try (Scope views = Scope.open()) {  // a view holds its storage: the band's goes with rows.close() only once they die
-            out.narrow(2, start, count).copyFrom(rows.narrow(2, offset, count));
+    private static void write(Tensor[] outs, Tensor[] rows, long start, long offset, long count) {
+        try (Scope views = Scope.open()) {  // a view holds its storage: the band's goes with rows' close() only once they die
+            for (int i = 0; i < outs.length; i++) outs[i].narrow(2, start, count).copyFrom(rows[i].narrow(2, offset, count));
         }
-        rows.close();
+        for (Tensor t : rows) t.close();
     }
 
     /** Rows of f(x) per band: about bandBytes, a multiple of scale. */
@@ -150,9 +198,20 @@ public final class BandedConvolution {
         return x.numel() * x.dtype().elementSize();
     }
 
+    /**
+     * Channels-last, or a channel slice of a channels-last tensor (a resnet's output written over one half of its
+     * input, {@link #normSiluConvAndShortcutOver}): bands of it convolve channels-last.
+     */
+    static boolean channelsLast(Tensor x) {
+        if (Conv2d.channelsLast(x)) return true;
+        if (x.dim() != 4 || x.size(1) < 2) return false;
+        long[] strides = x.strides();
+        return strides[1] == 1 && strides[3] >= x.size(1) && strides[2] == strides[3] * x.size(3);
+    }
+
     /** An uninitialised (B, channels, height, width) tensor in x's layout: channels-last is (B, H, W, C) permuted. */
     private static Tensor like(Tensor x, long channels, long height, long width) {
-        return Conv2d.channelsLast(x) ? Tensor.empty(x.dtype(), x.device(), x.size(0), height, width, channels).permute(0, 3, 1, 2)
+        return channelsLast(x) ? Tensor.empty(x.dtype(), x.device(), x.size(0), height, width, channels).permute(0, 3, 1, 2)
                 : Tensor.empty(x.dtype(), x.device(), x.size(0), channels, height, width);
     }
 }

@@ -18,6 +18,7 @@ public final class ResnetBlock2D {
     private final Conv2d conv1, conv2, convShortcut;
     private final Linear timeEmbProj;
     private final double outputScaleFactor;
+    private final int in, out;
 
     public ResnetBlock2D(Weights w, String prefix, int in, int out, int timeEmbedDim, int groups, double eps, double outputScaleFactor) {
         this.norm1 = new GroupNorm(w, prefix + ".norm1", groups, in, eps);
@@ -27,6 +28,8 @@ public final class ResnetBlock2D {
         this.conv2 = new Conv2d(w, prefix + ".conv2", out, out, 3, 1, 1);
         this.convShortcut = in != out ? new Conv2d(w, prefix + ".conv_shortcut", in, out, 1, 1, 0) : null;
         this.outputScaleFactor = outputScaleFactor;
+        this.in = in;
+        this.out = out;
     }
 
     /** x: (B, in, H, W), temb: (B, timeEmbedDim) or null -> (B, out, H, W). */
@@ -42,5 +45,50 @@ public final class ResnetBlock2D {
             else BandedConvolution.addConv1x1(out, convShortcut, x);
             return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
         });
+    }
+
+    /**
+     * forward(x, null) through blocks in turn, for an x that nothing reads afterwards (the caller's temporary, not
+     * recorded anywhere): large activations are then computed in memory already held, not in fresh tensors. A
+     * block whose conv1 halves the channels writes conv1's output and the shortcut's over the two halves of x
+     * ({@link BandedConvolution#normSiluConvAndShortcutOver}), conv2 over the first half, and leaves the second
+     * as the spare; a block that keeps the channel count writes conv1's output into the spare (the input before
+     * last, dead since) and leaves its own input as the next spare. The last up block of SD's VAE decoder (256 to
+     * 128 channels at 512x512) so runs in the memory of its input alone, where it held 1.5 times that besides.
+     *
+     * <p>The result can be a channel slice of a larger tensor (the memory it was written in): contiguous(...)
+     * compacts it for a caller that holds it long besides other large tensors.
+     */
+    public static Tensor forwardOver(ResnetBlock2D[] blocks, Tensor x) {
+        return Scope.returning(() -> {
+            Tensor current = x, spare = null;
+            for (ResnetBlock2D block : blocks) {
+                Tensor[] next = block.forwardOver(current, spare);
+                for (Tensor dead : new Tensor[] {current, spare})  // this scope's own handles, once nothing uses them
+                    if (dead != null && dead != x && dead != next[0] && dead != next[1]) dead.close();
+                current = next[0];
+                spare = next[1];
+            }
+            return current;
+        });
+    }
+
+    /** {output, spare}: spare, of the output's shape, holds nothing that is read again (or is null). */
+    private Tensor[] forwardOver(Tensor x, Tensor spare) {
+        if (timeEmbProj != null || outputScaleFactor != 1.0) return new Tensor[] {forward(x, null), null};
+        if (convShortcut != null && in == 2 * out) {
+            Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x);
+            if (halves != null) return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
+        } else if (convShortcut == null && spare != null && BandedConvolution.normSiluConvInto(norm1, conv1, x, spare)) {
+            return new Tensor[] {secondHalf(spare, x), x};
+        }
+        return new Tensor[] {forward(x, null), convShortcut == null ? x : null};
+    }
+
+    /** conv2(SiLU(norm2(h))) + residual, written over h (h's values are not read again). */
+    private Tensor secondHalf(Tensor h, Tensor residual) {
+        Tensor result = BandedConvolution.normSiluConvOver(norm2, conv2, h);
+        result.addInPlace(residual, 1);
+        return result;
     }
 }

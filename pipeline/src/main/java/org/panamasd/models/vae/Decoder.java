@@ -51,9 +51,19 @@ final class Decoder {
         x.then(t -> put(record, "decoder.conv_in", convIn.forward(t).contiguous(MemoryFormat.CHANNELS_LAST)));
         x.then(t -> put(record, "decoder.mid_block", midBlock.forward(t)));
         for (int i = 0; i < resnets.length; i++) {
-            for (ResnetBlock2D resnet : resnets[i]) x.then(t -> resnet.forward(t, null));
+            ResnetBlock2D[] block = resnets[i];
+            // Unrecorded, the block's resnets compute in the memory of their own activations (a recorded output
+            // keeps its values for the test that reads it)
+            if (record == null) x.then(t -> ResnetBlock2D.forwardOver(block, t));
+            else for (ResnetBlock2D resnet : block) x.then(t -> resnet.forward(t, null));
             Upsample2D upsampler = upsamplers[i];
-            if (upsampler != null) x.then(t -> upsampler.forward(t, null));
+            if (upsampler != null) {
+                // the upsampler holds its input while it writes an output 4x as large: a channel slice of a larger
+                // tensor (forwardOver's result) is compacted first, in a stage of its own so that the larger one
+                // is freed before the upsampler starts
+                x.then(t -> t.contiguous(MemoryFormat.CHANNELS_LAST));
+                x.then(t -> upsampler.forward(t, null));
+            }
             put(record, "decoder.up_blocks." + i, x.get());
         }
         return x.then(t -> put(record, "decoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();

@@ -1,0 +1,116 @@
+package org.panamasd.nn;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.panamasd.Autograd;
+import org.panamasd.Chain;
+import org.panamasd.DType;
+import org.panamasd.Generator;
+import org.panamasd.MemoryFormat;
+import org.panamasd.MemoryStats;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.models.blocks.ResnetBlock2D;
+import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.support.NativeTest;
+
+/**
+ * Resnets that compute in the memory of their own activations (ResnetBlock2D.forwardOver: a channel-halving
+ * block writes conv1's and the shortcut's outputs over its input's two halves, blocks that keep the channel count
+ * write into the spare) give the plain path's values and hold nothing besides their input but bands (3-5 MB of
+ * 1 MiB bands here, NCHW's oneDNN reorders included): the plain path holds a fresh conv1 output, half the input,
+ * besides it.
+ */
+class ResnetForwardOverTest extends NativeTest {
+
+    @Test
+    void aHalvingResnetThenTwoKeepingOnesGiveThePlainValuesInTheMemoryOfTheirInput() {
+        try (RandomWeights w = new RandomWeights(11); Scope s = Scope.open(); Generator g = new Generator(12); var off = Autograd.noGrad()) {
+            ResnetBlock2D[] blocks = blocks(w);
+            for (Tensor p : w.parameters().values()) if (p.dim() == 1) p.addInPlace(Tensor.randn(g, p.shape()).mul(0.2), 1);  // norms and biases not trivial
+            Weights exact = (key, shape) -> w.parameters().get(key).to(DType.FLOAT64);
+            ResnetBlock2D[] reference = blocks(exact);
+            for (MemoryFormat layout : new MemoryFormat[] {MemoryFormat.CHANNELS_LAST, MemoryFormat.CONTIGUOUS}) {
+                for (long batch : new long[] {1, 2}) {
+                    // 301 rows: not a multiple of a band
+                    Tensor x = Tensor.randn(g, batch, 64, 301 / batch, 260).mul(2).add(0.5).contiguous(layout);
+                    long bytes = x.numel() * 4;
+                    assertTrue(bytes >= BandedConvolution.minBytes, "the case must be banded");
+                    Tensor expected = wholeTensorPath(reference, x.to(DType.FLOAT64)).to(DType.FLOAT32);
+                    assertClose(expected, ResnetBlock2D.forwardOver(blocks, x.copy()), layout + " batch " + batch);
+                    // measured on a second pass: the first one of a shape times its convolution backends
+                    Tensor input = x.copy();
+                    long base = MemoryStats.now().allocatedBytes();
+                    MemoryStats.resetPeak();
+                    ResnetBlock2D.forwardOver(blocks, input);
+                    long peak = MemoryStats.now().peakBytes() - base;
+                    // the plain path's fresh conv1 output alone is half the input
+                    assertTrue(peak < bytes / 2, layout + " batch " + batch + ": peak " + peak + " bytes above the input's " + bytes);
+                }
+            }
+        }
+    }
+
+    /**
+     * The decoder runs its up blocks through forwardOver when nothing is recorded, and the plain way while recording:
+     * the shipped VAE's decoder (32 then 16 channels, so its last block halves) gives the same image both ways.
+     */
+    @Test
+    void aDecodeWrittenOverItsActivationsGivesTheRecordedPathsImage() {
+        try (AutoencoderKL vae = AutoencoderKL.load(TEACHER.resolve("vae")); Scope s = Scope.open(); Generator g = new Generator(13); var off = Autograd.noGrad()) {
+            Tensor latents = Tensor.randn(g, 1, 4, 96, 96);
+            assertTrue(32L * 192 * 192 * 4 >= BandedConvolution.minBytes, "the last block's input must be banded");
+            Tensor over = vae.decode(latents);
+            vae.recordIntermediates(new HashMap<>());
+            Tensor plain = vae.decode(latents);
+            vae.recordIntermediates(null);
+            assertClose(plain, over, "image");
+        }
+    }
+
+    private static final Path TEACHER = Path.of(System.getProperty("panamasd.root", "..")).resolve("models/fashion-teacher");
+
+    private static ResnetBlock2D[] blocks(Weights w) {
+        return new ResnetBlock2D[] {new ResnetBlock2D(w, "r0", 64, 32, 0, 8, 1e-6, 1.0), new ResnetBlock2D(w, "r1", 32, 32, 0, 8, 1e-6, 1.0),
+                new ResnetBlock2D(w, "r2", 32, 32, 0, 8, 1e-6, 1.0)};
+    }
+
+    /** Each block's forward, unbanded (the threshold raised for the call). */
+    private static Tensor wholeTensorPath(ResnetBlock2D[] blocks, Tensor x) {
+        long min = BandedConvolution.minBytes;
+        BandedConvolution.minBytes = Long.MAX_VALUE;
+        try {
+            Chain chain = Chain.from(x);
+            for (ResnetBlock2D block : blocks) chain.then(t -> block.forward(t, null));
+            return chain.get();
+        } finally {
+            BandedConvolution.minBytes = min;
+        }
+    }
+
+    /** 1 MiB bands from 4 MiB up, so that a few MiB hold many bands. */
+    @BeforeEach
+    void smallBands() {
+        BandedConvolution.minBytes = 4L << 20;
+        BandedConvolution.bandBytes = 1L << 20;
+    }
+
+    @AfterEach
+    void defaultBands() {
+        BandedConvolution.minBytes = DEFAULT_MIN;
+        BandedConvolution.bandBytes = DEFAULT_BAND;
+    }
+
+    private static final long DEFAULT_MIN = BandedConvolution.minBytes, DEFAULT_BAND = BandedConvolution.bandBytes;
+
+    private static void assertClose(Tensor expected, Tensor actual, String what) {
+        assertArrayEquals(expected.shape(), actual.shape(), what);
+        double scale = expected.abs().max().item(), diff = expected.sub(actual).abs().max().item();
+        assertTrue(diff <= 1e-5 * scale, what + ": max difference " + diff + " for values up to " + scale);
+    }
+}
