@@ -51,7 +51,7 @@ public final class BandedConvolution {
         if (!worthBands(conv, x, bytes(x)))
             return Scope.returning(() -> conv.forward(norm.forwardSilu(x)));
         return Scope.returning(() -> {
-            Tensor out = over ? x : like(x, conv.weight.size(0), x.size(2), x.size(3));
+            Tensor out = over ? x : freshOutput(x, conv.weight.size(0), x.size(2), x.size(3));
             normSiluConvBands(norm, conv, x, out, over);
             return out;
         });
@@ -105,7 +105,7 @@ public final class BandedConvolution {
         if (!worthBands(conv, x, 4 * bytes(x)))
             return Scope.returning(() -> conv.forward(Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null)));
         return Scope.returning(() -> {
-            Tensor out = like(x, conv.weight.size(0), 2 * x.size(2), 2 * x.size(3));
+            Tensor out = freshOutput(x, conv.weight.size(0), 2 * x.size(2), 2 * x.size(3));
             inBands(new Tensor[] {out}, x, 2, false, rows -> Functional.interpolate(rows, 2.0, 2.0, Functional.Interpolation.NEAREST, null),
                     rows -> new Tensor[] {conv.forward(rows)});
             return out;
@@ -194,8 +194,12 @@ public final class BandedConvolution {
         return Math.max(scale, bandBytes / rowBytes / scale * scale);
     }
 
+    /**
+     * x's size counted in float32 at least: a bfloat16 activation is normalised and activated in float32 (the whole
+     * path's norm upcasts all of it at once), so it weighs that much where banding decides and sizes bands.
+     */
     private static long bytes(Tensor x) {
-        return x.numel() * x.dtype().elementSize();
+        return x.numel() * Math.max(4, x.dtype().elementSize());
     }
 
     /**
@@ -207,6 +211,17 @@ public final class BandedConvolution {
         if (x.dim() != 4 || x.size(1) < 2) return false;
         long[] strides = x.strides();
         return strides[1] == 1 && strides[3] >= x.size(1) && strides[2] == strides[3] * x.size(3);
+    }
+
+    /**
+     * A large output, allocated after a trim: it is above malloc's mmap threshold, so it cannot reuse the freed
+     * bands of earlier passes that the heap still keeps resident, which would otherwise count besides it at what is
+     * often the step's peak (the upsampler's output of a 512x512 VAE decode). A few per decode, so without the
+     * rate limit of the trims after passes.
+     */
+    private static Tensor freshOutput(Tensor x, long channels, long height, long width) {
+        Torch.trimHeap();
+        return like(x, channels, height, width);
     }
 
     /** An uninitialised (B, channels, height, width) tensor in x's layout: channels-last is (B, H, W, C) permuted. */

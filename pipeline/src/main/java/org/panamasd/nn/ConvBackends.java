@@ -307,6 +307,9 @@ public final class ConvBackends {
             return new Timed(new Choice(winner, java.util.Collections.unmodifiableMap(seconds)), output);
         } finally {
             if (kept != null) kept.close();
+            // the losers' outputs were freed into malloc's heap (below its mmap threshold), which keeps them resident
+            // until trimmed: timing is once per shape and machine, so a trim after each is cheap
+            Torch.trimHeap();
             shapesTimed.incrementAndGet();
             timingNanos.addAndGet(System.nanoTime() - start);
         }

@@ -129,6 +129,26 @@ class BandedConvolutionTest extends NativeTest {
         }
     }
 
+    /**
+     * Banding decides by a bfloat16 activation's float32 size: the whole path's norm upcasts all of it to float32
+     * at once, so a bfloat16 tensor of half the threshold already costs that much there.
+     */
+    @Test
+    void aBfloat16ActivationGoesByBandsFromHalfTheFloat32Threshold() {
+        try (Scope params = Scope.detached(); Scope s = Scope.open(); Generator g = new Generator(10); var off = Autograd.noGrad()) {
+            Weights bf16 = (key, shape) -> (shape.length == 1 ? Tensor.ones(shape) : Tensor.randn(g, shape).mul(1 / Math.sqrt(shape[1] * 9.0)))
+                    .to(DType.BFLOAT16).moveTo(params);
+            GroupNorm norm = new GroupNorm(bf16, "norm", 8, 32, 1e-6);
+            Conv2d conv = new Conv2d(bf16, "conv", 32, 32, 3, 1, 1);
+            Tensor x = Tensor.randn(g, 1, 32, 200, 200).to(DType.BFLOAT16).contiguous(MemoryFormat.CHANNELS_LAST);
+            long bf16Bytes = x.numel() * 2;
+            assertTrue(bf16Bytes < BandedConvolution.minBytes && 2 * bf16Bytes >= BandedConvolution.minBytes, "bfloat16 size under the threshold, float32 size over");
+            BandedConvolution.normSiluConv(norm, conv, x);  // the first pass of a shape times its conv backends
+            long peak = peakAbove(() -> BandedConvolution.normSiluConv(norm, conv, x));
+            assertTrue(peak < bf16Bytes + bf16Bytes, "peak " + peak + " bytes: the output (" + bf16Bytes + ") plus less than the whole path's float32 copy of x");
+        }
+    }
+
     private static Tensor f64(Tensor t) {
         return t.to(DType.FLOAT64);
     }

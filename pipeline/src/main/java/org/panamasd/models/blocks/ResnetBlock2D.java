@@ -75,7 +75,8 @@ public final class ResnetBlock2D {
 
     /** {output, spare}: spare, of the output's shape, holds nothing that is read again (or is null). */
     private Tensor[] forwardOver(Tensor x, Tensor spare) {
-        if (timeEmbProj != null || outputScaleFactor != 1.0) return new Tensor[] {forward(x, null), null};
+        if (timeEmbProj != null) throw new IllegalArgumentException("forwardOver takes resnets without a time embedding (a VAE's); this one has time_emb_proj");
+        if (outputScaleFactor != 1.0) return new Tensor[] {forward(x, null), null};
         if (convShortcut != null && in == 2 * out) {
             Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x);
             if (halves != null) return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
