@@ -2,8 +2,6 @@ package org.panamasd.nn;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Autograd;
 import org.panamasd.DType;
@@ -21,6 +19,7 @@ import org.panamasd.support.NativeTest;
  * normalised or upsampled activation whole. Sizes are above the (test-lowered) banding threshold and not
  * multiples of a band, so the last band is a short one; both layouts, batch 1 and 2.
  */
+@org.junit.jupiter.api.extension.ExtendWith(SmallBands.class)
 class BandedConvolutionTest extends NativeTest {
 
     @Test
@@ -152,21 +151,6 @@ class BandedConvolutionTest extends NativeTest {
     private static Tensor f64(Tensor t) {
         return t.to(DType.FLOAT64);
     }
-
-    /** Bands at a test's sizes: 1 MiB bands from 4 MiB up, so that a few MiB hold many bands. */
-    @BeforeEach
-    void smallBands() {
-        BandedConvolution.minBytes = 4L << 20;
-        BandedConvolution.bandBytes = 1L << 20;
-    }
-
-    @AfterEach
-    void defaultBands() {
-        BandedConvolution.minBytes = DEFAULT_MIN;
-        BandedConvolution.bandBytes = DEFAULT_BAND;
-    }
-
-    private static final long DEFAULT_MIN = BandedConvolution.minBytes, DEFAULT_BAND = BandedConvolution.bandBytes;
 
     private static long peakAbove(java.util.function.Supplier<Tensor> body) {
         try (Scope s = Scope.open()) {

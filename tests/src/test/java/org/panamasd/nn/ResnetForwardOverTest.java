@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
 import java.util.HashMap;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Autograd;
 import org.panamasd.Chain;
@@ -26,6 +24,7 @@ import org.panamasd.support.NativeTest;
  * 1 MiB bands here, NCHW's oneDNN reorders included): the plain path holds a fresh conv1 output, half the input,
  * besides it.
  */
+@org.junit.jupiter.api.extension.ExtendWith(SmallBands.class)
 class ResnetForwardOverTest extends NativeTest {
 
     @Test
@@ -92,21 +91,6 @@ class ResnetForwardOverTest extends NativeTest {
             BandedConvolution.minBytes = min;
         }
     }
-
-    /** 1 MiB bands from 4 MiB up, so that a few MiB hold many bands. */
-    @BeforeEach
-    void smallBands() {
-        BandedConvolution.minBytes = 4L << 20;
-        BandedConvolution.bandBytes = 1L << 20;
-    }
-
-    @AfterEach
-    void defaultBands() {
-        BandedConvolution.minBytes = DEFAULT_MIN;
-        BandedConvolution.bandBytes = DEFAULT_BAND;
-    }
-
-    private static final long DEFAULT_MIN = BandedConvolution.minBytes, DEFAULT_BAND = BandedConvolution.bandBytes;
 
     private static void assertClose(Tensor expected, Tensor actual, String what) {
         assertArrayEquals(expected.shape(), actual.shape(), what);
