@@ -1,5 +1,6 @@
 package org.panamasd.nn;
 
+import java.util.Arrays;
 import java.util.function.UnaryOperator;
 import org.panamasd.Autograd;
 import org.panamasd.Device;
@@ -64,9 +65,8 @@ public final class BandedConvolution {
      */
     public static boolean normSiluConvInto(GroupNorm norm, Conv2d conv, Tensor x, Tensor out) {
         if (!worthBands(conv, x, bytes(x))) return false;
-        if (!java.util.Arrays.equals(out.shape(), new long[] {x.size(0), conv.weight.size(0), x.size(2), x.size(3)}))
-            throw new IllegalArgumentException("output " + java.util.Arrays.toString(out.shape()) + " is not the convolution's shape for input "
-                    + java.util.Arrays.toString(x.shape()));
+        if (!Arrays.equals(out.shape(), new long[] {x.size(0), conv.weight.size(0), x.size(2), x.size(3)}))
+            throw new IllegalArgumentException("output " + Arrays.toString(out.shape()) + " is not the convolution's shape for input " + Arrays.toString(x.shape()));
         try (Scope scope = Scope.open()) {
             normSiluConvBands(norm, conv, x, out, false);
         }
@@ -83,11 +83,11 @@ public final class BandedConvolution {
         long half = conv.weight.size(0);
         if (!worthBands(conv, x, bytes(x))) return null;
         if (2 * half != x.size(1) || shortcut.weight.size(0) != half || shortcut.weight.size(2) != 1 || shortcut.weight.size(3) != 1)
-            throw new IllegalArgumentException("conv " + java.util.Arrays.toString(conv.weight.shape()) + " and shortcut "
-                    + java.util.Arrays.toString(shortcut.weight.shape()) + " do not halve input " + java.util.Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("conv " + Arrays.toString(conv.weight.shape()) + " and shortcut " + Arrays.toString(shortcut.weight.shape())
+                    + " do not halve input " + Arrays.toString(x.shape()));
         Tensor[] halves = {x.narrow(1, 0, half), x.narrow(1, half, half)};
         try (Scope scope = Scope.open()) {
-            Tensor[] affine = norm.scaleShift(x, bandBytes / 4);  // from the whole of x, before any band is overwritten
+            Tensor[] affine = affine(norm, x);
             inBands(halves, x, 1, true, UnaryOperator.identity(),
                     rows -> new Tensor[] {Scope.returning(() -> conv.forward(Functional.scaleShiftSilu(rows, affine[0], affine[1]))), shortcut.forward(rows)});
         }
@@ -96,8 +96,13 @@ public final class BandedConvolution {
 
     /** The bands of conv(SiLU(norm(x))) into out, which is x itself when over. */
     private static void normSiluConvBands(GroupNorm norm, Conv2d conv, Tensor x, Tensor out, boolean over) {
-        Tensor[] affine = norm.scaleShift(x, bandBytes / 4);  // from the whole of x, before any band is overwritten
+        Tensor[] affine = affine(norm, x);
         inBands(new Tensor[] {out}, x, 1, over, rows -> Functional.scaleShiftSilu(rows, affine[0], affine[1]), rows -> new Tensor[] {conv.forward(rows)});
+    }
+
+    /** The norm's per-channel scale and shift, from the whole of x: computed before any band is written over it. */
+    private static Tensor[] affine(GroupNorm norm, Tensor x) {
+        return norm.scaleShift(x, bandBytes / 4);
     }
 
     /** conv(nearest 2x upsampling of x), banded when worth it. */
@@ -216,8 +221,8 @@ public final class BandedConvolution {
     /**
      * A large output, allocated after a trim: it is above malloc's mmap threshold, so it cannot reuse the freed
      * bands of earlier passes that the heap still keeps resident, which would otherwise count besides it at what is
-     * often the step's peak (the upsampler's output of a 512x512 VAE decode). A few per decode, so without the
-     * rate limit of the trims after passes.
+     * often the step's peak (the upsampler's output of a 512x512 VAE decode). A few per decode (a trim took 5-25 ms
+     * here), so without the rate limit of the trims after passes.
      */
     private static Tensor freshOutput(Tensor x, long channels, long height, long width) {
         Torch.trimHeap();

@@ -8,9 +8,9 @@ import org.panamasd.DType;
 import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.MemoryFormat;
-import org.panamasd.MemoryStats;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.support.AllocatorPeak;
 import org.panamasd.support.NativeTest;
 
 /**
@@ -38,7 +38,7 @@ class BandedConvolutionTest extends NativeTest {
                     // about 3e-5 relative here, so the whole fp32 path is no reference at 1e-5
                     Tensor expected = Functional.conv2d(Functional.groupNormSilu(x.to(DType.FLOAT64), 8, f64(norm.weight), f64(norm.bias), 1e-6),
                             f64(conv.weight), f64(conv.bias), 1, 1).to(DType.FLOAT32);
-                    long peak = peakAbove(() -> BandedConvolution.normSiluConv(norm, conv, x));
+                    long peak = AllocatorPeak.above(() -> BandedConvolution.normSiluConv(norm, conv, x));
                     Tensor banded = BandedConvolution.normSiluConv(norm, conv, x);
                     assertClose(expected, banded, layout + " batch " + batch);
                     assertTrue(peak < expected.numel() * 4 + convolved / 2,
@@ -62,7 +62,7 @@ class BandedConvolutionTest extends NativeTest {
                 Tensor x = Tensor.randn(g, 2, 32, 131, 150).contiguous(layout);
                 assertTrue(4 * x.numel() * 4 >= BandedConvolution.minBytes, "the case must be banded");
                 Tensor expected = conv.forward(Functional.interpolate(x, 2.0, 2.0, Functional.Interpolation.NEAREST, null));
-                long peak = peakAbove(() -> BandedConvolution.upsampleConv(conv, x));
+                long peak = AllocatorPeak.above(() -> BandedConvolution.upsampleConv(conv, x));
                 assertClose(expected, BandedConvolution.upsampleConv(conv, x), layout.toString());
                 assertTrue(peak < expected.numel() * 4 + 2 * x.numel() * 4,
                         "peak " + peak + " bytes: the output plus well under the upsampled input (" + 4 * x.numel() * 4 + ")");
@@ -143,22 +143,13 @@ class BandedConvolutionTest extends NativeTest {
             long bf16Bytes = x.numel() * 2;
             assertTrue(bf16Bytes < BandedConvolution.minBytes && 2 * bf16Bytes >= BandedConvolution.minBytes, "bfloat16 size under the threshold, float32 size over");
             BandedConvolution.normSiluConv(norm, conv, x);  // the first pass of a shape times its conv backends
-            long peak = peakAbove(() -> BandedConvolution.normSiluConv(norm, conv, x));
+            long peak = AllocatorPeak.above(() -> BandedConvolution.normSiluConv(norm, conv, x));
             assertTrue(peak < bf16Bytes + bf16Bytes, "peak " + peak + " bytes: the output (" + bf16Bytes + ") plus less than the whole path's float32 copy of x");
         }
     }
 
     private static Tensor f64(Tensor t) {
         return t.to(DType.FLOAT64);
-    }
-
-    private static long peakAbove(java.util.function.Supplier<Tensor> body) {
-        try (Scope s = Scope.open()) {
-            long base = MemoryStats.now().allocatedBytes();
-            MemoryStats.resetPeak();
-            body.get();
-            return MemoryStats.now().peakBytes() - base;
-        }
     }
 
     private static void assertClose(Tensor expected, Tensor actual, String what) {

@@ -1,5 +1,6 @@
 package org.panamasd.models.blocks;
 
+import java.util.function.Consumer;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.BandedConvolution;
@@ -18,7 +19,7 @@ public final class ResnetBlock2D {
     private final Conv2d conv1, conv2, convShortcut;
     private final Linear timeEmbProj;
     private final double outputScaleFactor;
-    private final int in, out;
+    private final int inChannels, outChannels;
 
     public ResnetBlock2D(Weights w, String prefix, int in, int out, int timeEmbedDim, int groups, double eps, double outputScaleFactor) {
         this.norm1 = new GroupNorm(w, prefix + ".norm1", groups, in, eps);
@@ -28,8 +29,8 @@ public final class ResnetBlock2D {
         this.conv2 = new Conv2d(w, prefix + ".conv2", out, out, 3, 1, 1);
         this.convShortcut = in != out ? new Conv2d(w, prefix + ".conv_shortcut", in, out, 1, 1, 0) : null;
         this.outputScaleFactor = outputScaleFactor;
-        this.in = in;
-        this.out = out;
+        this.inChannels = in;
+        this.outChannels = out;
     }
 
     /** x: (B, in, H, W), temb: (B, timeEmbedDim) or null -> (B, out, H, W). */
@@ -57,15 +58,18 @@ public final class ResnetBlock2D {
      * 128 channels at 512x512) so runs in the memory of its input alone, where it held 1.5 times that besides.
      *
      * <p>The result can be a channel slice of a larger tensor (the memory it was written in): contiguous(...)
-     * compacts it for a caller that holds it long besides other large tensors.
+     * compacts it for a caller that holds it long besides other large tensors. Should a band fail, x is left
+     * partly overwritten (it was the caller's dead temporary anyway).
      */
     public static Tensor forwardOver(ResnetBlock2D[] blocks, Tensor x) {
         return Scope.returning(() -> {
+            Consumer<Tensor> free = t -> {  // this scope's own handles, once dead; the caller's stays open
+                if (t != null && t != x) t.close();
+            };
             Tensor current = x, spare = null;
             for (ResnetBlock2D block : blocks) {
-                Tensor[] next = block.forwardOver(current, spare);
-                for (Tensor dead : new Tensor[] {current, spare})  // this scope's own handles, once nothing uses them
-                    if (dead != null && dead != x && dead != next[0] && dead != next[1]) dead.close();
+                Tensor[] next = block.stepOver(current, spare, free);
+                if (current != next[0] && current != next[1]) free.accept(current);
                 current = next[0];
                 spare = next[1];
             }
@@ -73,17 +77,21 @@ public final class ResnetBlock2D {
         });
     }
 
-    /** {output, spare}: spare, of the output's shape, holds nothing that is read again (or is null). */
-    private Tensor[] forwardOver(Tensor x, Tensor spare) {
+    /**
+     * One block of forwardOver: {output, spare}, where spare, of the output's shape, holds nothing that is read
+     * again (or is null). A spare it cannot use is freed before the block allocates its own memory.
+     */
+    private Tensor[] stepOver(Tensor x, Tensor spare, Consumer<Tensor> free) {
         if (timeEmbProj != null) throw new IllegalArgumentException("forwardOver takes resnets without a time embedding (a VAE's); this one has time_emb_proj");
-        if (outputScaleFactor != 1.0) return new Tensor[] {forward(x, null), null};
-        if (convShortcut != null && in == 2 * out) {
+        boolean unscaled = outputScaleFactor == 1.0;
+        if (unscaled && convShortcut == null && spare != null && BandedConvolution.normSiluConvInto(norm1, conv1, x, spare))
+            return new Tensor[] {secondHalf(spare, x), x};
+        free.accept(spare);
+        if (unscaled && convShortcut != null && inChannels == 2 * outChannels) {
             Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x);
             if (halves != null) return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
-        } else if (convShortcut == null && spare != null && BandedConvolution.normSiluConvInto(norm1, conv1, x, spare)) {
-            return new Tensor[] {secondHalf(spare, x), x};
         }
-        return new Tensor[] {forward(x, null), convShortcut == null ? x : null};
+        return new Tensor[] {forward(x, null), convShortcut == null && unscaled ? x : null};
     }
 
     /** conv2(SiLU(norm2(h))) + residual, written over h (h's values are not read again). */
