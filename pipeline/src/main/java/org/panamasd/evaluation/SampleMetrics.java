@@ -1,62 +1,69 @@
 package org.panamasd.evaluation;
 
-import org.panamasd.Autograd;
 import org.panamasd.DType;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
-import org.panamasd.models.dinov2.Dinov2Classifier;
 
 /**
  * What the {@code evaluate} table reports for a set of class-conditional samples, against held-out real
- * images, all through one frozen feature network: FID on its features, the share of samples its classifier
- * assigns to the prompted class, and within-class diversity relative to the real images (the mean over
- * classes of the trace of the within-class feature covariance, and of the mean per-pixel std). FID alone
- * rewards a collapsed student; the diversity ratios expose one.
+ * images, all through one frozen classifier: FID on its features, the share of samples it assigns to the
+ * prompted class, within-class diversity relative to the real images (the mean over classes of the trace of
+ * the within-class feature covariance; the same over the correctly classified samples only, so artefacts
+ * that the classifier does not recognise as the class do not count as variety; and the mean per-pixel std),
+ * and improved precision and recall ({@link PrecisionRecall}). FID alone rewards a collapsed student; the
+ * diversity ratios and the recall expose one.
  */
-public record SampleMetrics(double fid, double accuracy, double featureDiversity, double pixelDiversity) {
+public record SampleMetrics(double fid, double accuracy, double featureDiversity, double correctDiversity, double pixelDiversity,
+                            double precision, double recall) {
 
-    /** The real side: statistics of held-out images, computed once, and the classifier's accuracy on them. */
-    public record Reference(GaussianStatistics features, double featureSpread, double pixelSpread, double accuracy, int count) {
-        public static Reference of(Dinov2Classifier network, Tensor images01, long[] labels) {
+    /**
+     * The real side, computed once: statistics of held-out images, the classifier's accuracy on them, and the
+     * features of the first {@code precisionRecallCount} of them (a set the size of a row's samples, for
+     * precision and recall), which live in the caller's scope.
+     */
+    public record Reference(GaussianStatistics features, Tensor precisionRecallFeatures, double featureSpread, double correctSpread,
+                            double pixelSpread, double accuracy, int count) {
+        public static Reference of(FeatureClassifier network, Tensor images01, long[] labels, int precisionRecallCount) {
+            Tensor subset;
+            Reference partial;
             try (Scope s = Scope.open()) {
-                Tensor features = SampleMetrics.features(network, images01);
-                return new Reference(GaussianStatistics.of(features), withinClassFeatureSpread(features, labels),
-                        withinClassPixelSpread(images01, labels), SampleMetrics.accuracy(network, features, labels), (int) images01.size(0));
+                Tensor features = network.features(images01);
+                long[] predicted = network.predict(features);
+                subset = features.narrow(0, 0, Math.min(precisionRecallCount, features.size(0))).copy().moveToParent();
+                partial = new Reference(GaussianStatistics.of(features), null, withinClassFeatureSpread(features, labels),
+                        withinClassFeatureSpread(features, labels, predicted), withinClassPixelSpread(images01, labels),
+                        shareCorrect(predicted, labels), (int) images01.size(0));
             }
+            return new Reference(partial.features(), subset, partial.featureSpread(), partial.correctSpread(), partial.pixelSpread(),
+                    partial.accuracy(), partial.count());
         }
     }
 
-    public static SampleMetrics of(Dinov2Classifier network, Tensor images01, long[] labels, Reference real) {
+    public static SampleMetrics of(FeatureClassifier network, Tensor images01, long[] labels, Reference real) {
         try (Scope s = Scope.open()) {
-            Tensor features = features(network, images01);
+            Tensor features = network.features(images01);
+            long[] predicted = network.predict(features);
             double fid = GaussianStatistics.of(features).frechetDistance(real.features());
-            double accuracy = accuracy(network, features, labels);
-            return new SampleMetrics(fid, accuracy, withinClassFeatureSpread(features, labels) / real.featureSpread(),
-                    withinClassPixelSpread(images01, labels) / real.pixelSpread());
+            PrecisionRecall pr = PrecisionRecall.of(real.precisionRecallFeatures(), features, PrecisionRecall.K);
+            return new SampleMetrics(fid, shareCorrect(predicted, labels), withinClassFeatureSpread(features, labels) / real.featureSpread(),
+                    withinClassFeatureSpread(features, labels, predicted) / real.correctSpread(),
+                    withinClassPixelSpread(images01, labels) / real.pixelSpread(), pr.precision(), pr.recall());
         }
     }
 
-    /** The classifier's input features of images in [0, 1] (the network sees [-1, 1]), (N, D), in the current scope. */
-    static Tensor features(Dinov2Classifier network, Tensor images01) {
-        try (var inference = Autograd.inferenceMode()) {
-            long n = images01.size(0);
-            Tensor[] parts = new Tensor[(int) ((n + 499) / 500)];
-            for (int p = 0; p < parts.length; p++) {
-                long from = p * 500L, len = Math.min(500, n - from);
-                try (Scope s = Scope.open()) {
-                    parts[p] = network.features(network.forward(images01.narrow(0, from, len).mul(2).sub(1))).moveToParent();
-                }
-            }
-            return Tensor.cat(0, parts);
-        }
+    private static double shareCorrect(long[] predicted, long[] labels) {
+        int correct = 0;
+        for (int i = 0; i < labels.length; i++) if (predicted[i] == labels[i]) correct++;
+        return (double) correct / labels.length;
     }
 
-    private static double accuracy(Dinov2Classifier network, Tensor features, long[] labels) {
-        try (Scope s = Scope.open(); var inference = Autograd.inferenceMode()) {
-            long[] predicted = network.classify(features).argmax(1, false).toLongArray();
-            int correct = 0;
-            for (int i = 0; i < labels.length; i++) if (predicted[i] == labels[i]) correct++;
-            return (double) correct / labels.length;
+    /** The same over the rows the classifier assigns to their own class. */
+    static double withinClassFeatureSpread(Tensor features, long[] labels, long[] predicted) {
+        long[] kept = java.util.stream.IntStream.range(0, labels.length).filter(i -> predicted[i] == labels[i]).asLongStream().toArray();
+        if (kept.length == 0) return 0;
+        try (Scope s = Scope.open()) {
+            long[] keptLabels = java.util.Arrays.stream(kept).map(i -> labels[(int) i]).toArray();
+            return withinClassFeatureSpread(features.indexSelect(0, Tensor.of(kept, kept.length)), keptLabels);
         }
     }
 

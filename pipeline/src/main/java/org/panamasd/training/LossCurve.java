@@ -15,13 +15,32 @@ import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 
-/** Loss values per step for each term, drawn as a PNG at the end of a run (log scale, one colour per term). */
+/**
+ * Values per step for each term, drawn as a PNG at the end of a run, one colour per term: losses on a log
+ * scale of their magnitude, signed figures (logits, accuracies) on a linear one.
+ */
 public final class LossCurve {
+    private final boolean linear;
+
+    /** Losses: log10 |value|. */
+    public LossCurve() {
+        this(false);
+    }
+
+    /** {@code linear}: values as they are (signed), not log10 |value|. */
+    public LossCurve(boolean linear) {
+        this.linear = linear;
+    }
+
     private static final Color[] COLOURS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e), new Color(0x9467bd)};
     private final Map<String, List<double[]>> terms = new LinkedHashMap<>();
 
     public void add(String term, long step, double value) {
         terms.computeIfAbsent(term, k -> new ArrayList<>()).add(new double[] {step, value});
+    }
+
+    private double shown(double value) {
+        return linear ? value : Math.abs(value);
     }
 
     /** Writes the curves (each smoothed over a window of 1 % of its points) to {@code file}. */
@@ -40,10 +59,11 @@ public final class LossCurve {
             double[][] s = new double[pts.size()][2];
             double sum = 0;
             for (int i = 0; i < pts.size(); i++) {
-                sum += Math.abs(pts.get(i)[1]);
-                if (i >= window) sum -= Math.abs(pts.get(i - window)[1]);
+                sum += shown(pts.get(i)[1]);
+                if (i >= window) sum -= shown(pts.get(i - window)[1]);
                 s[i][0] = pts.get(i)[0];
-                s[i][1] = Math.log10(Math.max(1e-8, sum / Math.min(i + 1, window)));
+                double mean = sum / Math.min(i + 1, window);
+                s[i][1] = linear ? mean : Math.log10(Math.max(1e-8, mean));
                 maxStep = Math.max(maxStep, s[i][0]);
                 lo = Math.min(lo, s[i][1]);
                 hi = Math.max(hi, s[i][1]);
@@ -53,7 +73,7 @@ public final class LossCurve {
         if (hi <= lo) hi = lo + 1;
         g.setColor(Color.DARK_GRAY);
         g.drawRect(margin, margin / 2, w - 2 * margin, h - margin * 3 / 2);
-        g.drawString(title + "  (log10 |loss|, smoothed; x: step 0.." + (long) maxStep + ", y: " + String.format("%.2f..%.2f", lo, hi) + ")", margin, 18);
+        g.drawString(title + (linear ? "  (smoothed; x: step 0.." : "  (log10 |loss|, smoothed; x: step 0..") + (long) maxStep + ", y: " + String.format("%.2f..%.2f", lo, hi) + ")", margin, 18);
         int k = 0;
         for (var e : smooth.entrySet()) {
             g.setColor(COLOURS[k % COLOURS.length]);

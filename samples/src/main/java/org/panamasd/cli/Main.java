@@ -29,6 +29,7 @@ import picocli.CommandLine.Spec;
                 TrainVaeCommand.class,
                 TrainTextToImageCommand.class,
                 TrainFeaturesCommand.class,
+                TrainEvaluatorCommand.class,
                 TrainAddCommand.class,
                 TrainProgressiveCommand.class,
                 TrainScoreCommand.class,

@@ -9,7 +9,6 @@ import org.panamasd.DType;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
-import org.panamasd.data.FashionCaptions;
 import org.panamasd.data.FashionMnist;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.GenerationDefaults;
@@ -27,7 +26,12 @@ import org.panamasd.training.StepSeeds;
 import org.panamasd.training.TrainingCheckpoint;
 import org.panamasd.training.add.AddConfig;
 import org.panamasd.training.add.AddTrainer;
+import org.panamasd.training.add.DiscriminatorLog;
+import org.panamasd.training.add.DiscriminatorProbe;
+import org.panamasd.training.add.DiscriminatorTrainer;
 import org.panamasd.training.add.DistillationWeighting;
+import org.panamasd.training.add.HeadNorm;
+import org.panamasd.training.add.StudentScheduler;
 import org.panamasd.training.add.ProjectedDiscriminator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,9 +40,9 @@ import picocli.CommandLine.Option;
 /**
  * Distils a Turbo student from a text-to-image teacher directory with ADD, against a frozen feature network,
  * and writes the student (EMA and raw) as diffusers directories that share the teacher's tokenizer, text
- * encoder and VAE: {@code train-add --teacher DIR --features DIR --out DIR [--steps 400] [--batch 32] [--seed 0]
- * [--lambda 2.5] [--gamma 1] [--weighting exponential|sds|uniform] [--teacher-guidance 3] [--lr 5e-5]
- * [--d-lr 2e-4] [--ema 0.99] [--checkpoint-every 50] [--resume true] [--images N]}.
+ * encoder and VAE ({@code --help} lists the options). Every {@code --monitor-every} steps the discriminator is
+ * judged on held-out images ({@code discriminator.tsv}, {@code add-discriminator.png}); {@code --probe-discriminator
+ * STEPS} trains the heads alone against the frozen student and says whether they see.
  */
 @Command(name = "train-add", sortOptions = false, description = {"Distils a Turbo student from a text-to-image teacher with ADD.",
         "Against a frozen feature network; writes the EMA and raw students as diffusers directories; resumes from DIR/checkpoint."})
@@ -57,18 +61,33 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     long seed;
     @Option(names = "--lambda", description = "Distillation weight (default: 2.5).")
     Double lambda;
-    @Option(names = "--gamma", description = "R1 weight (default: 1).")
-    Double gamma;
+    @Option(names = "--gamma", defaultValue = "1", description = "R1 weight (default: ${DEFAULT-VALUE}).")
+    double gamma;
     @Option(names = "--weighting", defaultValue = "exponential", paramLabel = "exponential|sds|uniform", description = "Distillation weighting c(t) (default: ${DEFAULT-VALUE}).")
     String weighting;
     @Option(names = "--teacher-guidance", description = "Guidance of the teacher's target (default: 3).")
     Double teacherGuidance;
     @Option(names = "--lr", defaultValue = "5e-5", description = "Student learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
-    @Option(names = "--d-lr", defaultValue = "2e-4", description = "Discriminator learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--d-lr", defaultValue = "1e-4", description = "Discriminator learning rate (default: ${DEFAULT-VALUE}).")
     double discriminatorLr;
     @Option(names = "--ema", description = "Student EMA decay (default: 0.99).")
     Double ema;
+    @Option(names = "--head-norm", defaultValue = "local", paramLabel = "local|skip-first|none",
+            description = "Where the discriminator heads normalise: StyleGAN-T's BatchNormLocal after both blocks, not after the first, or nowhere (default: ${DEFAULT-VALUE}).")
+    String headNorm;
+    @Option(names = "--d-steps", defaultValue = "1", description = "Discriminator steps per student step (default: ${DEFAULT-VALUE}).")
+    int discriminatorSteps;
+    @Option(names = "--d-warmup", defaultValue = "0", paramLabel = "N", description = "First N iterations train the discriminator only, the student frozen (default: ${DEFAULT-VALUE}).")
+    int discriminatorWarmup;
+    @Option(names = "--augment", arity = "1", defaultValue = "true", description = "DiffAugment on the discriminator's inputs (default: ${DEFAULT-VALUE}).")
+    boolean augment;
+    @Option(names = "--monitor-every", defaultValue = "25", paramLabel = "N",
+            description = "Every N steps, judge 256 held-out images (128 real test images, 128 of the student's) and plot it (default: ${DEFAULT-VALUE}).")
+    int monitorEvery;
+    @Option(names = "--probe-discriminator", paramLabel = "STEPS",
+            description = "Instead of training: train the heads alone for STEPS steps against the student frozen at the teacher, and report whether they see.")
+    Integer probeSteps;
     @Option(names = "--checkpoint-every", defaultValue = "50", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
     int every;
     @Option(names = "--resume", arity = "1", defaultValue = "true", description = "Continue from the latest checkpoint if there is one (default: ${DEFAULT-VALUE}).")
@@ -88,11 +107,13 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
         Path checkpoint = out.resolve("checkpoint");
         AddConfig defaults = AddConfig.defaults();
         AddConfig config = new AddConfig(defaults.studentTimesteps(), lambda != null ? lambda : defaults.lambda(),
-                DistillationWeighting.fromName(weighting), gamma != null ? gamma : defaults.gamma(),
-                teacherGuidance != null ? teacherGuidance : defaults.teacherGuidance(), lr, discriminatorLr,
-                ema != null ? ema : defaults.emaDecay(), true);
+                DistillationWeighting.fromName(weighting), teacherGuidance != null ? teacherGuidance : defaults.teacherGuidance(), lr,
+                ema != null ? ema : defaults.emaDecay(), discriminatorSteps, discriminatorWarmup);
+        HeadNorm norm = HeadNorm.fromName(headNorm);
+        if (monitorEvery < 1) throw new IllegalArgumentException("--monitor-every must be >= 1, got " + monitorEvery);
 
         FashionMnist data = images.load();
+        FashionMnist heldOutData = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false).first(HELD_OUT);
         DiffusersConfig schedulerConfig = DiffusersConfig.read(teacherDir.resolve("scheduler/scheduler_config.json"));
         NoiseSchedule schedule = NoiseSchedule.fromConfig(schedulerConfig);
         PredictionType prediction = PredictionType.fromConfigName(schedulerConfig.string("prediction_type", "epsilon"));
@@ -108,66 +129,91 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
             int width = features.backbone().config().hiddenSize(), depth = features.backbone().config().layers();
             long textWidth = textEncoder.config().hiddenSize();
             Tensor latents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), data);
-            try (ProjectedDiscriminator discriminator = new ProjectedDiscriminator(headLayers(depth), width, textWidth, 64, seed + 7);
-                 AddTrainer trainer = new AddTrainer(config,
-                         (x, t, c) -> schedule.originalSample(prediction, student.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
-                         student.parameters(),
-                         (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
-                         z -> vae.decode(vae.unscaleLatents(z)), image -> features.forward(image).hiddenStates(), discriminator, schedule)) {
-                Map<String, Map<String, Tensor>> state = new LinkedHashMap<>();
-                state.put("student", student.parameters());
-                state.put("student_ema", trainer.studentEma());
-                state.put("discriminator", discriminator.namedParameters());
-                state.put("discriminator_buffers", discriminator.buffers());
-                Map<String, org.panamasd.optim.Optimizer> optimizers = Map.of("student", trainer.studentOptimizer(), "discriminator", trainer.discriminatorOptimizer());
-                long first = 1;
-                Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
-                if (resume && resumeFrom != null) {
-                    TrainingCheckpoint.State s = TrainingCheckpoint.load(resumeFrom, state, optimizers);
-                    trainer.setStepCount(s.step());
-                    first = s.step() + 1;
-                    System.out.println("resumed from " + resumeFrom + " at step " + s.step());
-                }
-                LossCurve curve = new LossCurve();
-                ProgressLine progress = new ProgressLine("train-add", first - 1, steps, 10);
-                String[] empty = new String[batch];
-                java.util.Arrays.fill(empty, "");
-                for (long step = first; step <= steps; step++) {
-                    AddTrainer.Losses l;
-                    try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
-                        int[] idx = data.randomBatch(g, batch);
-                        Tensor x0 = latents.indexSelect(0, Tensor.of(java.util.Arrays.stream(idx).asLongStream().toArray(), batch));
-                        String[] captions = FashionCaptions.random(data.labels(idx).toLongArray(), g);
-                        AddTrainer.Batch b;
-                        try (var frozen = Autograd.noGrad()) {
-                            CLIPTextModel.Output text = textEncoder.forward(ids(tokenizer, captions, textEncoder));
-                            Tensor uncond = textEncoder.forward(ids(tokenizer, empty, textEncoder)).lastHiddenState();
-                            // the discriminator's real images: decoded real latents, so the VAE's own blur is no tell
-                            Tensor realImages = vae.decode(vae.unscaleLatents(x0));
-                            b = new AddTrainer.Batch(x0, realImages, text.lastHiddenState(), uncond, text.pooled());
-                        }
-                            if (step == first + 2) trainer.resetTimings();  // the first steps warm up
-                        l = trainer.step(b, g);
+            Tensor heldOutLatents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), heldOutData);
+            AddTrainer.Denoiser studentDenoiser = (x, t, c) -> schedule.originalSample(prediction, student.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            AddDraws draws = new AddDraws(tokenizer, textEncoder, vae, schedule, config.studentTimesteps());
+            try (ProjectedDiscriminator discriminator = new ProjectedDiscriminator(headLayers(depth), width, textWidth, 64, norm, seed + 7);
+                 DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> features.forward(image).hiddenStates(), discriminatorLr, gamma, augment)) {
+                if (probeSteps != null) return probe(draws, data, latents, heldOutData, heldOutLatents, studentDenoiser, heads);
+                try (AddTrainer trainer = new AddTrainer(config, studentDenoiser, student.parameters(),
+                        (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
+                        z -> vae.decode(vae.unscaleLatents(z)), heads, schedule)) {
+                    Map<String, Map<String, Tensor>> state = new LinkedHashMap<>();
+                    state.put("student", student.parameters());
+                    state.put("student_ema", trainer.studentEma());
+                    state.put("discriminator", discriminator.namedParameters());
+                    state.put("discriminator_buffers", discriminator.buffers());
+                    Map<String, org.panamasd.optim.Optimizer> optimizers = Map.of("student", trainer.studentOptimizer(), "discriminator", heads.optimizer());
+                    long first = 1;
+                    Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
+                    if (resume && resumeFrom != null) {
+                        TrainingCheckpoint.State s = TrainingCheckpoint.load(resumeFrom, state, optimizers);
+                        trainer.setStepCount(s.step());
+                        first = s.step() + 1;
+                        System.out.println("resumed from " + resumeFrom + " at step " + s.step());
                     }
-                    LossCheck.finite("generator", l.generator(), step);
-                    LossCheck.finite("distillation", l.distillation(), step);
-                    LossCheck.finite("discriminator", l.discriminatorReal() + l.discriminatorFake(), step);
-                    LossCheck.finite("r1", l.r1(), step);
-                    curve.add("G adversarial", step, l.generator());
-                    curve.add("distillation", step, l.distillation());
-                    curve.add("D hinge", step, l.discriminatorReal() + l.discriminatorFake());
-                    curve.add("R1", step, l.r1());
-                    progress.update(step, batch, String.format("G %.3f  distill %.4f  D %.3f/%.3f  R1 %.4f", l.generator(), l.distillation(),
-                            l.discriminatorReal(), l.discriminatorFake(), l.r1()));
-                    if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
+                    DiscriminatorLog monitor = new DiscriminatorLog(out.resolve("discriminator.tsv"), first);
+                    LossCurve curve = new LossCurve();
+                    ProgressLine progress = new ProgressLine("train-add", first - 1, steps, 10);
+                    for (long step = first; step <= steps; step++) {
+                        AddTrainer.Losses l;
+                        try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
+                            AddTrainer.Batch b = draws.batch(data, latents, data.randomBatch(g, batch), g);
+                            if (step == first + 2) trainer.resetTimings();  // the first steps warm up
+                            l = trainer.step(b, g);
+                        }
+                        if (l.studentTrained()) {
+                            LossCheck.finite("generator", l.generator(), step);
+                            LossCheck.finite("distillation", l.distillation(), step);
+                            curve.add("G adversarial", step, l.generator());
+                            curve.add("distillation", step, l.distillation());
+                        }
+                        LossCheck.finite("discriminator", l.discriminatorReal() + l.discriminatorFake(), step);
+                        LossCheck.finite("r1", l.r1(), step);
+                        curve.add("D hinge", step, l.discriminatorReal() + l.discriminatorFake());
+                        curve.add("R1", step, l.r1());
+                        progress.update(step, batch, String.format("G %.3f  distill %.4f  D %.3f/%.3f  R1 %.4f  D acc %.2f", l.generator(),
+                                l.distillation(), l.discriminatorReal(), l.discriminatorFake(), l.r1(), l.discriminatorBatch().accuracy()));
+                        if (step % monitorEvery == 0 || step == steps) {
+                            try (Scope s = Scope.open()) {
+                                DiscriminatorProbe.Images heldOut = draws.heldOut(heldOutData, heldOutLatents, HELD_OUT, batch, studentDenoiser, seed + 101);
+                                monitor.add(step, l.discriminatorBatch(), heads.judge(heldOut.real(), heldOut.fake(), heldOut.condition(), batch));
+                            }
+                        }
+                        if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
+                    }
+                    curve.write(out.resolve("add-loss.png"), "train-add");
+                    monitor.plot(out.resolve("add-discriminator.png"), "train-add: discriminator logits and accuracy");
+                    if (timings) printTimings(trainer.partNanos(), steps - first - 1, batch);
+                    DiffusersConfig ancestral = StudentScheduler.of(schedulerConfig, config.studentTimesteps());  // fresh noise between steps, as ADD samples
+                    writeStudent(out.resolve("model"), teacherDir, ancestral, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
+                    writeStudent(out.resolve("model-raw"), teacherDir, ancestral, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
                 }
-                curve.write(out.resolve("add-loss.png"), "train-add");
-                if (timings) printTimings(trainer.partNanos(), steps - first - 1, batch);
-                writeStudent(out.resolve("model"), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
-                writeStudent(out.resolve("model-raw"), teacherDir, schedulerConfig, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
             }
         }
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
+        return 0;
+    }
+
+    /** Held-out images the discriminator is judged on: the first of the test split, and as many of the student's. */
+    private static final int HELD_OUT = 128;
+
+    /** The discriminator probe: heads alone against the frozen student, judged on held-out images; exit 0 either way, the verdict printed. */
+    private int probe(AddDraws draws, FashionMnist data, Tensor latents, FashionMnist heldOutData, Tensor heldOutLatents,
+                      AddTrainer.Denoiser student, DiscriminatorTrainer heads) throws java.io.IOException {
+        DiscriminatorLog monitor = new DiscriminatorLog(out.resolve("probe.tsv"), 1);
+        DiscriminatorProbe.Images heldOut = draws.heldOut(heldOutData, heldOutLatents, HELD_OUT, batch, student, seed + 101);
+        DiscriminatorProbe.Result result = DiscriminatorProbe.run(heads,
+                (step, g) -> draws.images(draws.batch(data, latents, data.randomBatch(g, batch), g), student, g),
+                heldOut, probeSteps, monitorEvery, batch, seed, point -> {
+                    monitor.add(point.step(), point.training().batch(), point.heldOut());
+                    System.out.printf("probe step %d: hinge %.3f  R1 %.5f  held-out accuracy %.3f  mean logit real %.3f fake %.3f%n", point.step(),
+                            point.training().realHinge() + point.training().fakeHinge(), point.training().r1(), point.heldOut().accuracy(),
+                            point.heldOut().meanRealLogit(), point.heldOut().meanFakeLogit());
+                });
+        monitor.plot(out.resolve("probe.png"), "discriminator probe (" + headNorm + ", " + featuresDir.getFileName() + ")");
+        System.out.printf("the discriminator %s: held-out accuracy %.3f after %d steps (sees from %.2f; chance 0.5)%n",
+                result.sees() ? "sees" : "does NOT see", result.last().accuracy(), probeSteps, DiscriminatorProbe.SEES);
         return 0;
     }
 

@@ -3,17 +3,14 @@ package org.panamasd.cli;
 import java.nio.file.Path;
 import java.util.Map;
 import org.panamasd.DType;
-import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.data.FashionMnist;
 import org.panamasd.io.ComponentWriter;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.training.LearningRateSchedule;
-import org.panamasd.training.LossCheck;
-import org.panamasd.training.LossCurve;
-import org.panamasd.training.StepSeeds;
-import org.panamasd.training.features.FeatureNetworkTrainer;
+import org.panamasd.models.dinov2.Dinov2Classifier;
+import org.panamasd.training.features.ClassifierTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -43,35 +40,19 @@ final class TrainFeaturesCommand implements Runnable {
 
     @Override
     public void run() {
-        FashionMnist train = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true), test = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false);
         DiffusersConfig config = DiffusersConfig.parse(CONFIG);
         LearningRateSchedule schedule = new LearningRateSchedule(lr, Math.min(100, steps / 10), steps, 0.02);
-        try (FeatureNetworkTrainer trainer = new FeatureNetworkTrainer(config, FashionMnist.CLASSES.length, schedule, seed)) {
-            LossCurve curve = new LossCurve();
-            ProgressLine progress = new ProgressLine("train-features", 0, steps, 50);
-            for (int step = 1; step <= steps; step++) {
-                double loss;
-                try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
-                    int[] idx = train.randomBatch(g, batch);
-                    loss = LossCheck.finite("cross-entropy", trainer.step(train.paddedRgb(idx), train.labels(idx), g), step);
-                }
-                curve.add("cross-entropy", step, loss);
-                progress.update(step, batch, String.format("loss %.3f", loss));
-            }
-            double accuracy;
-            try (Scope s = Scope.open()) {
-                int[] all = new int[test.size()];
-                for (int i = 0; i < all.length; i++) all[i] = i;
-                accuracy = FeatureNetworkTrainer.accuracy(trainer.network(), test.paddedRgb(all), test.labels(all));
-            }
+        try (Dinov2Classifier network = Dinov2Classifier.initialize(config, FashionMnist.CLASSES.length, seed);
+             ClassifierTrainer trainer = new ClassifierTrainer(images -> network.logits(network.forward(images)), ClassifierTrainer.parametersOf(network), schedule)) {
+            double accuracy = ClassifierRun.train("train-features", trainer, images -> network.logits(network.forward(images)), steps, batch, seed,
+                    out.resolve("feature-net-loss.png"));
             Path dir = out.resolve("feature-net");
             Map<String, String> meta = Map.of("format", "pt", "written_by", "panama-sd train-features", "test_accuracy", String.format("%.4f", accuracy));
-            ComponentWriter.write(dir, "config.json", config.toJson(), "model.safetensors", trainer.backboneParameters(), DType.FLOAT16, meta);
+            ComponentWriter.write(dir, "config.json", config.toJson(), "model.safetensors", network.backbone().parameters(), DType.FLOAT16, meta);
             try (Scope s = Scope.open()) {
-                org.panamasd.io.SafeTensorsWriter.write(halves(trainer.network().headParameters()), meta, dir.resolve("classifier.safetensors"));
+                org.panamasd.io.SafeTensorsWriter.write(halves(network.headParameters()), meta, dir.resolve("classifier.safetensors"));
             }
-            curve.write(out.resolve("feature-net-loss.png"), "train-features");
-            System.out.printf("saved %s: test accuracy %.1f %% on %d held-out images%n", dir.toAbsolutePath(), 100 * accuracy, test.size());
+            System.out.printf("saved %s: test accuracy %.1f %% on 10,000 held-out images%n", dir.toAbsolutePath(), 100 * accuracy);
         }
     }
 

@@ -1,22 +1,25 @@
 package org.panamasd.training.add;
 
 /**
- * The settings of an ADD run (Sauer et al. 2023): the student's timesteps, the distillation weight lambda and
- * weighting c(t), the R1 weight gamma (on mean-reduced logits, see {@link AdversarialLosses#r1Penalty}), the
- * teacher's classifier-free guidance in its target (1 = none), the learning rates (Adam, beta1 = 0 for the
- * discriminator), the student's EMA decay and whether to augment the discriminator's inputs.
+ * The student side of an ADD run (Sauer et al. 2023): the student's timesteps, the distillation weight lambda
+ * and weighting c(t), the teacher's classifier-free guidance in its target (1 = none), the student's learning
+ * rate (Adam) and EMA decay, and how the discriminator's updates are scheduled around the student's: k
+ * discriminator steps per student step, after a warm-up of iterations in which only the discriminator learns
+ * (the student draws, frozen). The discriminator's own settings are {@link DiscriminatorTrainer}'s.
  */
-public record AddConfig(long[] studentTimesteps, double lambda, DistillationWeighting weighting, double gamma, double teacherGuidance,
-                        double studentLearningRate, double discriminatorLearningRate, double emaDecay, boolean augment) {
+public record AddConfig(long[] studentTimesteps, double lambda, DistillationWeighting weighting, double teacherGuidance,
+                        double studentLearningRate, double emaDecay, int discriminatorSteps, int discriminatorWarmup) {
 
     public AddConfig {
         if (studentTimesteps.length == 0) throw new IllegalArgumentException("ADD needs at least one student timestep");
-        if (lambda < 0 || gamma < 0) throw new IllegalArgumentException("lambda and gamma must be >= 0");
+        if (lambda < 0) throw new IllegalArgumentException("lambda must be >= 0, got " + lambda);
+        if (discriminatorSteps < 1) throw new IllegalArgumentException("discriminator steps per student step must be >= 1, got " + discriminatorSteps);
+        if (discriminatorWarmup < 0) throw new IllegalArgumentException("discriminator warm-up must be >= 0, got " + discriminatorWarmup);
         studentTimesteps = studentTimesteps.clone();
     }
 
-    /** The paper's choices at this scale: {999, 749, 499, 249}, lambda 2.5, c(t) = alpha-bar_t, gamma 1, teacher CFG 3. */
+    /** The paper's choices at this scale: {999, 749, 499, 249}, lambda 2.5, c(t) = alpha-bar_t, teacher CFG 3; 1:1 updates, no warm-up. */
     public static AddConfig defaults() {
-        return new AddConfig(new long[] {999, 749, 499, 249}, 2.5, DistillationWeighting.EXPONENTIAL, 1.0, 3.0, 2e-5, 1e-4, 0.99, true);
+        return new AddConfig(new long[] {999, 749, 499, 249}, 2.5, DistillationWeighting.EXPONENTIAL, 3.0, 2e-5, 0.99, 1, 0);
     }
 }

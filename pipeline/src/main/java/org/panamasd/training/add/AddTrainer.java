@@ -22,8 +22,8 @@ import org.panamasd.training.Ema;
  *     augmented, decoded x̂ (the gradient flows through the feature network and the decoder into the student);
  * <li>distillation: c(t) |x̂ - x̂_teacher(sg(x̂) re-noised to t)|^2 with t uniform, the teacher optionally
  *     guided (CFG) — total student loss L_G + lambda L_distill; Adam step; EMA of the student;
- * <li>discriminator: hinge on real and (detached) generated images, R1 on the real images' features (computed
- *     once per step and reused for the penalty); Adam (beta1 = 0) step.
+ * <li>discriminator ({@link DiscriminatorTrainer}): hinge on real and (detached) generated images, R1 on the
+ *     real images' features; Adam (beta1 = 0); k steps per student step, and alone for a warm-up first.
  * </ol>
  * The teacher, the decoder and the feature network are frozen: only the student and the heads train.
  */
@@ -42,85 +42,98 @@ public final class AddTrainer implements AutoCloseable {
      */
     public record Batch(Tensor latents, Tensor realImages, Tensor context, Tensor unconditionalContext, Tensor condition) {}
 
-    public record Losses(double generator, double distillation, double discriminatorReal, double discriminatorFake, double r1) {}
+    /**
+     * One iteration's losses: the student's terms (NaN while the discriminator warms up and the student waits),
+     * and the last discriminator step's hinge halves, R1 and its judgement of its training batch.
+     */
+    public record Losses(double generator, double distillation, double discriminatorReal, double discriminatorFake, double r1,
+                         DiscriminatorTrainer.Judgement discriminatorBatch) {
+        public boolean studentTrained() {
+            return !Double.isNaN(generator);
+        }
+    }
 
     private final AddConfig config;
     private final Denoiser student, teacher;
     private final Function<Tensor, Tensor> decode;
-    private final Function<Tensor, List<Tensor>> features;
-    private final ProjectedDiscriminator discriminator;
+    private final DiscriminatorTrainer discriminator;
     private final NoiseSchedule schedule;
-    private final Optimizer studentOptimizer, discriminatorOptimizer;
+    private final Optimizer studentOptimizer;
     private final Ema studentEma;
-    private long step;
+    private long iteration;
     private final Map<String, Long> partNanos = new java.util.LinkedHashMap<>();
     private long mark;
 
     /**
      * @param studentParameters the student's trainable parameters by key (also averaged by the EMA)
      * @param decode            latents -> images in [-1, 1] (the frozen VAE decoder; identity in pixel space)
-     * @param features          images -> the frozen feature network's hidden states
+     * @param discriminator     the heads on the frozen feature network, with their optimiser
      */
     public AddTrainer(AddConfig config, Denoiser student, Map<String, Tensor> studentParameters, Denoiser teacher,
-                      Function<Tensor, Tensor> decode, Function<Tensor, List<Tensor>> features, ProjectedDiscriminator discriminator,
-                      NoiseSchedule schedule) {
+                      Function<Tensor, Tensor> decode, DiscriminatorTrainer discriminator, NoiseSchedule schedule) {
         this.config = config;
         this.student = student;
         this.teacher = teacher;
         this.decode = decode;
-        this.features = features;
         this.discriminator = discriminator;
         this.schedule = schedule;
         this.studentOptimizer = Optimizer.adamW(List.copyOf(studentParameters.values()), config.studentLearningRate(), 0.0, 0.99, 1e-8, 0, false);
-        this.discriminatorOptimizer = Optimizer.adamW(discriminator.parameters(), config.discriminatorLearningRate(), 0.0, 0.99, 1e-8, 0, false);
         this.studentEma = new Ema(studentParameters, config.emaDecay());
     }
 
+    /**
+     * One iteration: during the first {@link AddConfig#discriminatorWarmup()} iterations the student only draws
+     * (no graph) and the heads learn; after that the student takes one step, then the heads take
+     * {@link AddConfig#discriminatorSteps()} steps on the same real and generated images (fresh augmentations).
+     */
     public Losses step(Batch batch, Generator generator) {
-        step++;
+        iteration++;
+        boolean warmingUp = iteration <= config.discriminatorWarmup();
         mark = System.nanoTime();
-        try (Scope iteration = Scope.open()) {
+        try (Scope scope = Scope.open()) {
             Tensor real = batch.latents();
             int b = (int) real.size(0);
             long[] s = new long[b];
             long[] pick = Tensor.randint(0, config.studentTimesteps().length, generator, b).toLongArray();
             for (int i = 0; i < b; i++) s[i] = config.studentTimesteps()[(int) pick[i]];
-            Tensor fake = student.predictX0(schedule.addNoise(real, real.randnLike(generator), s), s, batch.context());
-            lap("student forward");
-
-            // 1. the student: adversarial term through decoder and feature network, plus distillation
-            Tensor fakeImages = decode.apply(fake);
-            Tensor fakeLogits = discriminator.logits(discriminator.select(features.apply(augment(fakeImages, generator))), batch.condition(), false);
-            Tensor generatorLoss = AdversarialLosses.generatorHinge(fakeLogits);
-            lap("decoder + feature network + heads forward (student sample)");
-            Tensor distillation = distillation(fake, batch, generator);
-            lap("teacher forward (distillation target)");
-            Tensor studentLoss = generatorLoss.add(distillation.mul(config.lambda()));
-            studentOptimizer.zeroGrad();
-            studentLoss.backward();
-            studentOptimizer.step();
-            studentEma.update(step);
-            lap("student backward (through heads, feature network, decoder) + Adam + EMA");
-
-            // 2. the discriminator: hinge on real / generated images, R1 on the real features (computed once)
-            List<Tensor> realFeatures, fakeFeatures;
-            try (var frozen = Autograd.noGrad()) {
-                realFeatures = discriminator.select(features.apply(augment(batch.realImages(), generator)));
-                fakeFeatures = discriminator.select(features.apply(augment(fakeImages.detach(), generator)));
+            Tensor noisy = schedule.addNoise(real, real.randnLike(generator), s);
+            double generatorLoss = Double.NaN, distillationLoss = Double.NaN;
+            Tensor fakeImages;
+            if (warmingUp) {
+                try (var frozen = Autograd.noGrad()) {
+                    fakeImages = decode.apply(student.predictX0(noisy, s, batch.context()));
+                }
+                lap("student forward + decoder (warm-up, no graph)");
+            } else {
+                Tensor fake = student.predictX0(noisy, s, batch.context());
+                lap("student forward");
+                // the student: adversarial term through decoder and feature network, plus distillation
+                fakeImages = decode.apply(fake);
+                Tensor adversarial = AdversarialLosses.generatorHinge(discriminator.generatorLogits(fakeImages, batch.condition(), generator));
+                lap("decoder + feature network + heads forward (student sample)");
+                Tensor distillation = distillation(fake, batch, generator);
+                lap("teacher forward (distillation target)");
+                Tensor studentLoss = adversarial.add(distillation.mul(config.lambda()));
+                studentOptimizer.zeroGrad();
+                studentLoss.backward();
+                studentOptimizer.step();
+                studentEma.update(studentSteps());
+                lap("student backward (through heads, feature network, decoder) + Adam + EMA");
+                generatorLoss = adversarial.item();
+                distillationLoss = distillation.item();
             }
-            lap("feature network forward (real + generated, discriminator step)");
-            List<Tensor> realInputs = new java.util.ArrayList<>();
-            for (Tensor f : realFeatures) realInputs.add(f.requiresGrad(true));
-            Tensor realLogits = discriminator.logits(realInputs, batch.condition(), true);
-            Tensor fakeLogitsD = discriminator.logits(fakeFeatures, batch.condition(), true);
-            Tensor realHinge = AdversarialLosses.realHinge(realLogits), fakeHinge = AdversarialLosses.fakeHinge(fakeLogitsD);
-            Tensor r1 = AdversarialLosses.r1Penalty(realLogits.mean(new long[] {1}, false), realInputs, config.gamma());
-            discriminatorOptimizer.zeroGrad();
-            realHinge.add(fakeHinge).add(r1).backward();
-            discriminatorOptimizer.step();
-            lap("heads forward + R1 (gradient of gradient) + backward + Adam");
-            return new Losses(generatorLoss.item(), distillation.item(), realHinge.item(), fakeHinge.item(), r1.item());
+            // the discriminator: hinge on real / generated images, R1 on the real features
+            DiscriminatorTrainer.Losses d = null;
+            for (int k = 0; k < config.discriminatorSteps(); k++)
+                d = discriminator.step(batch.realImages(), fakeImages.detach(), batch.condition(), generator);
+            lap("feature network (real + generated) + heads + R1 + backward + Adam");
+            return new Losses(generatorLoss, distillationLoss, d.realHinge(), d.fakeHinge(), d.r1(), d.batch());
         }
+    }
+
+    /** The student's optimiser steps so far: iterations after the discriminator's warm-up (the EMA's warm-up counts these). */
+    public long studentSteps() {
+        return Math.max(0, iteration - config.discriminatorWarmup());
     }
 
     private void lap(String part) {
@@ -159,10 +172,6 @@ public final class AddTrainer implements AutoCloseable {
         return AdversarialLosses.distillation(fake, target, Tensor.of(c, b).to(fake.dtype()));
     }
 
-    private Tensor augment(Tensor images, Generator generator) {
-        return config.augment() ? DiffAugment.apply(images, generator) : images;
-    }
-
     private static long[] concat(long[] a, long[] b) {
         long[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
@@ -178,18 +187,14 @@ public final class AddTrainer implements AutoCloseable {
         return studentOptimizer;
     }
 
-    public Optimizer discriminatorOptimizer() {
-        return discriminatorOptimizer;
-    }
-
-    public void setStepCount(long step) {
-        this.step = step;
+    /** Sets the iterations done (resuming from a checkpoint). */
+    public void setStepCount(long iterations) {
+        this.iteration = iterations;
     }
 
     @Override
     public void close() {
         studentEma.close();
         studentOptimizer.close();
-        discriminatorOptimizer.close();
     }
 }

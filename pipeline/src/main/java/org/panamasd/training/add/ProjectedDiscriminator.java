@@ -25,14 +25,15 @@ public final class ProjectedDiscriminator implements AutoCloseable {
      * @param layers       indices into the feature network's hidden states, e.g. {0, 2, 4, 6} for a 6-layer ViT
      * @param channels     the feature width
      * @param conditionDim the width of the condition embedding
+     * @param norm         where the heads normalise ({@link HeadNorm#LOCAL} is StyleGAN-T's)
      */
-    public ProjectedDiscriminator(int[] layers, long channels, long conditionDim, long cmapDim, long seed) {
+    public ProjectedDiscriminator(int[] layers, long channels, long conditionDim, long cmapDim, HeadNorm norm, long seed) {
         this.weights = new RandomWeights(seed);
         this.generator = new Generator(seed + 1);
         this.layers = layers.clone();
         this.heads = new DiscriminatorHead[layers.length];
         for (int k = 0; k < layers.length; k++)
-            heads[k] = new DiscriminatorHead(weights, "heads." + k, channels, conditionDim, cmapDim, state, generator, buffers);
+            heads[k] = new DiscriminatorHead(weights, "heads." + k, channels, conditionDim, cmapDim, norm, state, generator, buffers);
     }
 
     /** The head inputs among a feature network's hidden states. */

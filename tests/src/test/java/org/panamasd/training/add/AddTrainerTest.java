@@ -47,7 +47,7 @@ class AddTrainerTest extends NativeTest {
              UNet2DConditionModel studentNet = UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 1);
              UNet2DConditionModel teacherNet = UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 1);
              Dinov2Model dino = Dinov2Model.initialize(DiffusersConfig.parse(DINO), 2);
-             ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 1, 2}, 16, 8, 12, 3);
+             ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 1, 2}, 16, 8, 12, HeadNorm.LOCAL, 3);
              Generator g = new Generator(4)) {
             AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
                     studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
@@ -56,8 +56,8 @@ class AddTrainerTest extends NativeTest {
             Map<String, Tensor> teacherParams = teacherNet.parameters();
             List<float[]> studentBefore = snapshot(studentNet.parameters().values()), teacherBefore = snapshot(teacherParams.values());
             List<float[]> headsBefore = snapshot(discriminator.parameters()), dinoBefore = snapshot(dino.parameters().values());
-            try (AddTrainer trainer = new AddTrainer(AddConfig.defaults(), student, studentNet.parameters(), teacher, x -> x.tanh(),
-                    image -> dino.forward(image).hiddenStates(), discriminator, schedule)) {
+            try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-4, 1.0, true);
+                 AddTrainer trainer = new AddTrainer(AddConfig.defaults(), student, studentNet.parameters(), teacher, x -> x.tanh(), heads, schedule)) {
                 for (int i = 0; i < 2; i++) {
                     try (Scope step = Scope.open()) {
                         Tensor real = Tensor.randn(g, 8, 3, 8, 8).tanh();

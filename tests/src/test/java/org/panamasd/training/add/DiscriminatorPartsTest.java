@@ -51,7 +51,7 @@ class DiscriminatorPartsTest extends NativeTest {
 
     @Test
     void headsGivePerTokenLogitsAndTheirGradientReachesTheFeatures() {
-        try (Scope scope = Scope.open(); ProjectedDiscriminator d = new ProjectedDiscriminator(new int[] {0, 2}, 8, 4, 6, 5); Generator g = new Generator(6)) {
+        try (Scope scope = Scope.open(); ProjectedDiscriminator d = new ProjectedDiscriminator(new int[] {0, 2}, 8, 4, 6, HeadNorm.LOCAL, 5); Generator g = new Generator(6)) {
             List<Tensor> hidden = List.of(Tensor.randn(g, 8, 5, 8), Tensor.randn(g, 8, 5, 8), Tensor.randn(g, 8, 5, 8).requiresGrad(true));
             Tensor logits = d.logits(d.select(hidden), Tensor.randn(g, 8, 4), true);
             assertArrayEquals(new long[] {8, 10}, logits.shape());  // two heads of 5 tokens

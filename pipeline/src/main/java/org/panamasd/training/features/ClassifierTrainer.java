@@ -2,46 +2,48 @@ package org.panamasd.training.features;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Function;
 import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.models.dinov2.Dinov2Classifier;
 import org.panamasd.optim.Optimizer;
 import org.panamasd.training.LearningRateSchedule;
 
 /**
- * Trains a small ViT in the DINOv2 architecture as an image classifier (cross-entropy, AdamW, random
- * translations), to serve frozen as ADD's feature network and as the evaluator's classifier and feature
- * extractor when no pretrained DINOv2 is at hand.
+ * Trains an image classifier (cross-entropy, AdamW, random translations): the small ViT in the DINOv2
+ * architecture that serves frozen as ADD's feature network when no pretrained DINOv2 is at hand, and the
+ * convolutional evaluator that scores samples apart from it.
  */
-public final class FeatureNetworkTrainer implements AutoCloseable {
-    private final Dinov2Classifier network;
+public final class ClassifierTrainer implements AutoCloseable {
+    private final Function<Tensor, Tensor> logits;
     private final Optimizer optimizer;
     private final LearningRateSchedule learningRate;
-    private final List<Tensor> parameters = new ArrayList<>();
     private long step;
 
-    public FeatureNetworkTrainer(DiffusersConfig config, int labels, LearningRateSchedule learningRate, long seed) {
-        this.network = Dinov2Classifier.initialize(config, labels, seed);
-        parameters.addAll(network.backbone().parameters().values());
-        parameters.addAll(network.headParameters().values());
+    /**
+     * @param logits     images (B, 3, H, W) in [-1, 1] -> class logits, with a graph into {@code parameters}
+     * @param parameters everything the classifier trains
+     */
+    public ClassifierTrainer(Function<Tensor, Tensor> logits, List<Tensor> parameters, LearningRateSchedule learningRate) {
+        this.logits = logits;
         this.learningRate = learningRate;
-        this.optimizer = Optimizer.adamW(parameters, learningRate.at(1), 0.9, 0.999, 1e-8, 0.05, false);
+        this.optimizer = Optimizer.adamW(List.copyOf(parameters), learningRate.at(1), 0.9, 0.999, 1e-8, 0.05, false);
     }
 
-    public Dinov2Classifier network() {
-        return network;
+    /** A DINOv2 classifier's backbone and head parameters, in that order. */
+    public static List<Tensor> parametersOf(Dinov2Classifier network) {
+        List<Tensor> all = new ArrayList<>(network.backbone().parameters().values());
+        all.addAll(network.headParameters().values());
+        return all;
     }
 
     /** One step on images (B, 3, H, W) in [-1, 1] with labels (B,); returns the loss before the step. */
     public double step(Tensor images, Tensor labels, Generator generator) {
         step++;
         try (Scope s = Scope.open()) {
-            Tensor logits = network.logits(network.forward(translate(images, 2, generator)));
-            Tensor loss = crossEntropy(logits, labels);
+            Tensor loss = crossEntropy(logits.apply(translate(images, 2, generator)), labels);
             optimizer.setLearningRate(learningRate.at(step));
             optimizer.zeroGrad();
             loss.backward();
@@ -63,13 +65,13 @@ public final class FeatureNetworkTrainer implements AutoCloseable {
     }
 
     /** Top-1 accuracy on (images, labels), in batches, without gradients. */
-    public static double accuracy(Dinov2Classifier network, Tensor images, Tensor labels) {
+    public static double accuracy(Function<Tensor, Tensor> logits, Tensor images, Tensor labels) {
         try (Scope s = Scope.open(); var inference = org.panamasd.Autograd.inferenceMode()) {
             long n = images.size(0), correct = 0;
             for (long from = 0; from < n; from += 500) {
                 long len = Math.min(500, n - from);
                 try (Scope b = Scope.open()) {
-                    Tensor predicted = network.logits(network.forward(images.narrow(0, from, len))).argmax(1, false);
+                    Tensor predicted = logits.apply(images.narrow(0, from, len)).argmax(1, false);
                     correct += (long) predicted.eq(labels.narrow(0, from, len)).to(org.panamasd.DType.FLOAT32).sum().item();
                 }
             }
@@ -77,13 +79,8 @@ public final class FeatureNetworkTrainer implements AutoCloseable {
         }
     }
 
-    public Map<String, Tensor> backboneParameters() {
-        return network.backbone().parameters();
-    }
-
     @Override
     public void close() {
         optimizer.close();
-        network.close();
     }
 }
