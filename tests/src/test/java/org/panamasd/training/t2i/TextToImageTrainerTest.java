@@ -18,7 +18,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.schedulers.NoiseSchedule;
-import org.panamasd.support.GoldenFiles;
+import org.panamasd.support.ShippedFiles;
 import org.panamasd.support.NativeTest;
 import org.panamasd.training.LearningRateSchedule;
 import org.panamasd.training.StepSeeds;
@@ -57,7 +57,7 @@ class TextToImageTrainerTest extends NativeTest {
 
     @Test
     void aResumedRunEqualsAnUninterruptedOne(@TempDir Path tmp) {
-        CLIPTokenizer tokenizer = CLIPTokenizer.load(GoldenFiles.tokenizer());
+        CLIPTokenizer tokenizer = CLIPTokenizer.load(ShippedFiles.tokenizer());
         try (TextToImageTrainer straight = trainer(tokenizer); TextToImageTrainer first = trainer(tokenizer)) {
             train(straight, 1, 4);
             train(first, 1, 2);
@@ -78,14 +78,14 @@ class TextToImageTrainerTest extends NativeTest {
 
     @Test
     void theWrittenDirectoryIsAPipelineThatGenerates(@TempDir Path tmp) throws Exception {
-        CLIPTokenizer tokenizer = CLIPTokenizer.load(GoldenFiles.tokenizer());
+        CLIPTokenizer tokenizer = CLIPTokenizer.load(ShippedFiles.tokenizer());
         try (TextToImageTrainer t = trainer(tokenizer); AutoencoderKL vae = AutoencoderKL.initialize(DiffusersConfig.parse(VAE), 3)) {
             train(t, 1, 2);
             Path vaeDir = tmp.resolve("vae-src");
             org.panamasd.io.ComponentWriter.write(vaeDir, "config.json", DiffusersConfig.parse(VAE).toJson(), "diffusion_pytorch_model.safetensors",
                     vae.parameters(), DType.FLOAT16, Map.of());
             Path model = tmp.resolve("model");
-            new PipelineDirectoryWriter(model).modelIndexAndScheduler(DiffusersConfig.parse(SCHEDULER)).tokenizer(GoldenFiles.tokenizer())
+            new PipelineDirectoryWriter(model).modelIndexAndScheduler(DiffusersConfig.parse(SCHEDULER)).tokenizer(ShippedFiles.tokenizer())
                     .textEncoder(DiffusersConfig.parse(TEXT), t.textEma(), DType.FLOAT16).unet(DiffusersConfig.parse(UNET), t.unetEma(), DType.FLOAT16)
                     .copyComponent("vae", vaeDir);
             assertTrue(Files.readString(model.resolve("model_index.json")).contains("\"DDIMScheduler\""));
