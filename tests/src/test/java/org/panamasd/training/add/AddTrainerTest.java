@@ -80,4 +80,42 @@ class AddTrainerTest extends NativeTest {
             }
         }
     }
+
+    @Test
+    void duringTheWarmUpOnlyTheDiscriminatorLearns() {
+        NoiseSchedule schedule = NoiseSchedule.fromConfig(DiffusersConfig.parse("{\"rescale_betas_zero_snr\": true}"));
+        AddConfig d = AddConfig.defaults();
+        AddConfig warmUp = new AddConfig(d.studentTimesteps(), d.lambda(), d.weighting(), d.teacherGuidance(), d.studentLearningRate(), d.emaDecay(), 2, 1);
+        try (Scope scope = Scope.open();
+             UNet2DConditionModel studentNet = UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 1);
+             Dinov2Model dino = Dinov2Model.initialize(DiffusersConfig.parse(DINO), 2);
+             ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 2}, 16, 8, 12, HeadNorm.SKIP_FIRST, 3);
+             Generator g = new Generator(4)) {
+            AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
+                    studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-3, 1.0, false);
+                 AddTrainer trainer = new AddTrainer(warmUp, student, studentNet.parameters(), student, x -> x.tanh(), heads, schedule)) {
+                List<float[]> studentBefore = snapshot(studentNet.parameters().values()), emaBefore = snapshot(trainer.studentEma().values());
+                List<float[]> headsBefore = snapshot(discriminator.parameters());
+                AddTrainer.Losses first = step(trainer, g);
+                assertFalse(first.studentTrained(), "iteration 1 is the warm-up: " + first);
+                assertFalse(changed(studentBefore, studentNet.parameters().values()), "the student waits");
+                assertFalse(changed(emaBefore, trainer.studentEma().values()), "its EMA waits");
+                assertTrue(changed(headsBefore, discriminator.parameters()), "the heads learn");
+                assertEquals(0, trainer.studentSteps());
+                AddTrainer.Losses second = step(trainer, g);
+                assertTrue(second.studentTrained() && Double.isFinite(second.generator()), second.toString());
+                assertTrue(changed(studentBefore, studentNet.parameters().values()), "after the warm-up the student learns");
+                assertEquals(1, trainer.studentSteps());
+                assertTrue(second.discriminatorBatch().accuracy() >= 0 && second.discriminatorBatch().accuracy() <= 1);
+            }
+        }
+    }
+
+    private static AddTrainer.Losses step(AddTrainer trainer, Generator g) {
+        try (Scope step = Scope.open()) {
+            Tensor real = Tensor.randn(g, 8, 3, 8, 8).tanh();
+            return trainer.step(new AddTrainer.Batch(real, real, Tensor.randn(g, 8, 1, 16), Tensor.zeros(8, 1, 16), Tensor.randn(g, 8, 8)), g);
+        }
+    }
 }
