@@ -2,6 +2,8 @@ package org.panamasd.models.clip;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -12,7 +14,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,16 +33,18 @@ public final class CLIPTokenizer {
 
     private final Map<String, Integer> vocab;
     private final Map<String, Integer> mergeRanks;
-    private final Map<String, String[]> cache;
+    /** Words met and their BPE tokens, bounded: a service tokenizes whatever words its users send. */
+    private final Cache<String, String[]> cache;
+    static final int CACHED_WORDS = 10_000;
     private final int startId, endId;
     private final String padToken;
     private final int padId;
 
     public CLIPTokenizer(Map<String, Integer> vocab, List<String> merges) {
-        this(Map.copyOf(vocab), ranks(merges), new ConcurrentHashMap<>(), END);
+        this(Map.copyOf(vocab), ranks(merges), Caffeine.newBuilder().maximumSize(CACHED_WORDS).<String, String[]>build(), END);
     }
 
-    private CLIPTokenizer(Map<String, Integer> vocab, Map<String, Integer> mergeRanks, Map<String, String[]> cache, String padToken) {
+    private CLIPTokenizer(Map<String, Integer> vocab, Map<String, Integer> mergeRanks, Cache<String, String[]> cache, String padToken) {
         this.vocab = vocab;
         this.mergeRanks = mergeRanks;
         this.cache = cache;
@@ -63,6 +66,12 @@ public final class CLIPTokenizer {
      */
     public CLIPTokenizer withPadToken(String token) {
         return new CLIPTokenizer(vocab, mergeRanks, cache, token);
+    }
+
+    /** Words in the BPE cache now (at most {@link #CACHED_WORDS}, give or take the cache's pending evictions). */
+    long cachedWords() {
+        cache.cleanUp();
+        return cache.estimatedSize();
     }
 
     public int padId() {
@@ -127,7 +136,7 @@ public final class CLIPTokenizer {
             }
             StringBuilder mapped = new StringBuilder();
             for (byte b : piece.getBytes(StandardCharsets.UTF_8)) mapped.append(BYTE_TO_CHAR[b & 0xff]);
-            tokens.addAll(Arrays.asList(cache.computeIfAbsent(mapped.toString(), this::bpe)));
+            tokens.addAll(Arrays.asList(cache.get(mapped.toString(), this::bpe)));
         }
         return tokens;
     }
