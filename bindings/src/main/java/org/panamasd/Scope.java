@@ -74,6 +74,7 @@ public final class Scope implements AutoCloseable {
      * }
      */
     public static Tensor returning(java.util.function.Supplier<Tensor> body) {
+        current();  // the result moves to the caller's scope: without one, say so before the body runs
         Scope inner = open();
         try (inner) {
             Tensor result = body.get();

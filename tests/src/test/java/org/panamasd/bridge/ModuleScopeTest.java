@@ -46,6 +46,23 @@ class ModuleScopeTest extends NativeTest {
     }
 
     @Test
+    void aForwardWithoutAnOpenScopeSaysSo() throws Exception {
+        long before = MemoryStats.liveTensorCount();
+        Throwable[] thrown = new Throwable[1];
+        Thread bare = Thread.ofPlatform().name("bare").start(() -> {  // a thread that never opened a scope
+            try {
+                Scope.returning(() -> Tensor.ones(2));
+            } catch (Throwable t) {
+                thrown[0] = t;
+            }
+        });
+        bare.join();
+        assertInstanceOf(IllegalStateException.class, thrown[0]);
+        assertTrue(thrown[0].getMessage().contains("no open Scope"), thrown[0].getMessage());
+        assertEquals(before, MemoryStats.liveTensorCount(), "nothing made, nothing left");
+    }
+
+    @Test
     void aFailingForwardFreesItsTemporariesAndRestoresTheScope() {
         try (Scope caller = Scope.open()) {
             long before = MemoryStats.liveTensorCount();
