@@ -41,17 +41,17 @@ class GenerateAndInspectTest extends NativeTest {
         assertEquals("7", text.get("seed"));
         assertEquals("1", text.get("steps"), "the model's panama-sd.json: one step");
         assertEquals("0.0", text.get("guidance"));
-        assertEquals("DDIMScheduler", text.get("scheduler"));
+        assertEquals("LCMScheduler", text.get("scheduler"), "the student's ancestral scheduler");
         assertTrue(text.get("model").endsWith("models/fashion-turbo"), text.get("model"));
         assertTrue(text.get("batch").startsWith("2"), text.get("batch"));
-        assertTrue(text.get("parameters").startsWith("a photo of an ankle boot\nNegative prompt: blurry\nSteps: 1, Sampler: DDIMScheduler"),
+        assertTrue(text.get("parameters").startsWith("a photo of an ankle boot\nNegative prompt: blurry\nSteps: 1, Sampler: LCMScheduler"),
                 text.get("parameters"));
         assertTrue(text.get("parameters").contains("Seed: 7, Size: 32x32"), text.get("parameters"));
 
         CliRun inspect = CliRun.of("inspect", png.toString());
         assertEquals(0, inspect.exitCode(), inspect.toString());
         for (String line : new String[] {"prompt           a photo of an ankle boot", "negative_prompt  blurry", "seed             7",
-                "scheduler        DDIMScheduler", "Negative prompt: blurry"})
+                "scheduler        LCMScheduler", "Negative prompt: blurry"})
             assertTrue(inspect.out().contains(line), "inspect shows '" + line + "':\n" + inspect.out());
     }
 

@@ -28,6 +28,9 @@ class StudentSchedulerTest extends NativeTest {
         assertArrayEquals(new double[] {999, 749, 499, 249}, scheduler.timesteps());
         scheduler.setTimesteps(2);
         assertArrayEquals(new double[] {999, 499}, scheduler.timesteps());
+        scheduler.setTimesteps(12);  // a user may ask for more steps than the student trained on
+        assertEquals(12, scheduler.timesteps().length);
+        assertEquals(999, scheduler.timesteps()[0]);
         var e = assertThrows(IllegalArgumentException.class, () -> StudentScheduler.of(DiffusersConfig.parse(TEACHER), new long[] {999, 500}));
         assertTrue(e.getMessage().contains("999, 500"), e.getMessage());
     }
