@@ -182,7 +182,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                         }
                         if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
                     }
-                    curve.write(out.resolve("add-loss.png"), "train-add");
+                    if (first <= steps) curve.write(out.resolve("add-loss.png"), "train-add");  // a resume that only writes the students keeps the last curve
                     monitor.plot(out.resolve("add-discriminator.png"), "train-add: discriminator logits and accuracy");
                     if (timings) printTimings(trainer.partNanos(), steps - first - 1, batch);
                     DiffusersConfig ancestral = StudentScheduler.of(schedulerConfig, config.studentTimesteps());  // fresh noise between steps, as ADD samples
