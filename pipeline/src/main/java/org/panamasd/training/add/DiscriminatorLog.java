@@ -26,11 +26,19 @@ public final class DiscriminatorLog {
             List<String> kept = new ArrayList<>(List.of(HEADER));
             if (Files.isRegularFile(file))
                 for (String line : Files.readAllLines(file, StandardCharsets.UTF_8))
-                    if (!line.startsWith("step") && !line.isBlank() && Long.parseLong(line.split("\t")[0]) < firstStep) kept.add(line);
+                    if (!line.startsWith("step") && !line.isBlank() && stepOf(line) < firstStep) kept.add(line);
             Files.createDirectories(file.toAbsolutePath().getParent());
             Files.write(file, kept, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    private long stepOf(String line) {
+        try {
+            return Long.parseLong(line.split("\t")[0]);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(file + ": a line that is not a judgement: '" + line + "'");
         }
     }
 
@@ -51,7 +59,7 @@ public final class DiscriminatorLog {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (line.startsWith("step") || line.isBlank()) continue;
                 String[] f = line.split("\t");
-                long step = Long.parseLong(f[0]);
+                long step = stepOf(line);
                 curve.add("held-out real logit", step, Double.parseDouble(f[4]));
                 curve.add("held-out fake logit", step, Double.parseDouble(f[5]));
                 curve.add("held-out accuracy", step, Double.parseDouble(f[6]));
