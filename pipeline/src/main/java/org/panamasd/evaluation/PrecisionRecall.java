@@ -26,15 +26,15 @@ public record PrecisionRecall(double precision, double recall) {
             generated = generated.to(DType.FLOAT64);
             Tensor realRadii = kthNeighbourSquared(real, k), generatedRadii = kthNeighbourSquared(generated, k);
             Tensor between = squaredDistances(generated, real);                                    // (M, N)
-            double precision = within(between, realRadii.unsqueeze(0), 1);
-            double recall = within(between.transpose(0, 1), generatedRadii.unsqueeze(0), 1);
+            double precision = within(between, realRadii.unsqueeze(0));
+            double recall = within(between.transpose(0, 1), generatedRadii.unsqueeze(0));
             return new PrecisionRecall(precision, recall);
         }
     }
 
     /** The share of rows of {@code distances} with at least one entry within its column's radius. */
-    private static double within(Tensor distances, Tensor radii, long dim) {
-        Tensor inside = distances.le(radii).to(DType.FLOAT32).max(dim, false);
+    private static double within(Tensor distances, Tensor radii) {
+        Tensor inside = distances.le(radii).to(DType.FLOAT32).max(1, false);
         return inside.mean().item();
     }
 

@@ -24,18 +24,14 @@ public record SampleMetrics(double fid, double accuracy, double featureDiversity
     public record Reference(GaussianStatistics features, Tensor precisionRecallFeatures, double featureSpread, double correctSpread,
                             double pixelSpread, double accuracy, int count) {
         public static Reference of(FeatureClassifier network, Tensor images01, long[] labels, int precisionRecallCount) {
-            Tensor subset;
-            Reference partial;
             try (Scope s = Scope.open()) {
                 Tensor features = network.features(images01);
                 long[] predicted = network.predict(features);
-                subset = features.narrow(0, 0, Math.min(precisionRecallCount, features.size(0))).copy().moveToParent();
-                partial = new Reference(GaussianStatistics.of(features), null, withinClassFeatureSpread(features, labels),
+                Tensor subset = features.narrow(0, 0, Math.min(precisionRecallCount, features.size(0))).copy().moveToParent();
+                return new Reference(GaussianStatistics.of(features), subset, withinClassFeatureSpread(features, labels),
                         withinClassFeatureSpread(features, labels, predicted), withinClassPixelSpread(images01, labels),
                         shareCorrect(predicted, labels), (int) images01.size(0));
             }
-            return new Reference(partial.features(), subset, partial.featureSpread(), partial.correctSpread(), partial.pixelSpread(),
-                    partial.accuracy(), partial.count());
         }
     }
 

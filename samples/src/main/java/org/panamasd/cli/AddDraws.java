@@ -11,6 +11,7 @@ import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.schedulers.NoiseSchedule;
+import org.panamasd.training.add.AddConfig;
 import org.panamasd.training.add.AddTrainer;
 import org.panamasd.training.add.DiscriminatorProbe;
 
@@ -24,14 +25,14 @@ final class AddDraws {
     private final CLIPTextModel textEncoder;
     private final AutoencoderKL vae;
     private final NoiseSchedule schedule;
-    private final long[] studentTimesteps;
+    private final AddConfig config;
 
-    AddDraws(CLIPTokenizer tokenizer, CLIPTextModel textEncoder, AutoencoderKL vae, NoiseSchedule schedule, long[] studentTimesteps) {
+    AddDraws(CLIPTokenizer tokenizer, CLIPTextModel textEncoder, AutoencoderKL vae, NoiseSchedule schedule, AddConfig config) {
         this.tokenizer = tokenizer;
         this.textEncoder = textEncoder;
         this.vae = vae;
         this.schedule = schedule;
-        this.studentTimesteps = studentTimesteps.clone();
+        this.config = config;
     }
 
     /** A batch of the images at {@code idx} (latents of {@code data}), captions drawn with {@code g}; in the current scope. */
@@ -51,10 +52,7 @@ final class AddDraws {
 
     /** The batch's real images beside the student's images drawn from its latents at random student timesteps. */
     DiscriminatorProbe.Images images(AddTrainer.Batch batch, AddTrainer.Denoiser student, Generator g) {
-        int b = (int) batch.latents().size(0);
-        long[] s = new long[b];
-        long[] pick = Tensor.randint(0, studentTimesteps.length, g, b).toLongArray();
-        for (int i = 0; i < b; i++) s[i] = studentTimesteps[(int) pick[i]];
+        long[] s = config.drawStudentTimesteps((int) batch.latents().size(0), g);
         try (var frozen = Autograd.noGrad()) {
             Tensor noisy = schedule.addNoise(batch.latents(), batch.latents().randnLike(g), s);
             Tensor fake = vae.decode(vae.unscaleLatents(student.predictX0(noisy, s, batch.context())));
@@ -77,7 +75,9 @@ final class AddDraws {
                 }
             }
         }
-        return new DiscriminatorProbe.Images(Tensor.cat(0, real), Tensor.cat(0, fake), Tensor.cat(0, condition));
+        DiscriminatorProbe.Images all = new DiscriminatorProbe.Images(Tensor.cat(0, real), Tensor.cat(0, fake), Tensor.cat(0, condition));
+        for (Tensor[] parts : new Tensor[][] {real, fake, condition}) for (Tensor t : parts) t.close();  // only the whole set stays
+        return all;
     }
 
     private Tensor ids(String[] captions) {

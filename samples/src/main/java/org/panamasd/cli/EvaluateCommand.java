@@ -85,13 +85,15 @@ final class EvaluateCommand implements java.util.concurrent.Callable<Integer> {
              Dinov2Classifier featureNet = features != null ? Dinov2Classifier.load(features).freeze() : null) {
             int[] all = new int[test.size()];
             for (int i = 0; i < all.length; i++) all[i] = i;
-            SampleMetrics.Reference real, realFeatureNet = null;
+            // the references' precision-and-recall features live in this command's scope; the 10,000 images only until they are made
+            Tensor realImages;
             try (Scope s = Scope.open()) {
-                Tensor images = test.paddedRgb(all).add(1).div(2);
-                long[] labels = test.labels(all).toLongArray();
-                real = moveOut(SampleMetrics.Reference.of(evaluatorNet, images, labels, samples));
-                if (featureNet != null) realFeatureNet = moveOut(SampleMetrics.Reference.of(FeatureClassifier.of(featureNet), images, labels, samples));
+                realImages = test.paddedRgb(all).add(1).div(2).moveToParent();
             }
+            long[] labels = test.labels(all).toLongArray();
+            SampleMetrics.Reference real = SampleMetrics.Reference.of(evaluatorNet, realImages, labels, samples);
+            SampleMetrics.Reference realFeatureNet = featureNet != null ? SampleMetrics.Reference.of(FeatureClassifier.of(featureNet), realImages, labels, samples) : null;
+            realImages.close();
             System.out.printf("real test images: evaluator accuracy %.3f%s%n", real.accuracy(),
                     realFeatureNet != null ? String.format(", feature network accuracy %.3f", realFeatureNet.accuracy()) : "");
             for (Row row : rows) {
@@ -122,12 +124,6 @@ final class EvaluateCommand implements java.util.concurrent.Callable<Integer> {
         Files.writeString(out.resolve("table.md"), table.toString());
         System.out.println("wrote " + out.resolve("table.md") + " and one grid per row in " + out);
         return 0;
-    }
-
-    /** The reference with its precision-and-recall features moved into the enclosing scope. */
-    private static SampleMetrics.Reference moveOut(SampleMetrics.Reference r) {
-        r.precisionRecallFeatures().moveToParent();
-        return r;
     }
 
     /** " mean ± half-range |" of one figure over the seeds (just the value for one seed). */

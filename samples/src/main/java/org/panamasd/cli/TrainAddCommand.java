@@ -131,7 +131,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
             Tensor latents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), data);
             Tensor heldOutLatents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), heldOutData);
             AddTrainer.Denoiser studentDenoiser = (x, t, c) -> schedule.originalSample(prediction, student.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
-            AddDraws draws = new AddDraws(tokenizer, textEncoder, vae, schedule, config.studentTimesteps());
+            AddDraws draws = new AddDraws(tokenizer, textEncoder, vae, schedule, config);
             try (ProjectedDiscriminator discriminator = new ProjectedDiscriminator(headLayers(depth), width, textWidth, 64, norm, seed + 7);
                  DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> features.forward(image).hiddenStates(), discriminatorLr, gamma, augment)) {
                 if (probeSteps != null) return probe(draws, data, latents, heldOutData, heldOutLatents, studentDenoiser, heads);

@@ -1,5 +1,8 @@
 package org.panamasd.training.add;
 
+import org.panamasd.Generator;
+import org.panamasd.Tensor;
+
 /**
  * The student side of an ADD run (Sauer et al. 2023): the student's timesteps, the distillation weight lambda
  * and weighting c(t), the teacher's classifier-free guidance in its target (1 = none), the student's learning
@@ -16,6 +19,14 @@ public record AddConfig(long[] studentTimesteps, double lambda, DistillationWeig
         if (discriminatorSteps < 1) throw new IllegalArgumentException("discriminator steps per student step must be >= 1, got " + discriminatorSteps);
         if (discriminatorWarmup < 0) throw new IllegalArgumentException("discriminator warm-up must be >= 0, got " + discriminatorWarmup);
         studentTimesteps = studentTimesteps.clone();
+    }
+
+    /** A student timestep per sample, each drawn uniformly from {@link #studentTimesteps()} with {@code generator}. */
+    public long[] drawStudentTimesteps(int batch, Generator generator) {
+        long[] pick = Tensor.randint(0, studentTimesteps.length, generator, batch).toLongArray();
+        long[] s = new long[batch];
+        for (int i = 0; i < batch; i++) s[i] = studentTimesteps[(int) pick[i]];
+        return s;
     }
 
     /** The paper's choices at this scale: {999, 749, 499, 249}, lambda 2.5, c(t) = alpha-bar_t, teacher CFG 3; 1:1 updates, no warm-up. */

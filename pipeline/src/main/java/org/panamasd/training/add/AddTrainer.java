@@ -92,10 +92,7 @@ public final class AddTrainer implements AutoCloseable {
         mark = System.nanoTime();
         try (Scope scope = Scope.open()) {
             Tensor real = batch.latents();
-            int b = (int) real.size(0);
-            long[] s = new long[b];
-            long[] pick = Tensor.randint(0, config.studentTimesteps().length, generator, b).toLongArray();
-            for (int i = 0; i < b; i++) s[i] = config.studentTimesteps()[(int) pick[i]];
+            long[] s = config.drawStudentTimesteps((int) real.size(0), generator);
             Tensor noisy = schedule.addNoise(real, real.randnLike(generator), s);
             double generatorLoss = Double.NaN, distillationLoss = Double.NaN;
             Tensor fakeImages;
@@ -125,7 +122,7 @@ public final class AddTrainer implements AutoCloseable {
             // the discriminator: hinge on real / generated images, R1 on the real features
             DiscriminatorTrainer.Losses d = null;
             for (int k = 0; k < config.discriminatorSteps(); k++)
-                d = discriminator.step(batch.realImages(), fakeImages.detach(), batch.condition(), generator);
+                d = discriminator.step(batch.realImages(), fakeImages, batch.condition(), generator);
             lap("feature network (real + generated) + heads + R1 + backward + Adam");
             return new Losses(generatorLoss, distillationLoss, d.realHinge(), d.fakeHinge(), d.r1(), d.batch());
         }
