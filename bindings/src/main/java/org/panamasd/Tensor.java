@@ -196,8 +196,16 @@ public final class Tensor implements AutoCloseable {
     /** Frees this tensor now, ahead of its scope (or when native calls of other threads on it end). Idempotent. */
     @Override
     public void close() {
-        Scope s = scope;
-        if (s != null) s.remove(this);
+        closeFrom(scope);
+    }
+
+    /**
+     * Closes the tensor found in scope {@code s} (null: in none). It is freed only once its owner let it go: if
+     * another thread moved it meanwhile (the removal fails), the close applies to its new owner, which may
+     * refuse it (another thread's stack scope), instead of freeing a tensor that now belongs to someone else.
+     */
+    void closeFrom(Scope s) {
+        while (s != null && !s.remove(this)) s = scope;
         release();
     }
 
