@@ -47,4 +47,15 @@ class GoldenHarnessTest extends NativeTest {
             assertThrows(AssertionError.class, () -> stacked.next(new long[] {2, 1}, DType.FLOAT32, Device.CPU), "another shape");
         }
     }
+
+    @Test
+    void aKindWithoutACheckFailsWhereTheCasesAreRequiredUnlessListed() {
+        assertThrows(AssertionError.class, () -> GoldenParityTest.unchecked("stable_diffusion_new_thing", true), "unlisted, required");
+        var optional = assertThrows(org.opentest4j.TestAbortedException.class, () -> GoldenParityTest.unchecked("stable_diffusion_new_thing", false));
+        assertTrue(optional.getMessage().contains("stable_diffusion_new_thing"), optional.getMessage());
+        if (GoldenParityTest.NOT_BUILT_YET.isEmpty()) return;  // every kind is built
+        String listed = GoldenParityTest.NOT_BUILT_YET.keySet().iterator().next();
+        var skipped = assertThrows(org.opentest4j.TestAbortedException.class, () -> GoldenParityTest.unchecked(listed, true));
+        assertTrue(skipped.getMessage().contains("issue"), skipped.getMessage());
+    }
 }

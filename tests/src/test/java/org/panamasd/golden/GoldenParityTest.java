@@ -17,8 +17,9 @@ import org.panamasd.support.NativeTest;
 /**
  * Parity with the reference implementations: one test per case directory under the golden root
  * ({@link GoldenRoot}), named after the directory and dispatched on the kind in its case.json. A missing root
- * fails where the cases are required (-Pgolden, CI) and is skipped elsewhere; a kind not built yet is reported
- * as skipped, naming the kind.
+ * fails where the cases are required (-Pgolden, CI) and is skipped elsewhere. A kind without a check is skipped
+ * naming the kind; where the cases are required only the kinds of {@link #NOT_BUILT_YET} may be, and any other
+ * fails the run, so a new kind in the golden root cannot go unnoticed.
  */
 @Tag("golden")
 class GoldenParityTest extends NativeTest {
@@ -34,6 +35,13 @@ class GoldenParityTest extends NativeTest {
             "stable_diffusion_xl_pipeline", new SdXlPipelineCaseCheck(),
             "stable_diffusion_img2img_pipeline", new SdImg2ImgCaseCheck(),
             "dinov2_model", new Dinov2CaseCheck());
+
+    /** Kinds the golden root holds that no check reads yet, each with the issue that builds it. */
+    static final Map<String, String> NOT_BUILT_YET = Map.of(
+            "stable_diffusion_single_file", "issue 18",
+            "stable_diffusion_lora", "issue 18",
+            "stable_diffusion_inpaint_pipeline", "issue 18",
+            "stable_diffusion_controlnet_pipeline", "issue 18");
 
     @FunctionalInterface
     interface CaseCheck {
@@ -54,10 +62,20 @@ class GoldenParityTest extends NativeTest {
         return dirs.stream().map(dir -> DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
             GoldenCase c = new GoldenCase(dir);
             CaseCheck check = CHECKS.get(c.kind());
-            Assumptions.assumeTrue(check != null, "case kind '" + c.kind() + "' is not built yet");
+            if (check == null) unchecked(c.kind(), GoldenRoot.required());
             try (Scope scope = Scope.open()) {
                 check.check(c);
             }
         }));
+    }
+
+    /** A case kind without a check: skipped where it is listed or the cases are optional, else a failure. */
+    static void unchecked(String kind, boolean required) {
+        String issue = NOT_BUILT_YET.get(kind);
+        if (issue != null) Assumptions.abort("case kind '" + kind + "' is not built yet (" + issue + ")");
+        if (required)
+            throw new AssertionError("case kind '" + kind + "' has no check and is not listed in GoldenParityTest.NOT_BUILT_YET: "
+                    + "build its check or list it with the issue that builds it");
+        Assumptions.abort("case kind '" + kind + "' is not built yet");
     }
 }
