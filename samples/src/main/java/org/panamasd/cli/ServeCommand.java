@@ -35,12 +35,23 @@ final class ServeCommand implements Callable<Integer> {
     int queue = DEFAULTS.queueCapacity();
     @Option(names = "--max-steps", paramLabel = "N", description = "The most steps a request may ask for (default: 200).")
     int maxSteps = DEFAULTS.maxSteps();
+    @Option(names = "--max-side", paramLabel = "PX", description = "The longest width or height a request may ask for (default: 512).")
+    int maxSide = DEFAULTS.maxSide();
+    @Option(names = "--max-pixels-steps", paramLabel = "N", description = {"The most width × height × steps of one request, doubled with guidance > 1",
+            "(default: 65536: 128² × 4 steps, or 32² × 64; seconds on the shipped model)."})
+    long maxPixelSteps = DEFAULTS.limits().maxPixelSteps();
+    @Option(names = "--max-output-pixels", paramLabel = "N", description = "The most pixels of one image sent back, after the model's upscale (default: 2048²).")
+    long maxOutputPixels = DEFAULTS.limits().maxOutputPixels();
+    @Option(names = "--allow-host", paramLabel = "NAME", split = ",", description = {"Host names the service also answers as (behind a proxy, or a DNS name of",
+            "this machine); IP addresses and localhost are always answered. '*' answers any (no DNS-rebinding guard)."})
+    java.util.List<String> allowedHosts = new java.util.ArrayList<>();
 
     @Override
     public Integer call() throws InterruptedException {
         Path dir = model != null ? model : GenerateCommand.defaultModel();
         ServiceSettings settings = ServiceSettings.of(dir).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
-                .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue).withMaxSteps(maxSteps);
+                .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
+                .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts);
         ServiceServer server = ServiceServer.start(settings);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
         System.out.printf("serving %s (%s) on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,

@@ -2,6 +2,7 @@ package org.panamasd.service;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -13,16 +14,23 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 
 /**
  * The service without HTTP: one loaded model (its weights in detached scopes, shared by the workers), the
- * bounded batching queue, the worker threads, the jobs and the metrics. Closing it cancels what waits, lets the
- * workers finish their batches and frees the model.
+ * bounded batching queue, the worker threads, the jobs and the metrics. A worker that ends on an {@link Error}
+ * is replaced by a fresh one. Closing it cancels what waits and what runs (a running batch stops at its next
+ * step), waits a bounded time for the workers and frees the model once none is left inside it.
  */
 public final class GenerationService implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(GenerationService.class.getName());
+    /** How long {@link #close()} waits for the workers to leave their batches. */
+    static final Duration STOP_WAIT = Duration.ofSeconds(30);
+
     private final ServiceSettings settings;
     private final StableDiffusionPipeline pipeline;
     private final GenerationDefaults defaults;
@@ -32,6 +40,12 @@ public final class GenerationService implements AutoCloseable {
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
     private final ConcurrentLinkedDeque<Job> finished = new ConcurrentLinkedDeque<>();  // newest first
     private final List<Thread> workers = new ArrayList<>();
+    private final AtomicInteger liveWorkers = new AtomicInteger();
+    private final AtomicLong workerRestarts = new AtomicLong();
+    private final DiffusersConfig schedulerConfig;
+    private volatile boolean closing;
+    private boolean pipelineClosed;
+    Duration stopWait = STOP_WAIT;  // tests shorten it
     private final ScheduledExecutorService sweeper;
     // PNG encoding is plain Java: done beside the workers, which meanwhile run the next batch
     private final ExecutorService encoders = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors() / 2),
@@ -45,14 +59,45 @@ public final class GenerationService implements AutoCloseable {
         this.defaults = GenerationDefaults.of(settings.model(), 30, 7.5, 512);
         this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength());
         this.queue = new GenerationQueue(settings.queueCapacity());
-        DiffusersConfig schedulerConfig = DiffusersConfig.read(settings.model().resolve("scheduler/scheduler_config.json"));
+        this.schedulerConfig = DiffusersConfig.read(settings.model().resolve("scheduler/scheduler_config.json"));
         for (int i = 0; i < settings.workers(); i++) {
-            var worker = new GenerationWorker(pipeline, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders);
-            workers.add(Thread.ofPlatform().name("panamasd-worker-" + i).start(worker));
+            liveWorkers.incrementAndGet();
+            workers.add(Thread.ofPlatform().name("panamasd-worker-" + i).start(this::supervise));
         }
         // queued jobs past their deadlines expire even while no worker is free to look at them
         sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("panamasd-deadlines").daemon().factory());
         sweeper.scheduleWithFixedDelay(this::expireOverdue, 250, 250, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * A worker thread's life: runs workers until the queue closes; one that ends on an Error (its batch already
+     * failed) is replaced by a fresh one with its own schedulers.
+     */
+    private void supervise() {
+        try {
+            while (true) {
+                try {
+                    new GenerationWorker(pipeline, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders).run();
+                    return;
+                } catch (Throwable e) {
+                    workerRestarts.incrementAndGet();
+                    LOG.log(System.Logger.Level.ERROR, "a worker ended on " + e + (closing ? "" : "; starting a fresh one"), e);
+                    if (closing) return;
+                }
+            }
+        } finally {
+            liveWorkers.decrementAndGet();
+        }
+    }
+
+    /** Worker threads running now (fewer than the settings' workers only while closing, or if one could not be replaced). */
+    public int liveWorkers() {
+        return liveWorkers.get();
+    }
+
+    /** Workers replaced since the start because one ended on an Error. */
+    public long workerRestarts() {
+        return workerRestarts.get();
     }
 
     /** Loads the model and starts the workers. */
@@ -167,23 +212,56 @@ public final class GenerationService implements AutoCloseable {
         if (!job.wanted()) queue.remove(job);
     }
 
+    /**
+     * Stops: cancels what waits and what runs, waits up to {@link #STOP_WAIT} for the workers (a batch stops at
+     * its next step; one step of a huge request can take longer), waits for the last PNGs, and frees the model.
+     * A worker still inside the model after the wait keeps it: the model is then not freed (freeing it under a
+     * running step would crash the process) and is left to the process exit; closing again retries. Returns
+     * whether the model was freed.
+     */
     @Override
     public void close() {
+        stop();
+    }
+
+    boolean stop() {
+        closing = true;
         sweeper.shutdownNow();
         for (Job job : queue.close()) job.cancel("the service is stopping");
+        for (Job job : jobs.values()) if (job.state() == Job.State.RUNNING) job.cancel("the service is stopping");
+        long deadline = System.nanoTime() + stopWait.toNanos();
         boolean interrupted = false;
         for (Thread worker : workers) {
-            while (true) {
+            while (worker.isAlive()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) break;
                 try {
-                    worker.join();
-                    break;
+                    worker.join(Duration.ofNanos(left));
                 } catch (InterruptedException e) {
                     interrupted = true;
                 }
             }
         }
-        encoders.close();  // waits for the last PNGs, so every job has its final state
-        pipeline.close();
+        long running = workers.stream().filter(Thread::isAlive).count();
+        encoders.shutdown();
+        try {
+            if (!encoders.awaitTermination(Math.max(1, (deadline - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS))
+                LOG.log(System.Logger.Level.WARNING, "PNG encoding still running after the stop's wait");
+        } catch (InterruptedException e) {
+            interrupted = true;
+        }
         if (interrupted) Thread.currentThread().interrupt();
+        synchronized (this) {
+            if (running > 0) {
+                LOG.log(System.Logger.Level.WARNING, running + " worker(s) still inside a step after " + stopWait.toSeconds()
+                        + " s: the model is not freed (the process exit frees it)");
+                return false;
+            }
+            if (!pipelineClosed) {
+                pipelineClosed = true;
+                pipeline.close();
+            }
+            return true;
+        }
     }
 }

@@ -36,6 +36,12 @@ final class GenerationWorker implements Runnable {
     private final Executor encoders;
     private final Map<String, Scheduler> schedulers = new HashMap<>();
 
+    /**
+     * Test-only fault point: runs on the worker before each batch's model call (null: nothing). The service's
+     * tests make it throw an {@link Error} or hold the worker inside a batch.
+     */
+    static volatile java.util.function.Consumer<List<Job>> faultBeforeBatch;
+
     GenerationWorker(StableDiffusionPipeline pipeline, DiffusersConfig schedulerConfig, GenerationQueue queue, ServiceSettings settings,
                      ServiceMetrics metrics, int upscale, Executor encoders) {
         this.pipeline = pipeline;
@@ -77,6 +83,11 @@ final class GenerationWorker implements Runnable {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "a batch of " + jobs.size() + " failed", e);
             for (Job job : jobs) job.fail(e.getMessage() == null ? e.toString() : e.getMessage());
+        } catch (Error e) {
+            // the batch's jobs fail with it; the worker itself ends, and the service starts a fresh one, since an
+            // Error (out of memory, a stack overflow) may have left this one's state half-changed
+            for (Job job : jobs) job.fail("internal error: " + e);
+            throw e;
         }
     }
 
@@ -90,6 +101,8 @@ final class GenerationWorker implements Runnable {
 
     /** The batch as one UNet batch; the picture of each job still wanted at the end, null for the others. */
     private BufferedImage[] generate(List<Job> jobs) {
+        var fault = faultBeforeBatch;
+        if (fault != null) fault.accept(jobs);
         GenerationParameters shared = jobs.getFirst().parameters();
         List<Generator> generators = new ArrayList<>();
         try (Scope scope = Scope.open()) {

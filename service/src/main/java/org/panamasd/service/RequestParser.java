@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.Schedulers;
 
 /**
@@ -46,7 +47,26 @@ final class RequestParser {
         int height = side(body, "height", defaults.height());
         String scheduler = scheduler(body);
         int deadline = integer(body, "deadline_seconds", (int) settings.defaultDeadline().toSeconds(), 1, MAX_DEADLINE_SECONDS);
+        checkCost(steps, guidance, width, height);
         return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline));
+    }
+
+    /**
+     * Refuses a request whose work or output exceeds the settings' {@link ServiceSettings.CostLimits}: every field
+     * may be within its own range while their product ties the worker up for minutes.
+     */
+    private void checkCost(int steps, double guidance, int width, int height) {
+        ServiceSettings.CostLimits limits = settings.limits();
+        int passes = ClassifierFreeGuidance.enabled(guidance) ? 2 : 1;
+        long pixelSteps = (long) width * height * steps * passes;
+        if (pixelSteps > limits.maxPixelSteps())
+            throw new BadRequest("cost", width + " × " + height + " pixels × " + steps + " steps" + (passes == 2 ? " × 2 (guidance)" : "") + " = "
+                    + pixelSteps + " pixel-steps, more than this service's limit of " + limits.maxPixelSteps() + ": ask for fewer steps or a smaller image");
+        long upscale = Math.max(1, defaults.upscale());
+        long outputPixels = width * upscale * height * upscale;
+        if (outputPixels > limits.maxOutputPixels())
+            throw new BadRequest("cost", width + " × " + height + " upscaled " + upscale + "× is " + outputPixels
+                    + " output pixels, more than this service's limit of " + limits.maxOutputPixels());
     }
 
     private String prompt(JsonNode body, String field, boolean required) {

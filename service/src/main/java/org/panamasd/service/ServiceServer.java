@@ -27,6 +27,7 @@ import org.panamasd.schedulers.Schedulers;
  * GET    /health                   liveness and queue
  * GET    /                         the web page
  * </pre>
+ * Every request passes {@link RequestGuard} first (Host names, foreign origins, JSON submissions).
  */
 public final class ServiceServer implements AutoCloseable {
     private static final int GALLERY_SIZE = 24;
@@ -68,6 +69,8 @@ public final class ServiceServer implements AutoCloseable {
     }
 
     private void routes() {
+        RequestGuard guard = new RequestGuard(service.settings().host(), service.settings().allowedHosts());
+        app.before(guard::check);
         app.post("/api/jobs", this::submit);
         app.get("/api/jobs/{id}", ctx -> ctx.json(JobView.of(job(ctx))));
         app.delete("/api/jobs/{id}", ctx -> ctx.json(JobView.of(
@@ -77,8 +80,7 @@ public final class ServiceServer implements AutoCloseable {
         app.get("/api/recent", ctx -> ctx.json(service.recentImages(GALLERY_SIZE).stream().map(JobView::of).toList()));
         app.get("/api/info", ctx -> ctx.json(info()));
         app.get("/metrics", ctx -> ctx.contentType(PrometheusText.CONTENT_TYPE).result(service.prometheus()));
-        app.get("/health", ctx -> ctx.json(Map.of("status", "ok", "queue_depth", service.queueDepth(),
-                "queue_capacity", service.settings().queueCapacity(), "workers", service.settings().workers())));
+        app.get("/health", this::health);
         app.exception(BadRequest.class, (e, ctx) -> ctx.status(HttpStatus.BAD_REQUEST).json(Map.of("error", e.getMessage(), "field", e.field())));
         app.exception(QueueFull.class, (e, ctx) -> {
             ctx.header("Retry-After", Long.toString(e.retryAfterSeconds()));
@@ -96,6 +98,19 @@ public final class ServiceServer implements AutoCloseable {
         }
         Job job = service.submit(service.parse(body));
         ctx.status(HttpStatus.ACCEPTED).header("Location", "/api/jobs/" + job.id()).json(JobView.of(job));
+    }
+
+    /** 200 while every worker runs; 503 ("degraded") when fewer do, so a supervisor can restart the process. */
+    private void health(Context ctx) {
+        int live = service.liveWorkers(), configured = service.settings().workers();
+        Map<String, Object> health = new LinkedHashMap<>();
+        health.put("status", live == configured ? "ok" : "degraded");
+        health.put("workers", configured);
+        health.put("workers_live", live);
+        health.put("worker_restarts", service.workerRestarts());
+        health.put("queue_depth", service.queueDepth());
+        health.put("queue_capacity", service.settings().queueCapacity());
+        ctx.status(live == configured ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).json(health);
     }
 
     private void image(Context ctx) {
@@ -124,6 +139,9 @@ public final class ServiceServer implements AutoCloseable {
         info.put("height", d.height());
         info.put("max_steps", s.maxSteps());
         info.put("max_side", s.maxSide());
+        info.put("max_pixel_steps", s.limits().maxPixelSteps());
+        info.put("max_output_pixels", s.limits().maxOutputPixels());
+        info.put("upscale", Math.max(1, d.upscale()));
         info.put("max_batch", s.maxBatch());
         info.put("schedulers", Schedulers.NAMES);
         return info;

@@ -38,7 +38,7 @@ class BrowserTest extends NativeTest {
         // scripts/test.sh installs both; a bare mvn run on a machine without them skips, naming what is missing
         assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): apt-get install chromium chromium-driver");
-        server = ServiceServer.start(ServiceSettings.of(ServiceApiTest.MODEL).withAddress("127.0.0.1", 0).withMaxSteps(ServiceApiTest.LONG_STEPS));
+        server = ServiceServer.start(ServiceSettings.of(ServiceApiTest.MODEL).withAddress("127.0.0.1", 0).withLimits(ServiceApiTest.LONG_JOBS));
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
         options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1100,820");

@@ -33,6 +33,9 @@ class ServiceApiTest extends NativeTest {
     static final Path MODEL = Path.of(System.getProperty("panamasd.root", "..")).resolve("models/fashion-turbo");
     static final int LONG_STEPS = 500, QUEUE = 4;
     static final Duration WAIT = Duration.ofSeconds(120);
+    /** The default limits, but room for jobs of {@link #LONG_STEPS} steps at the model's 32 px. */
+    static final ServiceSettings.CostLimits LONG_JOBS = new ServiceSettings.CostLimits(LONG_STEPS, 512, 32L * 32 * LONG_STEPS,
+            ServiceSettings.CostLimits.defaults().maxOutputPixels());
 
     private static ServiceServer server;
     private static ServiceClient client;
@@ -41,7 +44,7 @@ class ServiceApiTest extends NativeTest {
     @BeforeAll
     static void start() {
         server = ServiceServer.start(ServiceSettings.of(MODEL).withAddress("127.0.0.1", 0).withBatching(4, Duration.ofMillis(200))
-                .withQueueCapacity(QUEUE).withMaxSteps(LONG_STEPS));
+                .withQueueCapacity(QUEUE).withLimits(LONG_JOBS));
         client = new ServiceClient(server.port());
     }
 
@@ -77,6 +80,74 @@ class ServiceApiTest extends NativeTest {
         });
         assertTrue(client.submit("{\"prompt\": \"a bag\", \"width\": 30}").body().path("error").asText().contains("multiple of 8"));
         assertTrue(client.submit("{\"prompt\": \"" + "bag ".repeat(100) + "\"}").body().path("error").asText().contains("too long"));
+    }
+
+    @Test
+    void aRequestCostingMoreThanTheLimitsGets400NamingTheCost() {
+        // each field within its own range, their product not: 512² × 4 steps is 1,048,576 pixel-steps > 32² × 500
+        ServiceClient.Reply big = client.submit("{\"prompt\": \"a bag\", \"width\": 512, \"height\": 512, \"steps\": 4}");
+        assertEquals(400, big.status(), big.body().toString());
+        assertEquals("cost", big.body().path("field").asText());
+        assertTrue(big.body().path("error").asText().contains("pixel-steps"), big.body().toString());
+        // 264 × 256 at 1 step is cheap to compute, but upscaled 8× it is 4.3 M pixels sent back (> 2048²)
+        ServiceClient.Reply wide = client.submit("{\"prompt\": \"a bag\", \"width\": 264, \"height\": 256, \"steps\": 1}");
+        assertEquals(400, wide.status(), wide.body().toString());
+        assertTrue(wide.body().path("error").asText().contains("output pixels"), wide.body().toString());
+        JsonNode info = client.get("/api/info").body();
+        assertEquals(32L * 32 * LONG_STEPS, info.path("max_pixel_steps").asLong());
+    }
+
+    @Test
+    void foreignHostsOriginsAndNonJsonSubmissionsAreRefused() throws Exception {
+        int port = server.port();
+        String job = "{\"prompt\": \"a bag\", \"steps\": 1}";
+        // DNS rebinding: a page of evil.example resolved to 127.0.0.1 reads the gallery as its own origin
+        assertEquals(403, raw("GET /api/recent", "evil.example:" + port, null, null, null));
+        assertEquals(200, raw("GET /api/recent", "127.0.0.1:" + port, null, null, null));
+        assertEquals(200, raw("GET /api/recent", "localhost:" + port, null, null, null));
+        // cross-site submissions: a form or fetch of another site POSTs text/plain without a preflight
+        assertEquals(415, raw("POST /api/jobs", "127.0.0.1:" + port, null, "text/plain", job));
+        assertEquals(403, raw("POST /api/jobs", "127.0.0.1:" + port, "http://evil.example", "application/json", job));
+        assertEquals(403, raw("DELETE /api/jobs/x", "127.0.0.1:" + port, "null", null, null));
+        assertEquals(202, raw("POST /api/jobs", "127.0.0.1:" + port, "http://127.0.0.1:" + port, "application/json; charset=utf-8", job),
+                "the service's own page submits");
+    }
+
+    /** Sends one HTTP/1.1 request as written (HttpClient will not forge Host) and returns the status. */
+    private static int raw(String requestLine, String host, String origin, String contentType, String body) throws Exception {
+        byte[] content = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        StringBuilder head = new StringBuilder(requestLine + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n");
+        if (origin != null) head.append("Origin: ").append(origin).append("\r\n");
+        if (contentType != null) head.append("Content-Type: ").append(contentType).append("\r\n");
+        head.append("Content-Length: ").append(content.length).append("\r\n\r\n");
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(30_000);
+            socket.getOutputStream().write(head.toString().getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(content);
+            String status = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+            return Integer.parseInt(status.split(" ")[1]);
+        }
+    }
+
+    @Test
+    void aWorkerThatMeetsAnErrorFailsItsBatchAndIsReplaced() throws Exception {
+        GenerationWorker.faultBeforeBatch = jobs -> {
+            if (jobs.stream().anyMatch(j -> j.parameters().prompt().equals("a failing bag"))) throw new StackOverflowError("injected");
+        };
+        try {
+            String failing = client.submit("{\"prompt\": \"a failing bag\", \"steps\": 1}").body().path("id").asText();
+            JsonNode failed = client.awaitFinished(failing, WAIT);
+            assertEquals("failed", failed.path("state").asText(), failed.toString());
+            assertTrue(failed.path("error").asText().contains("StackOverflowError"), failed.toString());
+            String next = client.submit("{\"prompt\": \"a bag\", \"steps\": 1}").body().path("id").asText();
+            assertEquals("done", client.awaitFinished(next, WAIT).path("state").asText(), "a fresh worker serves the next job");
+            JsonNode health = client.get("/health").body();
+            assertEquals("ok", health.path("status").asText(), health.toString());
+            assertEquals(1, health.path("workers_live").asInt(), health.toString());
+            assertTrue(health.path("worker_restarts").asLong() >= 1, health.toString());
+        } finally {
+            GenerationWorker.faultBeforeBatch = null;
+        }
     }
 
     @Test

@@ -54,6 +54,7 @@ class ServiceLoadTest extends NativeTest {
         Outcome o = load(settings(8).withQueueCapacity(3), 6, Duration.ofSeconds(12));
         System.out.println("short load: " + o);
         assertTrue(o.done() > 0, "no image in the run: " + o);
+        assertTrue(o.rejected() > 0, "6 clients against a queue of 3 meet back-pressure (429): " + o);
     }
 
     @Test
@@ -62,6 +63,8 @@ class ServiceLoadTest extends NativeTest {
         Outcome o = load(settings(8).withQueueCapacity(8), Integer.getInteger("load.clients", 16),
                 Duration.ofSeconds(Integer.getInteger("load.seconds", 180)));
         System.out.println("long load: " + o);
+        assertTrue(o.done() > 0, "no image in the run: " + o);
+        assertTrue(o.p99() <= settings(8).defaultDeadline().toSeconds(), "p99 latency within the default deadline: " + o);
     }
 
     /** The same closed-loop clients one request at a time and with batches of up to 8 (queue large enough for no 429). */
@@ -75,6 +78,9 @@ class ServiceLoadTest extends NativeTest {
         System.out.println("one at a time: " + single);
         System.out.println("batches of <= 8: " + batched);
         System.out.printf("batching gain: %.2fx the throughput%n", batched.throughput() / single.throughput());
+        assertEquals(1.0, single.meanBatch(), 1e-9, "one at a time: " + single);
+        assertTrue(batched.meanBatch() > 1, "the batched run batched: " + batched);
+        assertTrue(batched.throughput() > single.throughput(), "batching serves more images per second: " + batched + " vs " + single);
     }
 
     private static ServiceSettings settings(int maxBatch) {
