@@ -498,6 +498,9 @@ typedef enum psd_test_fault {
     PSD_TEST_FAULT_OP_RESULT = 2       /* converting one value of a boxed call's results (psd_op_call) */
 } psd_test_fault;
 int32_t psd_test_inject_fault(int32_t kind, int64_t countdown);
+/* A native call that borrows tensor and stays in flight for millis ms (a long kernel, for the tests of what may
+ * happen meanwhile); writes whether the tensor was freed while the call ran (which the bridge must prevent). */
+int32_t psd_test_hold(const psd_tensor *tensor, int64_t millis, bool *ret_freed);
 /* Takes a reference to tensor's storage that is dropped only by the library's static destructors at process
  * exit, as libtorch's own long-lived state may hold one: the last reference to wrapped memory
  * (psd_tensor_from_blob) then goes while the process exits. */

@@ -106,6 +106,19 @@ struct InFlight {
   ~InFlight() { calls_in_flight().fetch_sub(1); }
 };
 
+// A free (void: it cannot report a failure) is a native entry like any other: counted while it runs, so the
+// exit's wait sees it; once the process is shutting down it does nothing, as the exit frees everything and a
+// free then could overlap libtorch's static destructors.
+template <class F>
+inline void released(F &&body) noexcept {
+  InFlight counted;
+  if (shutting_down().load()) return;
+  try {
+    body();
+  } catch (...) {
+  }
+}
+
 // The exception barrier: no C++ exception crosses the C ABI. Each call is counted while it runs; once the
 // process is shutting down, new calls fail at once (the count is raised first, so the shutdown's wait sees
 // every call that got past the check).

@@ -371,10 +371,7 @@ int32_t psd_dist_barrier(psd_process_group *group) {
 
 void psd_dist_free(psd_process_group *group) {
 #if PSD_HAVE_C10D
-  try {
-    delete group;  // the group's worker threads end; a reducer still holding the backend keeps it alive
-  } catch (...) {
-  }
+  released([&] { delete group; });  // the group's worker threads end; a reducer still holding the backend keeps it alive
 #endif
 }
 
@@ -460,11 +457,13 @@ int32_t psd_dist_reducer_stats(const psd_grad_reducer *reducer, int64_t *ret_buc
 void psd_dist_reducer_free(psd_grad_reducer *reducer) {
 #if PSD_HAVE_C10D
   if (reducer == nullptr) return;
-  try {
-    for (auto &[i, id] : reducer->hooks) reducer->params[i].remove_hook(id);  // no hook may call into freed memory
-  } catch (...) {
-  }
-  delete reducer;
+  released([&] {
+    try {
+      for (auto &[i, id] : reducer->hooks) reducer->params[i].remove_hook(id);  // no hook may call into freed memory
+    } catch (...) {
+    }
+    delete reducer;
+  });
 #endif
 }
 

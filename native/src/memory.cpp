@@ -76,8 +76,10 @@ int32_t psd_memory_reset_peak(void) {
 
 void psd_tensor_free(psd_tensor *tensor) {
   if (tensor == nullptr) return;
-  live_tensors.fetch_sub(1, std::memory_order_relaxed);
-  c10::raw::intrusive_ptr::decref(impl_of(tensor));
+  released([&] {
+    live_tensors.fetch_sub(1, std::memory_order_relaxed);
+    c10::raw::intrusive_ptr::decref(impl_of(tensor));
+  });
 }
 
 int32_t psd_tensor_share(const psd_tensor *tensor, psd_tensor **ret) {

@@ -100,7 +100,9 @@ int32_t psd_optim_load(psd_optimizer *optimizer, const char *path) {
   });
 }
 
-void psd_optim_free(psd_optimizer *optimizer) { delete optimizer; }
+void psd_optim_free(psd_optimizer *optimizer) {
+  released([&] { delete optimizer; });
+}
 
 int32_t psd_optim_clip_grad_norm(psd_tensor *const *params, int64_t count, double max_norm, double norm_type,
                                  double *ret_total_norm) {

@@ -253,6 +253,8 @@ int32_t psd_generator_set_seed(psd_generator *generator, uint64_t seed) {
   });
 }
 
-void psd_generator_free(psd_generator *generator) { delete generator; }
+void psd_generator_free(psd_generator *generator) {
+  released([&] { delete generator; });
+}
 
 }  // extern "C"

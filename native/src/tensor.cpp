@@ -5,7 +5,9 @@
 
 using namespace psd;
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 namespace {
 using ReleaseFn = void (*)(int64_t);
@@ -244,6 +246,15 @@ int32_t psd_tensor_fill_(psd_tensor *dst, double value) {
   return guarded([&] {
     auto d = T(dst, "dst");
     const_cast<at::Tensor &>(d.get()).fill_(value);
+  });
+}
+
+int32_t psd_test_hold(const psd_tensor *tensor, int64_t millis, bool *ret_freed) {
+  return guarded([&] {
+    // a weak reference sees the tensor die without keeping it alive, as the borrowed handle does not either
+    c10::weak_intrusive_ptr<at::TensorImpl, at::UndefinedTensorImpl> seen(T(tensor).get().getIntrusivePtr());
+    std::this_thread::sleep_for(std::chrono::milliseconds(millis < 0 ? 0 : millis));
+    *out(ret_freed) = seen.expired();
   });
 }
 

@@ -91,6 +91,39 @@ class ConcurrencyTest extends NativeTest {
         }
     }
 
+    /**
+     * The same race made certain: a native call (psd_test_hold) stays inside libtorch with the weight for a
+     * second while another thread closes the weight's scope. The pin keeps the weight alive until the call
+     * returns; without it the call reports the weight freed under it.
+     */
+    @Test
+    void aCloseDuringANativeCallOnTheTensorFreesItOnlyWhenTheCallReturns() throws Exception {
+        long baseline = MemoryStats.liveTensorCount();
+        Scope weights = Scope.detached();
+        Tensor w;
+        try (Scope load = Scope.open()) {
+            w = Tensor.ones(BIG).moveTo(weights);
+        }
+        CountDownLatch calling = new CountDownLatch(1);
+        boolean[] freedUnderTheCall = new boolean[1];
+        Thread caller = Thread.ofPlatform().start(() -> {
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                var freed = arena.allocate(java.lang.foreign.ValueLayout.JAVA_BOOLEAN);
+                calling.countDown();
+                org.panamasd.internal.Native.check(org.panamasd.internal.panamasd_h.psd_test_hold(w.handle(), 1000, freed), "psd_test_hold");
+                freedUnderTheCall[0] = freed.get(java.lang.foreign.ValueLayout.JAVA_BOOLEAN, 0);
+            }
+        });
+        calling.await();
+        Thread.sleep(300);  // the call is inside the shim now
+        weights.close();
+        assertFalse(w.isOpen(), "closed at once for Java");
+        assertTrue(MemoryStats.liveTensorCount() > baseline, "but not freed while the call runs");
+        caller.join();
+        assertFalse(freedUnderTheCall[0], "the weight was freed while a native call used it");
+        assertEquals(baseline, MemoryStats.liveTensorCount(), "freed once the call returned");
+    }
+
     @Test
     void racingClosesFreeEveryHandleExactlyOnce() throws Exception {
         long baseline = MemoryStats.liveTensorCount();
