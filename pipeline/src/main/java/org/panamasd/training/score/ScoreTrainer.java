@@ -8,6 +8,7 @@ import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.optim.Optimizer;
+import org.panamasd.training.LossCheck;
 import org.panamasd.training.Ema;
 import org.panamasd.training.LabelDropout;
 import org.panamasd.training.LearningRateSchedule;
@@ -61,7 +62,7 @@ public final class ScoreTrainer implements AutoCloseable {
             optimizer.setLearningRate(learningRate.at(step));
             optimizer.zeroGrad();
             loss.backward();
-            Optimizer.clipGradNorm(trained, 1.0, 2.0);
+            LossCheck.gradientNorm(Optimizer.clipGradNorm(trained, 1.0, 2.0), step);
             optimizer.step();
             ema.update(step);
             return loss.item();

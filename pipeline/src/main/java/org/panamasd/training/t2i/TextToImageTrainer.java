@@ -13,6 +13,7 @@ import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.optim.Optimizer;
+import org.panamasd.training.LossCheck;
 import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.training.Ema;
 import org.panamasd.training.LearningRateSchedule;
@@ -94,7 +95,7 @@ public final class TextToImageTrainer implements AutoCloseable {
             optimizer.zeroGrad();
             loss.backward();
             if (ddp != null) ddp.synchronizeGradients();
-            Optimizer.clipGradNorm(parameters, 1.0, 2.0);
+            LossCheck.gradientNorm(Optimizer.clipGradNorm(parameters, 1.0, 2.0), step);
             optimizer.step();
             textEma.update(step);
             unetEma.update(step);
