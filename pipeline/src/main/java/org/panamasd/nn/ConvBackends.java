@@ -38,11 +38,19 @@ import org.panamasd.io.AtomicFile;
  * {@code PANAMASD_CONV_CACHE_DIR} = where the file lives (default {@code $XDG_CACHE_HOME/panama-sd} or
  * {@code ~/.cache/panama-sd}; {@code none}: memory only). A file that cannot be read or parsed is ignored with a
  * warning (and replaced at the next write); one that cannot be written leaves the choices in memory.
+ *
+ * <p>The shapes timed are bounded ({@code panamasd.conv.maxShapes} / {@code PANAMASD_CONV_MAX_SHAPES}, default
+ * {@value #DEFAULT_MAX_SHAPES}): every image size a service's users choose is a new set of shapes, each timed under
+ * one lock and written to the file. Past the bound a new shape is not timed, kept or written: it runs the backend
+ * chosen most often for the same convolution (channels, kernel, stride, padding, layout, dtype) at other sizes,
+ * else dense; the file keeps at most the bound too.
  */
 public final class ConvBackends {
     public static final String MODE_PROPERTY = "panamasd.conv.backend", MODE_ENV = "PANAMASD_CONV_BACKEND";
     public static final String DIR_PROPERTY = "panamasd.conv.cacheDir", DIR_ENV = "PANAMASD_CONV_CACHE_DIR";
+    public static final String MAX_SHAPES_PROPERTY = "panamasd.conv.maxShapes", MAX_SHAPES_ENV = "PANAMASD_CONV_MAX_SHAPES";
     static final int TIMED_ROUNDS = 2;
+    static final int DEFAULT_MAX_SHAPES = 256;
     private static final String FORMAT = "panama-sd conv backends 2";  // 2: the input's layout is part of a shape
     private static final System.Logger LOG = System.getLogger(ConvBackends.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -58,6 +66,12 @@ public final class ConvBackends {
                         String dtype, int threads) {
         private static final Pattern FORM = Pattern.compile(
                 "in=(\\d+) out=(\\d+) k=(\\d+) s=(\\d+) p=(\\d+) b=(\\d+) h=(\\d+) w=(\\d+) (nchw|nhwc) (\\w+) threads=(\\d+)");
+
+        /** The same convolution at any batch and size: what a shape past the bound borrows its backend from. */
+        boolean sameConvolution(Shape o) {
+            return in == o.in && out == o.out && kernel == o.kernel && stride == o.stride && padding == o.padding && channelsLast == o.channelsLast
+                    && dtype.equals(o.dtype) && threads == o.threads;
+        }
 
         /** The form used as a key in the file. */
         public String key() {
@@ -88,16 +102,19 @@ public final class ConvBackends {
 
     private final ConvBackend forced;  // null: auto
     private final Path file;           // null: memory only
+    private final int maxShapes;
     private final Map<Shape, Choice> chosen = new ConcurrentHashMap<>();
     private final Map<Shape, CompletableFuture<ConvBackend>> inFlight = new ConcurrentHashMap<>();
     private final EnumMap<ConvBackend, LongAdder> calls = new EnumMap<>(ConvBackend.class);
     private final AtomicLong shapesTimed = new AtomicLong(), timingNanos = new AtomicLong();
     private final java.util.Set<String> warned = ConcurrentHashMap.newKeySet();
+    private final java.util.Set<Shape> pastTheBound = ConcurrentHashMap.newKeySet();
     private volatile String lastWarning;
 
-    private ConvBackends(ConvBackend forced, Path file) {
+    private ConvBackends(ConvBackend forced, Path file, int maxShapes) {
         this.forced = forced;
         this.file = file;
+        this.maxShapes = maxShapes;
         for (ConvBackend b : ConvBackend.values()) calls.put(b, new LongAdder());
         if (file != null && forced == null) load();
     }
@@ -136,7 +153,16 @@ public final class ConvBackends {
         } else {
             cacheDir = dir.equalsIgnoreCase("none") ? null : Path.of(dir);
         }
-        return new ConvBackends(forced, cacheDir == null ? null : cacheDir.resolve("conv-backends-" + machineHash() + ".json"));
+        String max = setting(MAX_SHAPES_PROPERTY, MAX_SHAPES_ENV);
+        int maxShapes;
+        try {
+            maxShapes = max == null ? DEFAULT_MAX_SHAPES : Integer.parseInt(max);
+        } catch (NumberFormatException e) {
+            maxShapes = -1;
+        }
+        if (maxShapes < 0)
+            throw new IllegalArgumentException(MAX_SHAPES_PROPERTY + " / " + MAX_SHAPES_ENV + " must be a non-negative integer, got '" + max + "'");
+        return new ConvBackends(forced, cacheDir == null ? null : cacheDir.resolve("conv-backends-" + machineHash() + ".json"), maxShapes);
     }
 
     private static String setting(String property, String env) {
@@ -210,6 +236,10 @@ public final class ConvBackends {
         }
         Choice c = chosen.get(shape);
         if (c != null) return call(runner, candidates.contains(c.backend()) ? c.backend() : ConvBackend.DENSE);
+        if (chosen.size() + inFlight.size() >= maxShapes) {
+            ConvBackend b = borrowed(shape);
+            return call(runner, candidates.contains(b) ? b : ConvBackend.DENSE);
+        }
         CompletableFuture<ConvBackend> mine = new CompletableFuture<>();
         CompletableFuture<ConvBackend> other = inFlight.putIfAbsent(shape, mine);
         if (other != null) {
@@ -243,6 +273,25 @@ public final class ConvBackends {
         } finally {
             inFlight.remove(shape, mine);
         }
+    }
+
+    /** Shapes past the bound, which ran a borrowed backend untimed. */
+    public long shapesPastTheBound() {
+        return pastTheBound.size();
+    }
+
+    /** For a shape past the bound: the backend chosen most often for the same convolution at other sizes, else dense. */
+    private ConvBackend borrowed(Shape shape) {
+        if (pastTheBound.size() < maxShapes) pastTheBound.add(shape);  // counted, bounded as well
+        warnOnce("bound", "conv backends: " + maxShapes + " shapes timed (" + MAX_SHAPES_PROPERTY + "); new shapes run the backend chosen for the same"
+                + " convolution at other sizes, untimed");
+        EnumMap<ConvBackend, Integer> votes = new EnumMap<>(ConvBackend.class);
+        chosen.forEach((s, c) -> {
+            if (s.sameConvolution(shape)) votes.merge(c.backend(), 1, Integer::sum);
+        });
+        ConvBackend best = ConvBackend.DENSE;
+        for (var v : votes.entrySet()) if (v.getValue() > votes.getOrDefault(best, 0)) best = v.getKey();
+        return best;
     }
 
     private Tensor call(Runner runner, ConvBackend b) {
@@ -312,7 +361,7 @@ public final class ConvBackends {
             if (root == null || !root.isObject() || !FORMAT.equals(root.path("format").asText()) || !root.path("shapes").isObject())
                 throw new IOException("not a conv-backend cache (format '" + FORMAT + "' expected)");
             int skipped = 0;
-            for (var it = root.get("shapes").fields(); it.hasNext(); ) {
+            for (var it = root.get("shapes").fields(); it.hasNext() && chosen.size() < maxShapes; ) {
                 var e = it.next();
                 Shape shape = Shape.parse(e.getKey());
                 ConvBackend b = ConvBackend.byLabel(e.getValue().path("backend").asText(""));
@@ -344,14 +393,18 @@ public final class ConvBackends {
             ObjectNode root = JSON.createObjectNode().put("format", FORMAT);
             root.putObject("machine").put("cpu", cpuModel()).put("libtorch", Torch.version()).put("onednn", prepackAvailable());
             ObjectNode shapes = root.putObject("shapes");
+            Map<String, Choice> mine = choices();
             try {
                 JsonNode existing = Files.isRegularFile(file) ? JSON.readTree(file.toFile()) : null;
                 if (existing != null && FORMAT.equals(existing.path("format").asText()) && existing.path("shapes").isObject())
-                    existing.get("shapes").fields().forEachRemaining(e -> shapes.set(e.getKey(), e.getValue()));
+                    for (var it = existing.get("shapes").fields(); it.hasNext() && shapes.size() + mine.size() < maxShapes; ) {
+                        var e = it.next();
+                        if (!mine.containsKey(e.getKey())) shapes.set(e.getKey(), e.getValue());  // another process's, within the bound
+                    }
             } catch (IOException | RuntimeException unreadable) {
                 // replaced by what this process knows
             }
-            for (var e : new TreeMap<>(choices()).entrySet()) {
+            for (var e : new TreeMap<>(mine).entrySet()) {
                 ObjectNode n = shapes.putObject(e.getKey()).put("backend", e.getValue().backend().label);
                 ObjectNode s = n.putObject("seconds");
                 e.getValue().seconds().forEach((b, v) -> s.put(b.label, v));

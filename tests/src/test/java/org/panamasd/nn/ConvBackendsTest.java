@@ -175,6 +175,30 @@ class ConvBackendsTest extends NativeTest {
     }
 
     @Test
+    void shapesPastTheBoundAreNeitherTimedNorKeptNorWritten() throws Exception {
+        String saved = System.getProperty(ConvBackends.MAX_SHAPES_PROPERTY);
+        System.setProperty(ConvBackends.MAX_SHAPES_PROPERTY, "2");
+        try {
+            ConvBackends bounded = ConvBackends.reload();
+            try (RandomWeights w = new RandomWeights(21); Scope scope = Scope.open(); Generator g = new Generator(22); var off = Autograd.noGrad()) {
+                Conv2d conv = new Conv2d(w, "conv", 4, 4, 3, 1, 1);
+                for (int side = 6; side < 12; side++) {  // six image sizes a service's users might choose
+                    Tensor x = Tensor.randn(g, 1, 4, side, side);
+                    assertClose(values(conv.forward(x, ConvBackend.DENSE)), values(conv.forward(x)), 1e-4, 1e-4);
+                }
+            }
+            assertEquals(2, bounded.shapesTimed(), "only the first two sizes are timed");
+            assertEquals(2, bounded.choices().size());
+            assertEquals(2, bounded.shapesPastTheBound());
+            assertTrue(bounded.lastWarning().contains("maxShapes"), bounded.lastWarning());
+            assertEquals(2, new ObjectMapper().readTree(bounded.file().toFile()).get("shapes").size(), "the file is bounded too");
+            assertEquals(2, ConvBackends.reload().choices().size(), "and so is what a later process reads");
+        } finally {
+            restore(ConvBackends.MAX_SHAPES_PROPERTY, saved);
+        }
+    }
+
+    @Test
     void aCorruptCacheFileIsIgnoredWithAWarning() throws Exception {
         Path file = ConvBackends.current().file();
         Files.createDirectories(file.getParent());
