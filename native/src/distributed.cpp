@@ -13,7 +13,7 @@
 #if PSD_HAVE_C10D
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include "rendezvous.h"
 #if PSD_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -89,15 +89,11 @@ c10::intrusive_ptr<c10d::Store> make_store(int32_t kind, const std::string &addr
   }
   if (kind != PSD_DIST_STORE_TCP) throw ArgumentError("unknown store kind " + std::to_string(kind));
   if (port <= 0 || port > 65535) throw ArgumentError("port must be in 1..65535, got " + std::to_string(port));
-  c10d::TCPStoreOptions options;
-  options.port = static_cast<std::uint16_t>(port);
-  options.isServer = where.rank == 0;
-  options.numWorkers = where.world;
-  options.waitWorkers = false;  // the process group's own rendezvous waits for everyone, with the same timeout
-  options.timeout = where.timeout;
   std::string endpoint = address + ":" + std::to_string(port);
   try {
-    return c10::make_intrusive<c10d::TCPStore>(address, options);
+    // our own store rather than c10d's TCPStore, whose 1.13 server listens on every interface: rank 0 serves it on
+    // exactly the master address (the process group's own rendezvous waits for everyone, with the same timeout)
+    return psd::rendezvous_store(address, port, where.rank == 0, where.timeout);
   } catch (const std::exception &e) {
     if (where.rank == 0)
       fail("cannot serve the rendezvous store on " + endpoint + " (rank 0 listens there; is the port in use? choose another --master-port): " +

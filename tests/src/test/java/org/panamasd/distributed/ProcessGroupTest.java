@@ -69,6 +69,63 @@ class ProcessGroupTest extends NativeTest {
         }
     }
 
+    /** The LISTEN sockets of this host on {@code port}, as "address:port" in /proc/net/tcp{,6}'s hex form. */
+    private static List<String> listeners(int port) throws Exception {
+        List<String> found = new ArrayList<>();
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            Path file = Path.of(table);
+            if (!Files.isReadable(file)) continue;
+            for (String line : Files.readAllLines(file).subList(1, Files.readAllLines(file).size())) {
+                String[] f = line.trim().split("\\s+");
+                String local = f[1];
+                if (f[3].equals("0A") && Integer.parseInt(local.substring(local.indexOf(':') + 1), 16) == port) found.add(local);
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Rank 0 serves the rendezvous store on the master address only (libtorch 1.13's TCPStore listened on every
+     * interface), and a peer that sends garbage loses its connection without harming the store: the group still
+     * forms and computes.
+     */
+    @Test
+    void theRendezvousStoreListensOnlyOnTheMasterAddressAndSurvivesGarbage() throws Exception {
+        int port = freePort();
+        CountDownLatch rank0Started = new CountDownLatch(1);
+        Future<double[]> rank0 = RANKS.submit(() -> {
+            rank0Started.countDown();
+            try (ProcessGroup group = ProcessGroup.tcp("127.0.0.1", port, 0, 2, Duration.ofSeconds(30)); Scope scope = Scope.open()) {
+                Tensor a = Tensor.of(new float[] {1}, 1);
+                group.allReduce(List.of(a), ProcessGroup.ReduceOp.SUM);
+                return a.toDoubleArray();
+            }
+        });
+        rank0Started.await();
+        List<String> listening = List.of();
+        for (int i = 0; i < 200 && listening.isEmpty(); i++) {
+            Thread.sleep(25);
+            listening = listeners(port);
+        }
+        assertFalse(listening.isEmpty(), "rank 0 listens on port " + port);
+        assertEquals(List.of("0100007F:" + String.format("%04X", port)), listening, "only on 127.0.0.1, not on 0.0.0.0 or ::");
+        for (byte[] garbage : List.of(new byte[] {99}, new byte[] {1, -1, -1, -1, -1, -1, -1, -1, 127}, "GET / HTTP/1.1\r\n\r\n".getBytes())) {
+            try (java.net.Socket peer = new java.net.Socket("127.0.0.1", port)) {
+                peer.setSoTimeout(5000);
+                peer.getOutputStream().write(garbage);
+                assertEquals(-1, peer.getInputStream().read(), "the store closes a connection that sends garbage");
+            }
+        }
+        double[] rank1;
+        try (ProcessGroup group = ProcessGroup.tcp("127.0.0.1", port, 1, 2, Duration.ofSeconds(30)); Scope scope = Scope.open()) {
+            Tensor a = Tensor.of(new float[] {2}, 1);
+            group.allReduce(List.of(a), ProcessGroup.ReduceOp.SUM);
+            rank1 = a.toDoubleArray();
+        }
+        assertArrayEquals(new double[] {3}, rank0.get(60, TimeUnit.SECONDS));
+        assertArrayEquals(new double[] {3}, rank1);
+    }
+
     @Test
     void allReduceBroadcastAndBarrierAgreeAcrossRanks() throws Exception {
         assertTrue(ProcessGroup.available(ProcessGroup.Backend.GLOO), "this shim was built with c10d and Gloo");
