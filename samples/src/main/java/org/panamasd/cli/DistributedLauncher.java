@@ -7,11 +7,12 @@ import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.panamasd.training.distributed.DistributedEnvironment;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Starts the processes of a data-parallel run, as torchrun does: {@code --nproc N} JVMs on this machine, each
@@ -23,7 +24,9 @@ import org.panamasd.training.distributed.DistributedEnvironment;
  */
 public final class DistributedLauncher {
     /** The options that belong to the launcher, not to the command. */
-    static final Set<String> OPTIONS = Set.of("nproc", "rank", "world-size", "master-addr", "master-port", "dist-timeout");
+    static final Set<String> OPTIONS = java.util.stream.Stream.of(Options.class.getDeclaredFields())
+            .filter(f -> f.isAnnotationPresent(Option.class)).map(f -> f.getAnnotation(Option.class).names()[0].substring(2))
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
     /** The commands that can run data-parallel; any other would just run N times. */
     static final Set<String> COMMANDS = Set.of("train-t2i", "bench-train");
     private static final Duration GRACE = Duration.ofSeconds(10);
@@ -41,9 +44,13 @@ public final class DistributedLauncher {
         }
     }
 
-    /** Whether the arguments ask for a multi-process run. */
+    /** Whether the arguments ask for a multi-process run ({@code --nproc 2} or {@code --nproc=2}, and the others). */
     static boolean requested(String[] args) {
-        for (String a : args) if (a.startsWith("--") && OPTIONS.contains(a.substring(2))) return true;
+        for (String a : args) {
+            if (!a.startsWith("--")) continue;
+            int equals = a.indexOf('=');
+            if (OPTIONS.contains(equals < 0 ? a.substring(2) : a.substring(2, equals))) return true;
+        }
         return false;
     }
 
@@ -65,37 +72,54 @@ public final class DistributedLauncher {
         if (!COMMANDS.contains(command))
             throw new IllegalArgumentException(command + " does not run data-parallel (--nproc and the other launcher options work with: " + String.join(", ", COMMANDS) + ")");
         Split split = Split.of(command, args);
-        Map<String, String> mine = split.launcher();
-        int nproc = (int) number(mine, "nproc", 1);
-        int worldSize = (int) number(mine, "world-size", nproc);
-        String address = mine.getOrDefault("master-addr", "127.0.0.1");
+        Options mine = split.launcher();
+        int nproc = mine.nproc;
+        int worldSize = mine.worldSize != null ? mine.worldSize : nproc;
         // A run on this machine alone takes any free port; machines that meet need an agreed one (torchrun's default).
-        int port = mine.containsKey("master-port") ? (int) number(mine, "master-port", 0) : worldSize == nproc ? freePort() : 29500;
-        Plan plan = new Plan(nproc, (int) number(mine, "rank", 0), worldSize, address, port,
-                Duration.ofMillis((long) (1000 * number(mine, "dist-timeout", DistributedEnvironment.DEFAULT_TIMEOUT.toSeconds()))));
+        int port = mine.masterPort != null ? mine.masterPort : worldSize == nproc ? freePort() : 29500;
+        if (port < 1 || port > 65535) throw new IllegalArgumentException(command + ": --master-port must be in 1..65535, got " + port);
+        if (!(mine.distTimeout > 0)) throw new IllegalArgumentException(command + ": --dist-timeout must be > 0 seconds, got " + mine.distTimeout);
+        Plan plan = new Plan(nproc, mine.rank, worldSize, mine.masterAddr, port, Duration.ofMillis((long) (1000 * mine.distTimeout)));
         List<String> commandLine = new ArrayList<>();
         commandLine.add(command);
         commandLine.addAll(split.command());
         return launch(Main.class.getName(), commandLine, plan, null);
     }
 
-    /** A command's arguments without the launcher's options, and the launcher's options by name. */
-    record Split(List<String> command, Map<String, String> launcher) {
+    /** The launcher's own options, parsed by picocli ({@code --nproc=2} and {@code --nproc 2} alike; {@code 2.7} refused). */
+    @Command(name = "launcher")
+    static final class Options {
+        @Option(names = "--nproc") int nproc = 1;
+        @Option(names = "--rank") int rank = 0;
+        @Option(names = "--world-size") Integer worldSize;
+        @Option(names = "--master-addr") String masterAddr = "127.0.0.1";
+        @Option(names = "--master-port") Integer masterPort;
+        @Option(names = "--dist-timeout") double distTimeout = DistributedEnvironment.DEFAULT_TIMEOUT.toSeconds();
+    }
+
+    /** A command's arguments without the launcher's options, in their order, and the launcher's options. */
+    record Split(List<String> command, Options launcher) {
         static Split of(String command, String[] args) {
-            List<String> rest = new ArrayList<>();
-            Map<String, String> mine = new LinkedHashMap<>();
-            for (int i = 0; i < args.length; i++) {
-                String name = args[i].startsWith("--") ? args[i].substring(2) : "";
-                if (!OPTIONS.contains(name)) {
-                    rest.add(args[i]);
-                    continue;
-                }
-                if (i + 1 >= args.length) throw new IllegalArgumentException(command + ": --" + name + " needs a value");
-                if (mine.containsKey(name)) throw new IllegalArgumentException(command + ": --" + name + " is given twice");
-                mine.put(name, args[++i]);
+            Options options = new Options();
+            CommandLine parser = new CommandLine(options).setUnmatchedArgumentsAllowed(true).setOverwrittenOptionsAllowed(false)
+                    .setUnmatchedOptionsArePositionalParams(true);
+            try {
+                parser.parseArgs(args);
+            } catch (CommandLine.ParameterException e) {
+                throw new IllegalArgumentException(command + ": " + e.getMessage());
             }
-            return new Split(rest, mine);
+            return new Split(List.copyOf(parser.getUnmatchedArguments()), options);
         }
+    }
+
+    /**
+     * The JVM options a rank inherits from the launcher: all but those that name one process's own resource
+     * (a debugger's port, a flight recording's or a log's file), which the ranks would fight over.
+     */
+    static List<String> inheritedJvmOptions(List<String> launcherOptions) {
+        return launcherOptions.stream().filter(o -> !(o.startsWith("-agentlib:jdwp") || o.startsWith("-Xrunjdwp") || o.equals("-Xdebug")
+                || o.startsWith("-XX:StartFlightRecording") || o.startsWith("-XX:FlightRecorderOptions") || (o.startsWith("-Xlog") && o.contains("file="))
+                || o.startsWith("-XX:HeapDumpPath") || o.startsWith("-XX:ErrorFile"))).toList();
     }
 
     /**
@@ -106,7 +130,7 @@ public final class DistributedLauncher {
     public static int launch(String mainClass, List<String> args, Plan plan, Path logs) throws IOException, InterruptedException {
         List<String> jvm = new ArrayList<>();
         jvm.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        jvm.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        jvm.addAll(inheritedJvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         jvm.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         jvm.addAll(args);
         List<Process> processes = new ArrayList<>();
@@ -149,15 +173,6 @@ public final class DistributedLauncher {
         }
         if (status == 0) for (Process p : processes) if (p.exitValue() != 0) return p.exitValue();
         return status;
-    }
-
-    private static double number(Map<String, String> options, String name, double fallback) {
-        String value = options.get(name);
-        try {
-            return value == null ? fallback : Double.parseDouble(value);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--" + name + " must be a number, got '" + value + "'");
-        }
     }
 
     /** A port that is free now (the loopback rendezvous of a single-machine run). */
