@@ -103,6 +103,11 @@ final class GenerationWorker implements Runnable {
     private BufferedImage[] generate(List<Job> jobs) {
         var fault = faultBeforeBatch;
         if (fault != null) fault.accept(jobs);
+        // a model file written over in place would feed the batch changed weights, or crash it with SIGBUS
+        List<String> changed = org.panamasd.io.MappedFile.changedInPlace();
+        if (!changed.isEmpty())
+            throw new IllegalStateException("the model's files changed on disk while mapped: " + String.join(", ", changed)
+                    + "; restart the service (replace model files by renaming a new file into place, never by writing over one)");
         GenerationParameters shared = jobs.getFirst().parameters();
         List<Generator> generators = new ArrayList<>();
         try (Scope scope = Scope.open()) {

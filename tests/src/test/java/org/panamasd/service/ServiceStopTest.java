@@ -74,4 +74,29 @@ class ServiceStopTest extends NativeTest {
         assertTrue(service.stop(), "closing again once the worker left frees the model");
         assertEquals(baseline, MemoryStats.liveTensorCount());
     }
+
+    @Test
+    void aModelFileWrittenOverWhileServedFailsTheBatchNamingItInsteadOfCrashing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path model = tmp.resolve("model");
+        try (var files = java.nio.file.Files.walk(ServiceApiTest.MODEL, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
+            for (java.nio.file.Path p : files.toList())
+                java.nio.file.Files.copy(p, model.resolve(ServiceApiTest.MODEL.relativize(p).toString()));
+        }
+        GenerationService service = GenerationService.start(ServiceSettings.of(model));
+        try {
+            java.nio.file.Path weights;
+            try (var files = java.nio.file.Files.walk(model.resolve("unet"))) {
+                weights = files.filter(p -> p.toString().endsWith(".safetensors")).findFirst().orElseThrow();
+            }
+            try (var ch = java.nio.channels.FileChannel.open(weights, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(new byte[] {0}), java.nio.file.Files.size(weights));  // written over in place
+            }
+            Job job = service.submit(service.parse(body("{\"prompt\": \"a coat\"}")));
+            for (int i = 0; i < 3000 && !job.state().finished(); i++) Thread.sleep(10);
+            assertEquals(Job.State.FAILED, job.state());
+            assertTrue(job.error().contains(weights.getFileName().toString()) && job.error().contains("renaming"), job.error());
+        } finally {
+            service.close();
+        }
+    }
 }
