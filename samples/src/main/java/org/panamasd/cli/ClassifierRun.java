@@ -19,7 +19,7 @@ final class ClassifierRun {
     static double train(String command, ClassifierTrainer trainer, Function<Tensor, Tensor> logits, int steps, int batch, long seed, Path curveFile) {
         FashionMnist train = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, true), test = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false);
         LossCurve curve = new LossCurve();
-        ProgressLine progress = new ProgressLine(command, 0, steps, 50);
+        TrainingProgress progress = new TrainingProgress(command, 0, steps, 50);
         for (int step = 1; step <= steps; step++) {
             double loss;
             try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
@@ -27,7 +27,7 @@ final class ClassifierRun {
                 loss = LossCheck.finite("cross-entropy", trainer.step(train.paddedRgb(idx), train.labels(idx), g), step);
             }
             curve.add("cross-entropy", step, loss);
-            progress.update(step, batch, String.format("loss %.3f", loss));
+            progress.update(step, String.format("loss %.3f", loss));
         }
         curve.write(curveFile, command);
         try (Scope s = Scope.open()) {

@@ -154,7 +154,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                     }
                     DiscriminatorLog monitor = new DiscriminatorLog(out.resolve("discriminator.tsv"), first);
                     LossCurve curve = new LossCurve();
-                    ProgressLine progress = new ProgressLine("train-add", first - 1, steps, 10);
+                    TrainingProgress progress = new TrainingProgress("train-add", first - 1, steps, 10);
                     for (long step = first; step <= steps; step++) {
                         AddTrainer.Losses l;
                         try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
@@ -172,7 +172,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                         LossCheck.finite("r1", l.r1(), step);
                         curve.add("D hinge", step, l.discriminatorReal() + l.discriminatorFake());
                         curve.add("R1", step, l.r1());
-                        progress.update(step, batch, String.format("G %.3f  distill %.4f  D %.3f/%.3f  R1 %.4f  D acc %.2f", l.generator(),
+                        progress.update(step, String.format("G %.3f  distill %.4f  D %.3f/%.3f  R1 %.4f  D acc %.2f", l.generator(),
                                 l.distillation(), l.discriminatorReal(), l.discriminatorFake(), l.r1(), l.discriminatorBatch().accuracy()));
                         if (step % monitorEvery == 0 || step == steps) {
                             try (Scope s = Scope.open()) {

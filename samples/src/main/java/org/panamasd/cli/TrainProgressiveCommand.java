@@ -81,7 +81,7 @@ final class TrainProgressiveCommand implements java.util.concurrent.Callable<Int
                 // the first round distils the guided teacher; later students are unguided, as their teachers
                 try (ProgressiveDistillationTrainer trainer = new ProgressiveDistillationTrainer(studentX0, student.parameters(), teacherX0, schedule, n,
                         first ? guidance : 1.0, lr, 0.99)) {
-                    ProgressLine progress = new ProgressLine("progressive " + 2 * n + "->" + n, 0, steps, 10);
+                    TrainingProgress progress = new TrainingProgress("progressive " + 2 * n + "->" + n, 0, steps, 10);
                     for (int step = 1; step <= steps; step++) {
                         global++;
                         double loss;
@@ -97,7 +97,7 @@ final class TrainProgressiveCommand implements java.util.concurrent.Callable<Int
                             loss = LossCheck.finite("progressive distillation", trainer.step(x0, context, uncond, g), step);
                         }
                         curve.add("round " + n + " steps", global, loss);
-                        progress.update(step, batch, String.format("loss %.4f", loss));
+                        progress.update(step, String.format("loss %.4f", loss));
                     }
                     TrainAddCommand.writeStudent(out.resolve("student-" + n), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(),
                             String.format("{\"num_inference_steps\": %d, \"guidance_scale\": 0.0, \"height\": 32, \"width\": 32, \"upscale\": 8}%n", n));

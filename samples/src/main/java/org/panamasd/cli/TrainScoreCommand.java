@@ -59,16 +59,16 @@ final class TrainScoreCommand implements java.util.concurrent.Callable<Integer> 
                 images.count != null ? images.count : Integer.MAX_VALUE, grid);
         String label = "train-score " + model.kind();
         ScoreTrainingRun.run(settings, out, new ScoreTrainingRun.Progress() {
-            private ProgressLine line;
+            private TrainingProgress line;
 
             @Override
             public void start(long firstStep) {
-                line = new ProgressLine(label, firstStep - 1, steps, 10);  // a resumed run's rate counts only its own steps
+                line = new TrainingProgress(label, firstStep - 1, steps, 10);  // a resumed run's rate counts only its own steps
             }
 
             @Override
             public void update(long step, long batchSize, String figures) {
-                line.update(step, batchSize, figures);
+                line.update(step, figures);
             }
         });
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA weights), " + out.resolve("loss.png")

@@ -125,7 +125,7 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
                 if (run.leader()) System.out.println("resumed from " + resumeFrom + " at step " + state.step());
             }
             LossCurve curve = new LossCurve();
-            ProgressLine progress = new ProgressLine("train-t2i", first - 1, steps, 25);
+            TrainingProgress progress = new TrainingProgress("train-t2i", first - 1, steps, 25);
             for (long step = first; step <= steps; step++) {
                 double loss;
                 try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
@@ -137,7 +137,7 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
                 }
                 curve.add("v mse", step, loss);
                 if (!run.leader()) continue;  // the leader alone reports and writes
-                progress.update(step, batch, String.format("loss %.4f  lr %.2e%s", loss, learningRate.at(step),
+                progress.update(step, String.format("loss %.4f  lr %.2e%s", loss, learningRate.at(step),
                         run.ddp() == null ? "" : String.format("  all-reduce wait %.0f ms/step", 1e3 * run.ddp().meanWaitSeconds())));
                 if (step % every == 0 || step == steps)
                     TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), trainer.checkpointWeights(), Map.of("adamw", trainer.optimizer()));
