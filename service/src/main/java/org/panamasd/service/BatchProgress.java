@@ -1,5 +1,6 @@
 package org.panamasd.service;
 
+import io.prometheus.metrics.core.metrics.Histogram;
 import java.util.List;
 import org.panamasd.Tensor;
 import org.panamasd.pipelines.DenoisingListener;

@@ -36,7 +36,7 @@ public final class GenerationService implements AutoCloseable {
     private final GenerationDefaults defaults;
     private final RequestParser parser;
     private final GenerationQueue queue;
-    private final ServiceMetrics metrics = new ServiceMetrics();
+    private final ServiceMetrics metrics;
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
     private final ConcurrentLinkedDeque<Job> finished = new ConcurrentLinkedDeque<>();  // newest first
     private final List<Thread> workers = new ArrayList<>();
@@ -59,6 +59,7 @@ public final class GenerationService implements AutoCloseable {
         this.defaults = GenerationDefaults.of(settings.model(), 30, 7.5, 512);
         this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength());
         this.queue = new GenerationQueue(settings.queueCapacity());
+        this.metrics = new ServiceMetrics(queue::depth, queue::capacity, liveWorkers::get);
         this.schedulerConfig = DiffusersConfig.read(settings.model().resolve("scheduler/scheduler_config.json"));
         for (int i = 0; i < settings.workers(); i++) {
             liveWorkers.incrementAndGet();
@@ -176,7 +177,7 @@ public final class GenerationService implements AutoCloseable {
     }
 
     public String prometheus() {
-        return metrics.prometheus(queue.depth(), queue.capacity());
+        return metrics.prometheus();
     }
 
     /** Jobs that reached each final state since the start. */
@@ -189,7 +190,8 @@ public final class GenerationService implements AutoCloseable {
      * (at least 1 s, at most a minute).
      */
     long retryAfterSeconds() {
-        double perRequest = metrics.requestSeconds.count() == 0 ? 1 : metrics.requestSeconds.mean();
+        ServiceMetrics.Mean requests = ServiceMetrics.mean(metrics.requestSeconds);
+        double perRequest = requests.count() == 0 ? 1 : requests.mean();
         double batchesAhead = (double) queue.depth() / (settings.maxBatch() * settings.workers());
         return Math.clamp((long) Math.ceil(perRequest * Math.max(1, batchesAhead)), 1, 60);
     }

@@ -79,7 +79,7 @@ public final class ServiceServer implements AutoCloseable {
         app.sse("/api/jobs/{id}/events", streams::accept);
         app.get("/api/recent", ctx -> ctx.json(service.recentImages(GALLERY_SIZE).stream().map(JobView::of).toList()));
         app.get("/api/info", ctx -> ctx.json(info()));
-        app.get("/metrics", ctx -> ctx.contentType(PrometheusText.CONTENT_TYPE).result(service.prometheus()));
+        app.get("/metrics", ctx -> ctx.contentType(ServiceMetrics.TEXT.getContentType()).result(service.prometheus()));
         app.get("/health", this::health);
         app.exception(BadRequest.class, (e, ctx) -> ctx.status(HttpStatus.BAD_REQUEST).json(Map.of("error", e.getMessage(), "field", e.field())));
         app.exception(QueueFull.class, (e, ctx) -> {
