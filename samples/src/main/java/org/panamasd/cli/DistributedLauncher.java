@@ -116,7 +116,7 @@ public final class DistributedLauncher {
      * The JVM options a rank inherits from the launcher: all but those that name one process's own resource
      * (a debugger's port, a flight recording's or a log's file), which the ranks would fight over.
      */
-    static List<String> inheritedJvmOptions(List<String> launcherOptions) {
+    public static List<String> inheritedJvmOptions(List<String> launcherOptions) {
         return launcherOptions.stream().filter(o -> !(o.startsWith("-agentlib:jdwp") || o.startsWith("-Xrunjdwp") || o.equals("-Xdebug")
                 || o.startsWith("-XX:StartFlightRecording") || o.startsWith("-XX:FlightRecorderOptions") || (o.startsWith("-Xlog") && o.contains("file="))
                 || o.startsWith("-XX:HeapDumpPath") || o.startsWith("-XX:ErrorFile"))).toList();

@@ -97,52 +97,60 @@ class DataParallelTest extends NativeTest {
         try {
             int status = launch(dir, -1, -1, Duration.ofSeconds(60));
             assertEquals(0, status, () -> "the ranks failed:\n" + logs(dir));
-            try (Scope s = Scope.open(); TextToImageTrainer alone = trainer()) {
-                train(alone, null, 1, STEPS, -1);
-                SafeTensors rank0 = SafeTensors.open(dir.resolve("rank-0.safetensors")), rank1 = SafeTensors.open(dir.resolve("rank-1.safetensors"));
-                double worst = 0, moved = 0;
-                String worstName = "";
-                long elements = 0, over = 0;
-                for (var p : named(alone).entrySet()) {
-                    Tensor a = rank0.tensor(p.getKey()), b = rank1.tensor(p.getKey());
-                    assertEquals(0, a.sub(b).abs().max().item(), "both ranks hold the same " + p.getKey());
-                    // CLIP's key bias has an exactly zero gradient (softmax ignores a constant added to every logit of
-                    // a row): what it gets is rounding noise, which Adam scales up to steps of about lr. Skipped.
-                    if (p.getKey().endsWith("k_proj.bias")) continue;
-                    Tensor diff = a.sub(p.getValue()).abs();
-                    double d = diff.max().item();
-                    if (d > worst) {
-                        worst = d;
-                        worstName = p.getKey();
-                    }
-                    elements += a.numel();
-                    over += (long) diff.gt(1e-6).to(org.panamasd.DType.FLOAT32).sum().item();
-                }
-                try (TextToImageTrainer untrained = trainer()) {  // same seed: where training started
-                    for (var p : named(untrained).entrySet()) moved = Math.max(moved, p.getValue().sub(named(alone).get(p.getKey())).abs().max().item());
-                }
-                assertTrue(moved > 1e-3, "training moved the parameters (" + moved + "), so the comparison means something");
-                // A wrong shard, a missing or wrong average moves parameters by about lr = 1e-3 per step; summing in
-                // another order moves a few elements by ~1e-5 (Adam divides tiny gradients by their own size).
-                String where = "worst difference " + worst + " in " + worstName + "; " + over + " of " + elements + " elements differ by > 1e-6";
-                assertTrue(worst < 5e-5, "2 processes at batch " + GLOBAL_BATCH / 2 + " each = 1 process at " + GLOBAL_BATCH + ": " + where);
-                assertTrue(over < elements / 10_000, "all but a few elements agree within 1e-6: " + where);
-
-                // --resume at another world size: one process continues the 2-process run's checkpoint
-                try (TextToImageTrainer resumed = trainer()) {
-                    var state = TrainingCheckpoint.load(dir.resolve("checkpoint"), resumed.checkpointWeights(), Map.of("adamw", resumed.optimizer()));
-                    assertEquals(CHECKPOINT_STEP, state.step());
-                    resumed.setStepCount(state.step());
-                    train(resumed, null, CHECKPOINT_STEP + 1, STEPS, -1);
-                    double resumedWorst = 0;
-                    for (var p : named(alone).entrySet())
-                        if (!p.getKey().endsWith("k_proj.bias"))
-                            resumedWorst = Math.max(resumedWorst, named(resumed).get(p.getKey()).sub(p.getValue()).abs().max().item());
-                    assertTrue(resumedWorst < 5e-5, "resumed alone from the 2-process checkpoint = trained alone: worst difference " + resumedWorst);
-                }
-            }
+            assertTheRanksTrainedWhatOneProcessDoes(dir);
         } finally {
             delete(dir);
+        }
+    }
+
+    /**
+     * The ranks' parameters (OUT_DIR/rank-R.safetensors) are equal to each other and to one process's at the
+     * same global batch, and the checkpoint rank 0 wrote resumes in one process to the same parameters.
+     */
+    static void assertTheRanksTrainedWhatOneProcessDoes(Path dir) {
+        try (Scope s = Scope.open(); TextToImageTrainer alone = trainer()) {
+            train(alone, null, 1, STEPS, -1);
+            SafeTensors rank0 = SafeTensors.open(dir.resolve("rank-0.safetensors")), rank1 = SafeTensors.open(dir.resolve("rank-1.safetensors"));
+            double worst = 0, moved = 0;
+            String worstName = "";
+            long elements = 0, over = 0;
+            for (var p : named(alone).entrySet()) {
+                Tensor a = rank0.tensor(p.getKey()), b = rank1.tensor(p.getKey());
+                assertEquals(0, a.sub(b).abs().max().item(), "both ranks hold the same " + p.getKey());
+                // CLIP's key bias has an exactly zero gradient (softmax ignores a constant added to every logit of
+                // a row): what it gets is rounding noise, which Adam scales up to steps of about lr. Skipped.
+                if (p.getKey().endsWith("k_proj.bias")) continue;
+                Tensor diff = a.sub(p.getValue()).abs();
+                double d = diff.max().item();
+                if (d > worst) {
+                    worst = d;
+                    worstName = p.getKey();
+                }
+                elements += a.numel();
+                over += (long) diff.gt(1e-6).to(org.panamasd.DType.FLOAT32).sum().item();
+            }
+            try (TextToImageTrainer untrained = trainer()) {  // same seed: where training started
+                for (var p : named(untrained).entrySet()) moved = Math.max(moved, p.getValue().sub(named(alone).get(p.getKey())).abs().max().item());
+            }
+            assertTrue(moved > 1e-3, "training moved the parameters (" + moved + "), so the comparison means something");
+            // A wrong shard, a missing or wrong average moves parameters by about lr = 1e-3 per step; summing in
+            // another order moves a few elements by ~1e-5 (Adam divides tiny gradients by their own size).
+            String where = "worst difference " + worst + " in " + worstName + "; " + over + " of " + elements + " elements differ by > 1e-6";
+            assertTrue(worst < 5e-5, "2 processes at batch " + GLOBAL_BATCH / 2 + " each = 1 process at " + GLOBAL_BATCH + ": " + where);
+            assertTrue(over < elements / 10_000, "all but a few elements agree within 1e-6: " + where);
+
+            // --resume at another world size: one process continues the 2-process run's checkpoint
+            try (TextToImageTrainer resumed = trainer()) {
+                var state = TrainingCheckpoint.load(dir.resolve("checkpoint"), resumed.checkpointWeights(), Map.of("adamw", resumed.optimizer()));
+                assertEquals(CHECKPOINT_STEP, state.step());
+                resumed.setStepCount(state.step());
+                train(resumed, null, CHECKPOINT_STEP + 1, STEPS, -1);
+                double resumedWorst = 0;
+                for (var p : named(alone).entrySet())
+                    if (!p.getKey().endsWith("k_proj.bias"))
+                        resumedWorst = Math.max(resumedWorst, named(resumed).get(p.getKey()).sub(p.getValue()).abs().max().item());
+                assertTrue(resumedWorst < 5e-5, "resumed alone from the 2-process checkpoint = trained alone: worst difference " + resumedWorst);
+            }
         }
     }
 
@@ -165,7 +173,7 @@ class DataParallelTest extends NativeTest {
         }
     }
 
-    private static int freePort() throws Exception {
+    static int freePort() throws Exception {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             return s.getLocalPort();
         }
@@ -184,7 +192,7 @@ class DataParallelTest extends NativeTest {
         return all.toString();
     }
 
-    private static void delete(Path dir) throws Exception {
+    static void delete(Path dir) throws Exception {
         try (Stream<Path> walk = Files.walk(dir)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }
