@@ -6,7 +6,6 @@ import java.time.temporal.ChronoUnit;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
@@ -16,13 +15,15 @@ import me.tongfei.progressbar.ProgressBarStyle;
  */
 final class StepProgress implements AutoCloseable {
     private final ProgressBar bar;
+    private final LatestRendering lines;
     private boolean stepped;
 
     StepProgress(String task, long totalSteps, PrintWriter log) {
         boolean terminal = System.console() != null && System.console().isTerminal();
+        lines = terminal ? null : new LatestRendering(log);
         bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(totalSteps).setUnit(" steps", 1)
                 .showSpeed(new DecimalFormat("0.00")).setSpeedUnit(ChronoUnit.SECONDS).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(100).setConsumer(terminal ? new ConsoleProgressBarConsumer(System.err) : new FinalLine(log))
+                .setUpdateIntervalMillis(100).setConsumer(terminal ? new ConsoleProgressBarConsumer(System.err) : lines)
                 .build();
     }
 
@@ -34,31 +35,6 @@ final class StepProgress implements AutoCloseable {
     @Override
     public void close() {
         bar.close();
-    }
-
-    /** Keeps the latest rendering and prints it once, when the bar closes. */
-    private final class FinalLine implements ProgressBarConsumer {
-        private final PrintWriter log;
-        private String last;
-
-        FinalLine(PrintWriter log) {
-            this.log = log;
-        }
-
-        @Override
-        public int getMaxRenderedLength() {
-            return 100;
-        }
-
-        @Override
-        public void accept(String rendered) {
-            last = rendered;
-        }
-
-        @Override
-        public void close() {
-            if (last != null && stepped) log.println(last.strip());
-            log.flush();
-        }
+        if (lines != null && stepped) lines.print();  // the final state, once
     }
 }

@@ -1,13 +1,11 @@
 package org.panamasd.cli;
 
-import java.io.PrintStream;
 import java.text.DecimalFormat;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
@@ -19,14 +17,14 @@ import me.tongfei.progressbar.ProgressBarStyle;
  */
 final class TrainingProgress implements AutoCloseable {
     private final ProgressBar bar;
-    private final LogLines lines;
+    private final LatestRendering lines;
     private final long total, every;
 
     TrainingProgress(String task, long firstStep, long total, long every) {
         this.total = total;
         this.every = every;
         boolean terminal = System.console() != null && System.console().isTerminal();
-        this.lines = terminal ? null : new LogLines(System.out);
+        this.lines = terminal ? null : new LatestRendering(new java.io.PrintWriter(System.out, true));
         bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).startsFrom(firstStep, Duration.ZERO).setUnit(" steps", 1)
                 .showSpeed(new DecimalFormat("0.00")).setSpeedUnit(ChronoUnit.SECONDS).setStyle(ProgressBarStyle.ASCII).setMaxRenderedLength(150)
                 .setUpdateIntervalMillis(terminal ? 200 : Integer.MAX_VALUE)  // a log gets its lines from update() only
@@ -46,35 +44,5 @@ final class TrainingProgress implements AutoCloseable {
     @Override
     public void close() {
         bar.close();
-    }
-
-    /** Keeps the latest rendering; prints it when asked. */
-    private static final class LogLines implements ProgressBarConsumer {
-        private final PrintStream out;
-        private String last;
-
-        LogLines(PrintStream out) {
-            this.out = out;
-        }
-
-        @Override
-        public int getMaxRenderedLength() {
-            return 150;
-        }
-
-        @Override
-        public void accept(String rendered) {
-            last = rendered;
-        }
-
-        void print() {
-            if (last != null) out.println(last.strip());
-            out.flush();
-        }
-
-        @Override
-        public void close() {
-            out.flush();
-        }
     }
 }
