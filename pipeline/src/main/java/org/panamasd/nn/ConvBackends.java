@@ -12,6 +12,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -39,11 +40,12 @@ import org.panamasd.io.AtomicFile;
  * {@code ~/.cache/panama-sd}; {@code none}: memory only). A file that cannot be read or parsed is ignored with a
  * warning (and replaced at the next write); one that cannot be written leaves the choices in memory.
  *
- * <p>The shapes timed are bounded ({@code panamasd.conv.maxShapes} / {@code PANAMASD_CONV_MAX_SHAPES}, default
- * {@value #DEFAULT_MAX_SHAPES}): every image size a service's users choose is a new set of shapes, each timed under
- * one lock and written to the file. Past the bound a new shape is not timed, kept or written: it runs the backend
- * chosen most often for the same convolution (channels, kernel, stride, padding, layout, dtype) at other sizes,
- * else dense; the file keeps at most the bound too.
+ * <p>The shapes a process times are bounded ({@code panamasd.conv.maxShapes} / {@code PANAMASD_CONV_MAX_SHAPES},
+ * default {@value #DEFAULT_MAX_SHAPES}): every image size a service's users choose is a new set of shapes, each timed
+ * under one lock and written to the file. Past the bound a new shape is not timed, kept or written: it runs the
+ * backend chosen most often for the same convolution (channels, kernel, stride, padding, layout, dtype) at other
+ * sizes, else dense. The file keeps at most the bound too, this process's timings first, so it holds the shapes
+ * in use lately and a later process times new ones again.
  */
 public final class ConvBackends {
     public static final String MODE_PROPERTY = "panamasd.conv.backend", MODE_ENV = "PANAMASD_CONV_BACKEND";
@@ -109,6 +111,7 @@ public final class ConvBackends {
     private final AtomicLong shapesTimed = new AtomicLong(), timingNanos = new AtomicLong();
     private final java.util.Set<String> warned = ConcurrentHashMap.newKeySet();
     private final java.util.Set<Shape> pastTheBound = ConcurrentHashMap.newKeySet();
+    private final java.util.Set<Shape> timedHere = ConcurrentHashMap.newKeySet();  // by this process, at most maxShapes
     private volatile String lastWarning;
 
     private ConvBackends(ConvBackend forced, Path file, int maxShapes) {
@@ -236,7 +239,7 @@ public final class ConvBackends {
         }
         Choice c = chosen.get(shape);
         if (c != null) return call(runner, candidates.contains(c.backend()) ? c.backend() : ConvBackend.DENSE);
-        if (chosen.size() + inFlight.size() >= maxShapes) {
+        if (timedHere.size() + inFlight.size() >= maxShapes) {
             ConvBackend b = borrowed(shape);
             return call(runner, candidates.contains(b) ? b : ConvBackend.DENSE);
         }
@@ -262,6 +265,7 @@ public final class ConvBackends {
                 t = time(candidates, runner);
             }
             chosen.put(shape, t.choice);
+            timedHere.add(shape);
             mine.complete(t.choice.backend());
             runner.decided(t.choice.backend());
             save();
@@ -393,18 +397,19 @@ public final class ConvBackends {
             ObjectNode root = JSON.createObjectNode().put("format", FORMAT);
             root.putObject("machine").put("cpu", cpuModel()).put("libtorch", Torch.version()).put("onednn", prepackAvailable());
             ObjectNode shapes = root.putObject("shapes");
-            Map<String, Choice> mine = choices();
+            Map<String, Choice> mine = new TreeMap<>();  // timed here: kept first
+            for (Shape shape : timedHere) mine.put(shape.key(), chosen.get(shape));
+            Map<String, JsonNode> others = new LinkedHashMap<>();  // the file's and what it was read from, within the bound
             try {
                 JsonNode existing = Files.isRegularFile(file) ? JSON.readTree(file.toFile()) : null;
                 if (existing != null && FORMAT.equals(existing.path("format").asText()) && existing.path("shapes").isObject())
-                    for (var it = existing.get("shapes").fields(); it.hasNext() && shapes.size() + mine.size() < maxShapes; ) {
-                        var e = it.next();
-                        if (!mine.containsKey(e.getKey())) shapes.set(e.getKey(), e.getValue());  // another process's, within the bound
-                    }
+                    existing.get("shapes").fields().forEachRemaining(e -> others.put(e.getKey(), e.getValue()));
             } catch (IOException | RuntimeException unreadable) {
                 // replaced by what this process knows
             }
-            for (var e : new TreeMap<>(mine).entrySet()) {
+            for (var e : others.entrySet())
+                if (!mine.containsKey(e.getKey()) && shapes.size() + mine.size() < maxShapes) shapes.set(e.getKey(), e.getValue());
+            for (var e : mine.entrySet()) {
                 ObjectNode n = shapes.putObject(e.getKey()).put("backend", e.getValue().backend().label);
                 ObjectNode s = n.putObject("seconds");
                 e.getValue().seconds().forEach((b, v) -> s.put(b.label, v));

@@ -192,7 +192,15 @@ class ConvBackendsTest extends NativeTest {
             assertEquals(2, bounded.shapesPastTheBound());
             assertTrue(bounded.lastWarning().contains("maxShapes"), bounded.lastWarning());
             assertEquals(2, new ObjectMapper().readTree(bounded.file().toFile()).get("shapes").size(), "the file is bounded too");
-            assertEquals(2, ConvBackends.reload().choices().size(), "and so is what a later process reads");
+            ConvBackends later = ConvBackends.reload();
+            assertEquals(2, later.choices().size(), "and so is what a later process reads");
+            try (RandomWeights w = new RandomWeights(23); Scope scope = Scope.open(); Generator g = new Generator(24); var off = Autograd.noGrad()) {
+                new Conv2d(w, "conv", 4, 4, 3, 1, 1).forward(Tensor.randn(g, 1, 4, 13, 13));  // a size new to the file
+            }
+            assertEquals(1, later.shapesTimed(), "a later process times a new shape again: the bound is per process");
+            JsonNode file = new ObjectMapper().readTree(later.file().toFile()).get("shapes");
+            assertEquals(2, file.size(), "the file stays at the bound");
+            assertTrue(file.toString().contains("h=13 w=13"), "keeping the newest timing: " + file);
         } finally {
             restore(ConvBackends.MAX_SHAPES_PROPERTY, saved);
         }
