@@ -88,6 +88,13 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--probe-discriminator", paramLabel = "STEPS",
             description = "Instead of training: train the heads alone for STEPS steps against the student frozen at the teacher, and report whether they see.")
     Integer probeSteps;
+    @Option(names = "--evaluate-every", defaultValue = "0", paramLabel = "N", description = {"Every N steps, score the EMA student at 1 step with --evaluator",
+            "(OUT/evaluation.tsv, add-evaluation.png) and keep the best by FID as OUT/model-best; 0: never (default: ${DEFAULT-VALUE})."})
+    int evaluateEvery;
+    @Option(names = "--evaluator", defaultValue = "models/fashion-evaluator", paramLabel = "DIR", description = "The evaluator for --evaluate-every (default: ${DEFAULT-VALUE}).")
+    Path evaluatorDir;
+    @Option(names = "--evaluate-per-class", defaultValue = "50", paramLabel = "N", description = "Samples per class for --evaluate-every (default: ${DEFAULT-VALUE}).")
+    int evaluatePerClass;
     @Option(names = "--checkpoint-every", defaultValue = "50", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
     int every;
     @Option(names = "--resume", arity = "1", defaultValue = "true", description = "Continue from the latest checkpoint if there is one (default: ${DEFAULT-VALUE}).")
@@ -111,6 +118,8 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                 ema != null ? ema : defaults.emaDecay(), discriminatorSteps, discriminatorWarmup);
         HeadNorm norm = HeadNorm.fromName(headNorm);
         if (monitorEvery < 1) throw new IllegalArgumentException("--monitor-every must be >= 1, got " + monitorEvery);
+        if (evaluateEvery < 0) throw new IllegalArgumentException("--evaluate-every must be >= 0, got " + evaluateEvery);
+        if (evaluatePerClass < 1) throw new IllegalArgumentException("--evaluate-per-class must be >= 1, got " + evaluatePerClass);
 
         FashionMnist data = images.load();
         FashionMnist heldOutData = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false).first(HELD_OUT);
@@ -153,6 +162,9 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                         System.out.println("resumed from " + resumeFrom + " at step " + s.step());
                     }
                     DiscriminatorLog monitor = new DiscriminatorLog(out.resolve("discriminator.tsv"), first);
+                    DiffusersConfig ancestral = StudentScheduler.of(schedulerConfig, config.studentTimesteps());  // fresh noise between steps, as ADD samples
+                    StudentEvaluation evaluation = evaluateEvery > 0
+                            ? new StudentEvaluation(evaluatorDir, out, first, tokenizer, textEncoder, student, vae, ancestral, evaluatePerClass, seed + 202) : null;
                     LossCurve curve = new LossCurve();
                     TrainingProgress progress = new TrainingProgress("train-add", first - 1, steps, 10);
                     for (long step = first; step <= steps; step++) {
@@ -180,12 +192,20 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                                 monitor.add(step, l.discriminatorBatch(), heads.judge(heldOut.real(), heldOut.fake(), heldOut.condition(), batch));
                             }
                         }
+                        if (evaluation != null && l.studentTrained() && (step % evaluateEvery == 0 || step == steps)
+                                && evaluation.score(step, trainer.studentEma())) {  // the best so far by the evaluator's FID
+                            writeStudent(out.resolve("model-best"), teacherDir, ancestral, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
+                            StudentEvaluation.writeBestStep(out.resolve("model-best"), step);
+                        }
                         if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
+                    }
+                    if (evaluation != null) {
+                        evaluation.plot(out.resolve("add-evaluation.png"));
+                        evaluation.close();
                     }
                     if (first <= steps) curve.write(out.resolve("add-loss.png"), "train-add");  // a resume that only writes the students keeps the last curve
                     monitor.plot(out.resolve("add-discriminator.png"), "train-add: discriminator logits and accuracy");
                     if (timings) printTimings(trainer.partNanos(), steps - first - 1, batch);
-                    DiffusersConfig ancestral = StudentScheduler.of(schedulerConfig, config.studentTimesteps());  // fresh noise between steps, as ADD samples
                     writeStudent(out.resolve("model"), teacherDir, ancestral, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
                     writeStudent(out.resolve("model-raw"), teacherDir, ancestral, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
                 }
