@@ -30,6 +30,7 @@ import org.panamasd.training.add.DiscriminatorLog;
 import org.panamasd.training.add.DiscriminatorProbe;
 import org.panamasd.training.add.DiscriminatorTrainer;
 import org.panamasd.training.add.DistillationWeighting;
+import org.panamasd.training.add.HeadGroups;
 import org.panamasd.training.add.HeadNorm;
 import org.panamasd.training.add.StudentScheduler;
 import org.panamasd.training.add.ProjectedDiscriminator;
@@ -76,6 +77,9 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--head-norm", defaultValue = "local", paramLabel = "local|skip-first|none",
             description = "Where the discriminator heads normalise: StyleGAN-T's BatchNormLocal after both blocks, not after the first, or nowhere (default: ${DEFAULT-VALUE}).")
     String headNorm;
+    @Option(names = "--head-groups", defaultValue = "separate", paramLabel = "separate|mixed", description = {"Whether the heads see real and generated",
+            "images in passes of their own (StyleGAN-T) or alternating in one, so every norm group holds both (default: ${DEFAULT-VALUE})."})
+    String headGroups;
     @Option(names = "--d-steps", defaultValue = "1", description = "Discriminator steps per student step (default: ${DEFAULT-VALUE}).")
     int discriminatorSteps;
     @Option(names = "--d-warmup", defaultValue = "0", paramLabel = "N", description = "First N iterations train the discriminator only, the student frozen (default: ${DEFAULT-VALUE}).")
@@ -117,6 +121,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                 DistillationWeighting.fromName(weighting), teacherGuidance != null ? teacherGuidance : defaults.teacherGuidance(), lr,
                 ema != null ? ema : defaults.emaDecay(), discriminatorSteps, discriminatorWarmup);
         HeadNorm norm = HeadNorm.fromName(headNorm);
+        HeadGroups groups = HeadGroups.fromName(headGroups);
         if (monitorEvery < 1) throw new IllegalArgumentException("--monitor-every must be >= 1, got " + monitorEvery);
         if (evaluateEvery < 0) throw new IllegalArgumentException("--evaluate-every must be >= 0, got " + evaluateEvery);
         if (evaluatePerClass < 1) throw new IllegalArgumentException("--evaluate-per-class must be >= 1, got " + evaluatePerClass);
@@ -142,7 +147,8 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
             AddTrainer.Denoiser studentDenoiser = (x, t, c) -> schedule.originalSample(prediction, student.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
             AddDraws draws = new AddDraws(tokenizer, textEncoder, vae, schedule, config);
             try (ProjectedDiscriminator discriminator = new ProjectedDiscriminator(headLayers(depth), width, textWidth, 64, norm, seed + 7);
-                 DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> features.forward(image).hiddenStates(), discriminatorLr, gamma, augment)) {
+                 DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> features.forward(image).hiddenStates(), discriminatorLr, gamma, augment,
+                         groups)) {
                 if (probeSteps != null) return probe(draws, data, latents, heldOutData, heldOutLatents, studentDenoiser, heads);
                 try (AddTrainer trainer = new AddTrainer(config, studentDenoiser, student.parameters(),
                         (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t),

@@ -106,7 +106,7 @@ public final class AddTrainer implements AutoCloseable {
                 lap("student forward");
                 // the student: adversarial term through decoder and feature network, plus distillation
                 fakeImages = decode.apply(fake);
-                Tensor adversarial = AdversarialLosses.generatorHinge(discriminator.generatorLogits(fakeImages, batch.condition(), generator));
+                Tensor adversarial = AdversarialLosses.generatorHinge(discriminator.generatorLogits(fakeImages, batch.realImages(), batch.condition(), generator));
                 lap("decoder + feature network + heads forward (student sample)");
                 Tensor distillation = distillation(fake, batch, generator);
                 lap("teacher forward (distillation target)");

@@ -33,6 +33,7 @@ public final class DiscriminatorTrainer implements AutoCloseable {
     private final Optimizer optimizer;
     private final double gamma;
     private final boolean augment;
+    private final HeadGroups groups;
 
     /**
      * @param features images in [-1, 1] -> the frozen feature network's hidden states
@@ -40,10 +41,17 @@ public final class DiscriminatorTrainer implements AutoCloseable {
      */
     public DiscriminatorTrainer(ProjectedDiscriminator discriminator, Function<Tensor, List<Tensor>> features, double learningRate,
                                 double gamma, boolean augment) {
+        this(discriminator, features, learningRate, gamma, augment, HeadGroups.SEPARATE);
+    }
+
+    /** @param groups whether real and generated samples share the heads' normalisation groups ({@link HeadGroups}) */
+    public DiscriminatorTrainer(ProjectedDiscriminator discriminator, Function<Tensor, List<Tensor>> features, double learningRate,
+                                double gamma, boolean augment, HeadGroups groups) {
         this.discriminator = discriminator;
         this.features = features;
         this.gamma = gamma;
         this.augment = augment;
+        this.groups = groups;
         this.optimizer = Optimizer.adamW(discriminator.parameters(), learningRate, 0.0, 0.99, 1e-8, 0, false);
     }
 
@@ -51,8 +59,29 @@ public final class DiscriminatorTrainer implements AutoCloseable {
      * The heads' per-token logits (B, tokens) on augmented images, with a graph through the feature network
      * into the images: the student's adversarial term.
      */
-    public Tensor generatorLogits(Tensor images, Tensor condition, Generator generator) {
-        return discriminator.logits(discriminator.select(features.apply(augmentIfOn(images, generator))), condition, false);
+    public Tensor generatorLogits(Tensor images, Tensor realImages, Tensor condition, Generator generator) {
+        List<Tensor> fake = discriminator.select(features.apply(augmentIfOn(images, generator)));
+        if (groups == HeadGroups.SEPARATE) return discriminator.logits(fake, condition, false);
+        List<Tensor> real;
+        try (var frozen = Autograd.noGrad()) {  // the real half only keeps the groups mixed, as in the heads' own step
+            real = discriminator.select(features.apply(augmentIfOn(realImages, generator)));
+        }
+        return realAndFakeLogits(real, fake, condition, false)[1];
+    }
+
+    /**
+     * The per-token logits of real and of generated samples: in passes of their own, or with the two
+     * alternating in one pass so that every normalisation group of the heads holds both ({@link HeadGroups}).
+     */
+    private Tensor[] realAndFakeLogits(List<Tensor> real, List<Tensor> fake, Tensor condition, boolean training) {
+        if (groups == HeadGroups.SEPARATE)
+            return new Tensor[] {discriminator.logits(real, condition, training), discriminator.logits(fake, condition, training)};
+        long b = condition.size(0);
+        List<Tensor> alternating = new ArrayList<>();
+        for (int k = 0; k < real.size(); k++) alternating.add(Tensor.stack(1, real.get(k), fake.get(k)).flatten(0, 1));
+        Tensor logits = discriminator.logits(alternating, Tensor.stack(1, condition, condition).flatten(0, 1), training);
+        Tensor pairs = logits.reshape(b, 2, logits.size(1));
+        return new Tensor[] {pairs.narrow(1, 0, 1).squeeze(1), pairs.narrow(1, 1, 1).squeeze(1)};
     }
 
     /** One step on the heads: hinge on real and generated images (detached), R1 on the real features. */
@@ -65,8 +94,8 @@ public final class DiscriminatorTrainer implements AutoCloseable {
             }
             List<Tensor> realInputs = new ArrayList<>();
             for (Tensor f : realFeatures) realInputs.add(f.requiresGrad(true));  // R1 differentiates the real logits in these
-            Tensor realLogits = discriminator.logits(realInputs, condition, true);
-            Tensor fakeLogits = discriminator.logits(fakeFeatures, condition, true);
+            Tensor[] logits = realAndFakeLogits(realInputs, fakeFeatures, condition, true);
+            Tensor realLogits = logits[0], fakeLogits = logits[1];
             Tensor realHinge = AdversarialLosses.realHinge(realLogits), fakeHinge = AdversarialLosses.fakeHinge(fakeLogits);
             Tensor realPerSample = realLogits.mean(new long[] {1}, false);
             Tensor r1 = AdversarialLosses.r1Penalty(realPerSample, realInputs, gamma);
@@ -84,21 +113,20 @@ public final class DiscriminatorTrainer implements AutoCloseable {
      * training batch's size).
      */
     public Judgement judge(Tensor realImages, Tensor fakeImages, Tensor condition, int chunk) {
+        if (realImages.size(0) != fakeImages.size(0))
+            throw new IllegalArgumentException("judge " + realImages.size(0) + " real against " + fakeImages.size(0) + " generated images: give as many of each");
         try (Scope s = Scope.open(); var frozen = Autograd.noGrad()) {
-            return judgement(perSampleLogits(realImages, condition, chunk), perSampleLogits(fakeImages, condition, chunk));
+            long n = realImages.size(0);
+            List<Tensor> real = new ArrayList<>(), fake = new ArrayList<>();
+            for (long start = 0; start < n; start += chunk) {  // chunk by chunk, in the passes the heads train on
+                long length = Math.min(chunk, n - start);
+                Tensor[] logits = realAndFakeLogits(discriminator.select(features.apply(realImages.narrow(0, start, length))),
+                        discriminator.select(features.apply(fakeImages.narrow(0, start, length))), condition.narrow(0, start, length), false);
+                real.add(logits[0].mean(new long[] {1}, false));
+                fake.add(logits[1].mean(new long[] {1}, false));
+            }
+            return judgement(Tensor.cat(0, real.toArray(Tensor[]::new)), Tensor.cat(0, fake.toArray(Tensor[]::new)));
         }
-    }
-
-    private Tensor perSampleLogits(Tensor images, Tensor condition, int chunk) {
-        long n = images.size(0);
-        List<Tensor> parts = new ArrayList<>();
-        for (long start = 0; start < n; start += chunk) {
-            long length = Math.min(chunk, n - start);
-            Tensor logits = discriminator.logits(discriminator.select(features.apply(images.narrow(0, start, length))),
-                    condition.narrow(0, start, length), false);
-            parts.add(logits.mean(new long[] {1}, false));
-        }
-        return Tensor.cat(0, parts.toArray(Tensor[]::new));
     }
 
     private static Judgement judgement(Tensor real, Tensor fake) {

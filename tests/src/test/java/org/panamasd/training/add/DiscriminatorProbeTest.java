@@ -38,13 +38,17 @@ class DiscriminatorProbeTest extends NativeTest {
     }
 
     private static DiscriminatorProbe.Result probe(HeadNorm norm, boolean control) {
+        return probe(norm, control, HeadGroups.SEPARATE);
+    }
+
+    private static DiscriminatorProbe.Result probe(HeadNorm norm, boolean control, HeadGroups groups) {
         try (Scope scope = Scope.open(); Generator g = new Generator(11);
              ProjectedDiscriminator heads = new ProjectedDiscriminator(new int[] {0}, 16, 4, 8, norm, 12)) {
             Tensor projection = Tensor.randn(g, 48, 16).mul(1 / Math.sqrt(48));
             Function<Tensor, Tensor> generator = control ? x -> realImages(g, (int) x.size(0)) : x -> x.mul(0.5);
             Tensor heldOutReal = realImages(g, 128);
             DiscriminatorProbe.Images heldOut = new DiscriminatorProbe.Images(heldOutReal, generator.apply(realImages(g, 128)), Tensor.ones(128, 4));
-            try (DiscriminatorTrainer trainer = new DiscriminatorTrainer(heads, patchEmbedding(projection), 2e-3, 0.0, false)) {
+            try (DiscriminatorTrainer trainer = new DiscriminatorTrainer(heads, patchEmbedding(projection), 2e-3, 0.0, false, groups)) {
                 return DiscriminatorProbe.run(trainer, (step, gen) -> {
                     Tensor real = realImages(gen, BATCH);
                     return new DiscriminatorProbe.Images(real, generator.apply(realImages(gen, BATCH)), Tensor.ones(BATCH, 4));
@@ -74,5 +78,13 @@ class DiscriminatorProbeTest extends NativeTest {
             DiscriminatorProbe.Result result = probe(norm, true);
             assertFalse(result.sees(), norm + ": " + result.last());
         }
+    }
+
+    @Test
+    void styleGanHeadsSeeLostContrastWhenEachNormGroupHoldsRealAndGenerated() {
+        DiscriminatorProbe.Result result = probe(HeadNorm.LOCAL, false, HeadGroups.MIXED);
+        assertTrue(result.sees(), "the same heads that are blind in separate passes: " + result.last());
+        assertTrue(result.last().meanRealLogit() > result.last().meanFakeLogit(), result.last().toString());
+        assertFalse(probe(HeadNorm.LOCAL, true, HeadGroups.MIXED).sees(), "and still see no difference that is not there");
     }
 }
