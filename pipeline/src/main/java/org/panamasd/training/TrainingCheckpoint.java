@@ -87,6 +87,7 @@ public final class TrainingCheckpoint {
     private static void requireFinite(Path dir, State state, Map<String, Map<String, Tensor>> weights) {
         for (var group : weights.entrySet())
             for (var w : group.getValue().entrySet()) {
+                if (!w.getValue().dtype().isFloatingPoint() || w.getValue().numel() == 0) continue;  // counters and empty tensors hold no NaN
                 double largest;
                 try (Scope s = Scope.open(); var frozen = Autograd.noGrad()) {
                     largest = w.getValue().detach().abs().max().item();  // NaN and infinity both survive max(|w|)

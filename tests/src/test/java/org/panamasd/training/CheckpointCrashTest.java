@@ -111,6 +111,13 @@ class CheckpointCrashTest extends NativeTest {
             assertThrows(ArithmeticException.class, () -> TrainingCheckpoint.save(dir, new TrainingCheckpoint.State(2, 7), bad, Map.of()));
         }
         assertEquals(1, wholeStep(dir));
+        try (Scope scope = Scope.open()) {  // integer counters and empty tensors are saved as they are
+            var withCounters = weights(3);
+            withCounters.get("model").put("count", Tensor.of(new long[] {5}, 1));
+            withCounters.get("model").put("empty", Tensor.zeros(0));
+            TrainingCheckpoint.save(dir, new TrainingCheckpoint.State(3, 7), withCounters, Map.of());
+        }
+        assertEquals(3, wholeStep(dir));
     }
 
     @Test
