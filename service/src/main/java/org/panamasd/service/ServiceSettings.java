@@ -84,10 +84,6 @@ public record ServiceSettings(Path model, DType dtype, String host, int port, in
         return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, costLimits, keptResults, allowedHosts);
     }
 
-    /** These limits but at most {@code steps} steps. */
-    public ServiceSettings withMaxSteps(int steps) {
-        return withLimits(new CostLimits(steps, limits.maxSide(), limits.maxPixelSteps(), limits.maxOutputPixels()));
-    }
 
     public ServiceSettings withAllowedHosts(List<String> names) {
         return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, names);
