@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -149,6 +151,14 @@ struct Addresses {
 };
 
 class Server {
+  // One peer's connection: its descriptor (closed by its own thread, -1 then) and the thread that serves it.
+  struct Connection {
+    int fd = -1;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  static constexpr size_t MAX_CONNECTIONS = 1024;
+
  public:
   Server(const std::string &address, int port) {
     Addresses candidates(address, port);
@@ -178,13 +188,13 @@ class Server {
       stopping_ = true;
     }
     changed_.notify_all();
+    if (acceptor_.joinable()) acceptor_.join();  // no connection is added after this
     {
       std::lock_guard<std::mutex> lock(connections_mutex_);
-      for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);  // wakes the threads blocked in recv
+      for (auto &c : connections_)
+        if (c->fd >= 0) ::shutdown(c->fd, SHUT_RDWR);  // wakes the threads blocked in recv
     }
-    if (acceptor_.joinable()) acceptor_.join();
-    for (auto &t : threads_) t.join();
-    for (int fd : connections_) ::close(fd);
+    for (auto &c : connections_) c->thread.join();  // each closes its own descriptor
     ::close(listen_fd_);
   }
 
@@ -205,27 +215,54 @@ class Server {
       if (fd < 0) continue;
       int on = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      reap();
       std::lock_guard<std::mutex> lock(connections_mutex_);
-      {
-        std::lock_guard<std::mutex> state(mutex_);
-        if (stopping_) {
-          ::close(fd);
-          return;
-        }
+      if (connections_.size() >= MAX_CONNECTIONS) {  // a peer opening connections without end gets no more
+        ::close(fd);
+        continue;
       }
-      connections_.push_back(fd);
-      threads_.emplace_back([this, fd] { serve(fd); });
+      auto connection = std::make_unique<Connection>();
+      connection->fd = fd;
+      Connection *c = connection.get();
+      connections_.push_back(std::move(connection));
+      c->thread = std::thread([this, c] { serve(c); });
+    }
+  }
+
+  // Joins and forgets the connections whose peers have gone (their threads closed their descriptors).
+  void reap() {
+    std::lock_guard<std::mutex> lock(connections_mutex_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if ((*it)->done.load()) {
+        (*it)->thread.join();
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 
   // One connection's requests until it closes; a malformed request ends the connection, never the process.
-  void serve(int fd) {
+  void serve(Connection *c) {
     try {
       uint8_t op;
-      while (receive_all(fd, &op, 1, true)) answer(fd, op);
+      while (receive_all(c->fd, &op, 1, true)) answer(c->fd, op);
     } catch (const std::exception &) {
-      ::shutdown(fd, SHUT_RDWR);
+      // end the connection in order: our FIN first, then what the peer still sends (a close with unread bytes
+      // would reset the connection), for at most a second and 1 MiB
+      ::shutdown(c->fd, SHUT_WR);
+      timeval wait{1, 0};
+      ::setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+      char rest[4096];
+      size_t drained = 0;
+      for (ssize_t n; drained < (1u << 20) && (n = ::recv(c->fd, rest, sizeof rest, 0)) > 0;) drained += static_cast<size_t>(n);
     }
+    {
+      std::lock_guard<std::mutex> lock(connections_mutex_);  // the destructor shuts descriptors down under this lock
+      ::close(c->fd);
+      c->fd = -1;
+    }
+    c->done.store(true);
   }
 
   // Waits until every key is present; false on timeout or when the server stops.
@@ -340,8 +377,7 @@ class Server {
   int listen_fd_ = -1;
   std::thread acceptor_;
   std::mutex connections_mutex_;
-  std::vector<int> connections_;
-  std::vector<std::thread> threads_;
+  std::list<std::unique_ptr<Connection>> connections_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::string, Bytes> values_;
