@@ -6,11 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
 threads=${2:-$(nproc)}
-python=/usr/bin/python3
-if ! "$python" -c "import torch" 2>/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -q python3-torch >/dev/null
-  else echo "needs Debian's python3-torch (the same libtorch 1.13.1): sudo apt-get install python3-torch" >&2; exit 2; fi
-fi
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+python=$(python_with_torch)
 cd "$root"
 ./panama-sd info >/dev/null   # builds on first use
 "$python" scripts/pytorch_twin/teacher_step.py --check models/fashion-teacher --batch 2 --warmup 0 --steps 1 --threads 1 > /tmp/twin-check.txt

@@ -57,3 +57,14 @@ find_jdk() {
        "JAVA_HOME or /usr/lib/jvm. Install Temurin 25 and set JAVA_HOME." >&2
   return 1
 }
+
+# The Python that has Debian's python3-torch (the same libtorch 1.13.1 as the build), for the PyTorch twins
+# (scripts/pytorch_twin): installed when missing and root, else a line saying how; prints its path.
+python_with_torch() {
+  local python=/usr/bin/python3
+  if ! "$python" -c "import torch" 2>/dev/null; then
+    if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch >&2
+    else echo "needs Debian's python3-torch (the same libtorch 1.13.1): sudo apt-get install python3-torch" >&2; return 2; fi
+  fi
+  echo "$python"
+}
