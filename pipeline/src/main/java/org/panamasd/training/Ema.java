@@ -28,10 +28,18 @@ public final class Ema implements AutoCloseable {
 
     /** One averaging step, with the decay warmed up as min(decay, (1 + n) / (10 + n)) so early weights fade fast. */
     public void update(long step) {
-        double d = Math.min(decay, (1.0 + step) / (10.0 + step));
+        blend(shadow, source, Math.min(decay, (1.0 + step) / (10.0 + step)));
+    }
+
+    /**
+     * average <- d average + (1 - d) source, key by key, in place: the EMA step itself, also for a model whose
+     * weights are the average (DINO's momentum teacher).
+     */
+    public static void blend(Map<String, Tensor> average, Map<String, Tensor> source, double d) {
         try (Scope s = Scope.open(); var frozen = Autograd.noGrad()) {
             source.forEach((key, p) -> {
-                Tensor avg = shadow.get(key);
+                Tensor avg = average.get(key);
+                if (avg == null) throw new IllegalArgumentException("the average has no '" + key + "'");
                 avg.copyFrom(avg.mul(d).add(p.detach(), 1 - d));
             });
         }

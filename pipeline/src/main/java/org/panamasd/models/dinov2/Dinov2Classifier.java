@@ -28,8 +28,12 @@ public final class Dinov2Classifier implements AutoCloseable {
     }
 
     public static Dinov2Classifier initialize(DiffusersConfig config, int labels, long seed) {
-        Dinov2Model backbone = Dinov2Model.initialize(config, seed);
-        RandomWeights head = new RandomWeights(seed + 1);
+        return withNewHead(Dinov2Model.initialize(config, seed), labels, seed + 1);
+    }
+
+    /** A fresh linear head on a backbone trained elsewhere (DINO's linear probe); the classifier owns the backbone from here. */
+    public static Dinov2Classifier withNewHead(Dinov2Model backbone, int labels, long seed) {
+        RandomWeights head = new RandomWeights(seed);
         return new Dinov2Classifier(backbone, head, new Linear(head, "classifier", 2L * backbone.config().hiddenSize(), labels, true));
     }
 
