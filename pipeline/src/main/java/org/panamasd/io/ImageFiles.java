@@ -72,13 +72,7 @@ public final class ImageFiles {
 
     /** Reads an image file as (1, 3, H, W) float32 in [0, 1], in the current scope. */
     public static Tensor readRgb(Path file) {
-        BufferedImage picture;
-        try {
-            picture = ImageIO.read(file.toFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        }
-        if (picture == null) throw new IllegalArgumentException(file + " is not an image ImageIO can read");
+        BufferedImage picture = read(file);
         int h = picture.getHeight(), w = picture.getWidth();
         float[] chw = new float[3 * h * w];
         for (int y = 0; y < h; y++)
@@ -89,6 +83,35 @@ public final class ImageFiles {
                 chw[2 * h * w + y * w + x] = (p & 0xff) / 255f;
             }
         return Tensor.of(chw, 1, 3, h, w);
+    }
+
+    /**
+     * Reads an image file as one grey channel (1, 1, H, W) float32 in [0, 1], in the current scope: an
+     * inpainting mask. Colour is made grey as PIL's convert("L") does (ITU-R 601-2 luma, rounded to 8 bits), as
+     * the reference's mask processor does.
+     */
+    public static Tensor readGrey(Path file) {
+        BufferedImage picture = read(file);
+        int h = picture.getHeight(), w = picture.getWidth();
+        float[] grey = new float[h * w];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int p = picture.getRGB(x, y);
+                int luma = (((p >> 16) & 0xff) * 19595 + ((p >> 8) & 0xff) * 38470 + (p & 0xff) * 7471 + 0x8000) >> 16;
+                grey[y * w + x] = luma / 255f;
+            }
+        return Tensor.of(grey, 1, 1, h, w);
+    }
+
+    private static BufferedImage read(Path file) {
+        BufferedImage picture;
+        try {
+            picture = ImageIO.read(file.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+        if (picture == null) throw new IllegalArgumentException(file + " is not an image ImageIO can read");
+        return picture;
     }
 
     private ImageFiles() {}

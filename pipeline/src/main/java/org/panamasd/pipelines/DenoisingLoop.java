@@ -22,14 +22,34 @@ final class DenoisingLoop {
      */
     static Tensor run(Scheduler scheduler, Tensor latents, double[] timesteps, GenerationRequest request, Model model, NoiseSource noise,
                       DenoisingListener listener) {
+        return run(scheduler, latents, timesteps, request, model, noise, listener, StepHooks.NONE);
+    }
+
+    /** What a conditioned run (inpainting) adds around each step; the listener sees the hooks' results. */
+    interface StepHooks {
+        /** The model's input from the scheduler-scaled latents (guidance-doubled), e.g. with channels appended. */
+        default Tensor modelInput(Tensor scaled) {
+            return scaled;
+        }
+
+        /** The latents after step {@code index} of the run, e.g. with a region reset. */
+        default Tensor afterStep(int index, Tensor latents) {
+            return latents;
+        }
+
+        StepHooks NONE = new StepHooks() {};
+    }
+
+    static Tensor run(Scheduler scheduler, Tensor latents, double[] timesteps, GenerationRequest request, Model model, NoiseSource noise,
+                      DenoisingListener listener, StepHooks hooks) {
         boolean guidance = ClassifierFreeGuidance.enabled(request.guidanceScale());
         for (int i = 0; i < timesteps.length; i++) {
             double t = timesteps[i];
             try (Scope step = Scope.open()) {
-                Tensor input = scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t);
+                Tensor input = hooks.modelInput(scheduler.scaleModelInput(guidance ? Tensor.cat(0, latents, latents) : latents, t));
                 Tensor output = model.predict(input, t);
                 Tensor guided = guidance ? ClassifierFreeGuidance.guideBatched(output, request.guidanceScale(), request.guidanceRescale()) : output;
-                Tensor next = scheduler.step(guided, t, latents, noise).prevSample();
+                Tensor next = hooks.afterStep(i, scheduler.step(guided, t, latents, noise).prevSample());
                 listener.onStep(i, t, input, output, guided, next);
                 latents = next.moveToParent();
             }

@@ -306,6 +306,89 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         }
     }
 
+    /**
+     * Inpainting, as diffusers' StableDiffusionInpaintPipeline: the image (1, 3, H, W) in [0, 1] is repainted where
+     * {@code mask} (1, 1, H, W) is at least 0.5, guided by the prompt; the output has the image's size (floored to
+     * the VAE's factor) and is the decoding as it is (the kept region is not pasted back). With a 9-channel
+     * inpainting UNet the mask and the masked image's latents are appended to every model input; with a
+     * 4-channel UNet the latents outside the mask are reset after every step to the image latents noised to the
+     * next timestep (the image latents themselves after the last). {@code strength} 1 starts from pure noise,
+     * below 1 from the image latents noised as image to image does. {@code latentNoise} gives, in order: the image
+     * latents' sample (strength below 1 or a 4-channel UNet only), the start noise and the masked image latents'
+     * sample; the scheduler draws from {@code schedulerNoise} (one generator behind both, as the reference's).
+     */
+    public GenerationResult inpaint(GenerationRequest request, Tensor image, Tensor mask, double strength, NoiseSource latentNoise,
+                                    NoiseSource schedulerNoise, DenoisingListener listener) {
+        checkDenoising(request);
+        StrengthSchedule.check(request.steps(), strength);
+        Scope caller = Scope.current();
+        try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
+            Tensor context = guidedContext(request);
+            StrengthSchedule plan = StrengthSchedule.apply(scheduler, request.steps(), strength);
+            InpaintingInputs inputs = prepareInpainting(image, mask, strength, plan, latentNoise);
+            Tensor result = DenoisingLoop.run(scheduler, inputs.initialLatents(), plan.timesteps(), request, unetModel(context), schedulerNoise, listener,
+                    inpaintingHooks(inputs, plan.timesteps(), ClassifierFreeGuidance.enabled(request.guidanceScale())));
+            return DenoisingLoop.decode(vae, result, caller);
+        }
+    }
+
+    /**
+     * Everything inpainting starts from ({@link InpaintingInputs}), after {@code plan} set the scheduler's
+     * timesteps; draws from {@code noise} as {@link #inpaint} says.
+     */
+    public InpaintingInputs prepareInpainting(Tensor image, Tensor mask, double strength, StrengthSchedule plan, NoiseSource noise) {
+        int channels = unet.config().inChannels();
+        if (channels != 9 && channels != 4)
+            throw new IllegalArgumentException("inpainting needs a 9-channel inpainting UNet (latents, mask, masked image latents) or a 4-channel one; "
+                    + "this UNet takes " + channels + " channels");
+        if (image.shape().length != 4 || image.size(0) != 1)
+            throw new IllegalArgumentException("inpainting takes one image (1, 3, H, W), got " + java.util.Arrays.toString(image.shape()));
+        Tensor preprocessed = preprocess(image.device().equals(vae.device()) ? image : image.to(vae.device()));
+        Tensor maskCondition = InpaintingInputs.maskCondition(mask.device().equals(vae.device()) ? mask : mask.to(vae.device()), image.shape(),
+                vaeScaleFactor());
+        Tensor maskedImage = InpaintingInputs.maskedImage(preprocessed, maskCondition);
+        boolean fromNoise = strength == 1.0;  // the reference's is_strength_max: an exact comparison
+        Tensor imageLatents = !fromNoise || channels == 4 ? sampledLatents(preprocessed, noise) : null;
+        int f = vaeScaleFactor();
+        long[] shape = {1, 4, preprocessed.size(2) / f, preprocessed.size(3) / f};
+        Tensor startNoise = noise.next(shape, DType.FLOAT32, device());
+        Tensor initial = fromNoise ? startNoise.mul(scheduler.initNoiseSigma())
+                : scheduler.addNoise(imageLatents, startNoise, new double[] {plan.latentTimestep()});
+        Tensor maskLatents = InpaintingInputs.maskLatents(maskCondition, shape[2], shape[3]);
+        Tensor maskedImageLatents = sampledLatents(maskedImage, noise);
+        return new InpaintingInputs(maskCondition, maskedImage, imageLatents, maskLatents, maskedImageLatents, startNoise, initial);
+    }
+
+    /** A sample of q(z | x) drawn from {@code noise}, scaled (the reference samples; it does not take the mean). */
+    private Tensor sampledLatents(Tensor preprocessed, NoiseSource noise) {
+        LatentDistribution q = encodeImage(preprocessed);
+        Tensor mean = q.mean();
+        return vae.scaleLatents(q.sample(noise.next(mean.shape(), mean.dtype(), mean.device())));
+    }
+
+    private DenoisingLoop.StepHooks inpaintingHooks(InpaintingInputs inputs, double[] timesteps, boolean guidance) {
+        if (unet.config().inChannels() == 9) {
+            Tensor mask = guidance ? Tensor.cat(0, inputs.maskLatents(), inputs.maskLatents()) : inputs.maskLatents();
+            Tensor masked = guidance ? Tensor.cat(0, inputs.maskedImageLatents(), inputs.maskedImageLatents()) : inputs.maskedImageLatents();
+            return new DenoisingLoop.StepHooks() {
+                @Override
+                public Tensor modelInput(Tensor scaled) {
+                    return Tensor.cat(1, scaled, mask.to(scaled.dtype()), masked.to(scaled.dtype()));  // only the latents were scaled
+                }
+            };
+        }
+        Tensor keep = inputs.maskLatents().rsub(1);
+        return new DenoisingLoop.StepHooks() {
+            @Override
+            public Tensor afterStep(int index, Tensor latents) {
+                Tensor image = index < timesteps.length - 1
+                        ? scheduler.addNoise(inputs.imageLatents(), inputs.startNoise(), new double[] {timesteps[index + 1]})
+                        : inputs.imageLatents();
+                return keep.mul(image).add(inputs.maskLatents().mul(latents));
+            }
+        };
+    }
+
     /** An image in [0, 1] (or [-1, 1]) as the VAE encoder takes it. */
     public Tensor preprocess(Tensor image) {
         return VaeImageProcessor.preprocess(image, vaeScaleFactor());
@@ -324,9 +407,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * mean), then noises to {@code timestep} with the second draw, without init_noise_sigma (text to image only).
      */
     public ImageLatents imageLatents(Tensor preprocessed, double timestep, NoiseSource noise) {
-        LatentDistribution q = encodeImage(preprocessed);
-        Tensor mean = q.mean();
-        Tensor encoded = vae.scaleLatents(q.sample(noise.next(mean.shape(), mean.dtype(), mean.device())));
+        Tensor encoded = sampledLatents(preprocessed, noise);
         Tensor noisy = scheduler.addNoise(encoded, noise.next(encoded.shape(), encoded.dtype(), encoded.device()), new double[] {timestep});
         return new ImageLatents(encoded, noisy);
     }

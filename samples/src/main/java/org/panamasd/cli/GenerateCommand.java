@@ -63,8 +63,11 @@ final class GenerateCommand implements Callable<Integer> {
     String scheduler;
     @Option(names = "--image", paramLabel = "FILE", description = "Start from this image (image to image, SD 1.x / 2.x).")
     Path image;
-    @Option(names = "--strength", paramLabel = "S", defaultValue = "0.75", description = "With --image: how much of the schedule to run, in (0, 1] (default: ${DEFAULT-VALUE}).")
-    double strength;
+    @Option(names = "--mask", paramLabel = "FILE", description = {"With --image: inpaint, repainting where the mask is light (grey >= 50 %) and keeping the rest",
+            "(an inpainting UNet with 9 input channels, or any SD 1.x / 2.x UNet by blending after every step)."})
+    Path mask;
+    @Option(names = "--strength", paramLabel = "S", description = "With --image: how much of the schedule to run, in (0, 1] (default: 0.75; 1 with --mask).")
+    Double strength;
     @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "Images to draw (seeds seed..seed+N-1), written as one grid (default: ${DEFAULT-VALUE}).")
     int batch;
     @Option(names = "--dtype", paramLabel = "DTYPE", defaultValue = "float32",
@@ -89,8 +92,11 @@ final class GenerateCommand implements Callable<Integer> {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--model: no model directory " + dir);
         if (batch < 1 || batch > 256) throw new IllegalArgumentException("--batch must be in 1..256, got " + batch);
         if (image != null && !Files.isRegularFile(image)) throw new IllegalArgumentException("--image: no file " + image);
-        if (image == null && spec.commandLine().getParseResult().hasMatchedOption("--strength"))
-            throw new IllegalArgumentException("--strength applies to image to image only: give --image FILE too");
+        if (image == null && strength != null)
+            throw new IllegalArgumentException("--strength applies to image to image and inpainting only: give --image FILE too");
+        if (mask != null && image == null) throw new IllegalArgumentException("--mask needs the image it masks: give --image FILE too");
+        if (mask != null && !Files.isRegularFile(mask)) throw new IllegalArgumentException("--mask: no file " + mask);
+        double strength = this.strength != null ? this.strength : mask != null ? 1.0 : 0.75;
         boolean xl = ModelPipeline.isXl(dir);
         GenerationDefaults d = GenerationDefaults.of(dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);
         int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();
@@ -105,15 +111,20 @@ final class GenerateCommand implements Callable<Integer> {
         try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler, compute)) {
             pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTile));
             Tensor init = image == null ? null : ImageFiles.readRgb(image);
+            Tensor maskImage = mask == null ? null : ImageFiles.readGrey(mask);
+            if (maskImage != null && (maskImage.size(2) != init.size(2) || maskImage.size(3) != init.size(3)))
+                throw new IllegalArgumentException("--mask " + mask + " is " + maskImage.size(3) + "x" + maskImage.size(2) + " but --image " + image + " is "
+                        + init.size(3) + "x" + init.size(2) + ": give a mask of the image's size");
             String schedulerName = pipe.scheduler().getClass().getSimpleName();
             List<Tensor> images = new ArrayList<>();
-            try (StepProgress progress = new StepProgress("generate", (long) batch * stepsPerImage(pipe.scheduler(), n), log)) {
+            try (StepProgress progress = new StepProgress("generate", (long) batch * stepsPerImage(pipe.scheduler(), n, strength), log)) {
                 DenoisingListener listener = (index, t, input, output, guided, latents) -> progress.step();
                 for (int i = 0; i < batch; i++) {
                     GenerationRequest one = new GenerationRequest(prompt, negative, n, request.guidanceScale(), rescale, request.height(),
                             request.width(), seed + i, null);
                     try (Generator generator = new Generator(one.seed())) {
                         images.add(init == null ? pipe.generate(one, generator, listener).image()
+                                : maskImage != null ? pipe.inpaint(one, init, maskImage, strength, generator, listener).image()
                                 : pipe.imageToImage(one, init, strength, generator, listener).image());
                     }
                 }
@@ -131,7 +142,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /** The denoising steps the listener will see per image: the scheduler's timesteps (Heun and PNDM take more than N), or strength's share. */
-    private int stepsPerImage(Scheduler s, int n) {
+    private int stepsPerImage(Scheduler s, int n, double strength) {
         if (image == null) {
             s.setTimesteps(n);
             return s.timesteps().length;

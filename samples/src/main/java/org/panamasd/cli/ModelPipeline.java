@@ -33,6 +33,9 @@ sealed interface ModelPipeline extends AutoCloseable {
     /** Image to image from {@code image} (1, 3, H, W) in [0, 1]. */
     GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener);
 
+    /** Inpainting of {@code image} (1, 3, H, W) in [0, 1] where {@code mask} (1, 1, H, W) is at least 0.5. */
+    GenerationResult inpaint(GenerationRequest request, Tensor image, Tensor mask, double strength, Generator generator, DenoisingListener listener);
+
     Scheduler scheduler();
 
     AutoencoderKL vae();
@@ -47,6 +50,11 @@ sealed interface ModelPipeline extends AutoCloseable {
 
         public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener) {
             return pipe.imageToImage(request, image, strength, generator, NoiseSource.of(generator), listener);
+        }
+
+        public GenerationResult inpaint(GenerationRequest request, Tensor image, Tensor mask, double strength, Generator generator, DenoisingListener listener) {
+            NoiseSource noise = NoiseSource.of(generator);
+            return pipe.inpaint(request, image, mask, strength, noise, noise, listener);
         }
 
         public Scheduler scheduler() {
@@ -69,6 +77,10 @@ sealed interface ModelPipeline extends AutoCloseable {
 
         public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener) {
             throw new IllegalArgumentException("--image: image to image is built for SD 1.x / 2.x only, not SDXL");
+        }
+
+        public GenerationResult inpaint(GenerationRequest request, Tensor image, Tensor mask, double strength, Generator generator, DenoisingListener listener) {
+            throw new IllegalArgumentException("--mask: inpainting is built for SD 1.x / 2.x only, not SDXL");
         }
 
         public Scheduler scheduler() {

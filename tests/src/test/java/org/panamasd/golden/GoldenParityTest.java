@@ -34,13 +34,13 @@ class GoldenParityTest extends NativeTest {
             "stable_diffusion_pipeline", new SdPipelineCaseCheck(),
             "stable_diffusion_xl_pipeline", new SdXlPipelineCaseCheck(),
             "stable_diffusion_img2img_pipeline", new SdImg2ImgCaseCheck(),
+            "stable_diffusion_inpaint_pipeline", new SdInpaintCaseCheck(),
             "dinov2_model", new Dinov2CaseCheck());
 
     /** Kinds the golden root holds that no check reads yet, each with the issue that builds it. */
     static final Map<String, String> NOT_BUILT_YET = Map.of(
             "stable_diffusion_single_file", "issue 18",
             "stable_diffusion_lora", "issue 18",
-            "stable_diffusion_inpaint_pipeline", "issue 18",
             "stable_diffusion_controlnet_pipeline", "issue 18");
 
     @FunctionalInterface
