@@ -128,6 +128,14 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return className == null ? Schedulers.fromConfig(config) : Schedulers.create(className, config);
     }
 
+    /**
+     * The weights a LoRA adapts, by component ({@code unet}, {@code text_encoder}), each by state-dict key
+     * ({@link org.panamasd.lora.LoraFusion}).
+     */
+    public java.util.Map<String, java.util.Map<String, Tensor>> adaptableWeights() {
+        return java.util.Map.of("unet", unet.parameters(), "text_encoder", textEncoder.parameters());
+    }
+
     public UNet2DConditionModel unet() {
         return unet;
     }

@@ -120,6 +120,14 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
         return unet.dtype();
     }
 
+    /**
+     * The weights a LoRA adapts, by component ({@code unet}, {@code text_encoder}, {@code text_encoder_2}), each by
+     * state-dict key ({@link org.panamasd.lora.LoraFusion}).
+     */
+    public java.util.Map<String, java.util.Map<String, Tensor>> adaptableWeights() {
+        return java.util.Map.of("unet", unet.parameters(), "text_encoder", textEncoder.parameters(), "text_encoder_2", textEncoder2.parameters());
+    }
+
     public Scheduler scheduler() {
         return scheduler;
     }

@@ -13,6 +13,7 @@ import org.panamasd.Tensor;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
+import org.panamasd.lora.LoraFusion;
 import org.panamasd.models.vae.VaeTiling;
 import org.panamasd.nn.Precision;
 import org.panamasd.pipelines.DenoisingListener;
@@ -66,6 +67,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--mask", paramLabel = "FILE", description = {"With --image: inpaint, repainting where the mask is light (grey >= 50 %) and keeping the rest",
             "(an inpainting UNet with 9 input channels, or any SD 1.x / 2.x UNet by blending after every step)."})
     Path mask;
+    @Option(names = "--lora", paramLabel = "FILE[:SCALE]", description = {"A LoRA adapter (.safetensors, kohya/A1111 or diffusers layout) fused into the",
+            "UNet and text encoder(s) at SCALE (default 1) for this run; repeatable."})
+    List<String> loras = new ArrayList<>();
     @Option(names = "--strength", paramLabel = "S", description = "With --image: how much of the schedule to run, in (0, 1] (default: 0.75; 1 with --mask).")
     Double strength;
     @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "Images to draw (seeds seed..seed+N-1), written as one grid (default: ${DEFAULT-VALUE}).")
@@ -110,35 +114,43 @@ final class GenerateCommand implements Callable<Integer> {
         long start = System.nanoTime();
         try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler, compute)) {
             pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTile));
-            Tensor init = image == null ? null : ImageFiles.readRgb(image);
-            Tensor maskImage = mask == null ? null : ImageFiles.readGrey(mask);
-            if (maskImage != null && (maskImage.size(2) != init.size(2) || maskImage.size(3) != init.size(3)))
-                throw new IllegalArgumentException("--mask " + mask + " is " + maskImage.size(3) + "x" + maskImage.size(2) + " but --image " + image + " is "
-                        + init.size(3) + "x" + init.size(2) + ": give a mask of the image's size");
-            String schedulerName = pipe.scheduler().getClass().getSimpleName();
-            List<Tensor> images = new ArrayList<>();
-            try (StepProgress progress = new StepProgress("generate", (long) batch * stepsPerImage(pipe.scheduler(), n, strength), log)) {
-                DenoisingListener listener = (index, t, input, output, guided, latents) -> progress.step();
-                for (int i = 0; i < batch; i++) {
-                    GenerationRequest one = new GenerationRequest(prompt, negative, n, request.guidanceScale(), rescale, request.height(),
-                            request.width(), seed + i, null);
-                    try (Generator generator = new Generator(one.seed())) {
-                        images.add(init == null ? pipe.generate(one, generator, listener).image()
-                                : maskImage != null ? pipe.inpaint(one, init, maskImage, strength, generator, listener).image()
-                                : pipe.imageToImage(one, init, strength, generator, listener).image());
-                    }
-                }
+            try (LoraFiles adapters = LoraFiles.open(loras); LoraFusion.FusedLora fused = LoraFusion.fuse(pipe.adaptableWeights(), adapters.scaled())) {
+                generate(pipe, request, n, scale, strength, compute, dir, log, start);
             }
-            Tensor picture = grid(images, scale);
-            int drawnHeight = (int) images.getFirst().size(2), drawnWidth = (int) images.getFirst().size(3);
-            ImageParameters parameters = new ImageParameters(prompt, negative, seed, n, request.guidanceScale(), schedulerName, dir.toString(),
-                    drawnWidth, drawnHeight, batch, init == null ? null : strength);
-            ImageFiles.writePng(picture, out, parameters.pngText());
-            log.printf("%s: %d image(s), %d step(s) with %s, guidance %s, %s%s in %.2f s -> %s%n", prompt, batch, n, schedulerName,
-                    request.guidanceScale() > 1 ? request.guidanceScale() : "off", dir, compute == DType.FLOAT32 ? "" : " in " + compute.name().toLowerCase(),
-                    (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
         }
         return 0;
+    }
+
+    /** The images of a loaded pipeline (its adapters fused), written as one PNG. */
+    private void generate(ModelPipeline pipe, GenerationRequest request, int n, int scale, double strength, DType compute, Path dir, PrintWriter log,
+                          long start) {
+        Tensor init = image == null ? null : ImageFiles.readRgb(image);
+        Tensor maskImage = mask == null ? null : ImageFiles.readGrey(mask);
+        if (maskImage != null && (maskImage.size(2) != init.size(2) || maskImage.size(3) != init.size(3)))
+            throw new IllegalArgumentException("--mask " + mask + " is " + maskImage.size(3) + "x" + maskImage.size(2) + " but --image " + image + " is "
+                    + init.size(3) + "x" + init.size(2) + ": give a mask of the image's size");
+        String schedulerName = pipe.scheduler().getClass().getSimpleName();
+        List<Tensor> images = new ArrayList<>();
+        try (StepProgress progress = new StepProgress("generate", (long) batch * stepsPerImage(pipe.scheduler(), n, strength), log)) {
+            DenoisingListener listener = (index, t, input, output, guided, latents) -> progress.step();
+            for (int i = 0; i < batch; i++) {
+                GenerationRequest one = new GenerationRequest(prompt, negative, n, request.guidanceScale(), rescale, request.height(),
+                        request.width(), seed + i, null);
+                try (Generator generator = new Generator(one.seed())) {
+                    images.add(init == null ? pipe.generate(one, generator, listener).image()
+                            : maskImage != null ? pipe.inpaint(one, init, maskImage, strength, generator, listener).image()
+                            : pipe.imageToImage(one, init, strength, generator, listener).image());
+                }
+            }
+        }
+        Tensor picture = grid(images, scale);
+        int drawnHeight = (int) images.getFirst().size(2), drawnWidth = (int) images.getFirst().size(3);
+        ImageParameters parameters = new ImageParameters(prompt, negative, seed, n, request.guidanceScale(), schedulerName, dir.toString(),
+                drawnWidth, drawnHeight, batch, init == null ? null : strength);
+        ImageFiles.writePng(picture, out, parameters.pngText());
+        log.printf("%s: %d image(s), %d step(s) with %s, guidance %s, %s%s in %.2f s -> %s%n", prompt, batch, n, schedulerName,
+                request.guidanceScale() > 1 ? request.guidanceScale() : "off", dir, compute == DType.FLOAT32 ? "" : " in " + compute.name().toLowerCase(),
+                (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
     }
 
     /** The denoising steps the listener will see per image: the scheduler's timesteps (Heun and PNDM take more than N), or strength's share. */

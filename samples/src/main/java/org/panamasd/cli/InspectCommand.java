@@ -5,11 +5,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import org.panamasd.io.DiffusersDirectory;
 import org.panamasd.io.PngText;
 import org.panamasd.io.SafeTensors;
+import org.panamasd.lora.LoraAdapter;
+import org.panamasd.lora.LoraLayer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -45,7 +48,9 @@ final class InspectCommand implements Callable<Integer> {
         if (Files.isDirectory(path)) return directory();
         String name = path.getFileName().toString().toLowerCase();
         if (name.endsWith(".safetensors")) {
-            safetensors(SafeTensors.open(path), path.toString());
+            SafeTensors file = SafeTensors.open(path);
+            if (LoraAdapter.looksLikeOne(file.keys())) lora();
+            safetensors(file, path.toString());
             return 0;
         }
         if (name.endsWith(".png")) return image();
@@ -99,6 +104,28 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     /** One file: its metadata, then each tensor's name, dtype, shape and element count (unless --summary), then totals by dtype. */
+    /** A LoRA file's layout, what it adapts, its ranks and alphas (read as generate --lora reads it, so a bad file fails here too). */
+    private void lora() {
+        try (LoraAdapter adapter = LoraAdapter.load(path)) {
+            Map<String, Integer> perComponent = new TreeMap<>();
+            var ranks = new TreeSet<Long>();
+            var alphas = new TreeSet<Double>();
+            for (LoraLayer layer : adapter.layers()) {
+                perComponent.merge(layer.component(), 1, Integer::sum);
+                ranks.add(layer.rank());
+                alphas.add(layer.alpha());
+            }
+            out.printf("%s: a LoRA adapter (%s layout): %d layers (%s), rank %s, alpha %s%n", path, adapter.format(), adapter.layers().size(),
+                    perComponent.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).collect(java.util.stream.Collectors.joining(", ")),
+                    join(ranks), adapter.format().equals("kohya") ? join(alphas) : "in the up matrices (diffusers folds alpha / rank into them)");
+        }
+    }
+
+    private static String join(java.util.Collection<?> values) {
+        return values.stream().map(v -> v instanceof Double d && d == Math.rint(d) ? String.valueOf(d.longValue()) : String.valueOf(v))
+                .collect(java.util.stream.Collectors.joining(", "));
+    }
+
     private void safetensors(SafeTensors file, String label) {
         long total = 0;
         var dtypes = new TreeSet<String>();

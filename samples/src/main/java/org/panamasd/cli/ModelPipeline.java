@@ -40,6 +40,9 @@ sealed interface ModelPipeline extends AutoCloseable {
 
     AutoencoderKL vae();
 
+    /** The weights a LoRA adapts, by component and state-dict key. */
+    java.util.Map<String, java.util.Map<String, Tensor>> adaptableWeights();
+
     @Override
     void close();
 
@@ -63,6 +66,10 @@ sealed interface ModelPipeline extends AutoCloseable {
 
         public AutoencoderKL vae() {
             return pipe.vae();
+        }
+
+        public java.util.Map<String, java.util.Map<String, Tensor>> adaptableWeights() {
+            return pipe.adaptableWeights();
         }
 
         public void close() {
@@ -89,6 +96,10 @@ sealed interface ModelPipeline extends AutoCloseable {
 
         public AutoencoderKL vae() {
             return pipe.vae();
+        }
+
+        public java.util.Map<String, java.util.Map<String, Tensor>> adaptableWeights() {
+            return pipe.adaptableWeights();
         }
 
         public void close() {
