@@ -24,7 +24,8 @@ public final class StateDict implements ParameterStore {
     private final Device device;
     private final DType dtype;
     private final Scope scope = Scope.detached();
-    private final Set<String> used = new LinkedHashSet<>();
+    private final Set<String> used = new LinkedHashSet<>();  // file keys
+    private final java.util.function.UnaryOperator<String> fileKey;
     private final java.util.Map<String, Tensor> loaded = new java.util.LinkedHashMap<>();
 
     public StateDict(SafeTensors file) {
@@ -37,10 +38,20 @@ public final class StateDict implements ParameterStore {
 
     /** Floating-point parameters in {@code dtype} (float32, or bfloat16 for bfloat16 inference). */
     public StateDict(SafeTensors file, Device device, DType dtype) {
+        this(file, device, dtype, java.util.function.UnaryOperator.identity());
+    }
+
+    /**
+     * A model's parameters stored under other names ({@code fileKey}: the model's state-dict key -> the file's),
+     * e.g. one component of an original-layout single file. A Linear weight (out, in) may be stored as a 1x1
+     * conv kernel (out, in, 1, 1) and is then viewed as the former.
+     */
+    public StateDict(SafeTensors file, Device device, DType dtype, java.util.function.UnaryOperator<String> fileKey) {
         if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("a compute dtype must be floating point, not " + dtype);
         this.file = file;
         this.device = device;
         this.dtype = dtype;
+        this.fileKey = fileKey;
     }
 
     public static StateDict open(Path safetensors) {
@@ -59,14 +70,17 @@ public final class StateDict implements ParameterStore {
 
     @Override
     public Tensor get(String key, long... shape) {
-        if (!file.contains(key)) throw new IllegalArgumentException(file.path() + " has no parameter '" + key + "' (shape " + Arrays.toString(shape) + ")");
-        long[] actual = file.entry(key).shape();
-        if (!Arrays.equals(actual, shape))
-            throw new IllegalArgumentException(file.path() + ": parameter '" + key + "' has shape " + Arrays.toString(actual)
+        String inFile = fileKey.apply(key), named = inFile.equals(key) ? "'" + key + "'" : "'" + inFile + "' (the model's '" + key + "')";
+        if (!file.contains(inFile)) throw new IllegalArgumentException(file.path() + " has no parameter " + named + " (shape " + Arrays.toString(shape) + ")");
+        long[] actual = file.entry(inFile).shape();
+        boolean linearAsConv = !inFile.equals(key) && shape.length == 2 && actual.length == 4 && actual[0] == shape[0] && actual[1] == shape[1] && actual[2] == 1 && actual[3] == 1;
+        if (!Arrays.equals(actual, shape) && !linearAsConv)
+            throw new IllegalArgumentException(file.path() + ": parameter " + named + " has shape " + Arrays.toString(actual)
                     + ", the model expects " + Arrays.toString(shape));
-        used.add(key);
+        used.add(inFile);
         try (Scope load = Scope.open()) {
-            Tensor stored = file.tensor(key);
+            Tensor read = file.tensor(inFile);
+            Tensor stored = linearAsConv ? read.reshape(shape) : read;
             // every floating-point parameter in the compute dtype, as diffusers' torch_dtype (float16 storage in float32 by default)
             Tensor converted = stored.dtype().isFloatingPoint() ? Precision.cast(stored, dtype) : stored;
             Tensor parameter = (device.equals(Device.CPU) ? converted : converted.to(device)).moveTo(scope);
@@ -82,12 +96,17 @@ public final class StateDict implements ParameterStore {
     }
 
     public boolean contains(String key) {
-        return file.contains(key);
+        return file.contains(fileKey.apply(key));
     }
 
     /** The shape a parameter has in the file. */
     public long[] shape(String key) {
-        return file.entry(key).shape();
+        return file.entry(fileKey.apply(key)).shape();
+    }
+
+    /** The file's keys the model took so far. */
+    public Set<String> usedFileKeys() {
+        return java.util.Collections.unmodifiableSet(used);
     }
 
     /** Fails listing the checkpoint's keys that no module took (a config that does not match the weights). */

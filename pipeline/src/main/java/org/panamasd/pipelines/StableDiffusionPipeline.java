@@ -15,6 +15,7 @@ import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.singlefile.SingleFileCheckpoint;
 import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.unet.UNet2DConditionModel;
@@ -91,6 +92,31 @@ public final class StableDiffusionPipeline implements AutoCloseable {
                     e.addSuppressed(suppressed);
                 }
             }
+            throw e;
+        }
+    }
+
+    /**
+     * A Stable Diffusion 1.x model from one original-layout safetensors file ({@link SingleFileCheckpoint}):
+     * the models are built from the configs of {@code configDir} (a diffusers directory without weights:
+     * unet/, vae/, text_encoder/ configs, tokenizer/, scheduler/) and filled from the file; {@code ema} takes the
+     * UNet's EMA weights where the file has them.
+     */
+    public static StableDiffusionPipeline loadSingleFile(Path file, Path configDir, String schedulerClass, Device device, DType dtype, boolean ema) {
+        for (String part : new String[] {"unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json", "tokenizer"})
+            if (!Files.exists(configDir.resolve(part)))
+                throw new IllegalArgumentException(configDir + " has no " + part + ": the configs a single-file checkpoint is built from");
+        CLIPTokenizer tokenizer = CLIPTokenizer.load(configDir.resolve("tokenizer"));
+        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, DiffusersConfig.read(configDir.resolve("text_encoder/config.json")),
+                DiffusersConfig.read(configDir.resolve("unet/config.json")), DiffusersConfig.read(configDir.resolve("vae/config.json")), ema, device, dtype);
+        try {
+            Scheduler scheduler = scheduler(DiffusersConfig.read(configDir.resolve("scheduler/scheduler_config.json")), schedulerClass);
+            return new StableDiffusionPipeline(tokenizer, modelMaxLength(configDir.resolve("tokenizer")), models.textEncoder(), models.unet(), models.vae(),
+                    scheduler);
+        } catch (RuntimeException e) {
+            models.textEncoder().close();
+            models.unet().close();
+            models.vae().close();
             throw e;
         }
     }

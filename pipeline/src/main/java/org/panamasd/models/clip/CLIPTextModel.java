@@ -71,13 +71,25 @@ public final class CLIPTextModel implements AutoCloseable {
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors, Device device, DType dtype) {
         CLIPTextConfig c = CLIPTextConfig.from(config);
-        return Checkpoints.load(safetensors, device, dtype, state -> {
-            boolean projection = state.contains("text_projection.weight");
-            CLIPTextModel model = new CLIPTextModel(c, state, state, projection);
-            // some transformers checkpoints keep position_ids (an arange) as a buffer: take it, it is not needed
-            if (state.contains(POSITION_IDS)) state.get(POSITION_IDS, state.shape(POSITION_IDS));
-            return model;
-        });
+        return Checkpoints.load(safetensors, device, dtype, state -> build(c, state));
+    }
+
+    /** A model over parameters already opened (a single-file checkpoint's component); the model owns {@code state} from here. */
+    public static CLIPTextModel load(DiffusersConfig config, org.panamasd.nn.StateDict state) {
+        try {
+            return build(CLIPTextConfig.from(config), state);
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
+    private static CLIPTextModel build(CLIPTextConfig c, org.panamasd.nn.StateDict state) {
+        boolean projection = state.contains("text_projection.weight");
+        CLIPTextModel model = new CLIPTextModel(c, state, state, projection);
+        // some transformers checkpoints keep position_ids (an arange) as a buffer: take it, it is not needed
+        if (state.contains(POSITION_IDS)) state.get(POSITION_IDS, state.shape(POSITION_IDS));
+        return model;
     }
 
     /** A model with freshly initialised parameters (with a projection when {@code projection}). */

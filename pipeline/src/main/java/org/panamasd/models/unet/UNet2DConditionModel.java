@@ -105,6 +105,19 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return Checkpoints.load(safetensors, device, dtype, state -> new UNet2DConditionModel(c, state, state));
     }
 
+    /**
+     * A model over parameters already opened, e.g. one component of a single-file checkpoint (which checks
+     * afterwards that every tensor of the file found a place); the model owns {@code state} from here.
+     */
+    public static UNet2DConditionModel load(DiffusersConfig config, org.panamasd.nn.StateDict state) {
+        try {
+            return new UNet2DConditionModel(UNetConfig.from(config), state, state);
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
     /** A model with freshly initialised parameters (training from scratch, benchmarks). */
     public static UNet2DConditionModel initialize(DiffusersConfig config, long seed) {
         UNetConfig c = UNetConfig.from(config);

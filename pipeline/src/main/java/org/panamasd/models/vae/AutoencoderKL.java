@@ -81,6 +81,16 @@ public final class AutoencoderKL implements AutoCloseable {
         return Checkpoints.load(safetensors, device, dtype, state -> new AutoencoderKL(c, state, state));
     }
 
+    /** A model over parameters already opened (a single-file checkpoint's component); the model owns {@code state} from here. */
+    public static AutoencoderKL load(DiffusersConfig config, org.panamasd.nn.StateDict state) {
+        try {
+            return new AutoencoderKL(VaeConfig.from(config), state, state);
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
+    }
+
     public static AutoencoderKL initialize(DiffusersConfig config, long seed) {
         VaeConfig c = VaeConfig.from(config);
         return Checkpoints.initialize(seed, weights -> new AutoencoderKL(c, weights, weights));

@@ -1,0 +1,90 @@
+package org.panamasd.io.singlefile;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.panamasd.DType;
+import org.panamasd.Device;
+import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.SafeTensors;
+import org.panamasd.models.clip.CLIPTextModel;
+import org.panamasd.models.unet.UNet2DConditionModel;
+import org.panamasd.models.vae.AutoencoderKL;
+import org.panamasd.nn.StateDict;
+
+/**
+ * A Stable Diffusion 1.x model in one original-layout (CompVis / LDM) safetensors file, as the checkpoints users
+ * download are: {@code model.diffusion_model.*} (the UNet), {@code first_stage_model.*} (the VAE),
+ * {@code cond_stage_model.transformer.*} (the CLIP text encoder). Each model is built from its diffusers config
+ * and takes its parameters from the file under the LDM names ({@link LdmKeys}), mapped from the file without a
+ * copy where the dtype is the compute dtype. What a training checkpoint carries besides ({@code model_ema.*},
+ * the DDPM schedule buffers at the top level, {@code position_ids}) is ignored without being read; any other key
+ * that no model took fails the load, naming the first of them, as does a file of another layout.
+ */
+public final class SingleFileCheckpoint {
+    private SingleFileCheckpoint() {}
+
+    /** The three models of a single file. The caller owns them. */
+    public record Models(CLIPTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae) {}
+
+    /** Keys a real checkpoint carries that no model takes: the DDPM schedule buffers at the top level. */
+    private static final Set<String> SCHEDULE_BUFFERS = Set.of("betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
+            "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod",
+            "posterior_variance", "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2", "model_ema.decay",
+            "model_ema.num_updates");
+
+    /** Refuses a pickle checkpoint in one line, and a file that is not in the original layout naming what it holds. */
+    public static SafeTensors open(Path file) {
+        String name = file.getFileName().toString().toLowerCase();
+        if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin"))
+            throw new IllegalArgumentException(file + ": a pickle checkpoint, which can run code when it is read; panama-sd reads .safetensors "
+                    + "(convert it once with the safetensors package)");
+        SafeTensors st = SafeTensors.open(file);
+        if (st.keys().stream().noneMatch(k -> k.startsWith(LdmKeys.UNET)))
+            throw new IllegalArgumentException(file + ": not an original-layout Stable Diffusion checkpoint (no " + LdmKeys.UNET + "* keys); it starts "
+                    + st.keys().stream().sorted().limit(5).toList());
+        return st;
+    }
+
+    /**
+     * @param unetConfig, vaeConfig, textEncoderConfig the models' diffusers configs
+     * @param ema         the UNet's EMA weights ({@code model_ema.*}) instead of its main ones
+     */
+    public static Models load(Path file, DiffusersConfig textEncoderConfig, DiffusersConfig unetConfig, DiffusersConfig vaeConfig, boolean ema,
+                              Device device, DType dtype) {
+        SafeTensors st = open(file);
+        CLIPTextModel text = null;
+        UNet2DConditionModel unet = null;
+        AutoencoderKL vae = null;
+        try {
+            StateDict textState = new StateDict(st, device, dtype, LdmKeys.textEncoder());
+            text = CLIPTextModel.load(textEncoderConfig, textState);
+            StateDict unetState = new StateDict(st, device, dtype, ema ? LdmKeys.ema(LdmKeys.unet(unetConfig)) : LdmKeys.unet(unetConfig));
+            unet = UNet2DConditionModel.load(unetConfig, unetState);
+            StateDict vaeState = new StateDict(st, device, dtype, LdmKeys.vae(vaeConfig));
+            vae = AutoencoderKL.load(vaeConfig, vaeState);
+            checkAllPlaced(st, List.of(textState, unetState, vaeState), ema);
+            return new Models(text, unet, vae);
+        } catch (RuntimeException e) {
+            for (AutoCloseable m : new AutoCloseable[] {text, unet, vae})
+                if (m != null) try {
+                    m.close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            throw e;
+        }
+    }
+
+    /** Every key of the file went to a model or is one a checkpoint carries beside them; else the first few that found no place. */
+    private static void checkAllPlaced(SafeTensors st, List<StateDict> states, boolean ema) {
+        Set<String> unplaced = new TreeSet<>(st.keys());
+        for (StateDict s : states) unplaced.removeAll(s.usedFileKeys());
+        unplaced.removeIf(k -> SCHEDULE_BUFFERS.contains(k) || k.endsWith("position_ids") || (k.startsWith("model_ema.") && !ema)
+                || (ema && k.startsWith(LdmKeys.UNET)));
+        if (!unplaced.isEmpty())
+            throw new IllegalArgumentException(st.path() + ": " + unplaced.size() + " tensor(s) found no place in the models (a config that does not match "
+                    + "the file, or a layout not built here), e.g. " + unplaced.stream().limit(5).toList());
+    }
+}
