@@ -98,21 +98,16 @@ public final class StableDiffusionPipeline implements AutoCloseable {
 
     /**
      * A Stable Diffusion 1.x model from one original-layout safetensors file ({@link SingleFileCheckpoint}):
-     * the models are built from the configs of {@code configDir} (a diffusers directory without weights:
-     * unet/, vae/, text_encoder/ configs, tokenizer/, scheduler/) and filled from the file; {@code ema} takes the
-     * UNet's EMA weights where the file has them.
+     * the models are built from {@code configs} and filled from the file; {@code tokenizer} is the tokenizer
+     * directory (a single file has none); {@code ema} takes the UNet's EMA weights where the file has them.
      */
-    public static StableDiffusionPipeline loadSingleFile(Path file, Path configDir, String schedulerClass, Device device, DType dtype, boolean ema) {
-        for (String part : new String[] {"unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json", "tokenizer"})
-            if (!Files.exists(configDir.resolve(part)))
-                throw new IllegalArgumentException(configDir + " has no " + part + ": the configs a single-file checkpoint is built from");
-        CLIPTokenizer tokenizer = CLIPTokenizer.load(configDir.resolve("tokenizer"));
-        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, DiffusersConfig.read(configDir.resolve("text_encoder/config.json")),
-                DiffusersConfig.read(configDir.resolve("unet/config.json")), DiffusersConfig.read(configDir.resolve("vae/config.json")), ema, device, dtype);
+    public static StableDiffusionPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, String schedulerClass,
+                                                         Device device, DType dtype, boolean ema) {
+        CLIPTokenizer clip = CLIPTokenizer.load(tokenizer);
+        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs.textEncoder(), configs.unet(), configs.vae(), ema, device, dtype);
         try {
-            Scheduler scheduler = scheduler(DiffusersConfig.read(configDir.resolve("scheduler/scheduler_config.json")), schedulerClass);
-            return new StableDiffusionPipeline(tokenizer, modelMaxLength(configDir.resolve("tokenizer")), models.textEncoder(), models.unet(), models.vae(),
-                    scheduler);
+            return new StableDiffusionPipeline(clip, modelMaxLength(tokenizer), models.textEncoder(), models.unet(), models.vae(),
+                    scheduler(configs.scheduler(), schedulerClass));
         } catch (RuntimeException e) {
             models.textEncoder().close();
             models.unet().close();

@@ -14,6 +14,7 @@ import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
 import org.panamasd.lora.LoraFusion;
+import org.panamasd.pipelines.ModelSource;
 import org.panamasd.models.vae.VaeTiling;
 import org.panamasd.nn.Precision;
 import org.panamasd.pipelines.DenoisingListener;
@@ -42,8 +43,14 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
     String prompt;
-    @Option(names = "--model", paramLabel = "DIR", description = "A diffusers pipeline directory (default: models/fashion-turbo).")
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or an SD 1.x checkpoint in one original-layout",
+            ".safetensors file (default: models/fashion-turbo)."})
     Path model;
+    @Option(names = "--config", paramLabel = "DIR", description = {"With a single-file --model: the diffusers configs to build it from (unet/, vae/,",
+            "text_encoder/ config.json, scheduler/, tokenizer/); default: told from the file's keys and shapes."})
+    Path config;
+    @Option(names = "--ema", description = "With a single-file --model: the UNet's EMA weights (model_ema.*).")
+    boolean ema;
     @Option(names = "--negative", paramLabel = "TEXT", description = "The negative prompt (used when guidance > 1).")
     String negative;
     @Option(names = "--steps", paramLabel = "N", description = "Denoising steps.")
@@ -93,7 +100,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path dir = model != null ? model : defaultModel();
-        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--model: no model directory " + dir);
+        ModelSource source = ModelPipeline.source(dir, config, ema);
         if (batch < 1 || batch > 256) throw new IllegalArgumentException("--batch must be in 1..256, got " + batch);
         if (image != null && !Files.isRegularFile(image)) throw new IllegalArgumentException("--image: no file " + image);
         if (image == null && strength != null)
@@ -102,7 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (mask != null && !Files.isRegularFile(mask)) throw new IllegalArgumentException("--mask: no file " + mask);
         double strength = this.strength != null ? this.strength : mask != null ? 1.0 : 0.75;
         boolean xl = ModelPipeline.isXl(dir);
-        GenerationDefaults d = GenerationDefaults.of(dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);
+        GenerationDefaults d = GenerationDefaults.of(config != null ? config : dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);  // a single file: its config directory's
         int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();
         if (n < 1) throw new IllegalArgumentException("--steps must be at least 1, got " + n);
         if (scale < 1 || scale > 64) throw new IllegalArgumentException("--upscale must be in 1..64, got " + scale);
@@ -112,7 +119,7 @@ final class GenerateCommand implements Callable<Integer> {
         VaeTiling.Mode tilingMode = VaeTiling.mode(vaeTiling);
         PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();
-        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(dir, scheduler, compute)) {
+        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(source, scheduler, compute)) {
             pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTile));
             try (LoraFiles adapters = LoraFiles.open(loras); LoraFusion.FusedLora fused = LoraFusion.fuse(pipe.adaptableWeights(), adapters.scaled())) {
                 generate(pipe, request, n, scale, strength, compute, dir, log, start);

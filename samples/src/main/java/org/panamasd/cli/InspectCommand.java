@@ -11,6 +11,8 @@ import java.util.concurrent.Callable;
 import org.panamasd.io.DiffusersDirectory;
 import org.panamasd.io.PngText;
 import org.panamasd.io.SafeTensors;
+import org.panamasd.io.singlefile.LdmKeys;
+import org.panamasd.io.singlefile.SingleFileCheckpoint;
 import org.panamasd.lora.LoraAdapter;
 import org.panamasd.lora.LoraLayer;
 import picocli.CommandLine.Command;
@@ -50,6 +52,7 @@ final class InspectCommand implements Callable<Integer> {
         if (name.endsWith(".safetensors")) {
             SafeTensors file = SafeTensors.open(path);
             if (LoraAdapter.looksLikeOne(file.keys())) lora();
+            if (file.keys().stream().anyMatch(k -> k.startsWith(LdmKeys.UNET))) singleFile(file);
             safetensors(file, path.toString());
             return 0;
         }
@@ -119,6 +122,22 @@ final class InspectCommand implements Callable<Integer> {
                     perComponent.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).collect(java.util.stream.Collectors.joining(", ")),
                     join(ranks), adapter.format().equals("kohya") ? join(alphas) : "in the up matrices (diffusers folds alpha / rank into them)");
         }
+    }
+
+    /** An original-layout checkpoint: its models' tensor counts, EMA weights, and the architecture its keys tell (or why not). */
+    private void singleFile(SafeTensors file) {
+        Map<String, Long> counts = new java.util.LinkedHashMap<>();
+        for (String[] part : new String[][] {{"UNet", LdmKeys.UNET}, {"VAE", LdmKeys.VAE}, {"text encoder", LdmKeys.TEXT_ENCODER}, {"EMA UNet", "model_ema."}})
+            counts.put(part[0], file.keys().stream().filter(k -> k.startsWith(part[1])).count());
+        String architecture;
+        try {
+            SingleFileCheckpoint.detect(file);
+            architecture = "SD 1.x (runs without --config)";
+        } catch (IllegalArgumentException e) {
+            architecture = e.getMessage().substring(e.getMessage().indexOf(": ") + 2);
+        }
+        out.printf("%s: an original-layout (LDM) Stable Diffusion checkpoint: %s tensors; %s%n", path,
+                counts.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).collect(java.util.stream.Collectors.joining(", ")), architecture);
     }
 
     private static String join(java.util.Collection<?> values) {

@@ -10,6 +10,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
+import org.panamasd.pipelines.ModelSource;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.pipelines.StableDiffusionXLPipeline;
 import org.panamasd.schedulers.NoiseSource;
@@ -23,9 +24,26 @@ sealed interface ModelPipeline extends AutoCloseable {
 
     /** The pipeline of {@code model}, its models computing in {@code dtype}. */
     static ModelPipeline load(Path model, String schedulerClass, DType dtype) {
-        return isXl(model) ? new Xl(StableDiffusionXLPipeline.load(model, schedulerClass, Device.CPU, dtype))
-                : new Sd(StableDiffusionPipeline.load(model, schedulerClass, Device.CPU, dtype));
+        return load(ModelSource.directory(model), schedulerClass, dtype);
     }
+
+    /** The pipeline of a directory or of a single original-layout file ({@link ModelSource}). */
+    static ModelPipeline load(ModelSource source, String schedulerClass, DType dtype) {
+        return isXl(source.path()) ? new Xl(StableDiffusionXLPipeline.load(source.path(), schedulerClass, Device.CPU, dtype))
+                : new Sd(source.load(schedulerClass, Device.CPU, dtype));
+    }
+
+    /** A model as the command line names it: a directory, or a single file with an optional config directory. */
+    static ModelSource source(Path model, Path configDir, boolean ema) {
+        if (!Files.exists(model)) throw new IllegalArgumentException("--model: no model directory or file " + model);
+        if (!Files.isRegularFile(model) && (configDir != null || ema))
+            throw new IllegalArgumentException("--config and --ema apply to a single-file checkpoint; " + model + " is a directory");
+        if (configDir != null && !Files.isDirectory(configDir)) throw new IllegalArgumentException("--config: no directory " + configDir);
+        return new ModelSource(model, configDir, Paths.root().resolve(CLIP_TOKENIZER), ema);
+    }
+
+    /** The CLIP BPE tokenizer shipped with the repository (the real vocabulary), for single files without a config directory. */
+    String CLIP_TOKENIZER = "models/fashion-teacher/tokenizer";
 
     /** Text to image; initial latents and scheduler noise from {@code generator}, as the reference draws them. */
     GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener);

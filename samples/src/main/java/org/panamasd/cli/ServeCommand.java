@@ -17,8 +17,13 @@ import picocli.CommandLine.Option;
 final class ServeCommand implements Callable<Integer> {
     private static final ServiceSettings DEFAULTS = ServiceSettings.of(Path.of("."));
 
-    @Option(names = "--model", paramLabel = "DIR", description = "A diffusers SD 1.x / 2.x directory (default: models/fashion-turbo).")
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers SD 1.x / 2.x directory, or an SD 1.x checkpoint in one original-layout",
+            ".safetensors file (default: models/fashion-turbo)."})
     Path model;
+    @Option(names = "--config", paramLabel = "DIR", description = "With a single-file --model: the diffusers configs to build it from (as generate's).")
+    Path config;
+    @Option(names = "--ema", description = "With a single-file --model: the UNet's EMA weights.")
+    boolean ema;
     @Option(names = "--dtype", paramLabel = "DTYPE", description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: float32).")
     String dtype = "float32";
     @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
@@ -49,7 +54,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Path dir = model != null ? model : GenerateCommand.defaultModel();
-        ServiceSettings settings = ServiceSettings.of(dir).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
+        ServiceSettings settings = ServiceSettings.of(ModelPipeline.source(dir, config, ema)).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
                 .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts);
         ServiceServer server = ServiceServer.start(settings);

@@ -54,13 +54,13 @@ public final class GenerationService implements AutoCloseable {
     private GenerationService(ServiceSettings settings, StableDiffusionPipeline pipeline) {
         this.settings = settings;
         this.pipeline = pipeline;
-        boolean xl = Files.isDirectory(settings.model().resolve("text_encoder_2"));
-        if (xl) throw new IllegalArgumentException(settings.model() + ": the service serves SD 1.x / 2.x directories; SDXL is not built into it yet");
-        this.defaults = GenerationDefaults.of(settings.model(), 30, 7.5, 512);
+        boolean xl = Files.isDirectory(settings.model().path().resolve("text_encoder_2"));
+        if (xl) throw new IllegalArgumentException(settings.model().path() + ": the service serves SD 1.x / 2.x models; SDXL is not built into it yet");
+        this.defaults = GenerationDefaults.of(settings.model().defaultsDirectory(), 30, 7.5, 512);
         this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength());
         this.queue = new GenerationQueue(settings.queueCapacity());
         this.metrics = new ServiceMetrics(queue::depth, queue::capacity, liveWorkers::get);
-        this.schedulerConfig = DiffusersConfig.read(settings.model().resolve("scheduler/scheduler_config.json"));
+        this.schedulerConfig = settings.model().schedulerConfig();
         for (int i = 0; i < settings.workers(); i++) {
             liveWorkers.incrementAndGet();
             workers.add(Thread.ofPlatform().name("panamasd-worker-" + i).start(this::supervise));
@@ -103,8 +103,8 @@ public final class GenerationService implements AutoCloseable {
 
     /** Loads the model and starts the workers. */
     public static GenerationService start(ServiceSettings settings) {
-        if (!Files.isDirectory(settings.model())) throw new IllegalArgumentException("no model directory " + settings.model());
-        StableDiffusionPipeline pipeline = StableDiffusionPipeline.load(settings.model(), null, org.panamasd.Device.CPU, settings.dtype());
+        if (!Files.exists(settings.model().path())) throw new IllegalArgumentException("no model directory or file " + settings.model().path());
+        StableDiffusionPipeline pipeline = settings.model().load(null, org.panamasd.Device.CPU, settings.dtype());
         try {
             return new GenerationService(settings, pipeline);
         } catch (RuntimeException e) {

@@ -132,7 +132,7 @@ public final class ServiceServer implements AutoCloseable {
         var d = service.defaults();
         var s = service.settings();
         Map<String, Object> info = new LinkedHashMap<>();
-        info.put("model", s.model().getFileName().toString());
+        info.put("model", s.model().path().getFileName().toString());
         info.put("steps", d.steps());
         info.put("guidance", d.guidance());
         info.put("width", d.width());

@@ -11,7 +11,7 @@ import org.panamasd.DType;
  * deadline of a request that names none, the limits a request is validated against ({@link CostLimits}), how
  * many finished results are kept, and the {@code Host} names it answers besides its own ({@link HostCheck}).
  */
-public record ServiceSettings(Path model, DType dtype, String host, int port, int workers, int maxBatch, Duration maxWait, int queueCapacity,
+public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dtype, String host, int port, int workers, int maxBatch, Duration maxWait, int queueCapacity,
                               Duration defaultDeadline, CostLimits limits, int keptResults, List<String> allowedHosts) {
 
     /**
@@ -48,6 +48,11 @@ public record ServiceSettings(Path model, DType dtype, String host, int port, in
      * split them, while batching gives the cores bigger matrices. Port 0 takes a free port.
      */
     public static ServiceSettings of(Path model) {
+        return of(org.panamasd.pipelines.ModelSource.directory(model));
+    }
+
+    /** The defaults for a model directory or a single file ({@link org.panamasd.pipelines.ModelSource}). */
+    public static ServiceSettings of(org.panamasd.pipelines.ModelSource model) {
         return new ServiceSettings(model, DType.FLOAT32, "127.0.0.1", 8080, 1, 8, Duration.ofMillis(25), 64, Duration.ofMinutes(2),
                 CostLimits.defaults(), 200, List.of());
     }

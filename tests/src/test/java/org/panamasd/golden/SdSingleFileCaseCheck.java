@@ -11,6 +11,7 @@ import org.panamasd.io.SafeTensors;
 import org.panamasd.io.singlefile.SingleFileCheckpoint;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
+import org.panamasd.pipelines.ModelSource;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.schedulers.NoiseSource;
 
@@ -27,7 +28,7 @@ final class SdSingleFileCaseCheck implements GoldenParityTest.CaseCheck {
         Path file = c.dir().resolve(c.json().path("checkpoint").path("file").asText("checkpoint.safetensors")), config = c.dir().resolve("pipeline_config");
         JsonNode args = c.json().path("run");
         int height = c.json().path("height").asInt(), width = c.json().path("width").asInt();
-        try (StableDiffusionPipeline pipe = StableDiffusionPipeline.loadSingleFile(file, config, null, Device.CPU, DType.FLOAT32, false)) {
+        try (StableDiffusionPipeline pipe = new ModelSource(file, config, null, false).load(null, Device.CPU, DType.FLOAT32)) {
             PipelineRun run = new PipelineRun(c, "run");
             SdPrompts.useScheduler(pipe, c, run, args);
             SdPrompts.check(pipe, run, args);

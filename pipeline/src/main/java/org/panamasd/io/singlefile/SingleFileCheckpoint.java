@@ -12,6 +12,8 @@ import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.nn.StateDict;
+import org.panamasd.benchmark.ModelSpec;
+import org.panamasd.benchmark.ModelSpecs;
 
 /**
  * A Stable Diffusion 1.x model in one original-layout (CompVis / LDM) safetensors file, as the checkpoints users
@@ -33,6 +35,48 @@ public final class SingleFileCheckpoint {
             "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod",
             "posterior_variance", "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2", "model_ema.decay",
             "model_ema.num_updates");
+
+    /** The diffusers configs a single file is built from. */
+    public record Configs(DiffusersConfig textEncoder, DiffusersConfig unet, DiffusersConfig vae, DiffusersConfig scheduler) {}
+
+    /**
+     * The configs of a file's architecture told from its keys and shapes, where the file cannot be anything
+     * else: SD 1.x (a CLIP ViT-L text encoder under transformers' names, a 320-channel UNet with 768-wide
+     * cross-attention) gets runwayml/stable-diffusion-v1-5's configs. SD 2.x and SDXL files (OpenCLIP text
+     * encoders) and files of other sizes are refused, saying to give the configs ({@code --config DIR}).
+     */
+    public static Configs detect(SafeTensors st) {
+        Path file = st.path();
+        if (st.keys().stream().anyMatch(k -> k.startsWith("conditioner.embedders.")))
+            throw new IllegalArgumentException(file + ": an SDXL single file (conditioner.embedders.*); its OpenCLIP text encoder layout is not built yet: "
+                    + "use a diffusers directory");
+        if (st.keys().stream().anyMatch(k -> k.startsWith("cond_stage_model.model.")))
+            throw new IllegalArgumentException(file + ": an SD 2.x single file (an OpenCLIP text encoder, cond_stage_model.model.*), whose layout is not "
+                    + "built yet: use a diffusers directory");
+        String convIn = LdmKeys.UNET + "input_blocks.0.0.weight", context = LdmKeys.UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight";
+        String tokens = LdmKeys.TEXT_ENCODER + "text_model.embeddings.token_embedding.weight";
+        boolean sd1 = st.contains(convIn) && st.entry(convIn).shape()[0] == 320 && st.contains(context) && st.entry(context).shape()[1] == 768
+                && st.contains(tokens) && st.entry(tokens).shape()[1] == 768;
+        if (!sd1)
+            throw new IllegalArgumentException(file + ": an original-layout checkpoint whose sizes are not SD 1.x's (conv_in " + shape(st, convIn) + ", text "
+                    + "embeddings " + shape(st, tokens) + "): give its diffusers configs (--config DIR)");
+        ModelSpec sd15 = ModelSpecs.SD15;
+        return new Configs(DiffusersConfig.parse(sd15.textEncoders().getFirst()), sd15.unetConfig(), DiffusersConfig.parse(sd15.vae()),
+                DiffusersConfig.parse(sd15.scheduler()));
+    }
+
+    private static String shape(SafeTensors st, String key) {
+        return st.contains(key) ? java.util.Arrays.toString(st.entry(key).shape()) : "missing";
+    }
+
+    /** The configs of a diffusers directory without weights (unet/, vae/, text_encoder/ configs and scheduler/). */
+    public static Configs read(Path configDir) {
+        for (String part : new String[] {"unet/config.json", "vae/config.json", "text_encoder/config.json", "scheduler/scheduler_config.json"})
+            if (!java.nio.file.Files.exists(configDir.resolve(part)))
+                throw new IllegalArgumentException(configDir + " has no " + part + ": the configs a single-file checkpoint is built from");
+        return new Configs(DiffusersConfig.read(configDir.resolve("text_encoder/config.json")), DiffusersConfig.read(configDir.resolve("unet/config.json")),
+                DiffusersConfig.read(configDir.resolve("vae/config.json")), DiffusersConfig.read(configDir.resolve("scheduler/scheduler_config.json")));
+    }
 
     /** Refuses a pickle checkpoint in one line, and a file that is not in the original layout naming what it holds. */
     public static SafeTensors open(Path file) {
