@@ -295,15 +295,39 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * with its generator); stochastic scheduler steps draw from {@code noise}.
      */
     public GenerationResult generate(GenerationRequest request, Generator generator, NoiseSource noise, DenoisingListener listener) {
+        return generate(request, generator, noise, listener, null);
+    }
+
+    /**
+     * As {@link #generate(GenerationRequest, Generator, NoiseSource, DenoisingListener)}, guided by a ControlNet
+     * (null: none), as diffusers' StableDiffusionControlNetPipeline: at every step the ControlNet sees the UNet's
+     * input, timestep and text, and the conditioning image (doubled with guidance), and its scaled residuals are
+     * added to the UNet's skip connections and mid-block output.
+     */
+    public GenerationResult generate(GenerationRequest request, Generator generator, NoiseSource noise, DenoisingListener listener,
+                                     ControlNetConditioning control) {
         checkInputs(request);
+        if (control != null) control.check(request.height(), request.width());
         Scope caller = Scope.current();  // the results are handed to the caller's scope
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
             Tensor context = guidedContext(request);
             scheduler.setTimesteps(request.steps());
             Tensor latents = InitialLatents.of(request.latents(), generator, latentShape(request), device()).mul(scheduler.initNoiseSigma());
-            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), request, unetModel(context), noise, listener);
+            DenoisingLoop.Model model = control == null ? unetModel(context)
+                    : controlledModel(context, control, ClassifierFreeGuidance.enabled(request.guidanceScale()));
+            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), request, model, noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
+    }
+
+    private DenoisingLoop.Model controlledModel(Tensor context, ControlNetConditioning control, boolean guidance) {
+        Tensor image = control.image().to(device());
+        Tensor conditioning = guidance ? Tensor.cat(0, image, image) : image;
+        return (input, t) -> {
+            Tensor timesteps = UNet2DConditionModel.timesteps(t, input);
+            UNet2DConditionModel.Residuals residuals = control.model().forward(input, timesteps, context, conditioning, control.scale());
+            return unet.forward(input, timesteps, context, null, null, residuals);
+        };
     }
 
     /** As {@link #imageToImage(GenerationRequest, Tensor, double, NoiseSource, NoiseSource, DenoisingListener)}, drawing the image latents' noise from {@code generator}. */

@@ -14,6 +14,8 @@ import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
 import org.panamasd.lora.LoraFusion;
+import org.panamasd.models.controlnet.ControlNetModel;
+import org.panamasd.pipelines.ControlNetConditioning;
 import org.panamasd.pipelines.ModelSource;
 import org.panamasd.models.vae.VaeTiling;
 import org.panamasd.nn.Precision;
@@ -77,6 +79,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--lora", paramLabel = "FILE[:SCALE]", description = {"A LoRA adapter (.safetensors, kohya/A1111 or diffusers layout) fused into the",
             "UNet and text encoder(s) at SCALE (default 1) for this run; repeatable."})
     List<String> loras = new ArrayList<>();
+    @Option(names = "--controlnet", paramLabel = "DIR", description = "A diffusers ControlNet directory guiding the generation (SD 1.x / 2.x text to image).")
+    Path controlnet;
+    @Option(names = "--control-image", paramLabel = "FILE", description = "With --controlnet: the conditioning image (edges, depth, pose...), at the generated size.")
+    Path controlImage;
+    @Option(names = "--control-scale", paramLabel = "S", description = "With --controlnet: the scale of its residuals (default: 1).")
+    Double controlScale;
     @Option(names = "--strength", paramLabel = "S", description = "With --image: how much of the schedule to run, in (0, 1] (default: 0.75; 1 with --mask).")
     Double strength;
     @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "Images to draw (seeds seed..seed+N-1), written as one grid (default: ${DEFAULT-VALUE}).")
@@ -108,6 +116,12 @@ final class GenerateCommand implements Callable<Integer> {
         if (mask != null && image == null) throw new IllegalArgumentException("--mask needs the image it masks: give --image FILE too");
         if (mask != null && !Files.isRegularFile(mask)) throw new IllegalArgumentException("--mask: no file " + mask);
         double strength = this.strength != null ? this.strength : mask != null ? 1.0 : 0.75;
+        if ((controlImage != null || controlScale != null) && controlnet == null)
+            throw new IllegalArgumentException("--control-image and --control-scale go with --controlnet DIR");
+        if (controlnet != null && controlImage == null) throw new IllegalArgumentException("--controlnet needs its conditioning image: give --control-image FILE");
+        if (controlnet != null && image != null)
+            throw new IllegalArgumentException("--controlnet guides text to image; with --image (image to image, inpainting) it is not built yet");
+        if (controlImage != null && !Files.isRegularFile(controlImage)) throw new IllegalArgumentException("--control-image: no file " + controlImage);
         boolean xl = ModelPipeline.isXl(dir);
         GenerationDefaults d = GenerationDefaults.of(config != null ? config : dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);  // a single file: its config directory's
         int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();
@@ -121,16 +135,30 @@ final class GenerateCommand implements Callable<Integer> {
         long start = System.nanoTime();
         try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(source, scheduler, compute)) {
             pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTile));
-            try (LoraFiles adapters = LoraFiles.open(loras); LoraFusion.FusedLora fused = LoraFusion.fuse(pipe.adaptableWeights(), adapters.scaled())) {
-                generate(pipe, request, n, scale, strength, compute, dir, log, start);
+            try (LoraFiles adapters = LoraFiles.open(loras); LoraFusion.FusedLora fused = LoraFusion.fuse(pipe.adaptableWeights(), adapters.scaled());
+                 ControlNetModel controlModel = controlnet == null ? null : ControlNetModel.load(controlnet, org.panamasd.Device.CPU, compute)) {
+                ControlNetConditioning control = controlModel == null ? null : conditioning(controlModel, request);
+                generate(pipe, request, n, scale, strength, control, compute, dir, log, start);
             }
         }
         return 0;
     }
 
     /** The images of a loaded pipeline (its adapters fused), written as one PNG. */
-    private void generate(ModelPipeline pipe, GenerationRequest request, int n, int scale, double strength, DType compute, Path dir, PrintWriter log,
-                          long start) {
+    /** The conditioning image read and checked against the ControlNet and the request, naming the file when it does not fit. */
+    private ControlNetConditioning conditioning(ControlNetModel model, GenerationRequest request) {
+        Tensor picture = ImageFiles.readRgb(controlImage);
+        if (model.conditioningChannels() != 3)
+            throw new IllegalArgumentException("--controlnet " + controlnet + " takes " + model.conditioningChannels() + " conditioning channels; --control-image "
+                    + controlImage + " is an RGB image");
+        if (picture.size(2) != request.height() || picture.size(3) != request.width())
+            throw new IllegalArgumentException("--control-image " + controlImage + " is " + picture.size(3) + "x" + picture.size(2) + " but the image is generated at "
+                    + request.width() + "x" + request.height() + ": give --width and --height of the conditioning image, or resize it");
+        return new ControlNetConditioning(model, picture, controlScale != null ? controlScale : 1.0);
+    }
+
+    private void generate(ModelPipeline pipe, GenerationRequest request, int n, int scale, double strength, ControlNetConditioning control, DType compute,
+                          Path dir, PrintWriter log, long start) {
         Tensor init = image == null ? null : ImageFiles.readRgb(image);
         Tensor maskImage = mask == null ? null : ImageFiles.readGrey(mask);
         if (maskImage != null && (maskImage.size(2) != init.size(2) || maskImage.size(3) != init.size(3)))
@@ -144,7 +172,7 @@ final class GenerateCommand implements Callable<Integer> {
                 GenerationRequest one = new GenerationRequest(prompt, negative, n, request.guidanceScale(), rescale, request.height(),
                         request.width(), seed + i, null);
                 try (Generator generator = new Generator(one.seed())) {
-                    images.add(init == null ? pipe.generate(one, generator, listener).image()
+                    images.add(init == null ? pipe.generate(one, generator, listener, control).image()
                             : maskImage != null ? pipe.inpaint(one, init, maskImage, strength, generator, listener).image()
                             : pipe.imageToImage(one, init, strength, generator, listener).image());
                 }

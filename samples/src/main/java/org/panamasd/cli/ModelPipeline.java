@@ -10,6 +10,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
+import org.panamasd.pipelines.ControlNetConditioning;
 import org.panamasd.pipelines.ModelSource;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.pipelines.StableDiffusionXLPipeline;
@@ -45,8 +46,8 @@ sealed interface ModelPipeline extends AutoCloseable {
     /** The CLIP BPE tokenizer shipped with the repository (the real vocabulary), for single files without a config directory. */
     String CLIP_TOKENIZER = "models/fashion-teacher/tokenizer";
 
-    /** Text to image; initial latents and scheduler noise from {@code generator}, as the reference draws them. */
-    GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener);
+    /** Text to image; initial latents and scheduler noise from {@code generator}, as the reference draws them; a ControlNet's guidance or null. */
+    GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener, ControlNetConditioning control);
 
     /** Image to image from {@code image} (1, 3, H, W) in [0, 1]. */
     GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener);
@@ -65,8 +66,8 @@ sealed interface ModelPipeline extends AutoCloseable {
     void close();
 
     record Sd(StableDiffusionPipeline pipe) implements ModelPipeline {
-        public GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener) {
-            return pipe.generate(request, generator, NoiseSource.of(generator), listener);
+        public GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener, ControlNetConditioning control) {
+            return pipe.generate(request, generator, NoiseSource.of(generator), listener, control);
         }
 
         public GenerationResult imageToImage(GenerationRequest request, Tensor image, double strength, Generator generator, DenoisingListener listener) {
@@ -96,7 +97,8 @@ sealed interface ModelPipeline extends AutoCloseable {
     }
 
     record Xl(StableDiffusionXLPipeline pipe) implements ModelPipeline {
-        public GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener) {
+        public GenerationResult generate(GenerationRequest request, Generator generator, DenoisingListener listener, ControlNetConditioning control) {
+            if (control != null) throw new IllegalArgumentException("--controlnet: ControlNet is built for SD 1.x / 2.x only, not SDXL");
             return pipe.generate(request, generator, NoiseSource.of(generator), listener);
         }
 

@@ -11,12 +11,12 @@ import org.panamasd.nn.Weights;
  * resnets (and, for CrossAttnDownBlock2D, a spatial transformer after each), then the downsampler except in
  * the last block. Every intermediate result is kept for the skip connections of the up path.
  */
-final class DownBlock2D {
+public final class DownBlock2D {
     private final ResnetBlock2D[] resnets;
     private final Transformer2DModel[] attentions;  // null for a DownBlock2D
     private final Downsample2D downsampler;
 
-    DownBlock2D(Weights w, String prefix, UNetConfig c, int block, int in, int out, boolean crossAttention, boolean last) {
+    public DownBlock2D(Weights w, String prefix, UNetConfig c, int block, int in, int out, boolean crossAttention, boolean last) {
         int layers = c.layersPerBlock();
         this.resnets = new ResnetBlock2D[layers];
         this.attentions = crossAttention ? new Transformer2DModel[layers] : null;
@@ -31,7 +31,7 @@ final class DownBlock2D {
 
     /** Returns the block's output; appends every skip tensor to {@code skips}. */
     /** Appends each layer's output to {@code skips} (owned by the calling scope: the up blocks read them). */
-    Tensor forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips) {
+    public Tensor forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips) {
         return Scope.returning(() -> {
             Tensor x = input;
             for (int i = 0; i < resnets.length; i++) {

@@ -5,15 +5,15 @@ import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
 
 /** linear_1, SiLU, linear_2: the MLP over the sinusoidal embedding. */
-final class TimestepEmbedding {
+public final class TimestepEmbedding {
     private final Linear linear1, linear2;
 
-    TimestepEmbedding(Weights w, String prefix, int in, int dim) {
+    public TimestepEmbedding(Weights w, String prefix, int in, int dim) {
         this.linear1 = new Linear(w, prefix + ".linear_1", in, dim, true);
         this.linear2 = new Linear(w, prefix + ".linear_2", dim, dim, true);
     }
 
-    Tensor forward(Tensor x) {
+    public Tensor forward(Tensor x) {
         return linear2.forward(linear1.forward(x).silu());
     }
 }

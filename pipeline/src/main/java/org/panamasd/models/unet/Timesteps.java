@@ -7,19 +7,19 @@ import org.panamasd.Tensor;
  * The sinusoidal timestep embedding (DDPM; Vaswani et al.): f_i = exp(-ln(10000) i / (half - shift)),
  * emb = [sin(t f), cos(t f)], or [cos, sin] with flip_sin_to_cos. The timestep is cast to float32 first.
  */
-final class Timesteps {
+public final class Timesteps {
     private final int dim;
     private final boolean flipSinToCos;
     private final double shift;
 
-    Timesteps(int dim, boolean flipSinToCos, double shift) {
+    public Timesteps(int dim, boolean flipSinToCos, double shift) {
         this.dim = dim;
         this.flipSinToCos = flipSinToCos;
         this.shift = shift;
     }
 
     /** timesteps: (B,) of any numeric dtype -> (B, dim) float32. */
-    Tensor forward(Tensor timesteps) {
+    public Tensor forward(Tensor timesteps) {
         int half = dim / 2;
         Tensor positions = Tensor.arange(0, half, 1, DType.FLOAT32);
         if (!timesteps.device().equals(positions.device())) positions = positions.to(timesteps.device());  // the embedding is made where t is

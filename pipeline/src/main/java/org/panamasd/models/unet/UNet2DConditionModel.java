@@ -164,11 +164,22 @@ public final class UNet2DConditionModel implements AutoCloseable {
      * cast to the model's {@link #dtype()} on the way in.
      */
     public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds) {
-        // its own scope: what the step keeps is the noise prediction, not the pass's intermediates
-        return Scope.returning(() -> forwardPass(sample, timesteps, context, textEmbeds, timeIds));
+        return forward(sample, timesteps, context, textEmbeds, timeIds, null);
     }
 
-    private Tensor forwardPass(Tensor input, Tensor timesteps, Tensor encoderStates, Tensor pooled, Tensor timeIds) {
+    /**
+     * What a ControlNet adds (diffusers' down_block_additional_residuals and mid_block_additional_residual): one
+     * residual per skip tensor of the down path (conv_in's output first), and one for the mid block's output.
+     */
+    public record Residuals(List<Tensor> down, Tensor mid) {}
+
+    /** As {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor)}, with a ControlNet's residuals added (null: none). */
+    public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds, Residuals residuals) {
+        // its own scope: what the step keeps is the noise prediction, not the pass's intermediates
+        return Scope.returning(() -> forwardPass(sample, timesteps, context, textEmbeds, timeIds, residuals));
+    }
+
+    private Tensor forwardPass(Tensor input, Tensor timesteps, Tensor encoderStates, Tensor pooled, Tensor timeIds, Residuals residuals) {
         long batch = input.size(0);
         if (!timesteps.device().equals(input.device())) timesteps = timesteps.to(input.device());  // as the reference moves them
         if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
@@ -189,8 +200,14 @@ public final class UNet2DConditionModel implements AutoCloseable {
         List<Tensor> skips = new ArrayList<>();
         skips.add(x);
         for (int i = 0; i < downBlocks.length; i++) x = record("down_blocks." + i, downBlocks[i].forward(x, emb, context, skips));
+        if (residuals != null) {
+            if (residuals.down().size() != skips.size())
+                throw new IllegalArgumentException(residuals.down().size() + " down residuals for the UNet's " + skips.size() + " skip connections");
+            for (int k = 0; k < skips.size(); k++) skips.set(k, skips.get(k).add(residuals.down().get(k).to(dtype)));
+        }
         Tensor temb = emb;
         Chain up = Chain.from(x).then(t -> record("mid_block", midBlock.forward(t, temb, context)));
+        if (residuals != null) up.then(t -> t.add(residuals.mid().to(dtype)));
         for (int i = 0; i < upBlocks.length; i++) {
             UpBlock2D block = upBlocks[i];
             long[] upsampleTo = null;

@@ -65,7 +65,7 @@ public record UNetConfig(int inChannels, int outChannels, int[] blockOutChannels
         if (!value.equals(expected)) throw c.invalid(field, value, expected + " (the only value built here)");
     }
 
-    int timeEmbedDim() {
+    public int timeEmbedDim() {
         return blockOutChannels[0] * 4;
     }
 }

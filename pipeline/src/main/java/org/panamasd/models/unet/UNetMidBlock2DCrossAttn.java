@@ -6,11 +6,11 @@ import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Weights;
 
 /** resnet, spatial transformer, resnet at the lowest resolution. */
-final class UNetMidBlock2DCrossAttn {
+public final class UNetMidBlock2DCrossAttn {
     private final ResnetBlock2D first, second;
     private final Transformer2DModel attention;
 
-    UNetMidBlock2DCrossAttn(Weights w, String prefix, UNetConfig c) {
+    public UNetMidBlock2DCrossAttn(Weights w, String prefix, UNetConfig c) {
         int channels = c.blockOutChannels()[c.blockOutChannels().length - 1];
         int last = c.numAttentionHeads().length - 1;
         this.first = new ResnetBlock2D(w, prefix + ".resnets.0", channels, channels, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
@@ -19,7 +19,7 @@ final class UNetMidBlock2DCrossAttn {
         this.second = new ResnetBlock2D(w, prefix + ".resnets.1", channels, channels, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
     }
 
-    Tensor forward(Tensor x, Tensor temb, Tensor context) {
+    public Tensor forward(Tensor x, Tensor temb, Tensor context) {
         return Chain.from(x).then(t -> first.forward(t, temb)).then(t -> attention.forward(t, context)).then(t -> second.forward(t, temb)).get();
     }
 }
