@@ -2,6 +2,7 @@ package org.panamasd.service;
 
 /**
  * What requests must share to run as one UNet batch: the step count and scheduler (one timestep schedule), the
- * size (one latent shape), and the guidance (one classifier-free guidance combination for the batch).
+ * size (one latent shape), the guidance (one classifier-free guidance combination for the batch), and the LoRA
+ * adapters with their scales (one set of weights).
  */
-record BatchKey(int steps, int height, int width, double guidance, String scheduler) {}
+record BatchKey(int steps, int height, int width, double guidance, String scheduler, java.util.SortedMap<String, Double> loras) {}

@@ -35,6 +35,7 @@ public final class GenerationService implements AutoCloseable {
     private final StableDiffusionPipeline pipeline;
     private final GenerationDefaults defaults;
     private final RequestParser parser;
+    private final ServiceAdapters adapters;
     private final GenerationQueue queue;
     private final ServiceMetrics metrics;
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
@@ -57,7 +58,8 @@ public final class GenerationService implements AutoCloseable {
         boolean xl = Files.isDirectory(settings.model().path().resolve("text_encoder_2"));
         if (xl) throw new IllegalArgumentException(settings.model().path() + ": the service serves SD 1.x / 2.x models; SDXL is not built into it yet");
         this.defaults = GenerationDefaults.of(settings.model().defaultsDirectory(), 30, 7.5, 512);
-        this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength());
+        this.adapters = new ServiceAdapters(settings.loraDirectory(), pipeline.adaptableWeights());
+        this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength(), adapters.names());
         this.queue = new GenerationQueue(settings.queueCapacity());
         this.metrics = new ServiceMetrics(queue::depth, queue::capacity, liveWorkers::get);
         this.schedulerConfig = settings.model().schedulerConfig();
@@ -78,7 +80,7 @@ public final class GenerationService implements AutoCloseable {
         try {
             while (true) {
                 try {
-                    new GenerationWorker(pipeline, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders).run();
+                    new GenerationWorker(pipeline, adapters, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders).run();
                     return;
                 } catch (Throwable e) {
                     workerRestarts.incrementAndGet();
@@ -261,6 +263,7 @@ public final class GenerationService implements AutoCloseable {
             }
             if (!pipelineClosed) {
                 pipelineClosed = true;
+                adapters.close();
                 pipeline.close();
             }
             return true;

@@ -28,6 +28,7 @@ final class GenerationWorker implements Runnable {
     private static final System.Logger LOG = System.getLogger(GenerationWorker.class.getName());
 
     private final StableDiffusionPipeline pipeline;
+    private final ServiceAdapters adapters;
     private final DiffusersConfig schedulerConfig;
     private final GenerationQueue queue;
     private final ServiceSettings settings;
@@ -42,9 +43,10 @@ final class GenerationWorker implements Runnable {
      */
     static volatile java.util.function.Consumer<List<Job>> faultBeforeBatch;
 
-    GenerationWorker(StableDiffusionPipeline pipeline, DiffusersConfig schedulerConfig, GenerationQueue queue, ServiceSettings settings,
-                     ServiceMetrics metrics, int upscale, Executor encoders) {
+    GenerationWorker(StableDiffusionPipeline pipeline, ServiceAdapters adapters, DiffusersConfig schedulerConfig, GenerationQueue queue,
+                     ServiceSettings settings, ServiceMetrics metrics, int upscale, Executor encoders) {
         this.pipeline = pipeline;
+        this.adapters = adapters;
         this.schedulerConfig = schedulerConfig;
         this.queue = queue;
         this.settings = settings;
@@ -110,7 +112,7 @@ final class GenerationWorker implements Runnable {
                     + "; restart the service (replace model files by renaming a new file into place, never by writing over one)");
         GenerationParameters shared = jobs.getFirst().parameters();
         List<Generator> generators = new ArrayList<>();
-        try (Scope scope = Scope.open()) {
+        try (AutoCloseable weights = holdAdapters(shared); Scope scope = Scope.open()) {
             List<StableDiffusionPipeline.BatchRow> rows = new ArrayList<>();
             for (Job job : jobs) {
                 Generator generator = new Generator(job.parameters().seed());
@@ -124,8 +126,21 @@ final class GenerationWorker implements Runnable {
             for (int i = 0; i < jobs.size(); i++)  // enlarged as the model directory asks
                 if (jobs.get(i).wanted()) pictures[i] = ImageFiles.picture(ImageGrid.enlarge(result.image().narrow(0, i, 1), upscale));
             return pictures;
+        } catch (Exception e) {
+            if (e instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e);
         } finally {
             generators.forEach(Generator::close);
+        }
+    }
+
+    /** The batch's LoRA set fused for as long as the batch runs (batches are formed per set). */
+    private AutoCloseable holdAdapters(GenerationParameters shared) {
+        try {
+            return adapters.hold(shared.loras());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the model's adapters", e);
         }
     }
 

@@ -16,7 +16,7 @@ import org.panamasd.schedulers.Schedulers;
  */
 final class RequestParser {
     static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance", "seed", "width", "height", "scheduler",
-            "deadline_seconds");
+            "deadline_seconds", "loras");
     static final int MAX_DEADLINE_SECONDS = 3600;
     static final double MAX_GUIDANCE = 50;
 
@@ -25,7 +25,10 @@ final class RequestParser {
     private final CLIPTokenizer tokenizer;
     private final int maxPromptTokens;
 
-    RequestParser(GenerationDefaults defaults, ServiceSettings settings, CLIPTokenizer tokenizer, int promptLength) {
+    private final java.util.Set<String> adapters;
+
+    RequestParser(GenerationDefaults defaults, ServiceSettings settings, CLIPTokenizer tokenizer, int promptLength, java.util.Set<String> adapters) {
+        this.adapters = adapters;
         this.defaults = defaults;
         this.settings = settings;
         this.tokenizer = tokenizer;
@@ -47,8 +50,9 @@ final class RequestParser {
         int height = side(body, "height", defaults.height());
         String scheduler = scheduler(body);
         int deadline = integer(body, "deadline_seconds", (int) settings.defaultDeadline().toSeconds(), 1, MAX_DEADLINE_SECONDS);
+        java.util.SortedMap<String, Double> loras = loras(body);
         checkCost(steps, guidance, width, height);
-        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline));
+        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline), loras);
     }
 
     /**
@@ -90,6 +94,26 @@ final class RequestParser {
         int value = integer(body, field, fallback, 8, settings.maxSide());
         if (value % 8 != 0) throw new BadRequest(field, "must be a multiple of 8, got " + value);
         return value;
+    }
+
+    /** {"name": scale, ...}: adapters of the service's LoRA directory by name (never a path), a few, each scale bounded. */
+    private java.util.SortedMap<String, Double> loras(JsonNode body) {
+        java.util.SortedMap<String, Double> loras = new java.util.TreeMap<>();
+        JsonNode n = body.get("loras");
+        if (n == null || n.isNull()) return loras;
+        if (!n.isObject()) throw new BadRequest("loras", "must be an object of adapter names to scales, e.g. {\"woodcut\": 0.8}");
+        if (n.size() > ServiceAdapters.MAX_PER_REQUEST) throw new BadRequest("loras", "names " + n.size() + " adapters, at most " + ServiceAdapters.MAX_PER_REQUEST);
+        for (Iterator<String> names = n.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!adapters.contains(name))
+                throw new BadRequest("loras", "no adapter '" + (name.length() > 64 ? name.substring(0, 64) + "..." : name) + "' (this service has: "
+                        + (adapters.isEmpty() ? "none" : String.join(", ", adapters)) + ")");
+            JsonNode scale = n.get(name);
+            if (!scale.isNumber() || !(Math.abs(scale.asDouble()) <= ServiceAdapters.MAX_SCALE))
+                throw new BadRequest("loras", "the scale of '" + name + "' must be a number in -" + ServiceAdapters.MAX_SCALE + ".." + ServiceAdapters.MAX_SCALE + ", got " + scale);
+            if (scale.asDouble() != 0) loras.put(name, scale.asDouble());  // scale 0 is the model as it is: batches with requests without it
+        }
+        return loras;
     }
 
     private String scheduler(JsonNode body) {

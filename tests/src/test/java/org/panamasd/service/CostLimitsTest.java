@@ -10,7 +10,7 @@ import org.panamasd.models.clip.CLIPTokenizer;
 /** The default limits of {@code serve} take the shipped model's ordinary requests and refuse the costly ones. */
 class CostLimitsTest {
     private final RequestParser parser = new RequestParser(GenerationDefaults.of(ServiceApiTest.MODEL, 30, 7.5, 512), ServiceSettings.of(ServiceApiTest.MODEL),
-            CLIPTokenizer.load(ServiceApiTest.MODEL.resolve("tokenizer")), 77);
+            CLIPTokenizer.load(ServiceApiTest.MODEL.resolve("tokenizer")), 77, java.util.Set.of());
 
     private GenerationParameters parse(String json) throws Exception {
         JsonNode body = ServiceClient.JSON.readTree(json);

@@ -35,7 +35,7 @@ class ServiceApiFuzzTest {
     @BeforeContainer
     static void start() {
         parser = new RequestParser(GenerationDefaults.of(ServiceApiTest.MODEL, 30, 7.5, 512), SETTINGS,
-                CLIPTokenizer.load(ServiceApiTest.MODEL.resolve("tokenizer")), 77);
+                CLIPTokenizer.load(ServiceApiTest.MODEL.resolve("tokenizer")), 77, java.util.Set.of());
         server = ServiceServer.start(SETTINGS);
     }
 
