@@ -73,6 +73,11 @@ public final class ImageFiles {
     /** Reads an image file as (1, 3, H, W) float32 in [0, 1], in the current scope. */
     public static Tensor readRgb(Path file) {
         BufferedImage picture = read(file);
+        return Tensor.of(rgb(picture), 1, 3, picture.getHeight(), picture.getWidth());
+    }
+
+    /** A picture's channels, (3, H, W) row-major in [0, 1] (plain Java: no tensor, no scope). */
+    public static float[] rgb(BufferedImage picture) {
         int h = picture.getHeight(), w = picture.getWidth();
         float[] chw = new float[3 * h * w];
         for (int y = 0; y < h; y++)
@@ -82,7 +87,7 @@ public final class ImageFiles {
                 chw[h * w + y * w + x] = ((p >> 8) & 0xff) / 255f;
                 chw[2 * h * w + y * w + x] = (p & 0xff) / 255f;
             }
-        return Tensor.of(chw, 1, 3, h, w);
+        return chw;
     }
 
     /**
@@ -92,6 +97,11 @@ public final class ImageFiles {
      */
     public static Tensor readGrey(Path file) {
         BufferedImage picture = read(file);
+        return Tensor.of(grey(picture), 1, 1, picture.getHeight(), picture.getWidth());
+    }
+
+    /** A picture as one grey channel (H, W) in [0, 1], as PIL's convert("L") (plain Java: no tensor, no scope). */
+    public static float[] grey(BufferedImage picture) {
         int h = picture.getHeight(), w = picture.getWidth();
         float[] grey = new float[h * w];
         for (int y = 0; y < h; y++)
@@ -100,7 +110,7 @@ public final class ImageFiles {
                 int luma = (((p >> 16) & 0xff) * 19595 + ((p >> 8) & 0xff) * 38470 + (p & 0xff) * 7471 + 0x8000) >> 16;
                 grey[y * w + x] = luma / 255f;
             }
-        return Tensor.of(grey, 1, 1, h, w);
+        return grey;
     }
 
     private static BufferedImage read(Path file) {

@@ -372,15 +372,21 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public GenerationResult inpaint(GenerationRequest request, Tensor image, Tensor mask, double strength, NoiseSource latentNoise,
                                     NoiseSource schedulerNoise, DenoisingListener listener) {
+        return inpaint(request, image, mask, strength, latentNoise, schedulerNoise, listener, scheduler);
+    }
+
+    /** As {@link #inpaint(GenerationRequest, Tensor, Tensor, double, NoiseSource, NoiseSource, DenoisingListener)} with a scheduler of the caller's (threads sharing the models each bring their own). */
+    public GenerationResult inpaint(GenerationRequest request, Tensor image, Tensor mask, double strength, NoiseSource latentNoise,
+                                    NoiseSource schedulerNoise, DenoisingListener listener, Scheduler scheduler) {
         checkDenoising(request);
         StrengthSchedule.check(request.steps(), strength);
         Scope caller = Scope.current();
         try (var inference = Autograd.inferenceMode(); Scope run = Scope.open()) {
             Tensor context = guidedContext(request);
             StrengthSchedule plan = StrengthSchedule.apply(scheduler, request.steps(), strength);
-            InpaintingInputs inputs = prepareInpainting(image, mask, strength, plan, latentNoise);
+            InpaintingInputs inputs = prepareInpainting(image, mask, strength, plan, latentNoise, scheduler);
             Tensor result = DenoisingLoop.run(scheduler, inputs.initialLatents(), plan.timesteps(), request, unetModel(context), schedulerNoise, listener,
-                    inpaintingHooks(inputs, plan.timesteps(), ClassifierFreeGuidance.enabled(request.guidanceScale())));
+                    inpaintingHooks(inputs, plan.timesteps(), ClassifierFreeGuidance.enabled(request.guidanceScale()), scheduler));
             return DenoisingLoop.decode(vae, result, caller);
         }
     }
@@ -390,6 +396,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * timesteps; draws from {@code noise} as {@link #inpaint} says.
      */
     public InpaintingInputs prepareInpainting(Tensor image, Tensor mask, double strength, StrengthSchedule plan, NoiseSource noise) {
+        return prepareInpainting(image, mask, strength, plan, noise, scheduler);
+    }
+
+    private InpaintingInputs prepareInpainting(Tensor image, Tensor mask, double strength, StrengthSchedule plan, NoiseSource noise, Scheduler scheduler) {
         int channels = unet.config().inChannels();
         if (channels != 9 && channels != 4)
             throw new IllegalArgumentException("inpainting needs a 9-channel inpainting UNet (latents, mask, masked image latents) or a 4-channel one; "
@@ -419,7 +429,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         return vae.scaleLatents(q.sample(noise.next(mean.shape(), mean.dtype(), mean.device())));
     }
 
-    private DenoisingLoop.StepHooks inpaintingHooks(InpaintingInputs inputs, double[] timesteps, boolean guidance) {
+    private DenoisingLoop.StepHooks inpaintingHooks(InpaintingInputs inputs, double[] timesteps, boolean guidance, Scheduler scheduler) {
         if (unet.config().inChannels() == 9) {
             Tensor mask = guidance ? Tensor.cat(0, inputs.maskLatents(), inputs.maskLatents()) : inputs.maskLatents();
             Tensor masked = guidance ? Tensor.cat(0, inputs.maskedImageLatents(), inputs.maskedImageLatents()) : inputs.maskedImageLatents();

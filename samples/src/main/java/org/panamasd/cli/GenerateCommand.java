@@ -73,7 +73,7 @@ final class GenerateCommand implements Callable<Integer> {
     String scheduler;
     @Option(names = "--image", paramLabel = "FILE", description = "Start from this image (image to image, SD 1.x / 2.x).")
     Path image;
-    @Option(names = "--mask", paramLabel = "FILE", description = {"With --image: inpaint, repainting where the mask is light (grey >= 50 %) and keeping the rest",
+    @Option(names = "--mask", paramLabel = "FILE", description = {"With --image: inpaint, repainting where the mask is light (grey >= 50 %%) and keeping the rest",
             "(an inpainting UNet with 9 input channels, or any SD 1.x / 2.x UNet by blending after every step)."})
     Path mask;
     @Option(names = "--lora", paramLabel = "FILE[:SCALE]", description = {"A LoRA adapter (.safetensors, kohya/A1111 or diffusers layout) fused into the",

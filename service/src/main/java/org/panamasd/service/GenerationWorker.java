@@ -15,6 +15,7 @@ import org.panamasd.io.ImageGrid;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
 import org.panamasd.pipelines.StableDiffusionPipeline;
+import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
 
 /**
@@ -121,7 +122,9 @@ final class GenerationWorker implements Runnable {
             }
             // the batch's shared settings; prompt, negative prompt and seed come from the rows
             GenerationRequest settings = new GenerationRequest("", null, shared.steps(), shared.guidance(), 0, shared.height(), shared.width(), 0, null);
-            GenerationResult result = pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), new BatchProgress(jobs, metrics.stepSeconds));
+            BatchProgress progress = new BatchProgress(jobs, metrics.stepSeconds);
+            GenerationResult result = shared.inpaint() != null ? inpaint(shared, generators.getFirst(), progress)
+                    : pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), progress);
             BufferedImage[] pictures = new BufferedImage[jobs.size()];
             for (int i = 0; i < jobs.size(); i++)  // enlarged as the model directory asks
                 if (jobs.get(i).wanted()) pictures[i] = ImageFiles.picture(ImageGrid.enlarge(result.image().narrow(0, i, 1), upscale));
@@ -132,6 +135,15 @@ final class GenerationWorker implements Runnable {
         } finally {
             generators.forEach(Generator::close);
         }
+    }
+
+    /** An inpainting job (it runs alone): its arrays become tensors here, in the batch's scope. */
+    private GenerationResult inpaint(GenerationParameters p, Generator generator, BatchProgress progress) {
+        InpaintInput in = p.inpaint();
+        Tensor image = Tensor.of(in.image(), 1, 3, in.height(), in.width()), mask = Tensor.of(in.mask(), 1, 1, in.height(), in.width());
+        GenerationRequest request = new GenerationRequest(p.prompt(), p.negativePrompt(), p.steps(), p.guidance(), 0, p.height(), p.width(), p.seed(), null);
+        NoiseSource noise = NoiseSource.of(generator);
+        return pipeline.inpaint(request, image, mask, in.strength(), noise, noise, progress, scheduler(p.scheduler()));
     }
 
     /** The batch's LoRA set fused for as long as the batch runs (batches are formed per set). */

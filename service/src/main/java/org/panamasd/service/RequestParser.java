@@ -16,7 +16,7 @@ import org.panamasd.schedulers.Schedulers;
  */
 final class RequestParser {
     static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance", "seed", "width", "height", "scheduler",
-            "deadline_seconds", "loras");
+            "deadline_seconds", "loras", "image", "mask", "strength");
     static final int MAX_DEADLINE_SECONDS = 3600;
     static final double MAX_GUIDANCE = 50;
 
@@ -46,13 +46,14 @@ final class RequestParser {
         int steps = integer(body, "steps", defaults.steps(), 1, settings.maxSteps());
         double guidance = number(body, "guidance", defaults.guidance(), 0, MAX_GUIDANCE);
         long seed = body.has("seed") ? longValue(body, "seed") : ThreadLocalRandom.current().nextLong(1L << 48);
-        int width = side(body, "width", defaults.width());
-        int height = side(body, "height", defaults.height());
+        InpaintInput inpaint = inpaint(body);
+        int width = inpaint != null ? inpaint.width() : side(body, "width", defaults.width());
+        int height = inpaint != null ? inpaint.height() : side(body, "height", defaults.height());
         String scheduler = scheduler(body);
         int deadline = integer(body, "deadline_seconds", (int) settings.defaultDeadline().toSeconds(), 1, MAX_DEADLINE_SECONDS);
         java.util.SortedMap<String, Double> loras = loras(body);
         checkCost(steps, guidance, width, height);
-        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline), loras);
+        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline), loras, inpaint);
     }
 
     /**
@@ -94,6 +95,59 @@ final class RequestParser {
         int value = integer(body, field, fallback, 8, settings.maxSide());
         if (value % 8 != 0) throw new BadRequest(field, "must be a multiple of 8, got " + value);
         return value;
+    }
+
+    /**
+     * Inpainting: "image" and "mask" as base64 PNGs of one size (a multiple of 8 within --max-side; it is the
+     * output's size, so "width" and "height" are not given), "strength" in (0, 1] (default 1). Decoded here into
+     * plain arrays; the PNG's declared size is checked before its pixels are decoded.
+     */
+    private InpaintInput inpaint(JsonNode body) {
+        boolean image = body.hasNonNull("image"), mask = body.hasNonNull("mask");
+        if (!image && !mask) {
+            if (body.hasNonNull("strength")) throw new BadRequest("strength", "applies to inpainting only: give \"image\" and \"mask\" too");
+            return null;
+        }
+        if (!image || !mask) throw new BadRequest(image ? "mask" : "image", "inpainting needs both \"image\" and \"mask\"");
+        for (String field : new String[] {"width", "height"})
+            if (body.hasNonNull(field)) throw new BadRequest(field, "is the image's with inpainting: leave it out");
+        java.awt.image.BufferedImage picture = png(body, "image"), maskPicture = png(body, "mask");
+        if (picture.getWidth() != maskPicture.getWidth() || picture.getHeight() != maskPicture.getHeight())
+            throw new BadRequest("mask", "is " + maskPicture.getWidth() + "x" + maskPicture.getHeight() + " but the image is " + picture.getWidth() + "x"
+                    + picture.getHeight());
+        double strength = number(body, "strength", 1.0, 0, 1);
+        if (strength <= 0) throw new BadRequest("strength", "must be in (0, 1], got " + strength);
+        return new InpaintInput(picture.getWidth(), picture.getHeight(), org.panamasd.io.ImageFiles.rgb(picture), org.panamasd.io.ImageFiles.grey(maskPicture),
+                strength);
+    }
+
+    private java.awt.image.BufferedImage png(JsonNode body, String field) {
+        JsonNode n = body.get(field);
+        if (!n.isTextual()) throw new BadRequest(field, "must be a base64 PNG string");
+        int maxSide = settings.maxSide();
+        if (n.asText().length() > 8L * maxSide * maxSide) throw new BadRequest(field, "is too large: " + n.asText().length() + " base64 characters");
+        byte[] bytes;
+        try {
+            bytes = java.util.Base64.getDecoder().decode(n.asText());
+        } catch (IllegalArgumentException e) {
+            throw new BadRequest(field, "is not base64: " + e.getMessage());
+        }
+        try (var in = javax.imageio.ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
+            var readers = javax.imageio.ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) throw new BadRequest(field, "is not an image ImageIO can read");
+            javax.imageio.ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                int w = reader.getWidth(0), h = reader.getHeight(0);  // from the header, before any pixel is decoded
+                if (w < 8 || h < 8 || w > maxSide || h > maxSide || w % 8 != 0 || h % 8 != 0)
+                    throw new BadRequest(field, "is " + w + "x" + h + "; the sides must be multiples of 8 in 8.." + maxSide);
+                return reader.read(0);
+            } finally {
+                reader.dispose();
+            }
+        } catch (java.io.IOException e) {
+            throw new BadRequest(field, "cannot be read as an image: " + e.getMessage());
+        }
     }
 
     /** {"name": scale, ...}: adapters of the service's LoRA directory by name (never a path), a few, each scale bounded. */
