@@ -240,7 +240,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public GenerationResult generateBatch(String[] prompts, GenerationRequest settings, Tensor unitLatents, NoiseSource noise) {
         String[] negatives = new String[prompts.length];
         java.util.Arrays.fill(negatives, settings.negativePrompt());
-        return runBatch(prompts, negatives, settings, unitLatents, scheduler, noise, DenoisingListener.NONE);
+        return runBatch(prompts, negatives, settings, unitLatents, scheduler, noise, DenoisingListener.NONE, null);
     }
 
     /** One row of {@link #generateRows}: its prompt, negative prompt (null: empty) and the generator of its seed. */
@@ -255,6 +255,12 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * models each bring their own (from {@link #scheduler(DiffusersConfig, String)}).
      */
     public GenerationResult generateRows(java.util.List<BatchRow> rows, GenerationRequest settings, Scheduler scheduler, DenoisingListener listener) {
+        return generateRows(rows, settings, scheduler, listener, null);
+    }
+
+    /** As {@link #generateRows(java.util.List, GenerationRequest, Scheduler, DenoisingListener)}, every row guided by one ControlNet conditioning (null: none). */
+    public GenerationResult generateRows(java.util.List<BatchRow> rows, GenerationRequest settings, Scheduler scheduler, DenoisingListener listener,
+                                         ControlNetConditioning control) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a batch needs at least one row");
         checkInputs(settings.withLatents(null));
         String[] prompts = rows.stream().map(BatchRow::prompt).toArray(String[]::new);
@@ -264,14 +270,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         try (Scope drawn = Scope.open()) {
             Tensor[] latents = new Tensor[rows.size()];
             for (int i = 0; i < latents.length; i++) latents[i] = InitialLatents.of(null, rows.get(i).generator(), rowShape, device());
-            GenerationResult result = runBatch(prompts, negatives, settings, Tensor.cat(0, latents), scheduler, NoiseSource.perRow(noise), listener);
+            GenerationResult result = runBatch(prompts, negatives, settings, Tensor.cat(0, latents), scheduler, NoiseSource.perRow(noise), listener, control);
             return new GenerationResult(result.latents().moveToParent(), result.decoded().moveToParent(), result.image().moveToParent());
         }
     }
 
     private GenerationResult runBatch(String[] prompts, String[] negatives, GenerationRequest settings, Tensor unitLatents, Scheduler scheduler,
-                                      NoiseSource noise, DenoisingListener listener) {
+                                      NoiseSource noise, DenoisingListener listener, ControlNetConditioning control) {
         checkInputs(settings.withLatents(null));
+        if (control != null) control.check(settings.height(), settings.width());
         if (unitLatents.size(0) != prompts.length)
             throw new IllegalArgumentException(prompts.length + " prompts but latents for " + unitLatents.size(0));
         Scope caller = Scope.current();
@@ -279,7 +286,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             Tensor context = guidedContext(prompts, negatives, settings);
             scheduler.setTimesteps(settings.steps());
             Tensor latents = (unitLatents.device().equals(device()) ? unitLatents : unitLatents.to(device())).mul(scheduler.initNoiseSigma());
-            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), settings, unetModel(context), noise, listener);
+            DenoisingLoop.Model model = control == null ? unetModel(context) : controlledModel(context, control);
+            Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), settings, model, noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
     }
@@ -313,18 +321,18 @@ public final class StableDiffusionPipeline implements AutoCloseable {
             Tensor context = guidedContext(request);
             scheduler.setTimesteps(request.steps());
             Tensor latents = InitialLatents.of(request.latents(), generator, latentShape(request), device()).mul(scheduler.initNoiseSigma());
-            DenoisingLoop.Model model = control == null ? unetModel(context)
-                    : controlledModel(context, control, ClassifierFreeGuidance.enabled(request.guidanceScale()));
+            DenoisingLoop.Model model = control == null ? unetModel(context) : controlledModel(context, control);
             Tensor result = DenoisingLoop.run(scheduler, latents, scheduler.timesteps(), request, model, noise, listener);
             return DenoisingLoop.decode(vae, result, caller);
         }
     }
 
-    private DenoisingLoop.Model controlledModel(Tensor context, ControlNetConditioning control, boolean guidance) {
+    /** The UNet with the ControlNet's residuals; the conditioning image is repeated for every row of the (guidance-doubled) batch. */
+    private DenoisingLoop.Model controlledModel(Tensor context, ControlNetConditioning control) {
         Tensor image = control.image().to(device());
-        Tensor conditioning = guidance ? Tensor.cat(0, image, image) : image;
         return (input, t) -> {
             Tensor timesteps = UNet2DConditionModel.timesteps(t, input);
+            Tensor conditioning = image.expand(input.size(0), image.size(1), image.size(2), image.size(3));
             UNet2DConditionModel.Residuals residuals = control.model().forward(input, timesteps, context, conditioning, control.scale());
             return unet.forward(input, timesteps, context, null, null, residuals);
         };

@@ -27,6 +27,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--lora-dir", paramLabel = "DIR", description = {"LoRA adapters requests may name in their \"loras\" field ({\"name\": scale}):",
             "every DIR/name.safetensors, checked against the model at the start; requests never name paths."})
     Path loraDir;
+    @Option(names = "--controlnet", paramLabel = "DIR", description = "A diffusers ControlNet requests may be guided by (\"control_image\", \"control_scale\").")
+    Path controlnet;
     @Option(names = "--dtype", paramLabel = "DTYPE", description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: float32).")
     String dtype = "float32";
     @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
@@ -59,7 +61,7 @@ final class ServeCommand implements Callable<Integer> {
         Path dir = model != null ? model : GenerateCommand.defaultModel();
         ServiceSettings settings = ServiceSettings.of(ModelPipeline.source(dir, config, ema)).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
-                .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts).withLoraDirectory(loraDir);
+                .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts).withLoraDirectory(loraDir).withControlNet(controlnet);
         ServiceServer server = ServiceServer.start(settings);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
         System.out.printf("serving %s (%s) on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.GenerationDefaults;
+import org.panamasd.models.controlnet.ControlNetModel;
 import org.panamasd.pipelines.StableDiffusionPipeline;
 
 /**
@@ -36,6 +37,7 @@ public final class GenerationService implements AutoCloseable {
     private final GenerationDefaults defaults;
     private final RequestParser parser;
     private final ServiceAdapters adapters;
+    private final ControlNetModel controlnet;
     private final GenerationQueue queue;
     private final ServiceMetrics metrics;
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
@@ -59,6 +61,12 @@ public final class GenerationService implements AutoCloseable {
         if (xl) throw new IllegalArgumentException(settings.model().path() + ": the service serves SD 1.x / 2.x models; SDXL is not built into it yet");
         this.defaults = GenerationDefaults.of(settings.model().defaultsDirectory(), 30, 7.5, 512);
         this.adapters = new ServiceAdapters(settings.loraDirectory(), pipeline.adaptableWeights());
+        try {
+            this.controlnet = settings.controlnet() == null ? null : ControlNetModel.load(settings.controlnet(), org.panamasd.Device.CPU, pipeline.dtype());
+        } catch (RuntimeException e) {
+            adapters.close();
+            throw e;
+        }
         this.parser = new RequestParser(defaults, settings, pipeline.tokenizer(), pipeline.promptLength(), adapters.names());
         this.queue = new GenerationQueue(settings.queueCapacity());
         this.metrics = new ServiceMetrics(queue::depth, queue::capacity, liveWorkers::get);
@@ -80,7 +88,7 @@ public final class GenerationService implements AutoCloseable {
         try {
             while (true) {
                 try {
-                    new GenerationWorker(pipeline, adapters, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders).run();
+                    new GenerationWorker(pipeline, adapters, controlnet, schedulerConfig, queue, settings, metrics, Math.max(1, defaults.upscale()), encoders).run();
                     return;
                 } catch (Throwable e) {
                     workerRestarts.incrementAndGet();
@@ -264,6 +272,7 @@ public final class GenerationService implements AutoCloseable {
             if (!pipelineClosed) {
                 pipelineClosed = true;
                 adapters.close();
+                if (controlnet != null) controlnet.close();
                 pipeline.close();
             }
             return true;

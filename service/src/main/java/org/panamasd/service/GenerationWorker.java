@@ -12,6 +12,8 @@ import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
+import org.panamasd.models.controlnet.ControlNetModel;
+import org.panamasd.pipelines.ControlNetConditioning;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.GenerationResult;
 import org.panamasd.pipelines.StableDiffusionPipeline;
@@ -30,6 +32,7 @@ final class GenerationWorker implements Runnable {
 
     private final StableDiffusionPipeline pipeline;
     private final ServiceAdapters adapters;
+    private final ControlNetModel controlnet;  // null without serve --controlnet
     private final DiffusersConfig schedulerConfig;
     private final GenerationQueue queue;
     private final ServiceSettings settings;
@@ -44,9 +47,10 @@ final class GenerationWorker implements Runnable {
      */
     static volatile java.util.function.Consumer<List<Job>> faultBeforeBatch;
 
-    GenerationWorker(StableDiffusionPipeline pipeline, ServiceAdapters adapters, DiffusersConfig schedulerConfig, GenerationQueue queue,
-                     ServiceSettings settings, ServiceMetrics metrics, int upscale, Executor encoders) {
+    GenerationWorker(StableDiffusionPipeline pipeline, ServiceAdapters adapters, ControlNetModel controlnet, DiffusersConfig schedulerConfig,
+                     GenerationQueue queue, ServiceSettings settings, ServiceMetrics metrics, int upscale, Executor encoders) {
         this.pipeline = pipeline;
+        this.controlnet = controlnet;
         this.adapters = adapters;
         this.schedulerConfig = schedulerConfig;
         this.queue = queue;
@@ -124,7 +128,7 @@ final class GenerationWorker implements Runnable {
             GenerationRequest settings = new GenerationRequest("", null, shared.steps(), shared.guidance(), 0, shared.height(), shared.width(), 0, null);
             BatchProgress progress = new BatchProgress(jobs, metrics.stepSeconds);
             GenerationResult result = shared.inpaint() != null ? inpaint(shared, generators.getFirst(), progress)
-                    : pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), progress);
+                    : pipeline.generateRows(rows, settings, scheduler(shared.scheduler()), progress, control(shared.control()));
             BufferedImage[] pictures = new BufferedImage[jobs.size()];
             for (int i = 0; i < jobs.size(); i++)  // enlarged as the model directory asks
                 if (jobs.get(i).wanted()) pictures[i] = ImageFiles.picture(ImageGrid.enlarge(result.image().narrow(0, i, 1), upscale));
@@ -135,6 +139,12 @@ final class GenerationWorker implements Runnable {
         } finally {
             generators.forEach(Generator::close);
         }
+    }
+
+    /** A ControlNet job's conditioning (it runs alone), its image a tensor in the batch's scope; null for none. */
+    private ControlNetConditioning control(ControlInput in) {
+        if (in == null) return null;
+        return new ControlNetConditioning(controlnet, Tensor.of(in.image(), 1, 3, in.height(), in.width()), in.scale());
     }
 
     /** An inpainting job (it runs alone): its arrays become tensors here, in the batch's scope. */

@@ -16,7 +16,7 @@ import org.panamasd.schedulers.Schedulers;
  */
 final class RequestParser {
     static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance", "seed", "width", "height", "scheduler",
-            "deadline_seconds", "loras", "image", "mask", "strength");
+            "deadline_seconds", "loras", "image", "mask", "strength", "control_image", "control_scale");
     static final int MAX_DEADLINE_SECONDS = 3600;
     static final double MAX_GUIDANCE = 50;
 
@@ -27,8 +27,11 @@ final class RequestParser {
 
     private final java.util.Set<String> adapters;
 
+    private final boolean hasControlNet;
+
     RequestParser(GenerationDefaults defaults, ServiceSettings settings, CLIPTokenizer tokenizer, int promptLength, java.util.Set<String> adapters) {
         this.adapters = adapters;
+        this.hasControlNet = settings.controlnet() != null;
         this.defaults = defaults;
         this.settings = settings;
         this.tokenizer = tokenizer;
@@ -52,8 +55,10 @@ final class RequestParser {
         String scheduler = scheduler(body);
         int deadline = integer(body, "deadline_seconds", (int) settings.defaultDeadline().toSeconds(), 1, MAX_DEADLINE_SECONDS);
         java.util.SortedMap<String, Double> loras = loras(body);
+        ControlInput control = control(body, width, height);
+        if (control != null && inpaint != null) throw new BadRequest("control_image", "ControlNet with inpainting is not built yet");
         checkCost(steps, guidance, width, height);
-        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline), loras, inpaint);
+        return new GenerationParameters(prompt, negative, steps, guidance, seed, width, height, scheduler, Duration.ofSeconds(deadline), loras, inpaint, control);
     }
 
     /**
@@ -119,6 +124,19 @@ final class RequestParser {
         if (strength <= 0) throw new BadRequest("strength", "must be in (0, 1], got " + strength);
         return new InpaintInput(picture.getWidth(), picture.getHeight(), org.panamasd.io.ImageFiles.rgb(picture), org.panamasd.io.ImageFiles.grey(maskPicture),
                 strength);
+    }
+
+    /** A ControlNet's conditioning: "control_image" (a base64 PNG of the generated size), "control_scale" in 0..4 (default 1). */
+    private ControlInput control(JsonNode body, int width, int height) {
+        if (!body.hasNonNull("control_image")) {
+            if (body.hasNonNull("control_scale")) throw new BadRequest("control_scale", "goes with \"control_image\"");
+            return null;
+        }
+        if (!hasControlNet) throw new BadRequest("control_image", "this service has no ControlNet (serve --controlnet DIR)");
+        java.awt.image.BufferedImage picture = png(body, "control_image");
+        if (picture.getWidth() != width || picture.getHeight() != height)
+            throw new BadRequest("control_image", "is " + picture.getWidth() + "x" + picture.getHeight() + " but the image is generated at " + width + "x" + height);
+        return new ControlInput(width, height, org.panamasd.io.ImageFiles.rgb(picture), number(body, "control_scale", 1.0, 0, 4));
     }
 
     private java.awt.image.BufferedImage png(JsonNode body, String field) {

@@ -12,7 +12,7 @@ import org.panamasd.DType;
  * many finished results are kept, and the {@code Host} names it answers besides its own ({@link HostCheck}).
  */
 public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dtype, String host, int port, int workers, int maxBatch, Duration maxWait, int queueCapacity,
-                              Duration defaultDeadline, CostLimits limits, int keptResults, List<String> allowedHosts, Path loraDirectory) {
+                              Duration defaultDeadline, CostLimits limits, int keptResults, List<String> allowedHosts, Path loraDirectory, Path controlnet) {
 
     /**
      * What one request may cost: the most steps, the longest side, pixels × steps (doubled with classifier-free
@@ -54,7 +54,7 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
     /** The defaults for a model directory or a single file ({@link org.panamasd.pipelines.ModelSource}). */
     public static ServiceSettings of(org.panamasd.pipelines.ModelSource model) {
         return new ServiceSettings(model, DType.FLOAT32, "127.0.0.1", 8080, 1, 8, Duration.ofMillis(25), 64, Duration.ofMinutes(2),
-                CostLimits.defaults(), 200, List.of(), null);
+                CostLimits.defaults(), 200, List.of(), null, null);
     }
 
     public int maxSteps() {
@@ -66,32 +66,32 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
     }
 
     public ServiceSettings withDtype(DType compute) {
-        return new ServiceSettings(model, compute, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory);
+        return new ServiceSettings(model, compute, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withAddress(String host, int port) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory);
+        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withWorkers(int count) {
-        return new ServiceSettings(model, dtype, host, port, count, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory);
+        return new ServiceSettings(model, dtype, host, port, count, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withBatching(int batch, Duration wait) {
-        return new ServiceSettings(model, dtype, host, port, workers, batch, wait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory);
+        return new ServiceSettings(model, dtype, host, port, workers, batch, wait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withQueueCapacity(int capacity) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, capacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory);
+        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, capacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withLimits(CostLimits costLimits) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, costLimits, keptResults, allowedHosts, loraDirectory);
+        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, costLimits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
 
     public ServiceSettings withAllowedHosts(List<String> names) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, names, loraDirectory);
+        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, names, loraDirectory, controlnet);
     }
 
     /**
@@ -100,6 +100,12 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
      */
     public ServiceSettings withLoraDirectory(Path directory) {
         return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts,
-                directory);
+                directory, controlnet);
+    }
+
+    /** A diffusers ControlNet directory requests may be guided by ("control_image"); null: none. */
+    public ServiceSettings withControlNet(Path directory) {
+        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts,
+                loraDirectory, directory);
     }
 }

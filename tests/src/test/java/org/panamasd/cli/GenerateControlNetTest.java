@@ -4,17 +4,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.panamasd.DType;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
-import org.panamasd.io.ComponentWriter;
-import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.ImageFiles;
-import org.panamasd.models.controlnet.ControlNetModel;
 import org.panamasd.support.NativeTest;
+import org.panamasd.support.ShippedControlNet;
 
 /**
  * {@code generate --controlnet DIR --control-image FILE [--control-scale S]} on the shipped Turbo student with a
@@ -28,10 +25,8 @@ class GenerateControlNetTest extends NativeTest {
     @Test
     void theControlNetGuidesAtItsScaleAndRefusesWhatDoesNotFit(@TempDir Path dir) throws Exception {
         Path controlnet = dir.resolve("controlnet"), edges = dir.resolve("edges.png"), small = dir.resolve("small.png");
-        DiffusersConfig unet = DiffusersConfig.read(Paths.root().resolve("models/fashion-turbo/unet/config.json"));
-        DiffusersConfig config = DiffusersConfig.parse(unet.toJson()).with("_class_name", "ControlNetModel").with("conditioning_embedding_out_channels", new int[] {8, 16});
-        try (Scope s = Scope.open(); ControlNetModel model = ControlNetModel.initialize(config, 7)) {
-            ComponentWriter.write(controlnet, "config.json", config.toJson(), "diffusion_pytorch_model.safetensors", model.parameters(), DType.FLOAT32, Map.of());
+        ShippedControlNet.write(controlnet);
+        try (Scope s = Scope.open()) {
             Tensor ramp = Tensor.arange(0, 32, 1, DType.FLOAT32).div(31).reshape(1, 1, 1, 32).expand(1, 3, 32, 32);
             ImageFiles.writePng(ramp, edges);
             ImageFiles.writePng(Tensor.ones(1, 3, 16, 16), small);
