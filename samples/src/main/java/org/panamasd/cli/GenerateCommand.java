@@ -144,7 +144,6 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The images of a loaded pipeline (its adapters fused), written as one PNG. */
     /** The conditioning image read and checked against the ControlNet and the request, naming the file when it does not fit. */
     private ControlNetConditioning conditioning(ControlNetModel model, GenerationRequest request) {
         Tensor picture = ImageFiles.readRgb(controlImage);
@@ -157,6 +156,7 @@ final class GenerateCommand implements Callable<Integer> {
         return new ControlNetConditioning(model, picture, controlScale != null ? controlScale : 1.0);
     }
 
+    /** The images of a loaded pipeline (its adapters fused, guided by the ControlNet if any), written as one PNG. */
     private void generate(ModelPipeline pipe, GenerationRequest request, int n, int scale, double strength, ControlNetConditioning control, DType compute,
                           Path dir, PrintWriter log, long start) {
         Tensor init = image == null ? null : ImageFiles.readRgb(image);
