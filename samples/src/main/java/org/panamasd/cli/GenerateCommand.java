@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.panamasd.DType;
 import org.panamasd.Generator;
@@ -181,11 +182,20 @@ final class GenerateCommand implements Callable<Integer> {
         Tensor picture = grid(images, scale);
         int drawnHeight = (int) images.getFirst().size(2), drawnWidth = (int) images.getFirst().size(3);
         ImageParameters parameters = new ImageParameters(prompt, negative, seed, n, request.guidanceScale(), schedulerName, dir.toString(),
-                drawnWidth, drawnHeight, batch, init == null ? null : strength);
+                drawnWidth, drawnHeight, batch, init == null ? null : strength, extraParameters(control));
         ImageFiles.writePng(picture, out, parameters.pngText());
         log.printf("%s: %d image(s), %d step(s) with %s, guidance %s, %s%s in %.2f s -> %s%n", prompt, batch, n, schedulerName,
                 request.guidanceScale() > 1 ? request.guidanceScale() : "off", dir, compute == DType.FLOAT32 ? "" : " in " + compute.name().toLowerCase(),
                 (System.nanoTime() - start) / 1e9, out.toAbsolutePath());
+    }
+
+    /** What else shaped the image, for its PNG text: the adapters, the mask, the ControlNet. */
+    private Map<String, String> extraParameters(ControlNetConditioning control) {
+        Map<String, String> extra = new java.util.LinkedHashMap<>();
+        if (!loras.isEmpty()) extra.put("lora", String.join(", ", loras));
+        if (mask != null) extra.put("mask", mask.toString());
+        if (control != null) extra.put("controlnet", controlnet + " (image " + controlImage + ", scale " + control.scale() + ")");
+        return extra;
     }
 
     /** The denoising steps the listener will see per image: the scheduler's timesteps (Heun and PNDM take more than N), or strength's share. */

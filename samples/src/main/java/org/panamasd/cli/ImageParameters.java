@@ -7,10 +7,11 @@ import java.util.Map;
  * What made an image, as PNG text: one keyword per setting (prompt, negative_prompt, seed, steps, guidance,
  * scheduler, model, ...) for tools that read keys, and the A1111-style {@code parameters} text that Stable
  * Diffusion web UIs and their image browsers parse. {@code strength} is null for text to image; a batch of
- * {@code batch} images used seeds {@code seed .. seed + batch - 1}.
+ * {@code batch} images used seeds {@code seed .. seed + batch - 1}; {@code extra} holds what else shaped the image
+ * (LoRA adapters, the inpainting mask, the ControlNet), by keyword, in the order given.
  */
 record ImageParameters(String prompt, String negativePrompt, long seed, int steps, double guidance, String scheduler, String model,
-                       int width, int height, int batch, Double strength) {
+                       int width, int height, int batch, Double strength, Map<String, String> extra) {
 
     Map<String, String> pngText() {
         Map<String, String> text = new LinkedHashMap<>();
@@ -24,6 +25,7 @@ record ImageParameters(String prompt, String negativePrompt, long seed, int step
         text.put("size", width + "x" + height);
         if (batch > 1) text.put("batch", batch + " (seeds " + seed + ".." + (seed + batch - 1) + ", row by row)");
         if (strength != null) text.put("strength", Double.toString(strength));
+        text.putAll(extra);
         text.put("software", "panama-sd " + Version.number());
         text.put("parameters", a1111());
         return text;
@@ -37,6 +39,7 @@ record ImageParameters(String prompt, String negativePrompt, long seed, int step
                 .append(", Seed: ").append(seed).append(", Size: ").append(width).append('x').append(height).append(", Model: ").append(model);
         if (strength != null) s.append(", Denoising strength: ").append(strength);
         if (batch > 1) s.append(", Batch size: ").append(batch);
+        extra.forEach((key, value) -> s.append(", ").append(key).append(": ").append(value));
         return s.append(", Version: panama-sd ").append(Version.number()).toString();
     }
 }

@@ -36,6 +36,10 @@ class GenerateLoraTest extends NativeTest {
         float[] again = run(dir, "again.png");
         assertArrayEquals(plain, again, "the plain run is deterministic, so the equality at scale 0 means something");
 
+        java.util.Map<String, String> text = org.panamasd.io.PngText.read(dir.resolve("one.png"));
+        assertEquals(lora.toString(), text.get("lora"), "the PNG records the adapter: " + text);
+        assertTrue(text.get("parameters").contains("lora: " + lora), text.get("parameters"));
+
         CliRun inspect = CliRun.of("inspect", "--summary", lora.toString());
         assertEquals(0, inspect.exitCode(), inspect.toString());
         assertTrue(inspect.out().contains("LoRA adapter (kohya layout): 1 layers (1 unet), rank 4, alpha 4"), inspect.out());
