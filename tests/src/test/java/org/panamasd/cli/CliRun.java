@@ -14,6 +14,22 @@ record CliRun(int exitCode, String out, String err) {
         return new CliRun(code, out.toString(), err.toString());
     }
 
+    /** Runs {@code generate} with {@code args} (which name --out {@code out}), asserts it succeeded, and returns the PNG's pixels. */
+    static float[] pixels(java.nio.file.Path out, String... args) {
+        CliRun run = of(args);
+        org.junit.jupiter.api.Assertions.assertEquals(0, run.exitCode(), run.toString());
+        try (org.panamasd.Scope s = org.panamasd.Scope.open()) {
+            return org.panamasd.io.ImageFiles.readRgb(out).toFloatArray();
+        }
+    }
+
+    /** {@code first} then {@code rest}: a command line with extra options. */
+    static String[] concat(String[] first, String... rest) {
+        String[] all = java.util.Arrays.copyOf(first, first.length + rest.length);
+        System.arraycopy(rest, 0, all, first.length, rest.length);
+        return all;
+    }
+
     @Override
     public String toString() {
         return "exit " + exitCode + "\n--- out:\n" + out + "--- err:\n" + err;

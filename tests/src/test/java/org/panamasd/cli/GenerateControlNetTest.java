@@ -51,12 +51,6 @@ class GenerateControlNetTest extends NativeTest {
 
     private static float[] run(Path dir, String name, String... extra) {
         String[] args = {"generate", "--prompt", "a photo of a bag", "--steps", "1", "--upscale", "1", "--out", dir.resolve(name).toString()};
-        String[] all = java.util.Arrays.copyOf(args, args.length + extra.length);
-        System.arraycopy(extra, 0, all, args.length, extra.length);
-        CliRun run = CliRun.of(all);
-        assertEquals(0, run.exitCode(), run.toString());
-        try (Scope s = Scope.open()) {
-            return ImageFiles.readRgb(dir.resolve(name)).toFloatArray();
-        }
+        return CliRun.pixels(dir.resolve(name), CliRun.concat(args, extra));
     }
 }

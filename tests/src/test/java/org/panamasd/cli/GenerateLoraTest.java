@@ -9,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
-import org.panamasd.io.ImageFiles;
 import org.panamasd.io.SafeTensorsWriter;
 import org.panamasd.support.NativeTest;
 
@@ -58,14 +57,7 @@ class GenerateLoraTest extends NativeTest {
     }
 
     private static float[] run(Path dir, String name, String... extra) {
-        Path out = dir.resolve(name);
-        String[] args = {"generate", "--prompt", "a photo of a bag", "--steps", "1", "--upscale", "1", "--out", out.toString()};
-        String[] all = java.util.Arrays.copyOf(args, args.length + extra.length);
-        System.arraycopy(extra, 0, all, args.length, extra.length);
-        CliRun run = CliRun.of(all);
-        assertEquals(0, run.exitCode(), run.toString());
-        try (Scope s = Scope.open()) {
-            return ImageFiles.readRgb(out).toFloatArray();
-        }
+        String[] args = {"generate", "--prompt", "a photo of a bag", "--steps", "1", "--upscale", "1", "--out", dir.resolve(name).toString()};
+        return CliRun.pixels(dir.resolve(name), CliRun.concat(args, extra));
     }
 }

@@ -12,7 +12,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
-import org.panamasd.io.ImageFiles;
 import org.panamasd.io.SafeTensors;
 import org.panamasd.io.SafeTensorsWriter;
 import org.panamasd.io.singlefile.LdmKeys;
@@ -71,12 +70,6 @@ class GenerateSingleFileTest extends NativeTest {
     private static float[] generate(Path dir, String name, String... model) {
         String[] args = {"generate", "--prompt", "a photo of a bag", "--steps", "2", "--guidance", "3", "--height", "32", "--width", "32", "--upscale", "1",
                 "--out", dir.resolve(name).toString()};
-        String[] all = java.util.Arrays.copyOf(args, args.length + model.length);
-        System.arraycopy(model, 0, all, args.length, model.length);
-        var run = CliRun.of(all);
-        assertEquals(0, run.exitCode(), run.toString());
-        try (Scope s = Scope.open()) {
-            return ImageFiles.readRgb(dir.resolve(name)).toFloatArray();
-        }
+        return CliRun.pixels(dir.resolve(name), CliRun.concat(args, model));
     }
 }

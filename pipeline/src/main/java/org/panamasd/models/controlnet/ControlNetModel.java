@@ -58,11 +58,7 @@ public final class ControlNetModel implements AutoCloseable {
         List<Conv2d> zeroConvs = new ArrayList<>();
         zeroConvs.add(new Conv2d(w, "controlnet_down_blocks.0", channels[0], channels[0], 1, 1, 0));  // conv_in's output
         for (int i = 0; i < blocks; i++) {
-            String type = c.downBlockTypes().get(i);
-            if (!type.equals("CrossAttnDownBlock2D") && !type.equals("DownBlock2D"))
-                throw new IllegalArgumentException("down_block_types[" + i + "] " + type + " is not built here (CrossAttnDownBlock2D, DownBlock2D)");
-            downBlocks[i] = new DownBlock2D(w, "down_blocks." + i, c, i, i == 0 ? channels[0] : channels[i - 1], channels[i],
-                    type.equals("CrossAttnDownBlock2D"), i == blocks - 1);
+            downBlocks[i] = DownBlock2D.of(w, c, i);
             int skips = c.layersPerBlock() + (i == blocks - 1 ? 0 : 1);  // each layer's output, and the downsampler's
             for (int j = 0; j < skips; j++)
                 zeroConvs.add(new Conv2d(w, "controlnet_down_blocks." + zeroConvs.size(), channels[i], channels[i], 1, 1, 0));

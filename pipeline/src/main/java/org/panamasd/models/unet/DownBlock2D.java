@@ -16,7 +16,7 @@ public final class DownBlock2D {
     private final Transformer2DModel[] attentions;  // null for a DownBlock2D
     private final Downsample2D downsampler;
 
-    public DownBlock2D(Weights w, String prefix, UNetConfig c, int block, int in, int out, boolean crossAttention, boolean last) {
+    private DownBlock2D(Weights w, String prefix, UNetConfig c, int block, int in, int out, boolean crossAttention, boolean last) {
         int layers = c.layersPerBlock();
         this.resnets = new ResnetBlock2D[layers];
         this.attentions = crossAttention ? new Transformer2DModel[layers] : null;
@@ -27,6 +27,19 @@ public final class DownBlock2D {
                         c.transformerLayersPerBlock()[block], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
         }
         this.downsampler = last ? null : new Downsample2D(w, prefix + ".downsamplers.0", out, c.downsamplePadding());
+    }
+
+    /**
+     * Down block {@code i} of a UNet (or ControlNet) config, {@code down_blocks.i}: its type from down_block_types,
+     * its input the previous block's width, a downsampler except in the last block.
+     */
+    public static DownBlock2D of(Weights w, UNetConfig c, int i) {
+        int[] channels = c.blockOutChannels();
+        String type = c.downBlockTypes().get(i);
+        if (!type.equals("CrossAttnDownBlock2D") && !type.equals("DownBlock2D"))
+            throw new IllegalArgumentException("down_block_types[" + i + "] " + type + " is not built here (CrossAttnDownBlock2D, DownBlock2D)");
+        return new DownBlock2D(w, "down_blocks." + i, c, i, i == 0 ? channels[0] : channels[i - 1], channels[i], type.equals("CrossAttnDownBlock2D"),
+                i == channels.length - 1);
     }
 
     /** Returns the block's output; appends every skip tensor to {@code skips}. */

@@ -53,13 +53,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
             this.addEmbedding = null;
         }
         this.downBlocks = new DownBlock2D[blocks];
-        for (int i = 0; i < blocks; i++) {
-            String type = c.downBlockTypes().get(i);
-            if (!type.equals("CrossAttnDownBlock2D") && !type.equals("DownBlock2D"))
-                throw new IllegalArgumentException("down_block_types[" + i + "] " + type + " is not built here (CrossAttnDownBlock2D, DownBlock2D)");
-            downBlocks[i] = new DownBlock2D(w, "down_blocks." + i, c, i, i == 0 ? channels[0] : channels[i - 1], channels[i],
-                    type.equals("CrossAttnDownBlock2D"), i == blocks - 1);
-        }
+        for (int i = 0; i < blocks; i++) downBlocks[i] = DownBlock2D.of(w, c, i);
         this.midBlock = new UNetMidBlock2DCrossAttn(w, "mid_block", c);
         this.upBlocks = new UpBlock2D[blocks];
         int previous = channels[blocks - 1];
