@@ -40,7 +40,7 @@ final class BenchTrainCommand implements Runnable {
                 DiffusersConfig.parse(TrainTextToImageCommand.TEXT_ENCODER), DiffusersConfig.parse(TrainTextToImageCommand.UNET),
                 NoiseSchedule.fromConfig(scheduler), new LearningRateSchedule(1e-4, 0, warmup + steps, 1.0), 0.1, 0.998, 0);
              Generator g = new Generator(0);
-             DataParallelRun run = DataParallelRun.join(trainer.parameters(), TrainTextToImageCommand.emaTensors(trainer),
+             DataParallelRun run = DataParallelRun.join(trainer.parameters(), trainer.emaTensors(),
                      (long) (bucketMb * (1 << 20)), overlap)) {
             long start = 0;
             for (int i = 0; i < warmup + steps; i++) {

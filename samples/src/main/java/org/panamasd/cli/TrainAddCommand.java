@@ -13,6 +13,7 @@ import org.panamasd.data.FashionMnist;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.PipelineDirectoryWriter;
+import org.panamasd.lora.TrainableLora;
 import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.dinov2.Dinov2Classifier;
@@ -23,6 +24,7 @@ import org.panamasd.schedulers.PredictionType;
 import org.panamasd.training.LossCheck;
 import org.panamasd.training.LossCurve;
 import org.panamasd.training.StepSeeds;
+import org.panamasd.training.TrainedParameters;
 import org.panamasd.training.TrainingCheckpoint;
 import org.panamasd.training.add.AddConfig;
 import org.panamasd.training.add.AddTrainer;
@@ -105,6 +107,9 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     boolean resume;
     @Mixin
     TrainingImages images;
+    @Option(names = "--lora-rank", paramLabel = "R", description = {"Train the student as a LoRA of rank R on the teacher's UNet attention projections",
+            "(as LCM-LoRA ships): OUT/pytorch_lora_weights.safetensors is the EMA student as an adapter for generate --model TEACHER --lora."})
+    Integer loraRank;
     @Option(names = "--timings", arity = "1", defaultValue = "false", description = "Print the time per part of a step (default: ${DEFAULT-VALUE}).")
     boolean timings;
 
@@ -137,9 +142,16 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
              CLIPTextModel textEncoder = CLIPTextModel.load(teacherDir.resolve("text_encoder"));
              UNet2DConditionModel teacher = UNet2DConditionModel.load(teacherDir.resolve("unet"));
              UNet2DConditionModel student = UNet2DConditionModel.initialize(unetConfig, seed);
+             TrainableLora lora = startFrom(teacher, student);
              AutoencoderKL vae = AutoencoderKL.load(teacherDir.resolve("vae"));
              Dinov2Classifier features = Dinov2Classifier.load(featuresDir).freeze()) {
-            copyWeights(teacher.parameters(), student.parameters());  // the student starts as the teacher (its EMA weights)
+            TrainedParameters trained = lora != null ? lora : TrainedParameters.weights(student.parameters());
+            // the UNet weights a set of trained parameters (the EMA's or the raw ones) makes: a LoRA's are fused into the student first
+            java.util.function.Function<Map<String, Tensor>, Map<String, Tensor>> unetWeights = lora == null ? p -> p : p -> {
+                lora.applyWeights(p);
+                return student.parameters();
+            };
+            DType storage = lora == null ? DType.FLOAT16 : DType.FLOAT32;  // a LoRA student's UNet equals the teacher with its adapter fused
             int width = features.backbone().config().hiddenSize(), depth = features.backbone().config().layers();
             long textWidth = textEncoder.config().hiddenSize();
             Tensor latents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), data);
@@ -150,11 +162,11 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                  DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> features.forward(image).hiddenStates(), discriminatorLr, gamma, augment,
                          groups)) {
                 if (probeSteps != null) return probe(draws, data, latents, heldOutData, heldOutLatents, studentDenoiser, heads);
-                try (AddTrainer trainer = new AddTrainer(config, studentDenoiser, student.parameters(),
+                try (AddTrainer trainer = new AddTrainer(config, studentDenoiser, trained,
                         (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
                         z -> vae.decode(vae.unscaleLatents(z)), heads, schedule)) {
                     Map<String, Map<String, Tensor>> state = new LinkedHashMap<>();
-                    state.put("student", student.parameters());
+                    state.put("student", trained.parameters());
                     state.put("student_ema", trainer.studentEma());
                     state.put("discriminator", discriminator.namedParameters());
                     state.put("discriminator_buffers", discriminator.buffers());
@@ -194,13 +206,15 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                                 l.distillation(), l.discriminatorReal(), l.discriminatorFake(), l.r1(), l.discriminatorBatch().accuracy()));
                         if (step % monitorEvery == 0 || step == steps) {
                             try (Scope s = Scope.open()) {
+                                trained.beforeForward();  // a LoRA student's weights follow its last update
                                 DiscriminatorProbe.Images heldOut = draws.heldOut(heldOutData, heldOutLatents, HELD_OUT, batch, studentDenoiser, seed + 101);
                                 monitor.add(step, l.discriminatorBatch(), heads.judge(heldOut.real(), heldOut.fake(), heldOut.condition(), batch));
                             }
                         }
                         if (evaluation != null && l.studentTrained() && (step % evaluateEvery == 0 || step == steps)
-                                && evaluation.score(step, trainer.studentEma())) {  // the best so far by the evaluator's FID
-                            writeStudent(out.resolve("model-best"), teacherDir, ancestral, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
+                                && evaluation.score(step, unetWeights.apply(trainer.studentEma()))) {  // the best so far by the evaluator's FID
+                            writeStudent(out.resolve("model-best"), teacherDir, ancestral, unetConfig, unetWeights.apply(trainer.studentEma()), storage,
+                                    GenerationDefaults.TURBO_JSON);
                             StudentEvaluation.writeBestStep(out.resolve("model-best"), step);
                         }
                         if (step % every == 0 || step == steps) TrainingCheckpoint.save(checkpoint, new TrainingCheckpoint.State(step, seed), state, optimizers);
@@ -212,11 +226,16 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                     if (first <= steps) curve.write(out.resolve("add-loss.png"), "train-add");  // a resume that only writes the students keeps the last curve
                     monitor.plot(out.resolve("add-discriminator.png"), "train-add: discriminator logits and accuracy");
                     if (timings) printTimings(trainer.partNanos(), steps - first - 1, batch);
-                    writeStudent(out.resolve("model"), teacherDir, ancestral, unetConfig, trainer.studentEma(), GenerationDefaults.TURBO_JSON);
-                    writeStudent(out.resolve("model-raw"), teacherDir, ancestral, unetConfig, student.parameters(), GenerationDefaults.TURBO_JSON);
+                    if (lora != null) lora.write(trainer.studentEma(), out.resolve(TrainTextToImageCommand.LORA_FILE));
+                    writeStudent(out.resolve("model"), teacherDir, ancestral, unetConfig, unetWeights.apply(trainer.studentEma()), storage, GenerationDefaults.TURBO_JSON);
+                    writeStudent(out.resolve("model-raw"), teacherDir, ancestral, unetConfig, unetWeights.apply(trained.parameters()), storage,
+                            GenerationDefaults.TURBO_JSON);
                 }
             }
         }
+        if (loraRank != null)
+            System.out.println("saved " + out.resolve(TrainTextToImageCommand.LORA_FILE).toAbsolutePath() + " (the EMA student as a LoRA on the teacher's UNet; "
+                    + "generate --model " + teacherDir + " --lora FILE --scheduler LCMScheduler --steps 1 --guidance 0)");
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
         return 0;
     }
@@ -252,6 +271,12 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
         System.out.println("machine: " + MachineDescription.describe());
     }
 
+    /** The student starts as the teacher (its EMA weights); with --lora-rank, the LoRA it trains as, else null. */
+    private TrainableLora startFrom(UNet2DConditionModel teacher, UNet2DConditionModel student) {
+        copyWeights(teacher.parameters(), student.parameters());
+        return loraRank != null ? TrainableLora.attach(Map.of("unet", student.parameters()), loraRank, seed + 11) : null;
+    }
+
     static Tensor ids(CLIPTokenizer tokenizer, String[] captions, CLIPTextModel encoder) {
         return encoder.ids(tokenizer.inputIds(captions, encoder.config().maxPositions()), captions.length);
     }
@@ -267,9 +292,9 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     }
 
     /** A student directory: its own UNet and scheduler config; tokenizer, text encoder and VAE linked to the teacher's. */
-    static void writeStudent(Path dir, Path teacherDir, DiffusersConfig scheduler, DiffusersConfig unet, Map<String, Tensor> weights,
+    static void writeStudent(Path dir, Path teacherDir, DiffusersConfig scheduler, DiffusersConfig unet, Map<String, Tensor> weights, DType storage,
                              String defaults) throws Exception {
-        PipelineDirectoryWriter w = new PipelineDirectoryWriter(dir).modelIndexAndScheduler(scheduler).unet(unet, weights, DType.FLOAT16);
+        PipelineDirectoryWriter w = new PipelineDirectoryWriter(dir).modelIndexAndScheduler(scheduler).unet(unet, weights, storage);
         for (String shared : List.of("tokenizer", "text_encoder", "vae")) w.linkComponent(shared, teacherDir);
         org.panamasd.io.ComponentWriter.writeText(dir.resolve(GenerationDefaults.FILE), defaults);
     }

@@ -2,6 +2,7 @@ package org.panamasd.cli;
 
 import java.nio.file.Path;
 import org.panamasd.Autograd;
+import org.panamasd.DType;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -99,7 +100,7 @@ final class TrainProgressiveCommand implements java.util.concurrent.Callable<Int
                         curve.add("round " + n + " steps", global, loss);
                         progress.update(step, String.format("loss %.4f", loss));
                     }
-                    TrainAddCommand.writeStudent(out.resolve("student-" + n), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(),
+                    TrainAddCommand.writeStudent(out.resolve("student-" + n), teacherDir, schedulerConfig, unetConfig, trainer.studentEma(), DType.FLOAT16,
                             String.format("{\"num_inference_steps\": %d, \"guidance_scale\": 0.0, \"height\": 32, \"width\": 32, \"upscale\": 8}%n", n));
                     TrainAddCommand.copyWeights(trainer.studentEma(), teacher.parameters());  // the next round's teacher
                 }

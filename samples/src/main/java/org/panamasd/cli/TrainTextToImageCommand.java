@@ -13,10 +13,13 @@ import org.panamasd.Tensor;
 import org.panamasd.data.FashionCaptions;
 import org.panamasd.data.FashionMnist;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
 import org.panamasd.io.PipelineDirectoryWriter;
+import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
+import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.StableDiffusionPipeline;
@@ -38,15 +41,25 @@ import picocli.CommandLine.Option;
  * {@code train-t2i --vae DIR --out DIR [--steps 1600] [--batch 128] [--lr 1e-3] [--warmup 100] [--ema 0.998]
  * [--dropout 0.1] [--seed 0] [--tokenizer DIR] [--checkpoint-every 200] [--resume true] [--images N] [--grid-steps 25]}
  * [--nproc N ...]: data-parallel over N processes ({@link DistributedLauncher}) at the same global batch; rank 0
- * alone writes checkpoints and the model, so a checkpoint resumes at any process count.
+ * alone writes checkpoints and the model, so a checkpoint resumes at any process count. With {@code --base DIR
+ * --lora-rank R} it fine-tunes a trained model through a LoRA instead and writes the adapter as diffusers does
+ * ({@code pytorch_lora_weights.safetensors}) beside the fine-tuned model.
  */
 @Command(name = "train-t2i", sortOptions = false, description = {"Trains the Fashion-MNIST text-to-image teacher as a diffusers directory.",
         "A CLIP text encoder and UNet over a trained VAE's latents, with an image grid and a loss curve; resumes from DIR/checkpoint.",
         "Data-parallel: --nproc N starts N processes at the same global --batch; several machines add --rank FIRST --world-size ALL",
-        "--master-addr HOST --master-port PORT [--dist-timeout SECONDS] (read by the launcher before this command's options)."})
+        "--master-addr HOST --master-port PORT [--dist-timeout SECONDS] (read by the launcher before this command's options).",
+        "--base DIR --lora-rank R fine-tunes a trained model through a LoRA instead: OUT/pytorch_lora_weights.safetensors (diffusers layout,",
+        "for generate --lora) and OUT/model, the base with the adapter fused (float32)."})
 final class TrainTextToImageCommand implements java.util.concurrent.Callable<Integer> {
-    @Option(names = "--vae", required = true, paramLabel = "DIR", description = "A directory holding vae/ (train-vae's --out).")
+    @Option(names = "--vae", paramLabel = "DIR", description = "A directory holding vae/ (train-vae's --out); not with --base, whose VAE is used.")
     Path vaeRoot;
+    @Option(names = "--base", paramLabel = "DIR", description = "With --lora-rank: the trained text-to-image pipeline directory to fine-tune.")
+    Path base;
+    @Option(names = "--lora-rank", paramLabel = "R", description = "Fine-tune --base through a LoRA of rank R on the UNet's attention projections.")
+    Integer loraRank;
+    @Option(names = "--lora-text-encoder", description = "With --lora-rank: adapt the text encoder's attention projections too.")
+    boolean loraTextEncoder;
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Where checkpoints, the model and its samples go.")
     Path out;
     @Option(names = "--steps", defaultValue = "1600", description = "Training steps (default: ${DEFAULT-VALUE}).")
@@ -94,27 +107,33 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
 
     @Override
     public Integer call() throws Exception {
-        Path vaeDir = vaeRoot.resolve("vae");
-        Path tokenizerDir = tokenizer != null ? tokenizer : Paths.goldenTokenizer();
+        boolean adapting = loraRank != null;
+        if (adapting == (base == null)) throw new IllegalArgumentException("--lora-rank and --base go together: --base names the model the LoRA adapts");
+        if (adapting == (vaeRoot != null))
+            throw new IllegalArgumentException(adapting ? "--vae is not for --lora-rank: the adapter is trained on --base's own VAE latents" : "--vae DIR is required");
+        if (loraTextEncoder && !adapting) throw new IllegalArgumentException("--lora-text-encoder needs --lora-rank");
+        Path vaeDir = (adapting ? base : vaeRoot).resolve("vae");
+        Path tokenizerDir = tokenizer != null ? tokenizer : adapting ? base.resolve("tokenizer") : Paths.goldenTokenizer();
         Path checkpoint = out.resolve("checkpoint");
 
         FashionMnist data = images.load();
-        DiffusersConfig scheduler = DiffusersConfig.parse(SCHEDULER);
+        DiffusersConfig scheduler = adapting ? baseScheduler(base) : DiffusersConfig.parse(SCHEDULER);
         NoiseSchedule noiseSchedule = NoiseSchedule.fromConfig(scheduler);
         LearningRateSchedule learningRate = new LearningRateSchedule(lr, warmup, steps, 0.05);
         CLIPTokenizer clipTokenizer = CLIPTokenizer.load(tokenizerDir);
         try (Scope latentsScope = Scope.open();
-             TextToImageTrainer trainer = new TextToImageTrainer(clipTokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET),
-                     noiseSchedule, learningRate, dropout, ema, seed);
-             DataParallelRun run = DataParallelRun.join(trainer.parameters(), emaTensors(trainer))) {
+             TextToImageTrainer trainer = adapting ? loraTrainer(clipTokenizer, noiseSchedule, learningRate)
+                     : new TextToImageTrainer(clipTokenizer, DiffusersConfig.parse(TEXT_ENCODER), DiffusersConfig.parse(UNET), noiseSchedule, learningRate, dropout, ema, seed);
+             DataParallelRun run = DataParallelRun.join(trainer.parameters(), trainer.emaTensors())) {
             // The leader encodes (and caches) the latents while the others wait, then they read its cache.
             Tensor latents = run.leader() ? encodeAll(vaeDir, data) : null;
             run.barrier();
             if (latents == null) latents = encodeAll(vaeDir, data);
-            long parameters = trainer.unet().parameters().values().stream().mapToLong(Tensor::numel).sum();
+            long parameters = trainer.parameters().stream().mapToLong(Tensor::numel).sum();
             if (run.leader())
-                System.out.printf("teacher: UNet %.2fM parameters, latents %s, batch %d (%d per process), %d steps%n", parameters / 1e6,
-                        java.util.Arrays.toString(latents.shape()), batch, batch / run.worldSize(), steps);
+                System.out.printf("%s: %.3fM trained parameters, latents %s, batch %d (%d per process), %d steps%n",
+                        adapting ? "LoRA rank " + loraRank + " on " + base + " (" + trainer.lora().adaptedWeights() + " projections)" : "teacher",
+                        parameters / 1e6, java.util.Arrays.toString(latents.shape()), batch, batch / run.worldSize(), steps);
             long first = 1;
             Path resumeFrom = TrainingCheckpoint.latest(checkpoint);
             if (resume && resumeFrom != null) {
@@ -144,22 +163,62 @@ final class TrainTextToImageCommand implements java.util.concurrent.Callable<Int
             }
             if (!run.leader()) return 0;
             curve.write(out.resolve("loss.png"), "train-t2i");
-            new PipelineDirectoryWriter(out.resolve("model")).modelIndexAndScheduler(scheduler).tokenizer(tokenizerDir)
-                    .textEncoder(DiffusersConfig.parse(TEXT_ENCODER), trainer.textEma(), DType.FLOAT16)
-                    .unet(DiffusersConfig.parse(UNET), trainer.unetEma(), DType.FLOAT16)
+            if (adapting) writeAdapted(trainer, scheduler, tokenizerDir);
+            else new PipelineDirectoryWriter(out.resolve("model")).modelIndexAndScheduler(scheduler).tokenizer(tokenizerDir)
+                    .textEncoder(DiffusersConfig.parse(TEXT_ENCODER), trainer.ema("text_encoder"), DType.FLOAT16)
+                    .unet(DiffusersConfig.parse(UNET), trainer.ema("unet"), DType.FLOAT16)
                     .copyComponent("vae", vaeDir);
+            org.panamasd.io.ComponentWriter.writeText(out.resolve("model").resolve(GenerationDefaults.FILE), GenerationDefaults.TEACHER_JSON);
         }
         Path grid = out.resolve("samples.png");
         sampleGrid(out.resolve("model"), gridSteps, 3.0, grid);
-        System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights), " + grid + ", " + out.resolve("loss.png"));
+        System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (diffusers layout, EMA weights" + (adapting ? ", the LoRA fused" : "") + "), "
+                + (adapting ? out.resolve(LORA_FILE) + " (the LoRA, diffusers layout), " : "") + grid + ", " + out.resolve("loss.png"));
         return 0;
     }
 
-    /** The EMA copies, which every rank of a data-parallel run must start with equal, like the weights. */
-    static List<Tensor> emaTensors(TextToImageTrainer trainer) {
-        List<Tensor> all = new ArrayList<>(trainer.textEma().values());
-        all.addAll(trainer.unetEma().values());
-        return all;
+    /** The adapter's file, under the name diffusers' LoRA training scripts give it. */
+    static final String LORA_FILE = "pytorch_lora_weights.safetensors";
+
+    /** The base's scheduler config: its noise schedule is what the LoRA trains on, and the loss is v-prediction. */
+    private static DiffusersConfig baseScheduler(Path base) {
+        Path file = base.resolve("scheduler/scheduler_config.json");
+        DiffusersConfig config = DiffusersConfig.read(file);
+        String prediction = config.string("prediction_type", "epsilon");
+        if (!prediction.equals("v_prediction"))
+            throw new IllegalArgumentException(file + ": prediction_type " + prediction + "; train-t2i trains with the v-prediction loss, so --base must predict v");
+        return config;
+    }
+
+    private TextToImageTrainer loraTrainer(CLIPTokenizer clipTokenizer, NoiseSchedule schedule, LearningRateSchedule learningRate) {
+        CLIPTextModel textEncoder = CLIPTextModel.load(base.resolve("text_encoder"));
+        UNet2DConditionModel unet;
+        try {
+            unet = UNet2DConditionModel.load(base.resolve("unet"));
+        } catch (RuntimeException e) {
+            textEncoder.close();
+            throw e;
+        }
+        return TextToImageTrainer.lora(clipTokenizer, textEncoder, unet, loraRank, loraTextEncoder, schedule, learningRate, dropout, ema, seed);
+    }
+
+    /**
+     * The adapter (the matrices' EMA) as a diffusers LoRA file, and the model it makes of the base: the adapted
+     * components with it fused, in float32 so that {@code generate --model BASE --lora FILE} draws the same images;
+     * the rest linked to the base.
+     */
+    private void writeAdapted(TextToImageTrainer trainer, DiffusersConfig scheduler, Path tokenizerDir) throws java.io.IOException {
+        Map<String, Tensor> adapter = trainer.ema(TextToImageTrainer.LORA);
+        trainer.lora().write(adapter, out.resolve(LORA_FILE));
+        trainer.lora().applyWeights(adapter);
+        Path model = out.resolve("model");
+        PipelineDirectoryWriter w = new PipelineDirectoryWriter(model).modelIndexAndScheduler(scheduler)
+                .unet(DiffusersConfig.read(base.resolve("unet/config.json")), trainer.unet().parameters(), DType.FLOAT32);
+        if (loraTextEncoder) w.textEncoder(DiffusersConfig.read(base.resolve("text_encoder/config.json")), trainer.textEncoder().parameters(), DType.FLOAT32);
+        else w.linkComponent("text_encoder", base);
+        w.linkComponent("vae", base);
+        if (tokenizerDir.equals(base.resolve("tokenizer"))) w.linkComponent("tokenizer", base);
+        else w.tokenizer(tokenizerDir);
     }
 
     /**

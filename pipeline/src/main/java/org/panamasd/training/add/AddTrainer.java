@@ -11,6 +11,7 @@ import org.panamasd.optim.Optimizer;
 import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.training.Ema;
+import org.panamasd.training.TrainedParameters;
 
 /**
  * Adversarial diffusion distillation (Sauer et al. 2023; design notes, SDXL Turbo): a student denoiser,
@@ -55,6 +56,7 @@ public final class AddTrainer implements AutoCloseable {
 
     private final AddConfig config;
     private final Denoiser student, teacher;
+    private final TrainedParameters studentParameters;
     private final Function<Tensor, Tensor> decode;
     private final DiscriminatorTrainer discriminator;
     private final NoiseSchedule schedule;
@@ -65,11 +67,11 @@ public final class AddTrainer implements AutoCloseable {
     private long mark;
 
     /**
-     * @param studentParameters the student's trainable parameters by key (also averaged by the EMA)
+     * @param studentParameters what the student trains (its weights, or a LoRA on them), by key (also averaged by the EMA)
      * @param decode            latents -> images in [-1, 1] (the frozen VAE decoder; identity in pixel space)
      * @param discriminator     the heads on the frozen feature network, with their optimiser
      */
-    public AddTrainer(AddConfig config, Denoiser student, Map<String, Tensor> studentParameters, Denoiser teacher,
+    public AddTrainer(AddConfig config, Denoiser student, TrainedParameters studentParameters, Denoiser teacher,
                       Function<Tensor, Tensor> decode, DiscriminatorTrainer discriminator, NoiseSchedule schedule) {
         this.config = config;
         this.student = student;
@@ -77,8 +79,9 @@ public final class AddTrainer implements AutoCloseable {
         this.decode = decode;
         this.discriminator = discriminator;
         this.schedule = schedule;
-        this.studentOptimizer = Optimizer.adamW(List.copyOf(studentParameters.values()), config.studentLearningRate(), 0.0, 0.99, 1e-8, 0, false);
-        this.studentEma = new Ema(studentParameters, config.emaDecay());
+        this.studentParameters = studentParameters;
+        this.studentOptimizer = Optimizer.adamW(List.copyOf(studentParameters.parameters().values()), config.studentLearningRate(), 0.0, 0.99, 1e-8, 0, false);
+        this.studentEma = new Ema(studentParameters.parameters(), config.emaDecay());
     }
 
     /**
@@ -91,6 +94,7 @@ public final class AddTrainer implements AutoCloseable {
         boolean warmingUp = iteration <= config.discriminatorWarmup();
         mark = System.nanoTime();
         try (Scope scope = Scope.open()) {
+            studentParameters.beforeForward();
             Tensor real = batch.latents();
             long[] s = config.drawStudentTimesteps((int) real.size(0), generator);
             Tensor noisy = schedule.addNoise(real, real.randnLike(generator), s);
@@ -113,6 +117,7 @@ public final class AddTrainer implements AutoCloseable {
                 Tensor studentLoss = adversarial.add(distillation.mul(config.lambda()));
                 studentOptimizer.zeroGrad();
                 studentLoss.backward();
+                studentParameters.afterBackward();
                 studentOptimizer.step();
                 studentEma.update(studentSteps());
                 lap("student backward (through heads, feature network, decoder) + Adam + EMA");

@@ -15,6 +15,7 @@ import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.schedulers.PredictionType;
 import org.panamasd.support.NativeTest;
+import org.panamasd.training.TrainedParameters;
 
 /**
  * ADD iterations on tiny models. Nothing here freezes the teacher or the feature network: the trainer alone
@@ -57,7 +58,7 @@ class AddTrainerTest extends NativeTest {
             List<float[]> studentBefore = snapshot(studentNet.parameters().values()), teacherBefore = snapshot(teacherParams.values());
             List<float[]> headsBefore = snapshot(discriminator.parameters()), dinoBefore = snapshot(dino.parameters().values());
             try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-4, 1.0, true);
-                 AddTrainer trainer = new AddTrainer(AddConfig.defaults(), student, studentNet.parameters(), teacher, x -> x.tanh(), heads, schedule)) {
+                 AddTrainer trainer = new AddTrainer(AddConfig.defaults(), student, TrainedParameters.weights(studentNet.parameters()), teacher, x -> x.tanh(), heads, schedule)) {
                 for (int i = 0; i < 2; i++) {
                     try (Scope step = Scope.open()) {
                         Tensor real = Tensor.randn(g, 8, 3, 8, 8).tanh();
@@ -94,7 +95,7 @@ class AddTrainerTest extends NativeTest {
             AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
                     studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
             try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-3, 1.0, false);
-                 AddTrainer trainer = new AddTrainer(warmUp, student, studentNet.parameters(), student, x -> x.tanh(), heads, schedule)) {
+                 AddTrainer trainer = new AddTrainer(warmUp, student, TrainedParameters.weights(studentNet.parameters()), student, x -> x.tanh(), heads, schedule)) {
                 List<float[]> studentBefore = snapshot(studentNet.parameters().values()), emaBefore = snapshot(trainer.studentEma().values());
                 List<float[]> headsBefore = snapshot(discriminator.parameters());
                 AddTrainer.Losses first = step(trainer, g);

@@ -86,7 +86,7 @@ class TextToImageTrainerTest extends NativeTest {
                     vae.parameters(), DType.FLOAT16, Map.of());
             Path model = tmp.resolve("model");
             new PipelineDirectoryWriter(model).modelIndexAndScheduler(DiffusersConfig.parse(SCHEDULER)).tokenizer(ShippedFiles.tokenizer())
-                    .textEncoder(DiffusersConfig.parse(TEXT), t.textEma(), DType.FLOAT16).unet(DiffusersConfig.parse(UNET), t.unetEma(), DType.FLOAT16)
+                    .textEncoder(DiffusersConfig.parse(TEXT), t.ema("text_encoder"), DType.FLOAT16).unet(DiffusersConfig.parse(UNET), t.ema("unet"), DType.FLOAT16)
                     .copyComponent("vae", vaeDir);
             assertTrue(Files.readString(model.resolve("model_index.json")).contains("\"DDIMScheduler\""));
             try (StableDiffusionPipeline pipe = StableDiffusionPipeline.load(model); Scope s = Scope.open()) {
