@@ -25,7 +25,7 @@ public final class StateDict implements ParameterStore {
     private final DType dtype;
     private final Scope scope = Scope.detached();
     private final Set<String> used = new LinkedHashSet<>();  // file keys
-    private final java.util.function.UnaryOperator<String> fileKey;
+    private final java.util.function.Function<String, Place> places;
     private final java.util.Map<String, Tensor> loaded = new java.util.LinkedHashMap<>();
 
     public StateDict(SafeTensors file) {
@@ -42,16 +42,49 @@ public final class StateDict implements ParameterStore {
     }
 
     /**
+     * Where a model's parameter lies in a file: under {@code key}; with {@code chunks > 1}, as chunk {@code chunk} of
+     * that many equal ones along dim 0 of a tensor that packs several parameters (OpenCLIP's attention
+     * {@code in_proj_weight}: q, k, v), read as a view of it; {@code transposed}, as the transpose of a 2-d tensor
+     * (OpenCLIP's {@code text_projection}, applied as x P where a Linear computes x W^T).
+     */
+    public record Place(String key, int chunk, int chunks, boolean transposed) {
+        public static Place of(String key) {
+            return new Place(key, 0, 1, false);
+        }
+
+        /** The shape the file must hold for a parameter of {@code shape}. */
+        long[] storedShape(long[] shape) {
+            long[] stored = shape.clone();
+            if (transposed && shape.length == 2) stored = new long[] {shape[1], shape[0]};
+            if (chunks > 1) stored[0] *= chunks;
+            return stored;
+        }
+
+        String describe() {
+            return "'" + key + "'" + (chunks > 1 ? " (chunk " + chunk + " of " + chunks + " along dim 0)" : "") + (transposed ? " (transposed)" : "");
+        }
+    }
+
+    /**
      * A model's parameters stored under other names ({@code fileKey}: the model's state-dict key -> the file's),
      * e.g. one component of an original-layout single file. A Linear weight (out, in) may be stored as a 1x1
      * conv kernel (out, in, 1, 1) and is then viewed as the former.
      */
     public StateDict(SafeTensors file, Device device, DType dtype, java.util.function.UnaryOperator<String> fileKey) {
+        this(file, device, dtype, (java.util.function.Function<String, Place>) key -> Place.of(fileKey.apply(key)));
+    }
+
+    /** As the key-map constructor, for parameters that may also be chunks or transposes of the file's tensors ({@link Place}). */
+    public static StateDict placed(SafeTensors file, Device device, DType dtype, java.util.function.Function<String, Place> places) {
+        return new StateDict(file, device, dtype, places);
+    }
+
+    private StateDict(SafeTensors file, Device device, DType dtype, java.util.function.Function<String, Place> places) {
         if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("a compute dtype must be floating point, not " + dtype);
         this.file = file;
         this.device = device;
         this.dtype = dtype;
-        this.fileKey = fileKey;
+        this.places = places;
     }
 
     public static StateDict open(Path safetensors) {
@@ -70,22 +103,26 @@ public final class StateDict implements ParameterStore {
 
     @Override
     public Tensor get(String key, long... shape) {
-        String inFile = fileKey.apply(key), named = inFile.equals(key) ? "'" + key + "'" : "'" + inFile + "' (the model's '" + key + "')";
+        Place place = places.apply(key);
+        String inFile = place.key();
+        String named = inFile.equals(key) && place.chunks() == 1 && !place.transposed() ? "'" + key + "'" : place.describe() + " (the model's '" + key + "')";
         if (!file.contains(inFile)) throw new IllegalArgumentException(file.path() + " has no parameter " + named + " (shape " + Arrays.toString(shape) + ")");
-        long[] actual = file.entry(inFile).shape();
+        long[] actual = file.entry(inFile).shape(), expected = place.storedShape(shape);
         boolean linearAsConv = !inFile.equals(key) && shape.length == 2 && actual.length == 4 && actual[0] == shape[0] && actual[1] == shape[1] && actual[2] == 1 && actual[3] == 1;
-        if (!Arrays.equals(actual, shape) && !linearAsConv)
+        if (!Arrays.equals(actual, expected) && !linearAsConv)
             throw new IllegalArgumentException(file.path() + ": parameter " + named + " has shape " + Arrays.toString(actual)
-                    + ", the model expects " + Arrays.toString(shape));
+                    + ", the model expects " + Arrays.toString(expected));
         used.add(inFile);
         try (Scope load = Scope.open()) {
             Tensor read = file.tensor(inFile);
             Tensor stored = linearAsConv ? read.reshape(shape) : read;
+            if (place.chunks() > 1) stored = stored.narrow(0, place.chunk() * shape[0], shape[0]);  // a view of the mapping
+            if (place.transposed()) stored = stored.transpose(0, 1).contiguous();
             // every floating-point parameter in the compute dtype, as diffusers' torch_dtype (float16 storage in float32 by default)
             Tensor converted = stored.dtype().isFloatingPoint() ? Precision.cast(stored, dtype) : stored;
             Tensor parameter = (device.equals(Device.CPU) ? converted : converted.to(device)).moveTo(scope);
             loaded.put(key, parameter);
-            if (parameter != stored) stored.pageOut();  // read once and copied: its file pages need not stay resident
+            if (parameter != stored && place.chunks() == 1 && !place.transposed()) stored.pageOut();  // read once and copied: its file pages need not stay resident
             return parameter;
         }
     }
@@ -96,12 +133,12 @@ public final class StateDict implements ParameterStore {
     }
 
     public boolean contains(String key) {
-        return file.contains(fileKey.apply(key));
+        return file.contains(places.apply(key).key());
     }
 
-    /** The shape a parameter has in the file. */
+    /** The shape of the file's tensor that holds a parameter. */
     public long[] shape(String key) {
-        return file.entry(fileKey.apply(key)).shape();
+        return file.entry(places.apply(key).key()).shape();
     }
 
     /** The file's keys the model took so far. */

@@ -10,12 +10,23 @@ import org.panamasd.io.singlefile.SingleFileCheckpoint;
  * Where a Stable Diffusion 1.x / 2.x model comes from: a diffusers directory, or one original-layout
  * {@code .safetensors} file built from the diffusers configs of {@code configDir} (a directory without weights;
  * its tokenizer/ too) or, without one, from the configs its keys and shapes tell ({@link SingleFileCheckpoint#detect})
- * with the CLIP tokenizer of {@code tokenizer}. {@code ema}: a single file's EMA UNet weights.
+ * with the CLIP tokenizer of {@code tokenizer}. {@code ema}: a single file's EMA UNet weights. {@code predictionType}
+ * ({@code epsilon}, {@code v_prediction}; null: the config's) is what a single file cannot tell about itself.
  */
-public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema) {
+public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema, String predictionType) {
+
+    public ModelSource(Path path, Path configDir, Path tokenizer, boolean ema) {
+        this(path, configDir, tokenizer, ema, null);
+    }
 
     public static ModelSource directory(Path directory) {
         return new ModelSource(directory, null, null, false);
+    }
+
+    /** A single file's configs: the config directory's or the ones its keys tell, with the prediction type asked for. */
+    private SingleFileCheckpoint.Configs configs() {
+        SingleFileCheckpoint.Configs c = configDir != null ? SingleFileCheckpoint.read(configDir) : SingleFileCheckpoint.detect(SingleFileCheckpoint.open(path));
+        return predictionType == null ? c : c.withPredictionType(predictionType);
     }
 
     public boolean singleFile() {
@@ -25,7 +36,7 @@ public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema
     /** The scheduler config the model ships: the directory's, the config directory's, or the one its keys tell. */
     public org.panamasd.io.DiffusersConfig schedulerConfig() {
         if (!singleFile()) return org.panamasd.io.DiffusersConfig.read(path.resolve("scheduler/scheduler_config.json"));
-        return configDir != null ? SingleFileCheckpoint.read(configDir).scheduler() : SingleFileCheckpoint.detect(SingleFileCheckpoint.open(path)).scheduler();
+        return configs().scheduler();
     }
 
     /** Where the generation defaults (panama-sd.json) are looked for: the directory, or a single file's config directory. */
@@ -35,14 +46,12 @@ public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema
 
     public StableDiffusionPipeline load(String schedulerClass, Device device, DType dtype) {
         if (!singleFile()) {
-            if (configDir != null || ema) throw new IllegalArgumentException(path + " is a diffusers directory: a config directory and EMA weights apply to single files");
+            if (configDir != null || ema || predictionType != null)
+                throw new IllegalArgumentException(path + " is a diffusers directory: a config directory, EMA weights and a prediction type apply to single files");
             return StableDiffusionPipeline.load(path, schedulerClass, device, dtype);
         }
-        if (configDir != null)
-            return StableDiffusionPipeline.loadSingleFile(path, SingleFileCheckpoint.read(configDir), configDir.resolve("tokenizer"), schedulerClass, device,
-                    dtype, ema);
-        SingleFileCheckpoint.Configs detected = SingleFileCheckpoint.detect(SingleFileCheckpoint.open(path));
-        if (tokenizer == null) throw new IllegalArgumentException(path + ": a single file has no tokenizer; give a config directory with tokenizer/");
-        return StableDiffusionPipeline.loadSingleFile(path, detected, tokenizer, schedulerClass, device, dtype, ema);
+        if (configDir == null && tokenizer == null) throw new IllegalArgumentException(path + ": a single file has no tokenizer; give a config directory with tokenizer/");
+        return StableDiffusionPipeline.loadSingleFile(path, configs(), configDir != null ? configDir.resolve("tokenizer") : tokenizer, schedulerClass, device,
+                dtype, ema);
     }
 }

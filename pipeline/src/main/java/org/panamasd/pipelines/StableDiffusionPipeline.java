@@ -103,7 +103,7 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public static StableDiffusionPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, String schedulerClass,
                                                          Device device, DType dtype, boolean ema) {
-        CLIPTokenizer clip = CLIPTokenizer.load(tokenizer);
+        CLIPTokenizer clip = configs.tokenizerPad() == null ? CLIPTokenizer.load(tokenizer) : CLIPTokenizer.load(tokenizer).withPadToken(configs.tokenizerPad());
         SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs.textEncoder(), configs.unet(), configs.vae(), ema, device, dtype);
         try {
             return new StableDiffusionPipeline(clip, modelMaxLength(tokenizer), models.textEncoder(), models.unet(), models.vae(),

@@ -46,7 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
     String prompt;
-    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or an SD 1.x checkpoint in one original-layout",
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or an SD 1.x / 2.x checkpoint in one original-layout",
             ".safetensors file (default: models/fashion-turbo)."})
     Path model;
     @Option(names = "--config", paramLabel = "DIR", description = {"With a single-file --model: the diffusers configs to build it from (unet/, vae/,",
@@ -54,6 +54,9 @@ final class GenerateCommand implements Callable<Integer> {
     Path config;
     @Option(names = "--ema", description = "With a single-file --model: the UNet's EMA weights (model_ema.*).")
     boolean ema;
+    @Option(names = "--prediction-type", paramLabel = "TYPE", description = {"With a single-file --model: what its UNet predicts, epsilon or v_prediction (default: its config's;",
+            "SD 2.x files: v_prediction, as the 768-pixel 2.1; a 512-pixel base file predicts epsilon)."})
+    String predictionType;
     @Option(names = "--negative", paramLabel = "TEXT", description = "The negative prompt (used when guidance > 1).")
     String negative;
     @Option(names = "--steps", paramLabel = "N", description = "Denoising steps.")
@@ -109,7 +112,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path dir = model != null ? model : defaultModel();
-        ModelSource source = ModelPipeline.source(dir, config, ema);
+        ModelSource source = ModelPipeline.source(dir, config, ema, predictionType);
         if (batch < 1 || batch > 256) throw new IllegalArgumentException("--batch must be in 1..256, got " + batch);
         if (image != null && !Files.isRegularFile(image)) throw new IllegalArgumentException("--image: no file " + image);
         if (image == null && strength != null)

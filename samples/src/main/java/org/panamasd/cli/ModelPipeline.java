@@ -34,13 +34,15 @@ sealed interface ModelPipeline extends AutoCloseable {
                 : new Sd(source.load(schedulerClass, Device.CPU, dtype));
     }
 
-    /** A model as the command line names it: a directory, or a single file with an optional config directory. */
-    static ModelSource source(Path model, Path configDir, boolean ema) {
+    /** A model as the command line names it: a directory, or a single file with an optional config directory and prediction type. */
+    static ModelSource source(Path model, Path configDir, boolean ema, String predictionType) {
         if (!Files.exists(model)) throw new IllegalArgumentException("--model: no model directory or file " + model);
-        if (!Files.isRegularFile(model) && (configDir != null || ema))
-            throw new IllegalArgumentException("--config and --ema apply to a single-file checkpoint; " + model + " is a directory");
+        if (!Files.isRegularFile(model) && (configDir != null || ema || predictionType != null))
+            throw new IllegalArgumentException("--config, --ema and --prediction-type apply to a single-file checkpoint; " + model + " is a directory");
         if (configDir != null && !Files.isDirectory(configDir)) throw new IllegalArgumentException("--config: no directory " + configDir);
-        return new ModelSource(model, configDir, Paths.root().resolve(CLIP_TOKENIZER), ema);
+        if (predictionType != null && !predictionType.equals("epsilon") && !predictionType.equals("v_prediction"))
+            throw new IllegalArgumentException("--prediction-type must be epsilon or v_prediction, got '" + predictionType + "'");
+        return new ModelSource(model, configDir, Paths.root().resolve(CLIP_TOKENIZER), ema, predictionType);
     }
 
     /** The CLIP BPE tokenizer shipped with the repository (the real vocabulary), for single files without a config directory. */

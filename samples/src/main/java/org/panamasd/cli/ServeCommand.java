@@ -17,13 +17,15 @@ import picocli.CommandLine.Option;
 final class ServeCommand implements Callable<Integer> {
     private static final ServiceSettings DEFAULTS = ServiceSettings.of(Path.of("."));
 
-    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers SD 1.x / 2.x directory, or an SD 1.x checkpoint in one original-layout",
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers SD 1.x / 2.x directory, or an SD 1.x / 2.x checkpoint in one original-layout",
             ".safetensors file (default: models/fashion-turbo)."})
     Path model;
     @Option(names = "--config", paramLabel = "DIR", description = "With a single-file --model: the diffusers configs to build it from (as generate's).")
     Path config;
     @Option(names = "--ema", description = "With a single-file --model: the UNet's EMA weights.")
     boolean ema;
+    @Option(names = "--prediction-type", paramLabel = "TYPE", description = {"With a single-file --model: what its UNet predicts, epsilon or v_prediction (as generate's)."})
+    String predictionType;
     @Option(names = "--lora-dir", paramLabel = "DIR", description = {"LoRA adapters requests may name in their \"loras\" field ({\"name\": scale}):",
             "every DIR/name.safetensors, checked against the model at the start; requests never name paths."})
     Path loraDir;
@@ -59,7 +61,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Path dir = model != null ? model : GenerateCommand.defaultModel();
-        ServiceSettings settings = ServiceSettings.of(ModelPipeline.source(dir, config, ema)).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
+        ServiceSettings settings = ServiceSettings.of(ModelPipeline.source(dir, config, ema, predictionType)).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
                 .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts).withLoraDirectory(loraDir).withControlNet(controlnet);
         ServiceServer server = ServiceServer.start(settings);

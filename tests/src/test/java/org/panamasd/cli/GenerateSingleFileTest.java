@@ -43,6 +43,32 @@ class GenerateSingleFileTest extends NativeTest {
     }
 
     @Test
+    void anOpenClipSingleFileGeneratesTheDirectorysImageAndTakesAPredictionType(@TempDir Path dir) {
+        Path file = dir.resolve("sd2-layout.safetensors");
+        try (Scope s = Scope.open()) {
+            LdmFiles.writeOpenClip(TEACHER, file, Map.of());
+        }
+        float[] fromDirectory = generate(dir, "dir.png", "--model", TEACHER.toString());
+        float[] fromFile = generate(dir, "file.png", "--model", file.toString(), "--config", TEACHER.toString());
+        assertArrayEquals(fromDirectory, fromFile, "the OpenCLIP-layout file is the directory's model");
+        // the teacher predicts v: told it predicts epsilon, the same weights draw another image
+        float[] epsilon = generate(dir, "eps.png", "--model", file.toString(), "--config", TEACHER.toString(), "--prediction-type", "epsilon");
+        assertFalse(java.util.Arrays.equals(fromFile, epsilon), "--prediction-type reaches the scheduler");
+        var bad = CliRun.of("generate", "--prompt", "x", "--model", file.toString(), "--prediction-type", "sample", "--out", dir.resolve("b.png").toString());
+        assertEquals(2, bad.exitCode(), bad.toString());
+        assertTrue(bad.err().contains("--prediction-type must be epsilon or v_prediction"), bad.err());
+
+        Path stray = dir.resolve("stray.safetensors");
+        try (Scope s = Scope.open()) {
+            LdmFiles.writeOpenClip(TEACHER, stray, Map.of("cond_stage_model.model.transformer.resblocks.0.attn.bias_k", Tensor.zeros(2)));
+        }
+        var refused = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", stray.toString(), "--config", TEACHER.toString(),
+                "--out", dir.resolve("s.png").toString());
+        assertEquals(2, refused.exitCode(), refused.toString());
+        assertTrue(refused.err().contains("resblocks.0.attn.bias_k") && refused.err().contains("found no place"), refused.err());
+    }
+
+    @Test
     void badFilesAreRefusedNamingWhatIsWrong(@TempDir Path dir) throws Exception {
         Path extra = dir.resolve("extra.safetensors");
         try (Scope s = Scope.open()) {

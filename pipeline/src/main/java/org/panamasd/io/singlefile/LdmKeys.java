@@ -16,6 +16,8 @@ public final class LdmKeys {
     private LdmKeys() {}
 
     public static final String UNET = "model.diffusion_model.", VAE = "first_stage_model.", TEXT_ENCODER = "cond_stage_model.transformer.";
+    /** SD 2.x's OpenCLIP ViT-H text encoder. */
+    public static final String OPEN_CLIP = "cond_stage_model.model.";
 
     private static final Map<String, String> RESNET = Map.of("norm1", "in_layers.0", "conv1", "in_layers.2", "time_emb_proj", "emb_layers.1",
             "norm2", "out_layers.0", "conv2", "out_layers.3", "conv_shortcut", "skip_connection");
@@ -105,6 +107,61 @@ public final class LdmKeys {
     /** The text encoder: transformers' own names behind the prefix. */
     public static java.util.function.UnaryOperator<String> textEncoder() {
         return key -> TEXT_ENCODER + key;
+    }
+
+    private static final Pattern OPEN_CLIP_LAYER = Pattern.compile("text_model\\.encoder\\.layers\\.(\\d+)\\.(.+)");
+    private static final Map<String, String> OPEN_CLIP_LAYER_PARTS = Map.of("self_attn.out_proj.", "attn.out_proj.", "layer_norm1.", "ln_1.",
+            "layer_norm2.", "ln_2.", "mlp.fc1.", "mlp.c_fc.", "mlp.fc2.", "mlp.c_proj.");
+    private static final List<String> QKV = List.of("q_proj", "k_proj", "v_proj");
+
+    /**
+     * An OpenCLIP text transformer under {@code prefix} (SD 2.x's {@code cond_stage_model.model.}), read as
+     * transformers' CLIPTextModel(WithProjection), as diffusers' {@code convert_open_clip_checkpoint} does: q, k and
+     * v are the three chunks of each layer's {@code attn.in_proj_weight} / {@code in_proj_bias}; {@code ln_1},
+     * {@code ln_2}, {@code mlp.c_fc}, {@code mlp.c_proj}, {@code ln_final} are the layer norms and MLP;
+     * {@code positional_embedding} is the position embedding; {@code text_projection} (width, projection) is the
+     * transpose of the Linear weight.
+     */
+    public static java.util.function.Function<String, org.panamasd.nn.StateDict.Place> openClip(String prefix) {
+        return key -> {
+            switch (key) {
+                case "text_model.embeddings.token_embedding.weight": return place(prefix + "token_embedding.weight");
+                case "text_model.embeddings.position_embedding.weight": return place(prefix + "positional_embedding");
+                case "text_projection.weight": return new org.panamasd.nn.StateDict.Place(prefix + "text_projection", 0, 1, true);
+                default: break;
+            }
+            if (key.startsWith("text_model.final_layer_norm.")) return place(prefix + "ln_final." + key.substring("text_model.final_layer_norm.".length()));
+            Matcher m = OPEN_CLIP_LAYER.matcher(key);
+            if (m.matches()) {
+                String layer = prefix + "transformer.resblocks." + m.group(1) + ".", rest = m.group(2);
+                for (int i = 0; i < QKV.size(); i++)
+                    if (rest.startsWith("self_attn." + QKV.get(i) + "."))
+                        return new org.panamasd.nn.StateDict.Place(layer + "attn.in_proj_" + rest.substring(rest.lastIndexOf('.') + 1), i, 3, false);
+                for (var part : OPEN_CLIP_LAYER_PARTS.entrySet())
+                    if (rest.startsWith(part.getKey())) return place(layer + part.getValue() + rest.substring(part.getKey().length()));
+            }
+            return place(prefix + key);  // no known place: fails as missing, naming both names
+        };
+    }
+
+    /**
+     * The keys an OpenCLIP text transformer's file carries that the diffusers model does not take: its layers from
+     * {@code layers} on (SD 2.x uses the penultimate layer's output, so its config has one layer less), the logit
+     * scale, the attention mask buffer, and the projection of a model without one.
+     */
+    public static java.util.function.Predicate<String> openClipUnused(String prefix, int layers) {
+        Pattern layer = Pattern.compile(Pattern.quote(prefix) + "transformer\\.resblocks\\.(\\d+)\\..+");
+        return key -> {
+            if (!key.startsWith(prefix)) return false;
+            Matcher m = layer.matcher(key);
+            if (m.matches()) return Integer.parseInt(m.group(1)) >= layers;
+            String rest = key.substring(prefix.length());
+            return rest.equals("logit_scale") || rest.equals("attn_mask") || rest.equals("text_projection");
+        };
+    }
+
+    private static org.panamasd.nn.StateDict.Place place(String key) {
+        return org.panamasd.nn.StateDict.Place.of(key);
     }
 
     /** Where an EMA copy of the UNet keeps a key: "model_ema." + the key after "model." with its dots removed. */

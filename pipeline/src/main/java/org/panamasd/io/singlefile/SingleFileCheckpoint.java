@@ -16,9 +16,10 @@ import org.panamasd.benchmark.ModelSpec;
 import org.panamasd.benchmark.ModelSpecs;
 
 /**
- * A Stable Diffusion 1.x model in one original-layout (CompVis / LDM) safetensors file, as the checkpoints users
- * download are: {@code model.diffusion_model.*} (the UNet), {@code first_stage_model.*} (the VAE),
- * {@code cond_stage_model.transformer.*} (the CLIP text encoder). Each model is built from its diffusers config
+ * A Stable Diffusion 1.x / 2.x model in one original-layout (CompVis / LDM) safetensors file, as the checkpoints
+ * users download are: {@code model.diffusion_model.*} (the UNet), {@code first_stage_model.*} (the VAE), and
+ * {@code cond_stage_model.transformer.*} (SD 1.x's CLIP text encoder under transformers' names) or
+ * {@code cond_stage_model.model.*} (SD 2.x's OpenCLIP one, {@link LdmKeys#openClip}). Each model is built from its diffusers config
  * and takes its parameters from the file under the LDM names ({@link LdmKeys}), mapped from the file without a
  * copy where the dtype is the compute dtype. What a training checkpoint carries besides ({@code model_ema.*},
  * the DDPM schedule buffers at the top level, {@code position_ids}) is ignored without being read; any other key
@@ -36,33 +37,45 @@ public final class SingleFileCheckpoint {
             "posterior_variance", "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2", "model_ema.decay",
             "model_ema.num_updates");
 
-    /** The diffusers configs a single file is built from. */
-    public record Configs(DiffusersConfig textEncoder, DiffusersConfig unet, DiffusersConfig vae, DiffusersConfig scheduler) {}
+    /**
+     * The diffusers configs a single file is built from, and the token its tokenizer pads with where that is not
+     * the tokenizer's own (SD 2.x pads with "!"; null: the tokenizer's).
+     */
+    public record Configs(DiffusersConfig textEncoder, DiffusersConfig unet, DiffusersConfig vae, DiffusersConfig scheduler, String tokenizerPad) {
+        /** The same configs with the scheduler's prediction type replaced (what a file cannot tell: v-prediction or epsilon). */
+        public Configs withPredictionType(String predictionType) {
+            org.panamasd.schedulers.PredictionType.fromConfigName(predictionType);  // refuses an unknown name
+            return new Configs(textEncoder, unet, vae, scheduler.with("prediction_type", predictionType), tokenizerPad);
+        }
+    }
 
     /**
      * The configs of a file's architecture told from its keys and shapes, where the file cannot be anything
      * else: SD 1.x (a CLIP ViT-L text encoder under transformers' names, a 320-channel UNet with 768-wide
-     * cross-attention) gets runwayml/stable-diffusion-v1-5's configs. SD 2.x and SDXL files (OpenCLIP text
-     * encoders) and files of other sizes are refused, saying to give the configs ({@code --config DIR}).
+     * cross-attention) gets runwayml/stable-diffusion-v1-5's configs; SD 2.x (an OpenCLIP ViT-H text encoder, 1024-wide
+     * cross-attention) stabilityai/stable-diffusion-2-1's, which predicts v (the file cannot tell; a 512-pixel base
+     * model predicts epsilon). SDXL files and files of other sizes are refused, saying to give the configs.
      */
     public static Configs detect(SafeTensors st) {
         Path file = st.path();
         if (st.keys().stream().anyMatch(k -> k.startsWith("conditioner.embedders.")))
-            throw new IllegalArgumentException(file + ": an SDXL single file (conditioner.embedders.*); its OpenCLIP text encoder layout is not built yet: "
-                    + "use a diffusers directory");
-        if (st.keys().stream().anyMatch(k -> k.startsWith("cond_stage_model.model.")))
-            throw new IllegalArgumentException(file + ": an SD 2.x single file (an OpenCLIP text encoder, cond_stage_model.model.*), whose layout is not "
-                    + "built yet: use a diffusers directory");
+            throw new IllegalArgumentException(file + ": an SDXL single file (conditioner.embedders.*), which is not built yet: use a diffusers directory");
         String convIn = LdmKeys.UNET + "input_blocks.0.0.weight", context = LdmKeys.UNET + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight";
-        String tokens = LdmKeys.TEXT_ENCODER + "text_model.embeddings.token_embedding.weight";
-        boolean sd1 = st.contains(convIn) && st.entry(convIn).shape()[0] == 320 && st.contains(context) && st.entry(context).shape()[1] == 768
-                && st.contains(tokens) && st.entry(tokens).shape()[1] == 768;
-        if (!sd1)
-            throw new IllegalArgumentException(file + ": an original-layout checkpoint whose sizes are not SD 1.x's (conv_in " + shape(st, convIn) + ", text "
-                    + "embeddings " + shape(st, tokens) + "): give its diffusers configs (--config DIR)");
+        boolean openClip = st.keys().stream().anyMatch(k -> k.startsWith(LdmKeys.OPEN_CLIP));
+        String tokens = openClip ? LdmKeys.OPEN_CLIP + "token_embedding.weight" : LdmKeys.TEXT_ENCODER + "text_model.embeddings.token_embedding.weight";
+        int width = openClip ? 1024 : 768;
+        boolean known = st.contains(convIn) && st.entry(convIn).shape()[0] == 320 && st.contains(context) && st.entry(context).shape()[1] == width
+                && st.contains(tokens) && st.entry(tokens).shape()[1] == width;
+        if (!known)
+            throw new IllegalArgumentException(file + ": an original-layout checkpoint whose sizes are not SD " + (openClip ? "2.x" : "1.x") + "'s (conv_in "
+                    + shape(st, convIn) + ", cross-attention keys " + shape(st, context) + ", text embeddings " + shape(st, tokens)
+                    + "): give its diffusers configs (--config DIR)");
+        if (openClip)
+            return new Configs(DiffusersConfig.parse(StableDiffusion2Configs.TEXT_ENCODER), DiffusersConfig.parse(StableDiffusion2Configs.UNET),
+                    DiffusersConfig.parse(StableDiffusion2Configs.VAE), DiffusersConfig.parse(StableDiffusion2Configs.SCHEDULER), "!");
         ModelSpec sd15 = ModelSpecs.SD15;
         return new Configs(DiffusersConfig.parse(sd15.textEncoders().getFirst()), sd15.unetConfig(), DiffusersConfig.parse(sd15.vae()),
-                DiffusersConfig.parse(sd15.scheduler()));
+                DiffusersConfig.parse(sd15.scheduler()), null);
     }
 
     private static String shape(SafeTensors st, String key) {
@@ -75,7 +88,7 @@ public final class SingleFileCheckpoint {
             if (!java.nio.file.Files.exists(configDir.resolve(part)))
                 throw new IllegalArgumentException(configDir + " has no " + part + ": the configs a single-file checkpoint is built from");
         return new Configs(DiffusersConfig.read(configDir.resolve("text_encoder/config.json")), DiffusersConfig.read(configDir.resolve("unet/config.json")),
-                DiffusersConfig.read(configDir.resolve("vae/config.json")), DiffusersConfig.read(configDir.resolve("scheduler/scheduler_config.json")));
+                DiffusersConfig.read(configDir.resolve("vae/config.json")), DiffusersConfig.read(configDir.resolve("scheduler/scheduler_config.json")), null);
     }
 
     /** Refuses a pickle checkpoint in one line, and a file that is not in the original layout naming what it holds. */
@@ -102,13 +115,16 @@ public final class SingleFileCheckpoint {
         UNet2DConditionModel unet = null;
         AutoencoderKL vae = null;
         try {
-            StateDict textState = new StateDict(st, device, dtype, LdmKeys.textEncoder());
+            boolean openClip = st.keys().stream().anyMatch(k -> k.startsWith(LdmKeys.OPEN_CLIP));
+            StateDict textState = openClip ? StateDict.placed(st, device, dtype, LdmKeys.openClip(LdmKeys.OPEN_CLIP))
+                    : new StateDict(st, device, dtype, LdmKeys.textEncoder());
             text = CLIPTextModel.load(textEncoderConfig, textState);
             StateDict unetState = new StateDict(st, device, dtype, ema ? LdmKeys.ema(LdmKeys.unet(unetConfig)) : LdmKeys.unet(unetConfig));
             unet = UNet2DConditionModel.load(unetConfig, unetState);
             StateDict vaeState = new StateDict(st, device, dtype, LdmKeys.vae(vaeConfig));
             vae = AutoencoderKL.load(vaeConfig, vaeState);
-            checkAllPlaced(st, List.of(textState, unetState, vaeState), ema);
+            java.util.function.Predicate<String> textUnused = openClip ? LdmKeys.openClipUnused(LdmKeys.OPEN_CLIP, text.config().layers()) : k -> false;
+            checkAllPlaced(st, List.of(textState, unetState, vaeState), ema, textUnused);
             return new Models(text, unet, vae);
         } catch (RuntimeException e) {
             for (AutoCloseable m : new AutoCloseable[] {text, unet, vae})
@@ -122,11 +138,11 @@ public final class SingleFileCheckpoint {
     }
 
     /** Every key of the file went to a model or is one a checkpoint carries beside them; else the first few that found no place. */
-    private static void checkAllPlaced(SafeTensors st, List<StateDict> states, boolean ema) {
+    private static void checkAllPlaced(SafeTensors st, List<StateDict> states, boolean ema, java.util.function.Predicate<String> textUnused) {
         Set<String> unplaced = new TreeSet<>(st.keys());
         for (StateDict s : states) unplaced.removeAll(s.usedFileKeys());
         unplaced.removeIf(k -> SCHEDULE_BUFFERS.contains(k) || k.endsWith("position_ids") || (k.startsWith("model_ema.") && !ema)
-                || (ema && k.startsWith(LdmKeys.UNET)));
+                || (ema && k.startsWith(LdmKeys.UNET)) || textUnused.test(k));
         if (!unplaced.isEmpty())
             throw new IllegalArgumentException(st.path() + ": " + unplaced.size() + " tensor(s) found no place in the models (a config that does not match "
                     + "the file, or a layout not built here), e.g. " + unplaced.stream().limit(5).toList());
