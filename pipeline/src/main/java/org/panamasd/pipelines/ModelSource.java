@@ -7,7 +7,7 @@ import org.panamasd.Device;
 import org.panamasd.io.singlefile.SingleFileCheckpoint;
 
 /**
- * Where a Stable Diffusion 1.x / 2.x model comes from: a diffusers directory, or one original-layout
+ * Where a Stable Diffusion 1.x / 2.x or SDXL model comes from: a diffusers directory, or one original-layout
  * {@code .safetensors} file built from the diffusers configs of {@code configDir} (a directory without weights;
  * its tokenizer/ too) or, without one, from the configs its keys and shapes tell ({@link SingleFileCheckpoint#detect})
  * with the CLIP tokenizer of {@code tokenizer}. {@code ema}: a single file's EMA UNet weights. {@code predictionType}
@@ -39,9 +39,28 @@ public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema
         return configs().scheduler();
     }
 
+    /** Whether the model is SDXL: a directory with text_encoder_2/, or a single file whose keys (or config directory) say so. */
+    public boolean xl() {
+        if (!singleFile()) return Files.isDirectory(path.resolve("text_encoder_2"));
+        return configDir != null ? SingleFileCheckpoint.read(configDir).xl() : SingleFileCheckpoint.isXl(SingleFileCheckpoint.open(path));
+    }
+
     /** Where the generation defaults (panama-sd.json) are looked for: the directory, or a single file's config directory. */
     public Path defaultsDirectory() {
         return singleFile() && configDir != null ? configDir : path;
+    }
+
+    /** An SDXL model's pipeline ({@link #xl()}). */
+    public StableDiffusionXLPipeline loadXl(String schedulerClass, Device device, DType dtype) {
+        if (!singleFile()) {
+            if (configDir != null || ema || predictionType != null)
+                throw new IllegalArgumentException(path + " is a diffusers directory: a config directory, EMA weights and a prediction type apply to single files");
+            return StableDiffusionXLPipeline.load(path, schedulerClass, device, dtype);
+        }
+        if (configDir == null && tokenizer == null) throw new IllegalArgumentException(path + ": a single file has no tokenizer; give a config directory with tokenizer/");
+        Path second = configDir != null && Files.isDirectory(configDir.resolve("tokenizer_2")) ? configDir.resolve("tokenizer_2") : null;
+        return StableDiffusionXLPipeline.loadSingleFile(path, configs(), configDir != null ? configDir.resolve("tokenizer") : tokenizer, second, schedulerClass,
+                device, dtype, ema);
     }
 
     public StableDiffusionPipeline load(String schedulerClass, Device device, DType dtype) {

@@ -104,7 +104,8 @@ public final class StableDiffusionPipeline implements AutoCloseable {
     public static StableDiffusionPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, String schedulerClass,
                                                          Device device, DType dtype, boolean ema) {
         CLIPTokenizer clip = configs.tokenizerPad() == null ? CLIPTokenizer.load(tokenizer) : CLIPTokenizer.load(tokenizer).withPadToken(configs.tokenizerPad());
-        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs.textEncoder(), configs.unet(), configs.vae(), ema, device, dtype);
+        if (configs.xl()) throw new IllegalArgumentException(file + ": an SDXL file; StableDiffusionXLPipeline.loadSingleFile loads it");
+        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype);
         try {
             return new StableDiffusionPipeline(clip, modelMaxLength(tokenizer), models.textEncoder(), models.unet(), models.vae(),
                     scheduler(configs.scheduler(), schedulerClass));

@@ -15,6 +15,7 @@ import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.io.singlefile.SingleFileCheckpoint;
 import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.unet.UNet2DConditionModel;
@@ -101,6 +102,26 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
             throw new UncheckedIOException("cannot read " + index, e);
         } catch (RuntimeException e) {
             closeAll(loaded, e);
+            throw e;
+        }
+    }
+
+    /**
+     * An SDXL model from one original-layout file ({@link SingleFileCheckpoint}), built from {@code configs}; the
+     * tokenizers from {@code tokenizer} (the first) and {@code tokenizer2}, or, where that is null, the first's
+     * vocabulary padding with "!" as stable-diffusion-xl-base-1.0's second tokenizer does. Empty negative prompts
+     * are zeros, as that model's {@code force_zeros_for_empty_prompt}.
+     */
+    public static StableDiffusionXLPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, Path tokenizer2,
+                                                           String schedulerClass, Device device, DType dtype, boolean ema) {
+        if (!configs.xl()) throw new IllegalArgumentException(file + ": configs with one text encoder are not SDXL's");
+        CLIPTokenizer first = CLIPTokenizer.load(tokenizer), second = tokenizer2 != null ? CLIPTokenizer.load(tokenizer2) : first.withPadToken("!");
+        Scheduler scheduler = schedulerClass == null ? Schedulers.fromConfig(configs.scheduler()) : Schedulers.create(schedulerClass, configs.scheduler());
+        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype);
+        try {
+            return new StableDiffusionXLPipeline(first, second, models.textEncoder(), models.textEncoder2(), models.unet(), models.vae(), scheduler, true);
+        } catch (RuntimeException e) {
+            closeAll(List.of(models.textEncoder(), models.textEncoder2(), models.unet(), models.vae()), e);
             throw e;
         }
     }

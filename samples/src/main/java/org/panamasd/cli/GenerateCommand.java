@@ -46,7 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
     String prompt;
-    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or an SD 1.x / 2.x checkpoint in one original-layout",
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or an SD 1.x / 2.x / SDXL checkpoint in one original-layout",
             ".safetensors file (default: models/fashion-turbo)."})
     Path model;
     @Option(names = "--config", paramLabel = "DIR", description = {"With a single-file --model: the diffusers configs to build it from (unet/, vae/,",
@@ -126,7 +126,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (controlnet != null && image != null)
             throw new IllegalArgumentException("--controlnet guides text to image; with --image (image to image, inpainting) it is not built yet");
         if (controlImage != null && !Files.isRegularFile(controlImage)) throw new IllegalArgumentException("--control-image: no file " + controlImage);
-        boolean xl = ModelPipeline.isXl(dir);
+        boolean xl = source.xl();
         GenerationDefaults d = GenerationDefaults.of(config != null ? config : dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);  // a single file: its config directory's
         int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();
         if (n < 1) throw new IllegalArgumentException("--steps must be at least 1, got " + n);

@@ -128,14 +128,15 @@ final class InspectCommand implements Callable<Integer> {
     private void singleFile(SafeTensors file) {
         Map<String, Long> counts = new java.util.LinkedHashMap<>();
         for (String[] part : new String[][] {{"UNet", LdmKeys.UNET}, {"VAE", LdmKeys.VAE}, {"text encoder", LdmKeys.TEXT_ENCODER},
-                {"OpenCLIP text encoder", LdmKeys.OPEN_CLIP}, {"EMA UNet", "model_ema."}}) {
+                {"OpenCLIP text encoder", LdmKeys.OPEN_CLIP}, {"SDXL CLIP text encoder", LdmKeys.SDXL_TEXT_ENCODER},
+                {"SDXL OpenCLIP text encoder", LdmKeys.SDXL_OPEN_CLIP}, {"EMA UNet", "model_ema."}}) {
             long n = file.keys().stream().filter(k -> k.startsWith(part[1])).count();
             if (n > 0 || !part[0].contains("text encoder")) counts.put(part[0], n);
         }
         String architecture;
         try {
             SingleFileCheckpoint.detect(file);
-            architecture = counts.containsKey("OpenCLIP text encoder") ? "SD 2.x (runs without --config; v-prediction assumed, --prediction-type epsilon for a 512-pixel base model)"
+            architecture = SingleFileCheckpoint.isXl(file) ? "SDXL base (runs without --config)" : counts.containsKey("OpenCLIP text encoder") ? "SD 2.x (runs without --config; v-prediction assumed, --prediction-type epsilon for a 512-pixel base model)"
                     : "SD 1.x (runs without --config)";
         } catch (IllegalArgumentException e) {
             architecture = e.getMessage().substring(e.getMessage().indexOf(": ") + 2);

@@ -19,10 +19,6 @@ import org.panamasd.schedulers.Scheduler;
 
 /** An SD 1.x / 2.x or SDXL pipeline behind one interface, chosen by the directory (SDXL has text_encoder_2/). */
 sealed interface ModelPipeline extends AutoCloseable {
-    static boolean isXl(Path model) {
-        return Files.isDirectory(model.resolve("text_encoder_2"));
-    }
-
     /** The pipeline of {@code model}, its models computing in {@code dtype}. */
     static ModelPipeline load(Path model, String schedulerClass, DType dtype) {
         return load(ModelSource.directory(model), schedulerClass, dtype);
@@ -30,8 +26,7 @@ sealed interface ModelPipeline extends AutoCloseable {
 
     /** The pipeline of a directory or of a single original-layout file ({@link ModelSource}). */
     static ModelPipeline load(ModelSource source, String schedulerClass, DType dtype) {
-        return isXl(source.path()) ? new Xl(StableDiffusionXLPipeline.load(source.path(), schedulerClass, Device.CPU, dtype))
-                : new Sd(source.load(schedulerClass, Device.CPU, dtype));
+        return source.xl() ? new Xl(source.loadXl(schedulerClass, Device.CPU, dtype)) : new Sd(source.load(schedulerClass, Device.CPU, dtype));
     }
 
     /** A model as the command line names it: a directory, or a single file with an optional config directory and prediction type. */

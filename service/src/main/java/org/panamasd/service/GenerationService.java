@@ -57,8 +57,7 @@ public final class GenerationService implements AutoCloseable {
     private GenerationService(ServiceSettings settings, StableDiffusionPipeline pipeline) {
         this.settings = settings;
         this.pipeline = pipeline;
-        boolean xl = Files.isDirectory(settings.model().path().resolve("text_encoder_2"));
-        if (xl) throw new IllegalArgumentException(settings.model().path() + ": the service serves SD 1.x / 2.x models; SDXL is not built into it yet");
+        if (settings.model().xl()) throw new IllegalArgumentException(settings.model().path() + ": the service serves SD 1.x / 2.x models; SDXL is not built into it yet");
         this.defaults = GenerationDefaults.of(settings.model().defaultsDirectory(), 30, 7.5, 512);
         this.adapters = new ServiceAdapters(settings.loraDirectory(), pipeline.adaptableWeights());
         try {

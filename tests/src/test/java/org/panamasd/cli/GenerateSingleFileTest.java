@@ -69,6 +69,24 @@ class GenerateSingleFileTest extends NativeTest {
     }
 
     @Test
+    void anSdxlSingleFileGeneratesTheDirectorysImage(@TempDir Path dir) {
+        Path xl = org.panamasd.benchmark.BenchmarkDirectory.ensure(org.panamasd.benchmark.ModelSpecs.TINY_XL, dir.resolve("cache"), org.panamasd.DType.FLOAT32,
+                TEACHER.resolve("tokenizer"));
+        Path file = dir.resolve("sdxl.safetensors");
+        LdmFiles.writeXl(xl, file);
+        float[] fromDirectory = generate(dir, "dir.png", "--model", xl.toString());
+        float[] fromFile = generate(dir, "file.png", "--model", file.toString(), "--config", xl.toString());
+        assertArrayEquals(fromDirectory, fromFile, "the SDXL single file is the directory's model");
+        var detect = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", file.toString(), "--out", dir.resolve("d.png").toString());
+        assertEquals(2, detect.exitCode(), detect.toString());
+        assertTrue(detect.err().contains("not SDXL base's") && detect.err().contains("--config"), detect.err());
+        var sd = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", file.toString(), "--config", TEACHER.toString(),
+                "--out", dir.resolve("s.png").toString());
+        assertEquals(2, sd.exitCode(), sd.toString());
+        assertTrue(sd.err().contains("is an SDXL file"), sd.err());
+    }
+
+    @Test
     void badFilesAreRefusedNamingWhatIsWrong(@TempDir Path dir) throws Exception {
         Path extra = dir.resolve("extra.safetensors");
         try (Scope s = Scope.open()) {

@@ -31,7 +31,7 @@ class OpenClipKeysTest extends NativeTest {
         try (Scope s = Scope.open()) {
             SafeTensorsWriter.write(Map.of(P + "transformer.resblocks.0.attn.in_proj_weight", Tensor.of(inProj, 6, 2), P + "text_projection",
                     Tensor.of(projection, 3, 2)), Map.of(), file);
-            try (StateDict state = StateDict.placed(SafeTensors.open(file), Device.CPU, DType.FLOAT32, LdmKeys.openClip(P))) {
+            try (StateDict state = StateDict.placed(SafeTensors.open(file), Device.CPU, DType.FLOAT32, LdmKeys.openClip(P, true))) {
                 assertArrayEquals(new float[] {0, 1, 2, 3}, state.get("text_model.encoder.layers.0.self_attn.q_proj.weight", 2, 2).toFloatArray());
                 assertArrayEquals(new float[] {4, 5, 6, 7}, state.get("text_model.encoder.layers.0.self_attn.k_proj.weight", 2, 2).toFloatArray());
                 assertArrayEquals(new float[] {8, 9, 10, 11}, state.get("text_model.encoder.layers.0.self_attn.v_proj.weight", 2, 2).toFloatArray());

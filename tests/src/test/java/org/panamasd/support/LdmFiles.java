@@ -25,7 +25,7 @@ public final class LdmFiles {
             Map<String, Tensor> all = new LinkedHashMap<>();
             put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
             put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
-            put(all, diffusers.resolve("text_encoder/model.safetensors"), LdmKeys.textEncoder());
+            put(all, diffusers.resolve("text_encoder/model.safetensors"), LdmKeys.textEncoder(LdmKeys.TEXT_ENCODER));
             all.put("cond_stage_model.transformer.text_model.embeddings.position_ids", Tensor.of(new long[77], 1, 77));
             all.putAll(extra);
             SafeTensorsWriter.write(all, Map.of(), file);
@@ -43,31 +43,58 @@ public final class LdmFiles {
             Map<String, Tensor> all = new LinkedHashMap<>();
             put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
             put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
-            SafeTensors text = SafeTensors.open(diffusers.resolve("text_encoder/model.safetensors"));
-            String p = "cond_stage_model.model.", hf = "text_model.";
-            all.put(p + "token_embedding.weight", text.tensor(hf + "embeddings.token_embedding.weight"));
-            all.put(p + "positional_embedding", text.tensor(hf + "embeddings.position_embedding.weight"));
-            all.put(p + "ln_final.weight", text.tensor(hf + "final_layer_norm.weight"));
-            all.put(p + "ln_final.bias", text.tensor(hf + "final_layer_norm.bias"));
-            int layers = DiffusersConfig.read(diffusers.resolve("text_encoder/config.json")).integer("num_hidden_layers", 0);
-            for (int i = 0; i <= layers; i++) {  // one more than the model has: SD 2.x's last layer, which it does not use
-                String from = hf + "encoder.layers." + Math.min(i, layers - 1) + ".", to = p + "transformer.resblocks." + i + ".";
-                for (String kind : new String[] {"weight", "bias"}) {
-                    all.put(to + "attn.in_proj_" + kind, Tensor.cat(0, text.tensor(from + "self_attn.q_proj." + kind), text.tensor(from + "self_attn.k_proj." + kind),
-                            text.tensor(from + "self_attn.v_proj." + kind)));
-                    all.put(to + "attn.out_proj." + kind, text.tensor(from + "self_attn.out_proj." + kind));
-                    all.put(to + "ln_1." + kind, text.tensor(from + "layer_norm1." + kind));
-                    all.put(to + "ln_2." + kind, text.tensor(from + "layer_norm2." + kind));
-                    all.put(to + "mlp.c_fc." + kind, text.tensor(from + "mlp.fc1." + kind));
-                    all.put(to + "mlp.c_proj." + kind, text.tensor(from + "mlp.fc2." + kind));
-                }
-            }
-            long width = text.entry(hf + "final_layer_norm.weight").shape()[0];
-            all.put(p + "logit_scale", Tensor.of(new float[] {4.6f}));
-            all.put(p + "text_projection", Tensor.zeros(width, width));
+            openClip(all, diffusers.resolve("text_encoder"), "cond_stage_model.model.", 1);
             all.putAll(extra);
             SafeTensorsWriter.write(all, Map.of(), file);
         }
+    }
+
+    /**
+     * An SDXL directory in one file: UNet and VAE under their LDM names, the first text encoder under transformers'
+     * names behind {@code conditioner.embedders.0.transformer.}, the second in OpenCLIP's layout behind
+     * {@code conditioner.embedders.1.model.}, its projection written as OpenCLIP keeps it, (width, projection).
+     */
+    public static void writeXl(Path diffusers, Path file) {
+        try (Scope s = Scope.open()) {
+            Map<String, Tensor> all = new LinkedHashMap<>();
+            put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
+            put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
+            put(all, diffusers.resolve("text_encoder/model.safetensors"), key -> "conditioner.embedders.0.transformer." + key);
+            openClip(all, diffusers.resolve("text_encoder_2"), "conditioner.embedders.1.model.", 0);
+            SafeTensorsWriter.write(all, Map.of(), file);
+        }
+    }
+
+    /**
+     * A transformers CLIP text model in OpenCLIP's layout behind {@code p}, the names written out here rather than
+     * taken from {@link LdmKeys#openClip}: q, k, v concatenated into each layer's {@code attn.in_proj_weight} /
+     * {@code in_proj_bias}; {@code extraLayers} more layers than the model has (SD 2.x's last, which it does not
+     * use), {@code logit_scale}, and {@code text_projection} as (width, projection): the model's transposed, or zeros.
+     */
+    private static void openClip(Map<String, Tensor> all, Path component, String p, int extraLayers) {
+        SafeTensors text = SafeTensors.open(component.resolve("model.safetensors"));
+        String hf = "text_model.";
+        all.put(p + "token_embedding.weight", text.tensor(hf + "embeddings.token_embedding.weight"));
+        all.put(p + "positional_embedding", text.tensor(hf + "embeddings.position_embedding.weight"));
+        all.put(p + "ln_final.weight", text.tensor(hf + "final_layer_norm.weight"));
+        all.put(p + "ln_final.bias", text.tensor(hf + "final_layer_norm.bias"));
+        int layers = DiffusersConfig.read(component.resolve("config.json")).integer("num_hidden_layers", 0);
+        for (int i = 0; i < layers + extraLayers; i++) {
+            String from = hf + "encoder.layers." + Math.min(i, layers - 1) + ".", to = p + "transformer.resblocks." + i + ".";
+            for (String kind : new String[] {"weight", "bias"}) {
+                all.put(to + "attn.in_proj_" + kind, Tensor.cat(0, text.tensor(from + "self_attn.q_proj." + kind), text.tensor(from + "self_attn.k_proj." + kind),
+                        text.tensor(from + "self_attn.v_proj." + kind)));
+                all.put(to + "attn.out_proj." + kind, text.tensor(from + "self_attn.out_proj." + kind));
+                all.put(to + "ln_1." + kind, text.tensor(from + "layer_norm1." + kind));
+                all.put(to + "ln_2." + kind, text.tensor(from + "layer_norm2." + kind));
+                all.put(to + "mlp.c_fc." + kind, text.tensor(from + "mlp.fc1." + kind));
+                all.put(to + "mlp.c_proj." + kind, text.tensor(from + "mlp.fc2." + kind));
+            }
+        }
+        long width = text.entry(hf + "final_layer_norm.weight").shape()[0];
+        all.put(p + "logit_scale", Tensor.of(new float[] {4.6f}));
+        all.put(p + "text_projection", text.contains("text_projection.weight") ? text.tensor("text_projection.weight").transpose(0, 1).contiguous()
+                : Tensor.zeros(width, width));
     }
 
     private static void put(Map<String, Tensor> all, Path component, UnaryOperator<String> ldm) {

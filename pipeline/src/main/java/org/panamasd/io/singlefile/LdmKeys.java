@@ -18,6 +18,8 @@ public final class LdmKeys {
     public static final String UNET = "model.diffusion_model.", VAE = "first_stage_model.", TEXT_ENCODER = "cond_stage_model.transformer.";
     /** SD 2.x's OpenCLIP ViT-H text encoder. */
     public static final String OPEN_CLIP = "cond_stage_model.model.";
+    /** SDXL's text encoders: CLIP ViT-L under transformers' names, OpenCLIP ViT-bigG. */
+    public static final String SDXL_TEXT_ENCODER = "conditioner.embedders.0.transformer.", SDXL_OPEN_CLIP = "conditioner.embedders.1.model.";
 
     private static final Map<String, String> RESNET = Map.of("norm1", "in_layers.0", "conv1", "in_layers.2", "time_emb_proj", "emb_layers.1",
             "norm2", "out_layers.0", "conv2", "out_layers.3", "conv_shortcut", "skip_connection");
@@ -104,9 +106,9 @@ public final class LdmKeys {
         return rest.startsWith("conv_shortcut.") ? "nin_shortcut." + rest.substring("conv_shortcut.".length()) : rest;
     }
 
-    /** The text encoder: transformers' own names behind the prefix. */
-    public static java.util.function.UnaryOperator<String> textEncoder() {
-        return key -> TEXT_ENCODER + key;
+    /** A CLIP text encoder: transformers' own names behind {@code prefix} (SD 1.x's {@link #TEXT_ENCODER}, SDXL's first). */
+    public static java.util.function.UnaryOperator<String> textEncoder(String prefix) {
+        return key -> prefix + key;
     }
 
     private static final Pattern OPEN_CLIP_LAYER = Pattern.compile("text_model\\.encoder\\.layers\\.(\\d+)\\.(.+)");
@@ -120,14 +122,16 @@ public final class LdmKeys {
      * v are the three chunks of each layer's {@code attn.in_proj_weight} / {@code in_proj_bias}; {@code ln_1},
      * {@code ln_2}, {@code mlp.c_fc}, {@code mlp.c_proj}, {@code ln_final} are the layer norms and MLP;
      * {@code positional_embedding} is the position embedding; {@code text_projection} (width, projection) is the
-     * transpose of the Linear weight.
+     * transpose of the Linear weight, taken only by a model {@code withProjection} (SDXL's second text encoder;
+     * SD 2.x's is a CLIPTextModel without one, which must not find it).
      */
-    public static java.util.function.Function<String, org.panamasd.nn.StateDict.Place> openClip(String prefix) {
+    public static java.util.function.Function<String, org.panamasd.nn.StateDict.Place> openClip(String prefix, boolean withProjection) {
         return key -> {
             switch (key) {
                 case "text_model.embeddings.token_embedding.weight": return place(prefix + "token_embedding.weight");
                 case "text_model.embeddings.position_embedding.weight": return place(prefix + "positional_embedding");
-                case "text_projection.weight": return new org.panamasd.nn.StateDict.Place(prefix + "text_projection", 0, 1, true);
+                case "text_projection.weight":
+                    return withProjection ? new org.panamasd.nn.StateDict.Place(prefix + "text_projection", 0, 1, true) : place(prefix + "no text_projection");
                 default: break;
             }
             if (key.startsWith("text_model.final_layer_norm.")) return place(prefix + "ln_final." + key.substring("text_model.final_layer_norm.".length()));
