@@ -98,6 +98,17 @@ typedef struct psd_memory_stats {
     int64_t frees;            /* number of frees since start */
 } psd_memory_stats;
 
+/* The block pool of the counting allocator: tensors of 1 MiB or more live in blocks mapped once and reused
+ * by size class (whole MiB to 16 MiB, then 1/8 power-of-two steps), so their pages stay resident instead of
+ * being mapped, zero-filled and unmapped on every call; free blocks are kept up to limit_bytes. */
+typedef struct psd_pool_stats {
+    bool enabled;
+    int64_t limit_bytes;      /* most bytes of free blocks the pool keeps */
+    int64_t free_bytes;       /* bytes of free blocks it holds now (mapped, not counted in allocated_bytes) */
+    int64_t hits;             /* allocations served by a free block */
+    int64_t maps;             /* blocks mapped from the system */
+} psd_pool_stats;
+
 /* ---------------------------------------------------------------- library and runtime */
 int32_t psd_abi_version(void);
 /* Borrowed, thread-local: the message of the last failed call on this thread ("" if none). */
@@ -132,6 +143,12 @@ int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
 int32_t psd_runtime_has_mkldnn(int32_t *ret_has);
 int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);
 int32_t psd_memory_reset_peak(void);
+/* Turns the block pool on or off (off: blocks freed from now on are unmapped; live ones stay valid) and sets
+ * how many bytes of free blocks it keeps, unmapping the largest beyond that. */
+int32_t psd_memory_set_pool(bool enabled, int64_t limit_bytes);
+/* Unmaps every free block of the pool; writes the bytes released (ret_released may be NULL). */
+int32_t psd_memory_release_pool(int64_t *ret_released);
+int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats);
 /* Never fails: the count of live psd_tensor handles. */
 int64_t psd_memory_live_tensors(void);
 

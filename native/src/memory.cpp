@@ -3,7 +3,11 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
+#include <sys/mman.h>
+
+#include <map>
 #include <mutex>
+#include <vector>
 
 #include "common.h"
 
@@ -16,29 +20,116 @@ std::atomic<int64_t> allocation_count{0};
 std::atomic<int64_t> free_count{0};
 
 // Each block carries its size in a header, so the deleter is a plain function of the data pointer
-// (raw_allocate / raw_deleter keep working) and the count needs no map.
+// (raw_allocate / raw_deleter keep working) and the count needs no map. The header's second word is the
+// block's pool size class, 0 for a block from malloc.
 constexpr size_t kHeader = 64;  // keeps c10's 64-byte alignment of the data
+
+// The block pool: tensors of at least kPoolMin bytes live in blocks mapped once and kept for reuse, per
+// size class, instead of going through malloc. glibc serves large blocks from threads' secondary arenas
+// (64 MiB heaps, shrunk with MADV_DONTNEED) or from mmap, so a UNet step's temporaries used to be mapped,
+// zero-filled on first touch and unmapped again on every call: millions of minor page faults per 512-px
+// step. A reused block's pages stay resident: after the first step the steady state faults no more. The
+// pool keeps at most pool_limit bytes of free blocks (the largest are unmapped first when it would hold
+// more); psd_memory_release_pool unmaps all of them.
+constexpr size_t kPoolMin = size_t{1} << 20;
+// A pooled block's data starts one page into its mapping (the header sits just before it), so a class holds
+// exactly its size of data: a 4 MiB tensor takes a 4 MiB class, not the next one.
+constexpr size_t kPoolHeader = 4096;
+std::atomic<bool> pool_enabled{false};
+std::atomic<int64_t> pool_limit{int64_t{2} << 30};
+std::atomic<int64_t> pooled_bytes{0};  // free blocks the pool holds
+std::atomic<int64_t> pool_hits{0};
+std::atomic<int64_t> pool_maps{0};
+std::mutex pool_mutex;
+std::map<size_t, std::vector<char *>> pool_free;  // class -> free blocks (mapping starts), under pool_mutex
+
+// Size classes of the data: whole MiB up to 16 MiB, then eight steps per power of two (at most 12.5 % rounding).
+size_t size_class(size_t bytes) {
+  if (bytes <= (size_t{16} << 20)) return (bytes + (size_t{1} << 20) - 1) & ~((size_t{1} << 20) - 1);
+  size_t power = size_t{1} << (63 - __builtin_clzll(bytes));
+  size_t step = power / 8;
+  return (bytes + step - 1) / step * step;
+}
+
+// `block` is a mapping's start; the mapping is the class plus the header page.
+void unmap_block(char *block, size_t cls) { munmap(block, cls + kPoolHeader); }
+
+// Unmaps free blocks, the largest first, until the pool holds at most `keep` bytes. Caller holds pool_mutex.
+void shrink_pool_locked(int64_t keep) {
+  for (auto it = pool_free.rbegin(); it != pool_free.rend() && pooled_bytes.load() > keep; ++it) {
+    while (!it->second.empty() && pooled_bytes.load() > keep) {
+      unmap_block(it->second.back(), it->first);
+      it->second.pop_back();
+      pooled_bytes.fetch_sub(static_cast<int64_t>(it->first));
+    }
+  }
+}
+
+char *pool_take(size_t cls) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    auto it = pool_free.find(cls);
+    if (it != pool_free.end() && !it->second.empty()) {
+      char *block = it->second.back();
+      it->second.pop_back();
+      pooled_bytes.fetch_sub(static_cast<int64_t>(cls));
+      pool_hits.fetch_add(1, std::memory_order_relaxed);
+      return block;
+    }
+  }
+  void *mapped = mmap(nullptr, cls + kPoolHeader, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) {
+    // out of address space or memory: give the pool's free blocks back and try once more
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex);
+      shrink_pool_locked(0);
+    }
+    mapped = mmap(nullptr, cls + kPoolHeader, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+  }
+  pool_maps.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<char *>(mapped);
+}
+
+void pool_give(char *block, size_t cls) {
+  std::lock_guard<std::mutex> lock(pool_mutex);
+  int64_t limit = pool_limit.load();
+  if (static_cast<int64_t>(cls) > limit) {
+    unmap_block(block, cls);
+    return;
+  }
+  if (pooled_bytes.load() + static_cast<int64_t>(cls) > limit) shrink_pool_locked(limit - static_cast<int64_t>(cls));
+  pool_free[cls].push_back(block);
+  pooled_bytes.fetch_add(static_cast<int64_t>(cls));
+}
 
 void counting_free(void *data) {
   if (data == nullptr) return;
-  char *block = static_cast<char *>(data) - kHeader;
-  int64_t size = *reinterpret_cast<int64_t *>(block);
+  char *header = static_cast<char *>(data) - kHeader;
+  int64_t size = reinterpret_cast<int64_t *>(header)[0];
+  int64_t cls = reinterpret_cast<int64_t *>(header)[1];
   allocated_bytes.fetch_sub(size, std::memory_order_relaxed);
   free_count.fetch_add(1, std::memory_order_relaxed);
-  c10::free_cpu(block);
+  if (cls > 0)
+    pool_give(static_cast<char *>(data) - kPoolHeader, static_cast<size_t>(cls));
+  else
+    c10::free_cpu(header);
 }
 
 struct CountingAllocator final : c10::Allocator {
   c10::DataPtr allocate(size_t nbytes) const override {
-    char *block = static_cast<char *>(c10::alloc_cpu(nbytes + kHeader));
-    *reinterpret_cast<int64_t *>(block) = static_cast<int64_t>(nbytes);
+    bool pooled = pool_enabled.load(std::memory_order_relaxed) && nbytes >= kPoolMin;
+    size_t cls = pooled ? size_class(nbytes) : 0;
+    char *data = pooled ? pool_take(cls) + kPoolHeader : static_cast<char *>(c10::alloc_cpu(nbytes + kHeader)) + kHeader;
+    char *header = data - kHeader;
+    reinterpret_cast<int64_t *>(header)[0] = static_cast<int64_t>(nbytes);
+    reinterpret_cast<int64_t *>(header)[1] = static_cast<int64_t>(cls);
     int64_t now = allocated_bytes.fetch_add(static_cast<int64_t>(nbytes), std::memory_order_relaxed) +
                   static_cast<int64_t>(nbytes);
     int64_t peak = peak_bytes.load(std::memory_order_relaxed);
     while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
     allocation_count.fetch_add(1, std::memory_order_relaxed);
-    void *data = block + kHeader;
     return {data, data, &counting_free, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &counting_free; }
@@ -67,6 +158,36 @@ int32_t psd_memory_get_stats(psd_memory_stats *ret_stats) {
     ret_stats->peak_bytes = peak_bytes.load(std::memory_order_relaxed);
     ret_stats->allocations = allocation_count.load(std::memory_order_relaxed);
     ret_stats->frees = free_count.load(std::memory_order_relaxed);
+  });
+}
+
+int32_t psd_memory_set_pool(bool enabled, int64_t limit_bytes) {
+  return guarded([&] {
+    if (limit_bytes < 0) throw std::invalid_argument("pool limit must be >= 0, got " + std::to_string(limit_bytes));
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    pool_limit.store(limit_bytes);
+    pool_enabled.store(enabled);
+    shrink_pool_locked(enabled ? limit_bytes : 0);
+  });
+}
+
+int32_t psd_memory_release_pool(int64_t *ret_released) {
+  return guarded([&] {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    int64_t before = pooled_bytes.load();
+    shrink_pool_locked(0);
+    if (ret_released != nullptr) *ret_released = before - pooled_bytes.load();
+  });
+}
+
+int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats) {
+  return guarded([&] {
+    out(ret_stats);
+    ret_stats->enabled = pool_enabled.load();
+    ret_stats->limit_bytes = pool_limit.load();
+    ret_stats->free_bytes = pooled_bytes.load();
+    ret_stats->hits = pool_hits.load();
+    ret_stats->maps = pool_maps.load();
   });
 }
 

@@ -42,6 +42,45 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         }
     }
 
+    /**
+     * The counting allocator's block pool: tensors of 1 MiB or more live in blocks mapped once and reused by size
+     * class, so a model's steady state does not map, fault in and unmap pages on every call.
+     *
+     * @param enabled    whether new large blocks come from the pool ({@code -Dpanamasd.allocator.pool}, default true)
+     * @param limitBytes the most bytes of free blocks it keeps ({@code -Dpanamasd.allocator.poolBytes}, default 2 GiB)
+     * @param freeBytes  bytes of free blocks it holds now (resident, not in {@link #allocatedBytes})
+     * @param hits       allocations a free block served
+     * @param maps       blocks mapped from the system
+     */
+    public record Pool(boolean enabled, long limitBytes, long freeBytes, long hits, long maps) {}
+
+    public static Pool pool() {
+        Native.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = org.panamasd.internal.psd_pool_stats.allocate(arena);
+            Native.check(panamasd_h.psd_memory_get_pool_stats(s), "psd_memory_get_pool_stats");
+            return new Pool(org.panamasd.internal.psd_pool_stats.enabled(s), org.panamasd.internal.psd_pool_stats.limit_bytes(s),
+                    org.panamasd.internal.psd_pool_stats.free_bytes(s), org.panamasd.internal.psd_pool_stats.hits(s),
+                    org.panamasd.internal.psd_pool_stats.maps(s));
+        }
+    }
+
+    /** Turns the pool on or off (blocks in use stay valid) and sets how many bytes of free blocks it keeps. */
+    public static void setPool(boolean enabled, long limitBytes) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_memory_set_pool(enabled, limitBytes), "psd_memory_set_pool");
+    }
+
+    /** Unmaps the pool's free blocks; returns the bytes released. */
+    public static long releasePool() {
+        Native.ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment released = arena.allocate(java.lang.foreign.ValueLayout.JAVA_LONG);
+            Native.check(panamasd_h.psd_memory_release_pool(released), "psd_memory_release_pool");
+            return released.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
     /** The live handle count alone (one call, no allocation). */
     public static long liveTensorCount() {
         Native.ensureLoaded();

@@ -24,15 +24,17 @@ public final class Torch {
     }
 
     /**
-     * Hands memory that malloc keeps after frees back to the system (glibc's malloc_trim). Tensors smaller than
-     * the mmap threshold come from malloc's heap, which keeps their pages after they die: a pass that makes many
-     * of them (a banded convolution's bands) would otherwise leave its peak resident. True when pages went back.
+     * Hands memory the allocators keep after frees back to the system: the block pool's free blocks
+     * ({@link MemoryStats#releasePool()}) and malloc's (glibc's malloc_trim). Tensors smaller than the pool's
+     * 1 MiB come from malloc's heap, which keeps their pages after they die: a pass that makes many of them (a
+     * banded convolution's bands) would otherwise leave its peak resident. True when pages went back.
      */
     public static boolean trimHeap() {
         Native.ensureLoaded();
+        boolean pooled = MemoryStats.releasePool() > 0;
         MemorySegment ret = ThreadState.get().reset().allocate(4);
         Native.check(panamasd_h.psd_runtime_trim_heap(ret), "psd_runtime_trim_heap");
-        return ret.get(ValueLayout.JAVA_INT, 0) != 0;
+        return ret.get(ValueLayout.JAVA_INT, 0) != 0 || pooled;
     }
 
     public static int numThreads() {

@@ -16,10 +16,15 @@ public final class Native {
     /** glibc malloc thresholds: large tensor temporaries otherwise map and unmap pages on every call. */
     public static final long MMAP_THRESHOLD = MALLOC_TUNING ? Long.getLong("panamasd.malloc.mmapThreshold", 32L << 20) : 0;
     public static final long TRIM_THRESHOLD = MALLOC_TUNING ? Long.getLong("panamasd.malloc.trimThreshold", 512L << 20) : 0;
+    /** Whether tensors of 1 MiB or more come from the counting allocator's block pool (reused, so their pages stay resident). */
+    public static final boolean BLOCK_POOL = COUNTING_ALLOCATOR && setting("panamasd.allocator.pool", "PANAMASD_ALLOCATOR_POOL", true);
+    /** The most bytes of free blocks the pool keeps. */
+    public static final long POOL_BYTES = Long.getLong("panamasd.allocator.poolBytes", 2L << 30);
 
     static {
         NativeLibrary.load();
         check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
+        if (COUNTING_ALLOCATOR) check(panamasd_h.psd_memory_set_pool(BLOCK_POOL, POOL_BYTES), "psd_memory_set_pool");
         int threads = defaultThreads();
         if (threads > 0) check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
         // At exit (System.exit, SIGTERM), the JVM runs libtorch's static destructors: wait for the native calls

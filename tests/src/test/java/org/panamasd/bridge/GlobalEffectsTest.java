@@ -20,7 +20,7 @@ class GlobalEffectsTest extends NativeTest {
     public static void main(String[] args) {
         try (Scope scope = Scope.open()) {
             Tensor.zeros(1024, 1024).add(1f);
-            System.out.println("allocated=" + MemoryStats.now().allocatedBytes() + " threads=" + Torch.numThreads());
+            System.out.println("allocated=" + MemoryStats.now().allocatedBytes() + " threads=" + Torch.numThreads() + " pool=" + MemoryStats.pool().enabled());
         }
     }
 
@@ -41,6 +41,8 @@ class GlobalEffectsTest extends NativeTest {
     void eachEffectCanBeSwitchedOff() throws Exception {
         String defaults = child();
         assertTrue(defaults.contains("allocated=") && !defaults.contains("allocated=0 "), "the counting allocator is on by default: " + defaults);
+        assertTrue(defaults.contains("pool=true"), "the block pool is on by default: " + defaults);
+        assertTrue(child("-Dpanamasd.allocator.pool=false").contains("pool=false"), "the block pool can be switched off");
 
         String off = child("-Dpanamasd.countingAllocator=false", "-Dpanamasd.malloc.tune=false", "-Dpanamasd.threads=0");
         assertTrue(off.contains("allocated=0 "), "libtorch's own allocator, nothing counted: " + off);

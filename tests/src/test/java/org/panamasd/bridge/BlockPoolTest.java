@@ -1,0 +1,68 @@
+package org.panamasd.bridge;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.panamasd.MemoryStats;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.TorchException;
+import org.panamasd.support.NativeTest;
+
+/**
+ * The counting allocator's block pool: a freed large block serves the next allocation of its size class (no new
+ * mapping, so no new page faults), small tensors bypass it, the free blocks it keeps are bounded and released on
+ * demand, and a reused block's tensor holds what was written into it, not what the last one left.
+ */
+class BlockPoolTest extends NativeTest {
+    private static final long LIMIT = 2L << 30;
+
+    @AfterEach
+    void restore() {
+        MemoryStats.setPool(true, LIMIT);
+    }
+
+    @Test
+    void aFreedBlockServesTheNextAllocationOfItsClass() {
+        MemoryStats.setPool(true, LIMIT);
+        MemoryStats.releasePool();
+        try (Scope s = Scope.open()) {
+            Tensor.full(7f, 1024, 1024).close();  // 4 MiB: pooled
+        }
+        MemoryStats.Pool before = MemoryStats.pool();
+        assertTrue(before.freeBytes() >= 4L << 20, "the freed block stays in the pool: " + before);
+        try (Scope s = Scope.open()) {
+            Tensor zeros = Tensor.zeros(1000, 1040);  // another size of the same 4 MiB class
+            MemoryStats.Pool after = MemoryStats.pool();
+            assertEquals(before.maps(), after.maps(), "no new mapping");
+            assertEquals(before.hits() + 1, after.hits(), "served by the free block");
+            assertEquals(0.0, zeros.abs().max().item(), "the reused block holds the new tensor's zeros, not the old sevens");
+        }
+        try (Scope s = Scope.open()) {
+            long hits = MemoryStats.pool().hits();
+            Tensor.zeros(100, 100).close();  // 40 KB: malloc's
+            assertEquals(hits, MemoryStats.pool().hits(), "small tensors bypass the pool");
+        }
+        assertTrue(MemoryStats.releasePool() >= 4L << 20, "release unmaps the free blocks");
+        assertEquals(0, MemoryStats.pool().freeBytes());
+    }
+
+    @Test
+    void theFreeBlocksAreBoundedAndThePoolCanBeTurnedOff() {
+        MemoryStats.setPool(true, 8L << 20);
+        try (Scope s = Scope.open()) {
+            for (int i = 0; i < 4; i++) Tensor.zeros(1024, 1024 + 256 * i);  // 4, 5, 6, 7 MiB classes, 22 MiB in all
+        }
+        assertTrue(MemoryStats.pool().freeBytes() <= 8L << 20, "at most the limit is kept: " + MemoryStats.pool());
+        MemoryStats.setPool(false, 0);
+        assertEquals(0, MemoryStats.pool().freeBytes(), "turned off, the pool unmaps its free blocks");
+        long maps = MemoryStats.pool().maps();
+        try (Scope s = Scope.open()) {
+            Tensor.zeros(1024, 1024).close();
+        }
+        assertEquals(maps, MemoryStats.pool().maps(), "off: large tensors come from malloc");
+        assertEquals(0, MemoryStats.pool().freeBytes());
+        assertThrows(TorchException.class, () -> MemoryStats.setPool(true, -1));
+    }
+}
