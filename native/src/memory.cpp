@@ -65,15 +65,20 @@ void shrink_pool_locked(int64_t keep) {
   }
 }
 
-char *pool_take(size_t cls) {
+// A block of at least class `cls`; writes the class of the block taken.
+char *pool_take(size_t cls, size_t *taken) {
+  *taken = cls;
   {
     std::lock_guard<std::mutex> lock(pool_mutex);
-    auto it = pool_free.find(cls);
-    if (it != pool_free.end() && !it->second.empty()) {
+    // the smallest free block that fits, up to twice the size asked: a free block of a larger class serves
+    // before a new one is mapped beside it (the block keeps its own class)
+    for (auto it = pool_free.lower_bound(cls); it != pool_free.end() && it->first <= 2 * cls; ++it) {
+      if (it->second.empty()) continue;
       char *block = it->second.back();
       it->second.pop_back();
-      pooled_bytes.fetch_sub(static_cast<int64_t>(cls));
+      pooled_bytes.fetch_sub(static_cast<int64_t>(it->first));
       pool_hits.fetch_add(1, std::memory_order_relaxed);
+      *taken = it->first;
       return block;
     }
   }
@@ -119,8 +124,8 @@ void counting_free(void *data) {
 struct CountingAllocator final : c10::Allocator {
   c10::DataPtr allocate(size_t nbytes) const override {
     bool pooled = pool_enabled.load(std::memory_order_relaxed) && nbytes >= kPoolMin;
-    size_t cls = pooled ? size_class(nbytes) : 0;
-    char *data = pooled ? pool_take(cls) + kPoolHeader : static_cast<char *>(c10::alloc_cpu(nbytes + kHeader)) + kHeader;
+    size_t cls = 0;
+    char *data = pooled ? pool_take(size_class(nbytes), &cls) + kPoolHeader : static_cast<char *>(c10::alloc_cpu(nbytes + kHeader)) + kHeader;
     char *header = data - kHeader;
     reinterpret_cast<int64_t *>(header)[0] = static_cast<int64_t>(nbytes);
     reinterpret_cast<int64_t *>(header)[1] = static_cast<int64_t>(cls);

@@ -19,6 +19,9 @@ final class InfoCommand implements Runnable {
         System.out.println("panama-sd on libtorch " + Torch.version());
         System.out.println("BLAS:    " + Torch.blasInfo());
         System.out.println("threads: " + Torch.numThreads() + " intra-op (available processors: " + Runtime.getRuntime().availableProcessors() + ")");
+        org.panamasd.MemoryStats.Pool pool = org.panamasd.MemoryStats.pool();
+        System.out.println("block pool: " + (pool.enabled() ? "on, tensors of 1 MiB or more in reused blocks, at most " + (pool.limitBytes() >> 20) + " MiB of free blocks kept"
+                : "off (-Dpanamasd.allocator.pool=false or no counting allocator): large tensors come from malloc"));
         System.out.println("attention: " + (Torch.hasFusedAttention() ? "libtorch fused kernel" : "math path (libtorch has no fused kernel)"));
         System.out.println("CUDA devices: " + Torch.cudaDeviceCount());
         System.out.println();
