@@ -40,8 +40,10 @@ std::atomic<int64_t> pool_limit{int64_t{2} << 30};
 std::atomic<int64_t> pooled_bytes{0};  // free blocks the pool holds
 std::atomic<int64_t> pool_hits{0};
 std::atomic<int64_t> pool_maps{0};
-std::mutex pool_mutex;
-std::map<size_t, std::vector<char *>> pool_free;  // class -> free blocks (mapping starts), under pool_mutex
+// Never destroyed: tensors that libtorch's own statics hold are freed during exit, after this file's statics
+// would be, and their blocks still come back here.
+std::mutex &pool_mutex = *new std::mutex;
+std::map<size_t, std::vector<char *>> &pool_free = *new std::map<size_t, std::vector<char *>>;  // class -> free blocks (mapping starts), under pool_mutex
 
 // Size classes of the data: whole MiB up to 16 MiB, then eight steps per power of two (at most 12.5 % rounding).
 size_t size_class(size_t bytes) {
@@ -99,7 +101,7 @@ char *pool_take(size_t cls, size_t *taken) {
 void pool_give(char *block, size_t cls) {
   std::lock_guard<std::mutex> lock(pool_mutex);
   int64_t limit = pool_limit.load();
-  if (static_cast<int64_t>(cls) > limit) {
+  if (!pool_enabled.load() || static_cast<int64_t>(cls) > limit) {  // off: blocks in use go back to the system
     unmap_block(block, cls);
     return;
   }

@@ -55,8 +55,13 @@ class BlockPoolTest extends NativeTest {
             for (int i = 0; i < 4; i++) Tensor.zeros(1024, 1024 + 256 * i);  // 4, 5, 6, 7 MiB classes, 22 MiB in all
         }
         assertTrue(MemoryStats.pool().freeBytes() <= 8L << 20, "at most the limit is kept: " + MemoryStats.pool());
-        MemoryStats.setPool(false, 0);
-        assertEquals(0, MemoryStats.pool().freeBytes(), "turned off, the pool unmaps its free blocks");
+        try (Scope s = Scope.open()) {
+            Tensor inUse = Tensor.zeros(1024, 1024);  // from the pool
+            MemoryStats.setPool(false, LIMIT);
+            assertEquals(0, MemoryStats.pool().freeBytes(), "turned off, the pool unmaps its free blocks");
+            inUse.close();
+            assertEquals(0, MemoryStats.pool().freeBytes(), "a block in use when the pool went off goes back to the system, not to the pool");
+        }
         long maps = MemoryStats.pool().maps();
         try (Scope s = Scope.open()) {
             Tensor.zeros(1024, 1024).close();
