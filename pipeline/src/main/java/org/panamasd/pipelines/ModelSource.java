@@ -50,27 +50,35 @@ public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema
         return singleFile() && configDir != null ? configDir : path;
     }
 
+    private void refuseSingleFileOptions() {
+        if (configDir != null || ema || predictionType != null)
+            throw new IllegalArgumentException(path + " is a diffusers directory: a config directory, EMA weights and a prediction type apply to single files");
+    }
+
+    /** A single file's (first) tokenizer: its config directory's, else the one given. */
+    private Path tokenizerDirectory() {
+        if (configDir != null) return configDir.resolve("tokenizer");
+        if (tokenizer == null) throw new IllegalArgumentException(path + ": a single file has no tokenizer; give a config directory with tokenizer/");
+        return tokenizer;
+    }
+
     /** An SDXL model's pipeline ({@link #xl()}). */
     public StableDiffusionXLPipeline loadXl(String schedulerClass, Device device, DType dtype) {
         if (!singleFile()) {
-            if (configDir != null || ema || predictionType != null)
-                throw new IllegalArgumentException(path + " is a diffusers directory: a config directory, EMA weights and a prediction type apply to single files");
+            refuseSingleFileOptions();
             return StableDiffusionXLPipeline.load(path, schedulerClass, device, dtype);
         }
-        if (configDir == null && tokenizer == null) throw new IllegalArgumentException(path + ": a single file has no tokenizer; give a config directory with tokenizer/");
         Path second = configDir != null && Files.isDirectory(configDir.resolve("tokenizer_2")) ? configDir.resolve("tokenizer_2") : null;
-        return StableDiffusionXLPipeline.loadSingleFile(path, configs(), configDir != null ? configDir.resolve("tokenizer") : tokenizer, second, schedulerClass,
+        return StableDiffusionXLPipeline.loadSingleFile(path, configs(), tokenizerDirectory(), second, schedulerClass,
                 device, dtype, ema);
     }
 
     public StableDiffusionPipeline load(String schedulerClass, Device device, DType dtype) {
         if (!singleFile()) {
-            if (configDir != null || ema || predictionType != null)
-                throw new IllegalArgumentException(path + " is a diffusers directory: a config directory, EMA weights and a prediction type apply to single files");
+            refuseSingleFileOptions();
             return StableDiffusionPipeline.load(path, schedulerClass, device, dtype);
         }
-        if (configDir == null && tokenizer == null) throw new IllegalArgumentException(path + ": a single file has no tokenizer; give a config directory with tokenizer/");
-        return StableDiffusionPipeline.loadSingleFile(path, configs(), configDir != null ? configDir.resolve("tokenizer") : tokenizer, schedulerClass, device,
+        return StableDiffusionPipeline.loadSingleFile(path, configs(), tokenizerDirectory(), schedulerClass, device,
                 dtype, ema);
     }
 }
