@@ -148,13 +148,15 @@ public final class TrainableLora implements TrainedParameters, AutoCloseable {
      * layout: no alpha, the up matrices carrying alpha / rank, here 1), which {@link LoraAdapter} reads back.
      */
     public void write(Map<String, Tensor> matrices, Path file) {
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (Target t : targets) {
-            LoraLayer l = layer(t, matrices);
-            tensors.put(t.downKey(), l.down().detach());
-            tensors.put(t.upKey(), l.up().detach());
+        try (Scope s = Scope.open()) {  // the detached views die here, not in the caller's scope
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Target t : targets) {
+                LoraLayer l = layer(t, matrices);
+                tensors.put(t.downKey(), l.down().detach());
+                tensors.put(t.upKey(), l.up().detach());
+            }
+            SafeTensorsWriter.write(tensors, Map.of("format", "pt", "lora_rank", Integer.toString(rank)), file);
         }
-        SafeTensorsWriter.write(tensors, Map.of("format", "pt", "lora_rank", Integer.toString(rank)), file);
     }
 
     /** Puts the base weights back (the matrices are freed). */

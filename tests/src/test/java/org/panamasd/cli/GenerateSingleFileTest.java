@@ -54,18 +54,14 @@ class GenerateSingleFileTest extends NativeTest {
         // the teacher predicts v: told it predicts epsilon, the same weights draw another image
         float[] epsilon = generate(dir, "eps.png", "--model", file.toString(), "--config", TEACHER.toString(), "--prediction-type", "epsilon");
         assertFalse(java.util.Arrays.equals(fromFile, epsilon), "--prediction-type reaches the scheduler");
-        var bad = CliRun.of("generate", "--prompt", "x", "--model", file.toString(), "--prediction-type", "sample", "--out", dir.resolve("b.png").toString());
-        assertEquals(2, bad.exitCode(), bad.toString());
-        assertTrue(bad.err().contains("--prediction-type must be epsilon or v_prediction"), bad.err());
+        assertRefused(new String[] {"generate", "--prompt", "x", "--model", file.toString(), "--prediction-type", "sample", "--out", dir.resolve("b.png").toString()}, "--prediction-type must be epsilon or v_prediction");
 
         Path stray = dir.resolve("stray.safetensors");
         try (Scope s = Scope.open()) {
             LdmFiles.writeOpenClip(TEACHER, stray, Map.of("cond_stage_model.model.transformer.resblocks.0.attn.bias_k", Tensor.zeros(2)));
         }
-        var refused = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", stray.toString(), "--config", TEACHER.toString(),
-                "--out", dir.resolve("s.png").toString());
-        assertEquals(2, refused.exitCode(), refused.toString());
-        assertTrue(refused.err().contains("resblocks.0.attn.bias_k") && refused.err().contains("found no place"), refused.err());
+        assertRefused(new String[] {"generate", "--prompt", "x", "--steps", "1", "--model", stray.toString(), "--config", TEACHER.toString(),
+                "--out", dir.resolve("s.png").toString()}, "resblocks.0.attn.bias_k", "found no place");
     }
 
     @Test
@@ -77,13 +73,9 @@ class GenerateSingleFileTest extends NativeTest {
         float[] fromDirectory = generate(dir, "dir.png", "--model", xl.toString());
         float[] fromFile = generate(dir, "file.png", "--model", file.toString(), "--config", xl.toString());
         assertArrayEquals(fromDirectory, fromFile, "the SDXL single file is the directory's model");
-        var detect = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", file.toString(), "--out", dir.resolve("d.png").toString());
-        assertEquals(2, detect.exitCode(), detect.toString());
-        assertTrue(detect.err().contains("not SDXL base's") && detect.err().contains("--config"), detect.err());
-        var sd = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", file.toString(), "--config", TEACHER.toString(),
-                "--out", dir.resolve("s.png").toString());
-        assertEquals(2, sd.exitCode(), sd.toString());
-        assertTrue(sd.err().contains("is an SDXL file"), sd.err());
+        assertRefused(new String[] {"generate", "--prompt", "x", "--steps", "1", "--model", file.toString(), "--out", dir.resolve("d.png").toString()}, "not SDXL base's", "--config");
+        assertRefused(new String[] {"generate", "--prompt", "x", "--steps", "1", "--model", file.toString(), "--config", TEACHER.toString(),
+                "--out", dir.resolve("s.png").toString()}, "is an SDXL file");
     }
 
     @Test
@@ -92,14 +84,10 @@ class GenerateSingleFileTest extends NativeTest {
         try (Scope s = Scope.open()) {
             LdmFiles.write(TEACHER, extra, Map.of("model.diffusion_model.input_blocks.99.0.weight", Tensor.zeros(2)));
         }
-        var cli = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", extra.toString(), "--config", TEACHER.toString(),
-                "--out", dir.resolve("x.png").toString());
-        assertEquals(2, cli.exitCode(), cli.toString());
-        assertTrue(cli.err().contains("input_blocks.99.0.weight") && cli.err().contains("found no place"), cli.err());
+        assertRefused(new String[] {"generate", "--prompt", "x", "--steps", "1", "--model", extra.toString(), "--config", TEACHER.toString(),
+                "--out", dir.resolve("x.png").toString()}, "input_blocks.99.0.weight", "found no place");
 
-        var detect = CliRun.of("generate", "--prompt", "x", "--steps", "1", "--model", extra.toString(), "--out", dir.resolve("y.png").toString());
-        assertEquals(2, detect.exitCode(), detect.toString());
-        assertTrue(detect.err().contains("not SD 1.x's") && detect.err().contains("--config"), detect.err());
+        assertRefused(new String[] {"generate", "--prompt", "x", "--steps", "1", "--model", extra.toString(), "--out", dir.resolve("y.png").toString()}, "not SD 1.x's", "--config");
 
         Path pickle = dir.resolve("model.ckpt");
         Files.write(pickle, new byte[] {(byte) 0x80, 2});
@@ -109,6 +97,13 @@ class GenerateSingleFileTest extends NativeTest {
         Path diffusers = TEACHER.resolve("unet/diffusion_pytorch_model.safetensors");
         IllegalArgumentException layout = assertThrows(IllegalArgumentException.class, () -> SingleFileCheckpoint.open(diffusers));
         assertTrue(layout.getMessage().contains("not an original-layout") && layout.getMessage().contains("conv_in"), layout.getMessage());
+    }
+
+    /** The command line exits with 2 (bad input) and its error names every fragment. */
+    private static void assertRefused(String[] args, String... fragments) {
+        CliRun run = CliRun.of(args);
+        assertEquals(2, run.exitCode(), run.toString());
+        for (String fragment : fragments) assertTrue(run.err().contains(fragment), run.err());
     }
 
     private static float[] generate(Path dir, String name, String... model) {
