@@ -109,6 +109,16 @@ typedef struct psd_pool_stats {
     int64_t maps;             /* blocks mapped from the system */
 } psd_pool_stats;
 
+/* One event of an allocation recording (psd_alloc_record_*): the counting allocator appends one per allocation
+ * and one per free while a recording is on, with the calling thread's tags. */
+typedef struct psd_alloc_event {
+    int64_t time_ns;          /* CLOCK_MONOTONIC nanoseconds (the clock of Java's System.nanoTime on Linux) */
+    int64_t address;          /* the data pointer: pairs a free with its allocation */
+    int64_t bytes;            /* > 0: an allocation of that many bytes; < 0: a free of that many */
+    int32_t module;           /* the thread's module tag at the time (psd_alloc_record_tag), 0: none */
+    int32_t op;               /* the thread's op tag at the time, 0: none */
+} psd_alloc_event;
+
 /* ---------------------------------------------------------------- library and runtime */
 int32_t psd_abi_version(void);
 /* Borrowed, thread-local: the message of the last failed call on this thread ("" if none). */
@@ -149,6 +159,17 @@ int32_t psd_memory_set_pool(bool enabled, int64_t limit_bytes);
 /* Unmaps every free block of the pool; writes the bytes released (ret_released may be NULL). */
 int32_t psd_memory_release_pool(int64_t *ret_released);
 int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats);
+/* Allocation recording, for memory profiles. Start clears the previous recording and reserves room for
+ * `capacity` events (malloc'd outside the counting allocator, so the recording never counts as the model's);
+ * events past it are dropped and counted. Stop waits for the allocations in flight to finish writing. Read copies
+ * events [offset, offset + max) of the stopped recording into `out` and writes how many it copied. Clear frees the
+ * events. Threads that never set a tag (libtorch's intra-op workers) get the tags set last by any thread. */
+int32_t psd_alloc_record_start(int64_t capacity);
+int32_t psd_alloc_record_stop(int64_t *ret_events, int64_t *ret_dropped);
+int32_t psd_alloc_record_read(psd_alloc_event *out, int64_t offset, int64_t max, int64_t *ret_copied);
+int32_t psd_alloc_record_clear(void);
+/* Never fails: sets the calling thread's tags for the events it causes from now on. */
+void psd_alloc_record_tag(int32_t module, int32_t op);
 /* Never fails: the count of live psd_tensor handles. */
 int64_t psd_memory_live_tensors(void);
 

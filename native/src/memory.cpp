@@ -4,7 +4,12 @@
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <sys/mman.h>
+#include <time.h>
 
+#include <cstdlib>
+#include <cstring>
+
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -110,11 +115,54 @@ void pool_give(char *block, size_t cls) {
   pooled_bytes.fetch_add(static_cast<int64_t>(cls));
 }
 
+// The allocation recording: a fixed array of events filled lock-free while `recording` is on. `writers` counts
+// the allocations and frees between their check of `recording` and the end of their write, so stop can wait for
+// them before the events are read or freed.
+std::atomic<bool> recording{false};
+std::atomic<int64_t> writers{0};
+std::atomic<int64_t> record_next{0};
+std::atomic<int64_t> record_dropped{0};
+int64_t record_capacity = 0;
+psd_alloc_event *record_events = nullptr;  // malloc'd: not counted by this allocator
+std::atomic<int32_t> last_module{0}, last_op{0};
+// Tags a thread set before the current recording started are stale: such a thread counts as untagged.
+std::atomic<int64_t> record_epoch{1};
+thread_local int32_t thread_module = 0, thread_op = 0;
+thread_local int64_t thread_epoch = 0;
+
+void record(void *address, int64_t bytes) {
+  if (!recording.load()) return;
+  writers.fetch_add(1);
+  if (recording.load()) {
+    int64_t index = record_next.fetch_add(1);
+    if (index < record_capacity) {
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      psd_alloc_event &e = record_events[index];
+      e.time_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+      e.address = reinterpret_cast<int64_t>(address);
+      e.bytes = bytes;
+      bool tagged = thread_epoch == record_epoch.load(std::memory_order_relaxed);
+      e.module = tagged ? thread_module : last_module.load(std::memory_order_relaxed);
+      e.op = tagged ? thread_op : last_op.load(std::memory_order_relaxed);
+    } else {
+      record_dropped.fetch_add(1);
+    }
+  }
+  writers.fetch_sub(1);
+}
+
+void stop_recording() {
+  recording.store(false);
+  while (writers.load() != 0) sched_yield();
+}
+
 void counting_free(void *data) {
   if (data == nullptr) return;
   char *header = static_cast<char *>(data) - kHeader;
   int64_t size = reinterpret_cast<int64_t *>(header)[0];
   int64_t cls = reinterpret_cast<int64_t *>(header)[1];
+  record(data, -size);
   allocated_bytes.fetch_sub(size, std::memory_order_relaxed);
   free_count.fetch_add(1, std::memory_order_relaxed);
   if (cls > 0)
@@ -137,6 +185,7 @@ struct CountingAllocator final : c10::Allocator {
     while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
     allocation_count.fetch_add(1, std::memory_order_relaxed);
+    record(data, static_cast<int64_t>(nbytes));
     return {data, data, &counting_free, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &counting_free; }
@@ -196,6 +245,62 @@ int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats) {
     ret_stats->hits = pool_hits.load();
     ret_stats->maps = pool_maps.load();
   });
+}
+
+int32_t psd_alloc_record_start(int64_t capacity) {
+  return guarded([&] {
+    if (capacity < 1) throw std::invalid_argument("recording capacity must be >= 1 event, got " + std::to_string(capacity));
+    stop_recording();
+    auto *events = static_cast<psd_alloc_event *>(std::malloc(static_cast<size_t>(capacity) * sizeof(psd_alloc_event)));
+    if (events == nullptr) throw std::runtime_error("cannot reserve " + std::to_string(capacity) + " recording events");
+    std::free(record_events);
+    record_events = events;
+    record_capacity = capacity;
+    record_next.store(0);
+    record_dropped.store(0);
+    record_epoch.fetch_add(1);
+    last_module.store(0);
+    last_op.store(0);
+    recording.store(true);
+  });
+}
+
+int32_t psd_alloc_record_stop(int64_t *ret_events, int64_t *ret_dropped) {
+  return guarded([&] {
+    stop_recording();
+    *out(ret_events) = std::min(record_next.load(), record_capacity);
+    *out(ret_dropped) = record_dropped.load();
+  });
+}
+
+int32_t psd_alloc_record_read(psd_alloc_event *events, int64_t offset, int64_t max, int64_t *ret_copied) {
+  return guarded([&] {
+    if (recording.load()) throw std::logic_error("stop the recording before reading it");
+    if (offset < 0 || max < 0) throw std::invalid_argument("offset and max must be >= 0, got " + std::to_string(offset) + ", " + std::to_string(max));
+    int64_t total = std::min(record_next.load(), record_capacity);
+    int64_t n = offset >= total ? 0 : std::min(max, total - offset);
+    if (n > 0) std::memcpy(out(events), record_events + offset, static_cast<size_t>(n) * sizeof(psd_alloc_event));
+    *out(ret_copied) = n;
+  });
+}
+
+int32_t psd_alloc_record_clear(void) {
+  return guarded([&] {
+    stop_recording();
+    std::free(record_events);
+    record_events = nullptr;
+    record_capacity = 0;
+    record_next.store(0);
+    record_dropped.store(0);
+  });
+}
+
+void psd_alloc_record_tag(int32_t module, int32_t op) {
+  thread_module = module;
+  thread_op = op;
+  thread_epoch = record_epoch.load(std::memory_order_relaxed);
+  last_module.store(module, std::memory_order_relaxed);
+  last_op.store(op, std::memory_order_relaxed);
 }
 
 int32_t psd_memory_reset_peak(void) {

@@ -115,7 +115,7 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         Native.check(panamasd_h.psd_memory_reset_peak(), "psd_memory_reset_peak");
     }
 
-    /** Records the Java call site of every tensor made from now on (costs a stack walk per tensor). */
+    /** Records the Java call site of every tensor made from now on (costs a stack walk per tensor), and its module path while {@link ModulePath} tracks. */
     public static void trackAllocations(boolean on) {
         tracking = on;
         if (!on) TRACKED.clear();
@@ -126,6 +126,7 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
                 .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper")
                         && !f.getClassName().equals("org.panamasd.MemoryStats") && !f.getClassName().equals("org.panamasd.Scope"))
                 .limit(6).map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new));
+        tensor.allocationModule = ModulePath.current();
         TRACKED.add(tensor);
     }
 
@@ -140,6 +141,7 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
             StackTraceElement[] site = t.allocationSite;
             String key = site == null || site.length == 0 ? "(unknown site)"
                     : java.util.Arrays.stream(site).map(StackTraceElement::toString).collect(Collectors.joining(" <- "));
+            if (t.allocationModule != null) key = "module " + t.allocationModule + ", " + key;
             bySite.merge(key, 1, Integer::sum);
         }
         if (bySite.isEmpty()) return tracking ? "no tracked tensor is live" : "allocation tracking is off (-Dpanamasd.trackAllocations=true)";

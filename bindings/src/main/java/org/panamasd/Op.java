@@ -69,7 +69,7 @@ public final class Op {
         for (int i = 0; i < args.length; i++) box(state, psd_value.asSlice(in, i), args[i], i);
         MemorySegment out = state.allocate(size * MAX_RESULTS);
         MemorySegment count = state.allocate(8);
-        long start = OpTimes.on ? System.nanoTime() : 0;
+        long start = OpHooks.active != 0 ? OpHooks.before(name) : 0;
         int status = psd_op_call(handle, in, args.length, out, MAX_RESULTS, count);
         if (start != 0) OpTimes.record(name, start);
         if (status != 0) throw Native.failure(status, name);

@@ -7,15 +7,13 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Wall time spent inside each kind of native op call, for profiles (bench-model's time share per op family).
- * Off by default: each op then pays one read of a static field. When on, the typed Tensor API's calls
+ * Off by default: each op then pays one read of a static field ({@link OpHooks}). When on, the typed Tensor API's calls
  * ({@code psd_tensor_*}, named by shim function) and boxed {@link Op} calls (named by operator) record the
  * time from the call to its return on the calling thread. On CPU that is the op's compute time (libtorch's
  * intra-op threads work inside the call); on CUDA it would only be the launch. Calls that return no tensor
  * (metadata, in-place copies) and the bridge's own work around a call are not timed.
  */
 public final class OpTimes {
-    /** Read on every op; written only by {@link #start()} and {@link #stop()}. */
-    static volatile boolean on;
     private static final Map<String, Entry> ENTRIES = new ConcurrentHashMap<>();
 
     private OpTimes() {}
@@ -30,19 +28,19 @@ public final class OpTimes {
     /** Clears what was recorded and starts recording. */
     public static void start() {
         ENTRIES.clear();
-        on = true;
+        OpHooks.set(OpHooks.TIMES, true);
     }
 
     /** Stops recording and returns what was recorded since {@link #start()}, by op name. */
     public static Map<String, Stat> stop() {
-        on = false;
+        OpHooks.set(OpHooks.TIMES, false);
         Map<String, Stat> result = new TreeMap<>();
         ENTRIES.forEach((name, e) -> result.put(name, new Stat(e.calls.sum(), e.nanos.sum())));
         return result;
     }
 
     public static boolean recording() {
-        return on;
+        return (OpHooks.active & OpHooks.TIMES) != 0;
     }
 
     /** Records one call of {@code name} that began at {@code startNanos} (System.nanoTime). */

@@ -55,6 +55,7 @@ public final class Tensor implements AutoCloseable {
     Scope scope;
     Tensor prev, next;
     StackTraceElement[] allocationSite;
+    String allocationModule;  // the module path running when it was made (tracking and module tracking on)
 
     private Tensor(MemorySegment handle) {
         this.handle = handle;
@@ -65,7 +66,7 @@ public final class Tensor implements AutoCloseable {
     static Tensor produce(String name, Call call) {
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
-        long start = OpTimes.on ? System.nanoTime() : 0;
+        long start = OpHooks.active != 0 ? OpHooks.before(name) : 0;
         int status = call.invoke(state, ret);
         if (start != 0) OpTimes.record(name, start);
         if (status != 0) throw Native.failure(status, name);
@@ -87,6 +88,7 @@ public final class Tensor implements AutoCloseable {
         Tensor tensor = new Tensor(handle);
         owner.link(tensor);
         if (MemoryStats.tracking) MemoryStats.track(tensor);
+        if ((OpHooks.active & OpHooks.TAGS) != 0) AllocationRecording.noteTensor(tensor);
         TensorAllocationEvent event = new TensorAllocationEvent();
         if (event.shouldCommit()) {
             long bytes = tensor.storageBytes();
@@ -94,6 +96,7 @@ public final class Tensor implements AutoCloseable {
                 event.bytes = bytes;
                 event.shape = Arrays.toString(tensor.shape());
                 event.dtype = tensor.dtype().name();
+                event.modulePath = ModulePath.current();
                 event.commit();
             }
         }
@@ -549,6 +552,7 @@ public final class Tensor implements AutoCloseable {
 
     /** In place: this <- src (broadcast and converted). Returns this. */
     public Tensor copyFrom(Tensor src) {
+        if (OpHooks.active != 0) OpHooks.tag("psd_tensor_copy_");  // in place, but it may allocate temporaries
         Native.check(psd_tensor_copy_(handle(), src.handle()), "psd_tensor_copy_");
         return this;
     }
@@ -559,6 +563,7 @@ public final class Tensor implements AutoCloseable {
      * needed the old value.
      */
     public Tensor addInPlace(Tensor other, double alpha) {
+        if (OpHooks.active != 0) OpHooks.tag("psd_tensor_add_");  // in place, but it may allocate temporaries
         Native.check(psd_tensor_add_(handle(), other.handle(), alpha), "psd_tensor_add_");
         return this;
     }
@@ -581,7 +586,7 @@ public final class Tensor implements AutoCloseable {
         MemorySegment a = handle(), b = other.handle();
         ThreadState state = ThreadState.get().reset();
         MemorySegment ret = state.pointer();
-        long start = OpTimes.on ? System.nanoTime() : 0;
+        long start = OpHooks.active != 0 ? OpHooks.before("psd_tensor_add") : 0;
         int status = psd_tensor_add(a, b, 1.0, ret);
         if (start != 0) OpTimes.record("psd_tensor_add", start);
         if (status != 0) throw Native.failure(status, "psd_tensor_add");
@@ -902,7 +907,7 @@ public final class Tensor implements AutoCloseable {
         long cap = Math.max(capacity, 1);
         MemorySegment out = state.allocate(8 * cap);
         MemorySegment count = state.allocate(8);
-        long start = OpTimes.on ? System.nanoTime() : 0;
+        long start = OpHooks.active != 0 ? OpHooks.before(name) : 0;
         int status = call.invoke(state, out, cap, count);
         if (start != 0) OpTimes.record(name, start);
         Native.check(status, name);
@@ -947,10 +952,12 @@ public final class Tensor implements AutoCloseable {
 
     /** Back-propagates from this scalar. */
     public void backward() {
+        if (OpHooks.active != 0) OpHooks.tag("psd_autograd_backward");  // in place, but it may allocate temporaries
         Native.check(psd_autograd_backward(handle(), MemorySegment.NULL, false, false), "psd_autograd_backward");
     }
 
     public void backward(Tensor gradient, boolean retainGraph, boolean createGraph) {
+        if (OpHooks.active != 0) OpHooks.tag("psd_autograd_backward");  // in place, but it may allocate temporaries
         Native.check(psd_autograd_backward(handle(), gradient == null ? MemorySegment.NULL : gradient.handle(), retainGraph, createGraph),
                 "psd_autograd_backward");
     }

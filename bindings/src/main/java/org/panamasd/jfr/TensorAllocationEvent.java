@@ -23,4 +23,8 @@ public final class TensorAllocationEvent extends Event {
 
     @Label("dtype")
     public String dtype;
+
+    @Label("Module path")
+    @Description("The module that was running (its state-dict prefix), when module tracking is on")
+    public String modulePath;
 }

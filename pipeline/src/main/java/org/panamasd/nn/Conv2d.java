@@ -6,6 +6,7 @@ import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Functional;
 import org.panamasd.MemoryFormat;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.Torch;
@@ -32,7 +33,10 @@ public final class Conv2d {
 
     private record Packed(Tensor tensor, long version) {}
 
+    private final ModulePath.Name modulePath;
+
     public Conv2d(Weights weights, String prefix, long in, long out, long kernel, long stride, long padding) {
+        this.modulePath = ModulePath.of(prefix);
         this.weight = weights.get(prefix + ".weight", out, in, kernel, kernel);
         this.bias = weights.get(prefix + ".bias", out);
         this.in = in;
@@ -55,33 +59,35 @@ public final class Conv2d {
     }
 
     public Tensor forward(Tensor x) {
-        // autograd, other devices and dtypes take the plain conv before the settings are read: a bad setting only
-        // fails the calls it governs
-        if (!cpu || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
-        ConvBackends backends = ConvBackends.current();
-        if (backends.forced() == ConvBackend.DENSE) return plain(x);
-        long[] s = x.shape();
-        if (s.length != 4) return plain(x);
-        boolean channelsLast = channelsLast(x);
-        var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, "float32", Torch.numThreads());
-        List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
-        // a channels-last input already makes the dense conv NHWC: CHANNELS_LAST would time the same call twice
-        if (channelsLast) available = available.stream().filter(b -> b != ConvBackend.CHANNELS_LAST).toList();
-        return backends.run(shape, available, new ConvBackends.Runner() {
-            @Override
-            public Tensor run(ConvBackend backend, boolean trial) {
-                if (backend == ConvBackend.PREPACKED && !trial) packedChosen = true;
-                return forward(x, backend, channelsLast);
-            }
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            // autograd, other devices and dtypes take the plain conv before the settings are read: a bad setting only
+            // fails the calls it governs
+            if (!cpu || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
+            ConvBackends backends = ConvBackends.current();
+            if (backends.forced() == ConvBackend.DENSE) return plain(x);
+            long[] s = x.shape();
+            if (s.length != 4) return plain(x);
+            boolean channelsLast = channelsLast(x);
+            var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, "float32", Torch.numThreads());
+            List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
+            // a channels-last input already makes the dense conv NHWC: CHANNELS_LAST would time the same call twice
+            if (channelsLast) available = available.stream().filter(b -> b != ConvBackend.CHANNELS_LAST).toList();
+            return backends.run(shape, available, new ConvBackends.Runner() {
+                @Override
+                public Tensor run(ConvBackend backend, boolean trial) {
+                    if (backend == ConvBackend.PREPACKED && !trial) packedChosen = true;
+                    return forward(x, backend, channelsLast);
+                }
 
-            @Override
-            public void decided(ConvBackend choice) {
-                if (choice == ConvBackend.PREPACKED) {
-                    packedChosen = true;
-                    pageOutDense();  // the timing's dense rounds read it back in
-                } else if (!packedChosen) dropPacked();
-            }
-        });
+                @Override
+                public void decided(ConvBackend choice) {
+                    if (choice == ConvBackend.PREPACKED) {
+                        packedChosen = true;
+                        pageOutDense();  // the timing's dense rounds read it back in
+                    } else if (!packedChosen) dropPacked();
+                }
+            });
+        }
     }
 
     /**
@@ -90,7 +96,9 @@ public final class Conv2d {
      * detached scope.
      */
     public Tensor forward(Tensor x, ConvBackend backend) {
-        return forward(x, backend, channelsLast(x));
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return forward(x, backend, channelsLast(x));
+        }
     }
 
     /** Every backend returns the input's layout, so a channels-last model (the VAE) stays channels-last. */

@@ -2,6 +2,7 @@ package org.panamasd.nn;
 
 import org.panamasd.DType;
 import org.panamasd.Functional;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 
@@ -12,7 +13,10 @@ public final class GroupNorm {
     private final long groups;
     private final double eps;
 
+    private final ModulePath.Name modulePath;
+
     public GroupNorm(Weights weights, String prefix, long groups, long channels, double eps) {
+        this.modulePath = ModulePath.of(prefix);
         if (channels % groups != 0) throw new IllegalArgumentException(prefix + ": " + channels + " channels do not split into " + groups + " groups");
         this.weight = weights.get(prefix + ".weight", channels);
         this.bias = weights.get(prefix + ".bias", channels);
@@ -21,7 +25,9 @@ public final class GroupNorm {
     }
 
     public Tensor forward(Tensor x) {
-        return Functional.groupNorm(x, groups, weight, bias, eps);
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Functional.groupNorm(x, groups, weight, bias, eps);
+        }
     }
 
     /**
@@ -62,6 +68,8 @@ public final class GroupNorm {
 
     /** SiLU(forward(x)) without a separate activation tensor when autograd does not need one. */
     public Tensor forwardSilu(Tensor x) {
-        return Functional.groupNormSilu(x, groups, weight, bias, eps);
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Functional.groupNormSilu(x, groups, weight, bias, eps);
+        }
     }
 }

@@ -1,6 +1,7 @@
 package org.panamasd.nn;
 
 import org.panamasd.Functional;
+import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 
 /** torch.nn.LayerNorm over the last dim, with {@code <prefix>.weight} and {@code .bias}. */
@@ -10,7 +11,10 @@ public final class LayerNorm {
     private final long[] shape;
     private final double eps;
 
+    private final ModulePath.Name modulePath;
+
     public LayerNorm(Weights weights, String prefix, long dim, double eps) {
+        this.modulePath = ModulePath.of(prefix);
         this.weight = weights.get(prefix + ".weight", dim);
         this.bias = weights.get(prefix + ".bias", dim);
         this.shape = new long[] {dim};
@@ -18,6 +22,8 @@ public final class LayerNorm {
     }
 
     public Tensor forward(Tensor x) {
-        return Functional.layerNorm(x, shape, weight, bias, eps);
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Functional.layerNorm(x, shape, weight, bias, eps);
+        }
     }
 }

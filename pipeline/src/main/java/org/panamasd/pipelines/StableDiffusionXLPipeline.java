@@ -52,7 +52,7 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.tokenizer2 = tokenizer2;
         this.textEncoder = textEncoder;
-        this.textEncoder2 = textEncoder2;
+        this.textEncoder2 = textEncoder2.componentName("text_encoder_2");
         this.unet = unet;
         this.vae = vae;
         this.scheduler = scheduler;

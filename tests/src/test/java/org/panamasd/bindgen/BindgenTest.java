@@ -56,7 +56,7 @@ class BindgenTest {
         assertEquals(CType.Kind.INT, add.returnType().kind());
         Set<String> constants = header.constants().stream().map(Header.Constant::name).collect(Collectors.toSet());
         assertTrue(constants.containsAll(Set.of("PSD_ABI_VERSION", "PSD_MAX_DIMS", "PSD_OK", "PSD_ERR_TORCH", "PSD_VALUE_TENSOR_LIST", "PSD_REDUCTION_SUM")));
-        assertEquals(Set.of("psd_value", "psd_memory_stats", "psd_pool_stats"), header.structs().stream().map(Header.Struct::name).collect(Collectors.toSet()));
+        assertEquals(Set.of("psd_value", "psd_memory_stats", "psd_pool_stats", "psd_alloc_event"), header.structs().stream().map(Header.Struct::name).collect(Collectors.toSet()));
         // jextract-shaped constants and structs, with clang's offsets
         assertEquals(2, panamasd_h.PSD_ABI_VERSION());  // 2: psd_runtime_init_v2, psd_inference_mode_exit_v2
         assertEquals(64, psd_value.sizeof());
@@ -64,6 +64,8 @@ class BindgenTest {
         assertEquals(panamasd_h.C_POINTER.byteSize(), psd_value.str$layout().byteSize());
         assertEquals(8, org.panamasd.internal.psd_pool_stats.limit_bytes$offset(), "a bool, then padding to the int64");
         assertEquals(40, org.panamasd.internal.psd_pool_stats.sizeof());
+        assertEquals(28, org.panamasd.internal.psd_alloc_event.op$offset(), "two int32 tags after three int64");
+        assertEquals(32, org.panamasd.internal.psd_alloc_event.sizeof());
     }
 
     @Test

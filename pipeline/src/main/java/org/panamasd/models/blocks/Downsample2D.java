@@ -1,6 +1,7 @@
 package org.panamasd.models.blocks;
 
 import org.panamasd.Functional;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
@@ -14,13 +15,18 @@ public final class Downsample2D {
     private final Conv2d conv;
     private final boolean asymmetricPad;
 
+    private final ModulePath.Name modulePath;
+
     public Downsample2D(Weights w, String prefix, int channels, int padding) {
+        this.modulePath = ModulePath.of(prefix);
         this.conv = new Conv2d(w, prefix + ".conv", channels, channels, 3, 2, padding);
         this.asymmetricPad = padding == 0;
     }
 
     public Tensor forward(Tensor x) {
-        if (!asymmetricPad) return conv.forward(x);
-        return Scope.returning(() -> conv.forward(Functional.pad(x, new long[] {0, 1, 0, 1}, Functional.PadMode.CONSTANT, 0)));
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            if (!asymmetricPad) return conv.forward(x);
+            return Scope.returning(() -> conv.forward(Functional.pad(x, new long[] {0, 1, 0, 1}, Functional.PadMode.CONSTANT, 0)));
+        }
     }
 }

@@ -1,6 +1,7 @@
 package org.panamasd.models.blocks;
 
 import java.util.function.Consumer;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.BandedConvolution;
@@ -21,7 +22,10 @@ public final class ResnetBlock2D {
     private final double outputScaleFactor;
     private final int inChannels, outChannels;
 
+    private final ModulePath.Name modulePath;
+
     public ResnetBlock2D(Weights w, String prefix, int in, int out, int timeEmbedDim, int groups, double eps, double outputScaleFactor) {
+        this.modulePath = ModulePath.of(prefix);
         this.norm1 = new GroupNorm(w, prefix + ".norm1", groups, in, eps);
         this.conv1 = new Conv2d(w, prefix + ".conv1", in, out, 3, 1, 1);
         this.timeEmbProj = timeEmbedDim > 0 ? new Linear(w, prefix + ".time_emb_proj", timeEmbedDim, out, true) : null;
@@ -35,17 +39,19 @@ public final class ResnetBlock2D {
 
     /** x: (B, in, H, W), temb: (B, timeEmbedDim) or null -> (B, out, H, W). */
     public Tensor forward(Tensor x, Tensor temb) {
-        return Scope.returning(() -> {
-            Tensor h = BandedConvolution.normSiluConv(norm1, conv1, x);
-            // h is this block's own conv output, which no backward reads: the additions can go in place
-            if (timeEmbProj != null) h.addInPlace(Scope.returning(() -> timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3)), 1);
-            // h is dead once conv2 has read it: large ones are overwritten by conv2's output band by band
-            Tensor out = BandedConvolution.normSiluConvOver(norm2, conv2, h);
-            if (out != h) h.close();
-            if (convShortcut == null) out.addInPlace(x, 1);
-            else BandedConvolution.addConv1x1(out, convShortcut, x);
-            return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
-        });
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Scope.returning(() -> {
+                Tensor h = BandedConvolution.normSiluConv(norm1, conv1, x);
+                // h is this block's own conv output, which no backward reads: the additions can go in place
+                if (timeEmbProj != null) h.addInPlace(Scope.returning(() -> timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3)), 1);
+                // h is dead once conv2 has read it: large ones are overwritten by conv2's output band by band
+                Tensor out = BandedConvolution.normSiluConvOver(norm2, conv2, h);
+                if (out != h) h.close();
+                if (convShortcut == null) out.addInPlace(x, 1);
+                else BandedConvolution.addConv1x1(out, convShortcut, x);
+                return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
+            });
+        }
     }
 
     /**
@@ -82,16 +88,18 @@ public final class ResnetBlock2D {
      * again (or is null). A spare it cannot use is freed before the block allocates its own memory.
      */
     private Tensor[] stepOver(Tensor x, Tensor spare, Consumer<Tensor> free) {
-        if (timeEmbProj != null) throw new IllegalArgumentException("forwardOver takes resnets without a time embedding (a VAE's); this one has time_emb_proj");
-        boolean unscaled = outputScaleFactor == 1.0;
-        if (unscaled && convShortcut == null && spare != null && BandedConvolution.normSiluConvInto(norm1, conv1, x, spare))
-            return new Tensor[] {secondHalf(spare, x), x};
-        free.accept(spare);
-        if (unscaled && convShortcut != null && inChannels == 2 * outChannels) {
-            Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x);
-            if (halves != null) return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            if (timeEmbProj != null) throw new IllegalArgumentException("forwardOver takes resnets without a time embedding (a VAE's); this one has time_emb_proj");
+            boolean unscaled = outputScaleFactor == 1.0;
+            if (unscaled && convShortcut == null && spare != null && BandedConvolution.normSiluConvInto(norm1, conv1, x, spare))
+                return new Tensor[] {secondHalf(spare, x), x};
+            free.accept(spare);
+            if (unscaled && convShortcut != null && inChannels == 2 * outChannels) {
+                Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x);
+                if (halves != null) return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
+            }
+            return new Tensor[] {forward(x, null), convShortcut == null && unscaled ? x : null};
         }
-        return new Tensor[] {forward(x, null), convShortcut == null && unscaled ? x : null};
     }
 
     /** conv2(SiLU(norm2(h))) + residual, written over h (h's values are not read again). */

@@ -1,6 +1,7 @@
 package org.panamasd.models.clip;
 
 import org.panamasd.Functional;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.LayerNorm;
@@ -14,7 +15,10 @@ final class CLIPEncoderLayer {
     private final int heads, headDim;
     private final boolean quickGelu;
 
+    private final ModulePath.Name modulePath;
+
     CLIPEncoderLayer(Weights w, String prefix, CLIPTextConfig c) {
+        this.modulePath = ModulePath.of(prefix);
         int d = c.hiddenSize();
         this.layerNorm1 = new LayerNorm(w, prefix + ".layer_norm1", d, c.layerNormEps());
         this.q = new Linear(w, prefix + ".self_attn.q_proj", d, d, true);
@@ -31,16 +35,18 @@ final class CLIPEncoderLayer {
 
     /** x: (B, S, d). */
     Tensor forward(Tensor input) {
-        return Scope.returning(() -> {
-            long b = input.size(0), s = input.size(1);
-            Tensor h = layerNorm1.forward(input);
-            Tensor attended = Functional.scaledDotProductAttention(heads(q.forward(h), b, s), heads(k.forward(h), b, s), heads(v.forward(h), b, s),
-                    null, 0, true, 0);
-            Tensor x = input.add(out.forward(attended.transpose(1, 2).reshape(b, s, (long) heads * headDim)));
-            Tensor m = fc1.forward(layerNorm2.forward(x));
-            m = quickGelu ? m.mul(m.mul(1.702).sigmoid()) : m.gelu();  // quick_gelu(x) = x sigmoid(1.702 x)
-            return x.add(fc2.forward(m));
-        });
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Scope.returning(() -> {
+                long b = input.size(0), s = input.size(1);
+                Tensor h = layerNorm1.forward(input);
+                Tensor attended = Functional.scaledDotProductAttention(heads(q.forward(h), b, s), heads(k.forward(h), b, s), heads(v.forward(h), b, s),
+                        null, 0, true, 0);
+                Tensor x = input.add(out.forward(attended.transpose(1, 2).reshape(b, s, (long) heads * headDim)));
+                Tensor m = fc1.forward(layerNorm2.forward(x));
+                m = quickGelu ? m.mul(m.mul(1.702).sigmoid()) : m.gelu();  // quick_gelu(x) = x sigmoid(1.702 x)
+                return x.add(fc2.forward(m));
+            });
+        }
     }
 
     private Tensor heads(Tensor t, long b, long s) {

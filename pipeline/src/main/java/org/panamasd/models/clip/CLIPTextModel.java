@@ -6,6 +6,7 @@ import java.util.List;
 import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Functional;
+import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.LayerNorm;
@@ -33,7 +34,10 @@ public final class CLIPTextModel implements AutoCloseable {
     /** last_hidden_state, pooler_output, text_embeds (null without projection), and every layer's state before the final norm. */
     public record Output(Tensor lastHiddenState, Tensor pooled, Tensor textEmbeds, List<Tensor> hiddenStates) {}
 
+    private volatile ModulePath.Name modulePath;  // the component's name in a pipeline: text_encoder or text_encoder_2
+
     private CLIPTextModel(CLIPTextConfig c, Weights w, ParameterStore parameters, boolean projection) {
+        this.modulePath = ModulePath.component("text_encoder");
         this.config = c;
         this.parameters = parameters;
         int d = c.hiddenSize();
@@ -128,26 +132,34 @@ public final class CLIPTextModel implements AutoCloseable {
         return device().equals(Device.CPU) ? batch : batch.to(device());
     }
 
+    /** Names this model in module paths as the pipeline's component {@code name} (default text_encoder); returns this. */
+    public CLIPTextModel componentName(String name) {
+        this.modulePath = ModulePath.component(name);
+        return this;
+    }
+
     /** input_ids (B, S) int64, S <= max_position_embeddings; every output float32, whatever the model computes in. */
     public Output forward(Tensor inputIds) {
-        long batch = inputIds.size(0), length = inputIds.size(1);
-        if (length > config.maxPositions())
-            throw new IllegalArgumentException("input_ids of length " + length + " exceed max_position_embeddings " + config.maxPositions());
-        Tensor x = Functional.embedding(tokenEmbedding, inputIds).add(positionEmbedding.narrow(0, 0, length));
-        List<Tensor> hidden = new ArrayList<>();
-        hidden.add(x);
-        for (CLIPEncoderLayer layer : layers) {
-            x = layer.forward(x);
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            long batch = inputIds.size(0), length = inputIds.size(1);
+            if (length > config.maxPositions())
+                throw new IllegalArgumentException("input_ids of length " + length + " exceed max_position_embeddings " + config.maxPositions());
+            Tensor x = Functional.embedding(tokenEmbedding, inputIds).add(positionEmbedding.narrow(0, 0, length));
+            List<Tensor> hidden = new ArrayList<>();
             hidden.add(x);
+            for (CLIPEncoderLayer layer : layers) {
+                x = layer.forward(x);
+                hidden.add(x);
+            }
+            Tensor last = finalLayerNorm.forward(x);
+            long[] ids = inputIds.toLongArray();
+            Tensor[] pooledRows = new Tensor[(int) batch];
+            for (int b = 0; b < batch; b++) pooledRows[b] = last.get(b).get(endPosition(ids, b, (int) length));
+            Tensor pooled = Tensor.stack(0, pooledRows);
+            Tensor projected = textProjection == null ? null : textProjection.forward(pooled);
+            return new Output(Precision.cast(last, DType.FLOAT32), Precision.cast(pooled, DType.FLOAT32), Precision.cast(projected, DType.FLOAT32),
+                    hidden.stream().map(h -> Precision.cast(h, DType.FLOAT32)).toList());
         }
-        Tensor last = finalLayerNorm.forward(x);
-        long[] ids = inputIds.toLongArray();
-        Tensor[] pooledRows = new Tensor[(int) batch];
-        for (int b = 0; b < batch; b++) pooledRows[b] = last.get(b).get(endPosition(ids, b, (int) length));
-        Tensor pooled = Tensor.stack(0, pooledRows);
-        Tensor projected = textProjection == null ? null : textProjection.forward(pooled);
-        return new Output(Precision.cast(last, DType.FLOAT32), Precision.cast(pooled, DType.FLOAT32), Precision.cast(projected, DType.FLOAT32),
-                hidden.stream().map(h -> Precision.cast(h, DType.FLOAT32)).toList());
     }
 
     private int endPosition(long[] ids, int row, int length) {

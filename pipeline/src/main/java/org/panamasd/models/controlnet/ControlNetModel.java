@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.DType;
 import org.panamasd.Device;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
@@ -42,7 +43,10 @@ public final class ControlNetModel implements AutoCloseable {
     private final Conv2d controlnetMidBlock;
     private final int conditioningChannels;
 
+    private final ModulePath.Name modulePath;
+
     private ControlNetModel(UNetConfig c, DiffusersConfig raw, Weights w, ParameterStore parameters) {
+        this.modulePath = ModulePath.component("controlnet");
         this.config = c;
         this.parameters = parameters;
         int[] channels = c.blockOutChannels();
@@ -121,29 +125,31 @@ public final class ControlNetModel implements AutoCloseable {
      * scope, in the sample's dtype.
      */
     public UNet2DConditionModel.Residuals forward(Tensor sample, Tensor timesteps, Tensor context, Tensor conditioningImage, double scale) {
-        long batch = sample.size(0);
-        if (conditioningImage.size(0) != batch)
-            throw new IllegalArgumentException("the conditioning image's batch is " + conditioningImage.size(0) + ", the sample's " + batch);
-        List<Tensor> down = new ArrayList<>();
-        Tensor mid;
-        try (Scope pass = Scope.open()) {
-            if (!timesteps.device().equals(sample.device())) timesteps = timesteps.to(sample.device());
-            if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
-            DType dtype = dtype();
-            Tensor x0 = Precision.cast(sample, dtype), ctx = Precision.cast(context, dtype), cond = Precision.cast(conditioningImage, dtype);
-            Tensor emb = timeEmbedding.forward(Precision.cast(timeProj.forward(timesteps), dtype));
-            Tensor x = convIn.forward(x0).add(conditioning.forward(cond));
-            List<Tensor> skips = new ArrayList<>();
-            skips.add(x);
-            for (DownBlock2D block : downBlocks) x = block.forward(x, emb, ctx, skips);
-            x = midBlock.forward(x, emb, ctx);
-            if (skips.size() != controlnetDownBlocks.length)
-                throw new IllegalStateException("the down path kept " + skips.size() + " skips for " + controlnetDownBlocks.length + " zero convs");
-            for (int k = 0; k < skips.size(); k++)
-                down.add(Precision.cast(controlnetDownBlocks[k].forward(skips.get(k)).mul(scale), sample.dtype()).moveToParent());
-            mid = Precision.cast(controlnetMidBlock.forward(x).mul(scale), sample.dtype()).moveToParent();
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            long batch = sample.size(0);
+            if (conditioningImage.size(0) != batch)
+                throw new IllegalArgumentException("the conditioning image's batch is " + conditioningImage.size(0) + ", the sample's " + batch);
+            List<Tensor> down = new ArrayList<>();
+            Tensor mid;
+            try (Scope pass = Scope.open()) {
+                if (!timesteps.device().equals(sample.device())) timesteps = timesteps.to(sample.device());
+                if (timesteps.dim() == 0 || timesteps.numel() == 1) timesteps = timesteps.reshape(1).expand(batch);
+                DType dtype = dtype();
+                Tensor x0 = Precision.cast(sample, dtype), ctx = Precision.cast(context, dtype), cond = Precision.cast(conditioningImage, dtype);
+                Tensor emb = timeEmbedding.forward(Precision.cast(timeProj.forward(timesteps), dtype));
+                Tensor x = convIn.forward(x0).add(conditioning.forward(cond));
+                List<Tensor> skips = new ArrayList<>();
+                skips.add(x);
+                for (DownBlock2D block : downBlocks) x = block.forward(x, emb, ctx, skips);
+                x = midBlock.forward(x, emb, ctx);
+                if (skips.size() != controlnetDownBlocks.length)
+                    throw new IllegalStateException("the down path kept " + skips.size() + " skips for " + controlnetDownBlocks.length + " zero convs");
+                for (int k = 0; k < skips.size(); k++)
+                    down.add(Precision.cast(controlnetDownBlocks[k].forward(skips.get(k)).mul(scale), sample.dtype()).moveToParent());
+                mid = Precision.cast(controlnetMidBlock.forward(x).mul(scale), sample.dtype()).moveToParent();
+            }
+            return new UNet2DConditionModel.Residuals(down, mid);
         }
-        return new UNet2DConditionModel.Residuals(down, mid);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package org.panamasd.models.unet;
 
 import org.panamasd.Functional;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Linear;
@@ -18,7 +19,10 @@ final class Attention {
     private final int heads;
     private final int headDim;
 
+    private final ModulePath.Name modulePath;
+
     Attention(Weights w, String prefix, int queryDim, int contextDim, int heads, int headDim) {
+        this.modulePath = ModulePath.of(prefix);
         int inner = heads * headDim;
         this.toQ = new Linear(w, prefix + ".to_q", queryDim, inner, false);
         this.toK = new Linear(w, prefix + ".to_k", contextDim, inner, false);
@@ -30,13 +34,15 @@ final class Attention {
 
     /** x: (B, S, queryDim), context: (B, S', contextDim) or null -> (B, S, queryDim). */
     Tensor forward(Tensor x, Tensor context) {
-        return Scope.returning(() -> {
-            Tensor source = context == null ? x : context;
-            Tensor q = splitHeads(toQ.forward(x)), k = splitHeads(toK.forward(source)), v = splitHeads(toV.forward(source));
-            Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);  // (B, heads, S, headDim)
-            long batch = x.size(0), tokens = x.size(1);
-            return toOut.forward(attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim));
-        });
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Scope.returning(() -> {
+                Tensor source = context == null ? x : context;
+                Tensor q = splitHeads(toQ.forward(x)), k = splitHeads(toK.forward(source)), v = splitHeads(toV.forward(source));
+                Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);  // (B, heads, S, headDim)
+                long batch = x.size(0), tokens = x.size(1);
+                return toOut.forward(attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim));
+            });
+        }
     }
 
     /** (B, S, heads * headDim) -> (B, heads, S, headDim) */

@@ -1,6 +1,7 @@
 package org.panamasd.models.unet;
 
 import java.util.List;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.Downsample2D;
@@ -16,7 +17,10 @@ public final class DownBlock2D {
     private final Transformer2DModel[] attentions;  // null for a DownBlock2D
     private final Downsample2D downsampler;
 
+    private final ModulePath.Name modulePath;
+
     private DownBlock2D(Weights w, String prefix, UNetConfig c, int block, int in, int out, boolean crossAttention, boolean last) {
+        this.modulePath = ModulePath.of(prefix);
         int layers = c.layersPerBlock();
         this.resnets = new ResnetBlock2D[layers];
         this.attentions = crossAttention ? new Transformer2DModel[layers] : null;
@@ -45,15 +49,17 @@ public final class DownBlock2D {
     /** Returns the block's output; appends every skip tensor to {@code skips}. */
     /** Appends each layer's output to {@code skips} (owned by the calling scope: the up blocks read them). */
     public Tensor forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips) {
-        return Scope.returning(() -> {
-            Tensor x = input;
-            for (int i = 0; i < resnets.length; i++) {
-                x = resnets[i].forward(x, temb);
-                if (attentions != null) x = attentions[i].forward(x, context);
-                skips.add(x.moveToParent());
-            }
-            if (downsampler != null) skips.add((x = downsampler.forward(x)).moveToParent());
-            return x;
-        });
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Scope.returning(() -> {
+                Tensor x = input;
+                for (int i = 0; i < resnets.length; i++) {
+                    x = resnets[i].forward(x, temb);
+                    if (attentions != null) x = attentions[i].forward(x, context);
+                    skips.add(x.moveToParent());
+                }
+                if (downsampler != null) skips.add((x = downsampler.forward(x)).moveToParent());
+                return x;
+            });
+        }
     }
 }

@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Linear;
@@ -9,16 +10,21 @@ import org.panamasd.nn.Weights;
 final class FeedForward {
     private final Linear proj, out;
 
+    private final ModulePath.Name modulePath;
+
     FeedForward(Weights w, String prefix, int dim) {
+        this.modulePath = ModulePath.of(prefix);
         int inner = dim * 4;
         this.proj = new Linear(w, prefix + ".net.0.proj", dim, inner * 2L, true);
         this.out = new Linear(w, prefix + ".net.2", inner, dim, true);
     }
 
     Tensor forward(Tensor x) {
-        return Scope.returning(() -> {
-            Tensor[] valueAndGate = proj.forward(x).chunk(2, -1);
-            return out.forward(valueAndGate[0].mul(valueAndGate[1].gelu()));
-        });
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Scope.returning(() -> {
+                Tensor[] valueAndGate = proj.forward(x).chunk(2, -1);
+                return out.forward(valueAndGate[0].mul(valueAndGate[1].gelu()));
+            });
+        }
     }
 }

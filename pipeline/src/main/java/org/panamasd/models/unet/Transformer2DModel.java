@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.Conv2d;
@@ -18,7 +19,10 @@ final class Transformer2DModel {
     private final BasicTransformerBlock[] blocks;
     private final int inner;
 
+    private final ModulePath.Name modulePath;
+
     Transformer2DModel(Weights w, String prefix, int channels, int heads, int layers, int contextDim, int groups, boolean linearProjection) {
+        this.modulePath = ModulePath.of(prefix);
         this.inner = channels;  // heads * (channels / heads)
         int headDim = channels / heads;
         this.norm = new GroupNorm(w, prefix + ".norm", groups, channels, 1e-6);
@@ -43,17 +47,19 @@ final class Transformer2DModel {
 
     /** x: (B, C, H, W), context: (B, S, contextDim). */
     Tensor forward(Tensor x, Tensor context) {
-        long b = x.size(0), h = x.size(2), width = x.size(3);
-        return Scope.returning(() -> {
-            Tensor hidden = norm.forward(x);
-            if (convIn != null) hidden = convIn.forward(hidden);
-            hidden = hidden.permute(0, 2, 3, 1).reshape(b, h * width, inner);  // (B, HW, inner)
-            if (linearIn != null) hidden = linearIn.forward(hidden);
-            for (BasicTransformerBlock block : blocks) hidden = block.forward(hidden, context);
-            if (linearOut != null) hidden = linearOut.forward(hidden);
-            hidden = hidden.reshape(b, h, width, inner).permute(0, 3, 1, 2).contiguous();
-            if (convOut != null) hidden = convOut.forward(hidden);
-            return hidden.addInPlace(x, 1);  // a temporary of this module, read by no backward
-        });
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            long b = x.size(0), h = x.size(2), width = x.size(3);
+            return Scope.returning(() -> {
+                Tensor hidden = norm.forward(x);
+                if (convIn != null) hidden = convIn.forward(hidden);
+                hidden = hidden.permute(0, 2, 3, 1).reshape(b, h * width, inner);  // (B, HW, inner)
+                if (linearIn != null) hidden = linearIn.forward(hidden);
+                for (BasicTransformerBlock block : blocks) hidden = block.forward(hidden, context);
+                if (linearOut != null) hidden = linearOut.forward(hidden);
+                hidden = hidden.reshape(b, h, width, inner).permute(0, 3, 1, 2).contiguous();
+                if (convOut != null) hidden = convOut.forward(hidden);
+                return hidden.addInPlace(x, 1);  // a temporary of this module, read by no backward
+            });
+        }
     }
 }

@@ -7,6 +7,7 @@ import java.util.Map;
 import org.panamasd.Chain;
 import org.panamasd.DType;
 import org.panamasd.Device;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
@@ -37,7 +38,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final GroupNorm convNormOut;
     private Intermediates debug;
 
+    private final ModulePath.Name modulePath;
+
     private UNet2DConditionModel(UNetConfig c, Weights w, ParameterStore parameters) {
+        this.modulePath = ModulePath.component("unet");
         this.config = c;
         this.parameters = parameters;
         int[] channels = c.blockOutChannels();
@@ -169,8 +173,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** As {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor)}, with a ControlNet's residuals added (null: none). */
     public Tensor forward(Tensor sample, Tensor timesteps, Tensor context, Tensor textEmbeds, Tensor timeIds, Residuals residuals) {
-        // its own scope: what the step keeps is the noise prediction, not the pass's intermediates
-        return Scope.returning(() -> forwardPass(sample, timesteps, context, textEmbeds, timeIds, residuals));
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            // its own scope: what the step keeps is the noise prediction, not the pass's intermediates
+            return Scope.returning(() -> forwardPass(sample, timesteps, context, textEmbeds, timeIds, residuals));
+        }
     }
 
     private Tensor forwardPass(Tensor input, Tensor timesteps, Tensor encoderStates, Tensor pooled, Tensor timeIds, Residuals residuals) {

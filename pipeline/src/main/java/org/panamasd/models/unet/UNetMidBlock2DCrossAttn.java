@@ -1,6 +1,7 @@
 package org.panamasd.models.unet;
 
 import org.panamasd.Chain;
+import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.nn.Weights;
@@ -10,7 +11,10 @@ public final class UNetMidBlock2DCrossAttn {
     private final ResnetBlock2D first, second;
     private final Transformer2DModel attention;
 
+    private final ModulePath.Name modulePath;
+
     public UNetMidBlock2DCrossAttn(Weights w, String prefix, UNetConfig c) {
+        this.modulePath = ModulePath.of(prefix);
         int channels = c.blockOutChannels()[c.blockOutChannels().length - 1];
         int last = c.numAttentionHeads().length - 1;
         this.first = new ResnetBlock2D(w, prefix + ".resnets.0", channels, channels, c.timeEmbedDim(), c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
@@ -20,6 +24,8 @@ public final class UNetMidBlock2DCrossAttn {
     }
 
     public Tensor forward(Tensor x, Tensor temb, Tensor context) {
-        return Chain.from(x).then(t -> first.forward(t, temb)).then(t -> attention.forward(t, context)).then(t -> second.forward(t, temb)).get();
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return Chain.from(x).then(t -> first.forward(t, temb)).then(t -> attention.forward(t, context)).then(t -> second.forward(t, temb)).get();
+        }
     }
 }

@@ -2,6 +2,7 @@ package org.panamasd.models.unet;
 
 import java.util.List;
 import org.panamasd.Chain;
+import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.ResnetBlock2D;
 import org.panamasd.models.blocks.Upsample2D;
@@ -16,7 +17,10 @@ final class UpBlock2D {
     private final Transformer2DModel[] attentions;
     private final Upsample2D upsampler;
 
+    private final ModulePath.Name modulePath;
+
     UpBlock2D(Weights w, String prefix, UNetConfig c, int block, int previousOut, int out, int skipIn, boolean crossAttention, boolean last) {
+        this.modulePath = ModulePath.of(prefix);
         int layers = c.layersPerBlock() + 1;
         int reversed = c.blockOutChannels().length - 1 - block;
         this.resnets = new ResnetBlock2D[layers];
@@ -38,16 +42,18 @@ final class UpBlock2D {
 
     /** Consumes skip tensors from the end of {@code skips}; upsampleTo is the next skip's (H, W) or null. */
     Tensor forward(Tensor input, Tensor temb, Tensor context, List<Tensor> skips, long[] upsampleTo) {
-        Chain x = Chain.from(input);
-        for (int i = 0; i < resnets.length; i++) {
-            Tensor skip = skips.removeLast();
-            ResnetBlock2D resnet = resnets[i];
-            x.then(t -> resnet.forward(Tensor.cat(1, t, skip), temb));  // the concatenation dies with the stage
-            if (attentions != null) {
-                Transformer2DModel attention = attentions[i];
-                x.then(t -> attention.forward(t, context));
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            Chain x = Chain.from(input);
+            for (int i = 0; i < resnets.length; i++) {
+                Tensor skip = skips.removeLast();
+                ResnetBlock2D resnet = resnets[i];
+                x.then(t -> resnet.forward(Tensor.cat(1, t, skip), temb));  // the concatenation dies with the stage
+                if (attentions != null) {
+                    Transformer2DModel attention = attentions[i];
+                    x.then(t -> attention.forward(t, context));
+                }
             }
+            return upsampler == null ? x.get() : x.then(t -> upsampler.forward(t, upsampleTo)).get();
         }
-        return upsampler == null ? x.get() : x.then(t -> upsampler.forward(t, upsampleTo)).get();
     }
 }

@@ -7,6 +7,7 @@ import java.util.Map;
 import org.panamasd.Chain;
 import org.panamasd.DType;
 import org.panamasd.Device;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
@@ -31,7 +32,10 @@ public final class AutoencoderKL implements AutoCloseable {
     private Intermediates record;
     private VaeTiling tiling;
 
+    private final ModulePath.Name modulePath;
+
     private AutoencoderKL(VaeConfig c, Weights w, ParameterStore parameters) {
+        this.modulePath = ModulePath.component("vae");
         this.config = c;
         this.parameters = parameters;
         this.encoder = new Encoder(w, "encoder", c);
@@ -122,8 +126,10 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** image (B, C, H, W) in [-1, 1] -> q(z | x); by tiles when {@link #tiling()} says so (never while recording). */
     public LatentDistribution encode(Tensor image) {
-        Tensor moments = record == null && tiling.tilesImage(image) ? tiling.encode(image, this::moments) : moments(image);
-        return LatentDistribution.fromMoments(moments);
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            Tensor moments = record == null && tiling.tilesImage(image) ? tiling.encode(image, this::moments) : moments(image);
+            return LatentDistribution.fromMoments(moments);
+        }
     }
 
     /** The encoder's moments in the image's dtype, computed in the model's. */
@@ -134,7 +140,9 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** latents (B, L, h, w), unscaled -> image (B, C, H, W), about [-1, 1]; by tiles when {@link #tiling()} says so (never while recording). */
     public Tensor decode(Tensor latents) {
-        return record == null && tiling.tilesLatents(latents) ? tiling.decode(latents, this::decodeWhole) : decodeWhole(latents);
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            return record == null && tiling.tilesLatents(latents) ? tiling.decode(latents, this::decodeWhole) : decodeWhole(latents);
+        }
     }
 
     /** The image in the latents' dtype, computed in the model's. */

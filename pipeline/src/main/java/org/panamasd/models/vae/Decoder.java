@@ -4,6 +4,7 @@ import static org.panamasd.models.Intermediates.put;
 
 import org.panamasd.Chain;
 import org.panamasd.MemoryFormat;
+import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.ResnetBlock2D;
@@ -21,7 +22,10 @@ final class Decoder {
     private final Upsample2D[] upsamplers;
     private final GroupNorm convNormOut;
 
+    private final ModulePath.Name modulePath;
+
     Decoder(Weights w, String prefix, VaeConfig c) {
+        this.modulePath = ModulePath.of(prefix);
         int[] channels = c.blockOutChannels();
         int n = channels.length, groups = c.normNumGroups();
         int top = channels[n - 1];
@@ -44,28 +48,30 @@ final class Decoder {
     }
 
     Tensor forward(Tensor z, Intermediates record) {
-        Chain x = Chain.from(z);
-        // Channels-last from here on: oneDNN convolves NHWC activations in place of reordering a full-size copy of
-        // each one in and out (one activation fewer at the 512x512 peak, and faster convolutions); the latents
-        // are too small for conv_in to take oneDNN's path, so they are converted after it.
-        x.then(t -> put(record, "decoder.conv_in", convIn.forward(t).contiguous(MemoryFormat.CHANNELS_LAST)));
-        x.then(t -> put(record, "decoder.mid_block", midBlock.forward(t)));
-        for (int i = 0; i < resnets.length; i++) {
-            ResnetBlock2D[] block = resnets[i];
-            // Unrecorded, the block's resnets compute in the memory of their own activations (a recorded output
-            // keeps its values for the test that reads it)
-            if (record == null) x.then(t -> ResnetBlock2D.forwardOver(block, t));
-            else for (ResnetBlock2D resnet : block) x.then(t -> resnet.forward(t, null));
-            Upsample2D upsampler = upsamplers[i];
-            if (upsampler != null) {
-                // the upsampler holds its input while it writes an output 4x as large: a channel slice of a larger
-                // tensor (forwardOver's result) is compacted first, in a stage of its own so that the larger one
-                // is freed before the upsampler starts
-                x.then(t -> t.contiguous(MemoryFormat.CHANNELS_LAST));
-                x.then(t -> upsampler.forward(t, null));
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            Chain x = Chain.from(z);
+            // Channels-last from here on: oneDNN convolves NHWC activations in place of reordering a full-size copy of
+            // each one in and out (one activation fewer at the 512x512 peak, and faster convolutions); the latents
+            // are too small for conv_in to take oneDNN's path, so they are converted after it.
+            x.then(t -> put(record, "decoder.conv_in", convIn.forward(t).contiguous(MemoryFormat.CHANNELS_LAST)));
+            x.then(t -> put(record, "decoder.mid_block", midBlock.forward(t)));
+            for (int i = 0; i < resnets.length; i++) {
+                ResnetBlock2D[] block = resnets[i];
+                // Unrecorded, the block's resnets compute in the memory of their own activations (a recorded output
+                // keeps its values for the test that reads it)
+                if (record == null) x.then(t -> ResnetBlock2D.forwardOver(block, t));
+                else for (ResnetBlock2D resnet : block) x.then(t -> resnet.forward(t, null));
+                Upsample2D upsampler = upsamplers[i];
+                if (upsampler != null) {
+                    // the upsampler holds its input while it writes an output 4x as large: a channel slice of a larger
+                    // tensor (forwardOver's result) is compacted first, in a stage of its own so that the larger one
+                    // is freed before the upsampler starts
+                    x.then(t -> t.contiguous(MemoryFormat.CHANNELS_LAST));
+                    x.then(t -> upsampler.forward(t, null));
+                }
+                put(record, "decoder.up_blocks." + i, x.get());
             }
-            put(record, "decoder.up_blocks." + i, x.get());
+            return x.then(t -> put(record, "decoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();
         }
-        return x.then(t -> put(record, "decoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();
     }
 }

@@ -4,6 +4,7 @@ import static org.panamasd.models.Intermediates.put;
 
 import org.panamasd.Chain;
 import org.panamasd.MemoryFormat;
+import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.models.Intermediates;
 import org.panamasd.models.blocks.Downsample2D;
@@ -21,7 +22,10 @@ final class Encoder {
     private final VaeMidBlock midBlock;
     private final GroupNorm convNormOut;
 
+    private final ModulePath.Name modulePath;
+
     Encoder(Weights w, String prefix, VaeConfig c) {
+        this.modulePath = ModulePath.of(prefix);
         int[] channels = c.blockOutChannels();
         int groups = c.normNumGroups();
         this.convIn = new Conv2d(w, prefix + ".conv_in", c.inChannels(), channels[0], 3, 1, 1);
@@ -43,16 +47,18 @@ final class Encoder {
     }
 
     Tensor forward(Tensor image, Intermediates record) {
-        Chain x = Chain.from(image);
-        // channels-last activations throughout, for the reason the decoder gives
-        x.then(t -> put(record, "encoder.conv_in", convIn.forward(t.contiguous(MemoryFormat.CHANNELS_LAST))));
-        for (int i = 0; i < resnets.length; i++) {
-            for (ResnetBlock2D resnet : resnets[i]) x.then(t -> resnet.forward(t, null));
-            Downsample2D downsampler = downsamplers[i];
-            if (downsampler != null) x.then(downsampler::forward);
-            put(record, "encoder.down_blocks." + i, x.get());
+        try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
+            Chain x = Chain.from(image);
+            // channels-last activations throughout, for the reason the decoder gives
+            x.then(t -> put(record, "encoder.conv_in", convIn.forward(t.contiguous(MemoryFormat.CHANNELS_LAST))));
+            for (int i = 0; i < resnets.length; i++) {
+                for (ResnetBlock2D resnet : resnets[i]) x.then(t -> resnet.forward(t, null));
+                Downsample2D downsampler = downsamplers[i];
+                if (downsampler != null) x.then(downsampler::forward);
+                put(record, "encoder.down_blocks." + i, x.get());
+            }
+            x.then(t -> put(record, "encoder.mid_block", midBlock.forward(t)));
+            return x.then(t -> put(record, "encoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();
         }
-        x.then(t -> put(record, "encoder.mid_block", midBlock.forward(t)));
-        return x.then(t -> put(record, "encoder.conv_out", BandedConvolution.normSiluConv(convNormOut, convOut, t).contiguous())).get();
     }
 }

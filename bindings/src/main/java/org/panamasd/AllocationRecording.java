@@ -1,0 +1,125 @@
+package org.panamasd;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.panamasd.internal.Native;
+import org.panamasd.internal.panamasd_h;
+import org.panamasd.internal.psd_alloc_event;
+
+/**
+ * A recording of every allocation and free of the counting CPU allocator, each with its time, size, address,
+ * and the module and op that were running ({@link ModulePath}). The shim keeps the events in memory of its own
+ * (malloc'd, outside the counting allocator), so recording adds nothing to the bytes it records. One recording
+ * runs at a time in a process; module tracking is on while it runs.
+ */
+public final class AllocationRecording implements AutoCloseable {
+    private static final long READ_CHUNK = 1 << 16;
+    private static volatile AllocationRecording running;
+
+    private final long startNanos;
+    private final MemoryStats before;
+    private final java.util.List<TensorNote> notes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    private boolean stopped;
+
+    /** A tensor the bridge adopted while recording: where its data starts, its shape and dtype, and when. */
+    public record TensorNote(long timeNanos, long address, long[] shape, String dtype) {}
+
+    /** Notes a tensor an op returned, so the allocation at its address can be described by shape and dtype. */
+    static void noteTensor(Tensor tensor) {
+        AllocationRecording r = running;
+        if (r == null || r.stopped) return;
+        r.notes.add(new TensorNote(System.nanoTime(), tensor.address(), tensor.shape(), tensor.dtype().name().toLowerCase()));
+    }
+
+    private AllocationRecording(long startNanos, MemoryStats before) {
+        this.startNanos = startNanos;
+        this.before = before;
+    }
+
+    /**
+     * Starts recording, with room for {@code capacity} events (32 bytes each, reserved now); events beyond it are
+     * dropped and counted in {@link Events#dropped()}.
+     */
+    public static synchronized AllocationRecording start(long capacity) {
+        Native.ensureLoaded();
+        if (running != null) throw new IllegalStateException("an allocation recording is already running");
+        MemoryStats before = MemoryStats.now();
+        long start = System.nanoTime();
+        Native.check(panamasd_h.psd_alloc_record_start(capacity), "psd_alloc_record_start");
+        running = new AllocationRecording(start, before);
+        ModulePath.track(true);
+        return running;
+    }
+
+    /**
+     * The recorded events as columns, in the order the allocator saw them; {@code bytes} is positive for an
+     * allocation and negative for a free. {@code allocatedAtStart} is what the allocator held when the recording
+     * began (its allocations are not in the events; frees of them are). {@code tensors} are the tensors the bridge
+     * adopted meanwhile, in order.
+     */
+    public record Events(long startNanos, long stopNanos, long allocatedAtStart, long[] timeNanos, long[] address, long[] bytes,
+                         int[] module, int[] op, long dropped, java.util.List<TensorNote> tensors) {
+        public int size() {
+            return timeNanos.length;
+        }
+
+        /** The module path of event {@code i} ("" when none was running). */
+        public String modulePath(int i) {
+            return ModulePath.path(module[i]);
+        }
+
+        /** The op of event {@code i} ("" when none), as the bridge names it (shim function or ATen operator). */
+        public String opName(int i) {
+            return ModulePath.op(op[i]);
+        }
+    }
+
+    /** Stops recording and returns the events (the shim's copy is freed). */
+    public synchronized Events stop() {
+        if (stopped) throw new IllegalStateException("the recording was stopped already");
+        stopped = true;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment counts = arena.allocate(ValueLayout.JAVA_LONG, 2);
+            Native.check(panamasd_h.psd_alloc_record_stop(counts, counts.asSlice(8)), "psd_alloc_record_stop");
+            long stop = System.nanoTime();
+            ModulePath.track(false);
+            long n = counts.get(ValueLayout.JAVA_LONG, 0), dropped = counts.get(ValueLayout.JAVA_LONG, 8);
+            if (n > Integer.MAX_VALUE - 8) throw new IllegalStateException("too many events to read: " + n);
+            int size = (int) n;
+            long[] time = new long[size], address = new long[size], bytes = new long[size];
+            int[] module = new int[size], op = new int[size];
+            MemorySegment buffer = psd_alloc_event.allocateArray(READ_CHUNK, arena);
+            MemorySegment copied = arena.allocate(ValueLayout.JAVA_LONG);
+            long eventSize = psd_alloc_event.sizeof();
+            for (int offset = 0; offset < size; ) {
+                Native.check(panamasd_h.psd_alloc_record_read(buffer, offset, READ_CHUNK, copied), "psd_alloc_record_read");
+                int got = (int) copied.get(ValueLayout.JAVA_LONG, 0);
+                if (got <= 0) throw new IllegalStateException("the recording ended at event " + offset + " of " + size);
+                for (int i = 0; i < got; i++) {
+                    MemorySegment e = buffer.asSlice(i * eventSize, eventSize);
+                    time[offset + i] = psd_alloc_event.time_ns(e);
+                    address[offset + i] = psd_alloc_event.address(e);
+                    bytes[offset + i] = psd_alloc_event.bytes(e);
+                    module[offset + i] = psd_alloc_event.module(e);
+                    op[offset + i] = psd_alloc_event.op(e);
+                }
+                offset += got;
+            }
+            return new Events(startNanos, stop, before.allocatedBytes(), time, address, bytes, module, op, dropped, java.util.List.copyOf(notes));
+        } finally {
+            close();
+        }
+    }
+
+    /** Stops (if running) and frees the shim's events. */
+    @Override
+    public synchronized void close() {
+        synchronized (AllocationRecording.class) {
+            if (running != this) return;
+            running = null;
+        }
+        ModulePath.track(false);
+        Native.check(panamasd_h.psd_alloc_record_clear(), "psd_alloc_record_clear");
+    }
+}
