@@ -29,7 +29,13 @@ public final class AllocationRecording implements AutoCloseable {
     static void noteTensor(Tensor tensor) {
         AllocationRecording r = running;
         if (r == null || r.stopped) return;
-        r.notes.add(new TensorNote(System.nanoTime(), tensor.address(), tensor.shape(), tensor.dtype().name().toLowerCase()));
+        long address;
+        try {
+            address = tensor.address();
+        } catch (TorchException noStorage) {  // an opaque tensor (a oneDNN prepacked weight): nothing to describe by address
+            return;
+        }
+        r.notes.add(new TensorNote(System.nanoTime(), address, tensor.shape(), tensor.dtype().name().toLowerCase()));
     }
 
     private AllocationRecording(long startNanos, MemoryStats before) {

@@ -28,7 +28,7 @@ public record MachineInfo(String cpu, List<String> flags, int cores, String libt
         return String.format("%s (%s), %d cores, libtorch threads %d", cpu, flags.isEmpty() ? "no AVX2" : String.join(",", flags), cores, threads);
     }
 
-    ObjectNode toJson(ObjectMapper json) {
+    public ObjectNode toJson(ObjectMapper json) {
         ObjectNode n = json.createObjectNode().put("cpu", cpu);
         flags.forEach(n.putArray("flags")::add);
         return n.put("cores", cores).put("libtorch", libtorch).put("threads", threads).put("blas", blas).put("malloc_mmap_threshold", mmapThreshold)

@@ -5,7 +5,7 @@ package org.panamasd.benchmark;
  * takes as input, in words. {@link #call()} runs inside a fresh scope and inference mode; the runner times it
  * including the scope's close, since freeing a step's temporaries is part of every step.
  */
-interface Workload extends AutoCloseable {
+public interface Workload extends AutoCloseable {
     String input();
 
     Flops flops();

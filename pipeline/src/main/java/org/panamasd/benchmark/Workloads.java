@@ -19,7 +19,7 @@ import org.panamasd.models.vae.VaeTiling;
  * loader the pipelines use, computing in the settings' dtype: a UNet step, a VAE decode, the text encoding of the
  * prompts. Inputs are float32, as a pipeline gives them.
  */
-final class Workloads {
+public final class Workloads {
     private Workloads() {}
 
     /** What a part's input description adds for a model not in float32 (the weights' dtype, as loaded). */
@@ -59,7 +59,7 @@ final class Workloads {
     }
 
     /** One UNet forward on {@code batch} latents, with a 77-token context (and SDXL's pooled embedding and size ids). */
-    static Workload unet(Path dir, BenchSettings s) {
+    public static Workload unet(Path dir, BenchSettings s) {
         UNet2DConditionModel unet = UNet2DConditionModel.load(dir.resolve("unet"), org.panamasd.Device.CPU, s.dtype());
         var c = unet.config();
         long b = s.batch(), n = s.latent();
@@ -103,7 +103,7 @@ final class Workloads {
     }
 
     /** AutoencoderKL.decode of {@code vaeBatch} latents into images 8x their size. */
-    static Workload vae(Path dir, BenchSettings s) {
+    public static Workload vae(Path dir, BenchSettings s) {
         AutoencoderKL vae = AutoencoderKL.load(dir.resolve("vae"), org.panamasd.Device.CPU, s.dtype());
         var c = vae.config();
         vae.tiling(VaeTiling.forConfig(c, s.vaeTiling(), s.vaeTile()));
@@ -131,12 +131,13 @@ final class Workloads {
     }
 
     /** Tokenizing and encoding {@code batch} prompts (a guided pair: empty and a prompt) with every text encoder of the directory. */
-    static Workload clip(Path dir, BenchSettings s) {
+    public static Workload clip(Path dir, BenchSettings s) {
         List<CLIPTokenizer> tokenizers = new ArrayList<>();
         List<CLIPTextModel> encoders = new ArrayList<>();
         for (int i = 0; Files.isDirectory(dir.resolve(ModelSpec.textEncoderDirectory(i))); i++) {
             tokenizers.add(CLIPTokenizer.load(dir.resolve(ModelSpec.tokenizerDirectory(i))));
-            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype()));
+            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype())
+                    .componentName(ModelSpec.textEncoderDirectory(i)));
         }
         String[] prompts = new String[s.batch()];
         for (int i = 0; i < prompts.length; i++) prompts[i] = i % 2 == 0 ? "" : "a photo of an astronaut riding a horse on mars";

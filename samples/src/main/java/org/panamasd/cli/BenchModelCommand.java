@@ -1,13 +1,9 @@
 package org.panamasd.cli;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.panamasd.DType;
 import org.panamasd.benchmark.BenchSettings;
-import org.panamasd.benchmark.BenchmarkDirectory;
 import org.panamasd.benchmark.ModelBenchmark;
-import org.panamasd.benchmark.ModelSpec;
 import org.panamasd.benchmark.ModelSpecs;
 import org.panamasd.benchmark.ReportTable;
 import org.panamasd.models.vae.VaeTiling;
@@ -66,23 +62,8 @@ final class BenchModelCommand implements Runnable {
             case "process" -> ModelBenchmark.Isolation.PROCESS;
             default -> throw new IllegalArgumentException("bench-model: --isolation must be auto, reset or process, not " + isolation);
         };
-        ModelSpec spec = ModelSpecs.named(model);
-        Path dir;
-        String stored = null;
-        if (spec != null) {
-            DType dtype = switch (storage) {
-                case "float32" -> DType.FLOAT32;
-                case "float16" -> DType.FLOAT16;
-                default -> throw new IllegalArgumentException("bench-model: --storage must be float32 or float16, not " + storage);
-            };
-            stored = dtype.name().toLowerCase();
-            Path where = cache != null ? cache : Paths.root().resolve("runs/.cache/bench-models");
-            dir = BenchmarkDirectory.ensure(spec, where, dtype, Paths.root().resolve("models/fashion-teacher/tokenizer"));
-        } else {
-            dir = Path.of(model);
-            if (!Files.isRegularFile(dir.resolve("model_index.json")))
-                throw new IllegalArgumentException("bench-model: --model must be sd15, sdxl, tiny, tiny-xl or a diffusers directory; " + model + " is neither");
-        }
+        Path dir = BenchModels.directory("bench-model", model, storage, cache);
+        String stored = ModelSpecs.named(model) == null ? null : BenchModels.storageType("bench-model", storage).name().toLowerCase();
         var report = ModelBenchmark.run(model, dir, chosen, settings, how, stored);
         System.out.print(ReportTable.format(report));
         if (json != null) {

@@ -37,6 +37,7 @@ import picocli.CommandLine.Spec;
                 BenchSchedulerCommand.class,
                 BenchTrainCommand.class,
                 BenchModelCommand.class,
+                ProfileMemoryCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Callable<Integer> {
