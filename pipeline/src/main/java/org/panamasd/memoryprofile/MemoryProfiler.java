@@ -116,18 +116,76 @@ public final class MemoryProfiler {
                 throw new IllegalStateException("closing the pipeline", e);
             }
         }
-        try (Workload w = switch (s.part()) {
-            case "unet" -> Workloads.unet(dir, b);
-            case "vae" -> Workloads.vae(dir, b);
-            default -> Workloads.clip(dir, b);
-        }) {
-            for (int i = 0; i < s.calls(); i++) {
-                try (Scope scope = Scope.open(); var inference = Autograd.inferenceMode()) {
-                    w.call();
-                }
-            }
+        try (Workload w = workload(dir, s)) {
+            for (int i = 0; i < s.calls(); i++) call(w);
             return w.input();
         }
+    }
+
+    private static Workload workload(Path dir, Settings s) {
+        return switch (s.part()) {
+            case "unet" -> Workloads.unet(dir, s.bench());
+            case "vae" -> Workloads.vae(dir, s.bench());
+            case "clip" -> Workloads.clip(dir, s.bench());
+            default -> throw new IllegalArgumentException("the overhead is measured on a part (unet, vae or clip), not " + s.part());
+        };
+    }
+
+    /** One call in a fresh scope and inference mode; its nanoseconds, the scope's close included. */
+    private static long call(Workload w) {
+        long start = System.nanoTime();
+        try (Scope scope = Scope.open(); var inference = Autograd.inferenceMode()) {
+            w.call();
+        }
+        return System.nanoTime() - start;
+    }
+
+    /**
+     * What recording costs: {@code rounds} rounds of one call untracked and one call under an allocation recording (module
+     * tracking on), in alternating order, after one warm-up call of each; the medians and their ratio, and the events one
+     * call records. Stopping and reading the recording happen outside the timed call.
+     */
+    public static ObjectNode overhead(Path dir, Settings s, int rounds) {
+        if (rounds < 1) throw new IllegalArgumentException("rounds must be at least 1");
+        try (Workload w = workload(dir, s)) {
+            call(w);
+            long events = recordedCall(w, s)[1];
+            double[] off = new double[rounds], on = new double[rounds];
+            for (int r = 0; r < rounds; r++) {
+                if (r % 2 == 0) {
+                    off[r] = call(w) / 1e9;
+                    on[r] = recordedCall(w, s)[0] / 1e9;
+                } else {
+                    on[r] = recordedCall(w, s)[0] / 1e9;
+                    off[r] = call(w) / 1e9;
+                }
+            }
+            ObjectNode n = JSON.createObjectNode().put("part", s.part()).put("input", w.input()).put("rounds", rounds).put("events_per_call", events);
+            n.set("machine", MachineInfo.current().toJson(JSON));
+            double offMedian = median(off), onMedian = median(on);
+            n.put("off_median_s", offMedian).put("on_median_s", onMedian).put("on_over_off", onMedian / offMedian);
+            ArrayNode offs = n.putArray("off_s"), ons = n.putArray("on_s");
+            for (int r = 0; r < rounds; r++) {
+                offs.add(off[r]);
+                ons.add(on[r]);
+            }
+            return n;
+        }
+    }
+
+    /** {nanoseconds of the call, events recorded}. */
+    private static long[] recordedCall(Workload w, Settings s) {
+        try (AllocationRecording recording = AllocationRecording.start(s.maxEvents())) {
+            long nanos = call(w);
+            return new long[] {nanos, recording.stop().size()};
+        }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        java.util.Arrays.sort(sorted);
+        int m = sorted.length;
+        return m % 2 == 1 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
     }
 
     private static ObjectNode report(MemoryProfile profile, List<RssSampler.Sample> rss, List<RssBreakdown> breakdowns, String model, Path dir,

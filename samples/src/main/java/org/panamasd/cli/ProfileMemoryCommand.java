@@ -55,6 +55,8 @@ final class ProfileMemoryCommand implements Runnable {
     Path cache;
     @Option(names = "--out", defaultValue = "runs/profile-memory", description = "Directory for profile.json, profile.png and profile.jfr (default: ${DEFAULT-VALUE}).")
     Path out;
+    @Option(names = "--overhead", paramLabel = "ROUNDS", description = "Instead of a profile: time the part ROUNDS times untracked and ROUNDS times recorded, alternating.")
+    Integer overhead;
     @Option(names = "--compare", arity = "2", paramLabel = "JSON", description = "Compare two profile.json files by module instead of profiling (A B).")
     List<Path> compare;
 
@@ -68,6 +70,14 @@ final class ProfileMemoryCommand implements Runnable {
         BenchSettings bench = new BenchSettings(latent, batch, vaeBatch, 1, 1, 0, false, Precision.parse(dtype).resolve(), VaeTiling.mode(vaeTiling), vaeTile);
         var settings = new MemoryProfiler.Settings(part, bench, steps, guidance, calls, maxEvents, sampleMillis);
         Path dir = BenchModels.directory("profile-memory", model, storage, cache);
+        if (overhead != null) {
+            var n = MemoryProfiler.overhead(dir, settings, overhead);
+            log.printf("%s %s: %s; %d rounds, %d events per call%nuntracked %.3f s, recorded %.3f s (medians): recorded / untracked = %.3f%n", model, part,
+                    n.get("input").asText(), overhead, n.get("events_per_call").asLong(), n.get("off_median_s").asDouble(), n.get("on_median_s").asDouble(),
+                    n.get("on_over_off").asDouble());
+            log.println("machine: " + org.panamasd.benchmark.MachineInfo.current().summary());
+            return;
+        }
         MemoryProfiler.Result result = MemoryProfiler.run(dir, model, settings, out);
         log.print(summary(result));
         log.println("wrote " + out.resolve("profile.json") + ", " + out.resolve("profile.png") + ", " + out.resolve("profile.jfr"));
