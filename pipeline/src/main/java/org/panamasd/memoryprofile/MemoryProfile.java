@@ -117,6 +117,21 @@ public final class MemoryProfile {
         return bands;
     }
 
+    /** Bytes that op {@code op} (as the bridge names it) allocated and that were still held at {@code time}. */
+    public long liveBytesAt(long time, String op) {
+        Map<Long, Long> live = new HashMap<>();
+        long[] bytes = events.bytes(), address = events.address(), times = events.timeNanos();
+        for (int i = 0; i < bytes.length && times[i] <= time; i++) {
+            if (bytes[i] > 0) {
+                if (events.opName(i).equals(op)) live.put(address[i], bytes[i]);
+                else live.remove(address[i]);  // the address now holds another op's allocation
+            } else {
+                live.remove(address[i]);
+            }
+        }
+        return live.values().stream().mapToLong(Long::longValue).sum();
+    }
+
     double seconds(long nanos) {
         return (nanos - events.startNanos()) / 1e9;
     }

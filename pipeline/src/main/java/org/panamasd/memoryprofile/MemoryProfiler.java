@@ -33,6 +33,7 @@ import org.panamasd.pipelines.StableDiffusionXLPipeline;
  */
 public final class MemoryProfiler {
     public static final List<String> PARTS = List.of("generate", "unet", "vae", "clip");
+    static final String PREPACK_OP = "psd_tensor_conv2d_prepack";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private MemoryProfiler() {}
@@ -200,7 +201,12 @@ public final class MemoryProfiler {
         if (highest != null) r.put("peak_bytes", highest.rssBytes()).put("peak_t_s", (highest.timeNanos() - start) / 1e9);
         r.put("sample_period_ms", s.samplePeriodMillis());
         RssBreakdown atPeak = breakdowns.stream().max(java.util.Comparator.comparingLong(RssBreakdown::rss)).orElse(null);
-        if (atPeak != null) atPeak.toJson(r.putObject("breakdown_at_peak"), start, profilerBytesAt(profile, atPeak.timeNanos()));
+        if (atPeak != null) {
+            ObjectNode b = r.putObject("breakdown_at_peak");
+            atPeak.toJson(b, start, profilerBytesAt(profile, atPeak.timeNanos()));
+            // part of the allocator's bytes: oneDNN's reordered copies of conv weights, made at a conv's first prepacked call
+            b.put("allocator_prepacked_weights_bytes", profile.liveBytesAt(atPeak.timeNanos(), PREPACK_OP));
+        }
         ArrayNode t = r.putArray("t_s"), bytes = r.putArray("bytes");
         int stride = Math.max(1, rss.size() / 2000);
         for (int i = 0; i < rss.size(); i += stride) {

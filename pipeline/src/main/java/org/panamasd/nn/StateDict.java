@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.panamasd.DType;
 import org.panamasd.Device;
+import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.SafeTensors;
@@ -113,7 +114,9 @@ public final class StateDict implements ParameterStore {
             throw new IllegalArgumentException(file.path() + ": parameter " + named + " has shape " + Arrays.toString(actual)
                     + ", the model expects " + Arrays.toString(expected));
         used.add(inFile);
-        try (Scope load = Scope.open()) {
+        // a parameter's conversion counts in a memory profile as its module's (the model names its component around the load)
+        int leaf = key.lastIndexOf('.');
+        try (ModulePath.Entered module = ModulePath.enter(ModulePath.of(leaf < 0 ? key : key.substring(0, leaf))); Scope load = Scope.open()) {
             Tensor read = file.tensor(inFile);
             Tensor stored = linearAsConv ? read.reshape(shape) : read;
             if (place.chunks() > 1) stored = stored.narrow(0, place.chunk() * shape[0], shape[0]);  // a view of the mapping

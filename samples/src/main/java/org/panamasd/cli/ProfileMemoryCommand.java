@@ -105,8 +105,8 @@ final class ProfileMemoryCommand implements Runnable {
             s.append(String.format("RSS at its peak (%.2f s): %s = weight files %s + libraries %s + other files %s + anonymous %s%n", b.path("t_s").asDouble(),
                     mib(b.path("rss_bytes").asLong()), mib(b.path("weight_files_bytes").asLong()), mib(b.path("libraries_bytes").asLong()),
                     mib(b.path("other_files_bytes").asLong()), mib(b.path("anonymous_bytes").asLong())));
-            s.append(String.format("  anonymous = allocator %s + pool's free blocks %s + malloc's free heap %s + JVM heap %s + JVM non-heap %s + recording %s + unexplained %s%n",
-                    mib(b.path("allocator_bytes").asLong()), mib(b.path("pool_free_bytes").asLong()), mib(b.path("malloc_free_bytes").asLong()),
+            s.append(String.format("  anonymous = allocator %s (prepacked conv weights %s) + pool's free blocks %s + malloc's free heap %s + JVM heap %s + JVM non-heap %s + recording %s + unexplained %s%n",
+                    mib(b.path("allocator_bytes").asLong()), mib(b.path("allocator_prepacked_weights_bytes").asLong()), mib(b.path("pool_free_bytes").asLong()), mib(b.path("malloc_free_bytes").asLong()),
                     mib(b.path("jvm_heap_committed_bytes").asLong()), mib(b.path("jvm_non_heap_committed_bytes").asLong()),
                     mib(b.path("profiler_events_bytes").asLong()), mib(b.path("unexplained_bytes").asLong())));
         }

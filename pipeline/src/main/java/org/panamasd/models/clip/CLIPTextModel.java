@@ -38,15 +38,17 @@ public final class CLIPTextModel implements AutoCloseable {
 
     private CLIPTextModel(CLIPTextConfig c, Weights w, ParameterStore parameters, boolean projection) {
         this.modulePath = ModulePath.component("text_encoder");
-        this.config = c;
-        this.parameters = parameters;
-        int d = c.hiddenSize();
-        this.tokenEmbedding = w.get("text_model.embeddings.token_embedding.weight", c.vocabSize(), d);
-        this.positionEmbedding = w.get("text_model.embeddings.position_embedding.weight", c.maxPositions(), d);
-        this.layers = new CLIPEncoderLayer[c.layers()];
-        for (int i = 0; i < layers.length; i++) layers[i] = new CLIPEncoderLayer(w, "text_model.encoder.layers." + i, c);
-        this.finalLayerNorm = new LayerNorm(w, "text_model.final_layer_norm", d, c.layerNormEps());
-        this.textProjection = projection ? new Linear(w, "text_projection", d, c.projectionDim(), false) : null;
+        try (ModulePath.Entered loading = ModulePath.enter(modulePath)) {  // what loading allocates counts as the component's
+            this.config = c;
+            this.parameters = parameters;
+            int d = c.hiddenSize();
+            this.tokenEmbedding = w.get("text_model.embeddings.token_embedding.weight", c.vocabSize(), d);
+            this.positionEmbedding = w.get("text_model.embeddings.position_embedding.weight", c.maxPositions(), d);
+            this.layers = new CLIPEncoderLayer[c.layers()];
+            for (int i = 0; i < layers.length; i++) layers[i] = new CLIPEncoderLayer(w, "text_model.encoder.layers." + i, c);
+            this.finalLayerNorm = new LayerNorm(w, "text_model.final_layer_norm", d, c.layerNormEps());
+            this.textProjection = projection ? new Linear(w, "text_projection", d, c.projectionDim(), false) : null;
+        }
     }
 
     /** A transformers text_encoder directory: config.json and model.safetensors. */

@@ -47,29 +47,31 @@ public final class ControlNetModel implements AutoCloseable {
 
     private ControlNetModel(UNetConfig c, DiffusersConfig raw, Weights w, ParameterStore parameters) {
         this.modulePath = ModulePath.component("controlnet");
-        this.config = c;
-        this.parameters = parameters;
-        int[] channels = c.blockOutChannels();
-        int blocks = channels.length;
-        this.convIn = new Conv2d(w, "conv_in", c.inChannels(), channels[0], c.convInKernel(), 1, (c.convInKernel() - 1) / 2);
-        this.timeProj = new Timesteps(channels[0], c.flipSinToCos(), c.freqShift());
-        this.timeEmbedding = new TimestepEmbedding(w, "time_embedding", channels[0], c.timeEmbedDim());
-        this.conditioningChannels = raw.integer("conditioning_channels", 3);
-        int[] embedding = raw.has("conditioning_embedding_out_channels")
-                ? raw.integers("conditioning_embedding_out_channels", raw.length("conditioning_embedding_out_channels"), 0) : new int[] {16, 32, 96, 256};
-        this.conditioning = new ControlNetConditioningEmbedding(w, "controlnet_cond_embedding", conditioningChannels, embedding, channels[0]);
-        this.downBlocks = new DownBlock2D[blocks];
-        List<Conv2d> zeroConvs = new ArrayList<>();
-        zeroConvs.add(new Conv2d(w, "controlnet_down_blocks.0", channels[0], channels[0], 1, 1, 0));  // conv_in's output
-        for (int i = 0; i < blocks; i++) {
-            downBlocks[i] = DownBlock2D.of(w, c, i);
-            int skips = c.layersPerBlock() + (i == blocks - 1 ? 0 : 1);  // each layer's output, and the downsampler's
-            for (int j = 0; j < skips; j++)
-                zeroConvs.add(new Conv2d(w, "controlnet_down_blocks." + zeroConvs.size(), channels[i], channels[i], 1, 1, 0));
+        try (ModulePath.Entered loading = ModulePath.enter(modulePath)) {  // what loading allocates counts as the component's
+            this.config = c;
+            this.parameters = parameters;
+            int[] channels = c.blockOutChannels();
+            int blocks = channels.length;
+            this.convIn = new Conv2d(w, "conv_in", c.inChannels(), channels[0], c.convInKernel(), 1, (c.convInKernel() - 1) / 2);
+            this.timeProj = new Timesteps(channels[0], c.flipSinToCos(), c.freqShift());
+            this.timeEmbedding = new TimestepEmbedding(w, "time_embedding", channels[0], c.timeEmbedDim());
+            this.conditioningChannels = raw.integer("conditioning_channels", 3);
+            int[] embedding = raw.has("conditioning_embedding_out_channels")
+                    ? raw.integers("conditioning_embedding_out_channels", raw.length("conditioning_embedding_out_channels"), 0) : new int[] {16, 32, 96, 256};
+            this.conditioning = new ControlNetConditioningEmbedding(w, "controlnet_cond_embedding", conditioningChannels, embedding, channels[0]);
+            this.downBlocks = new DownBlock2D[blocks];
+            List<Conv2d> zeroConvs = new ArrayList<>();
+            zeroConvs.add(new Conv2d(w, "controlnet_down_blocks.0", channels[0], channels[0], 1, 1, 0));  // conv_in's output
+            for (int i = 0; i < blocks; i++) {
+                downBlocks[i] = DownBlock2D.of(w, c, i);
+                int skips = c.layersPerBlock() + (i == blocks - 1 ? 0 : 1);  // each layer's output, and the downsampler's
+                for (int j = 0; j < skips; j++)
+                    zeroConvs.add(new Conv2d(w, "controlnet_down_blocks." + zeroConvs.size(), channels[i], channels[i], 1, 1, 0));
+            }
+            this.controlnetDownBlocks = zeroConvs.toArray(Conv2d[]::new);
+            this.midBlock = new UNetMidBlock2DCrossAttn(w, "mid_block", c);
+            this.controlnetMidBlock = new Conv2d(w, "controlnet_mid_block", channels[blocks - 1], channels[blocks - 1], 1, 1, 0);
         }
-        this.controlnetDownBlocks = zeroConvs.toArray(Conv2d[]::new);
-        this.midBlock = new UNetMidBlock2DCrossAttn(w, "mid_block", c);
-        this.controlnetMidBlock = new Conv2d(w, "controlnet_mid_block", channels[blocks - 1], channels[blocks - 1], 1, 1, 0);
     }
 
     /** A diffusers controlnet directory: config.json and diffusion_pytorch_model.safetensors. */

@@ -42,36 +42,38 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     private UNet2DConditionModel(UNetConfig c, Weights w, ParameterStore parameters) {
         this.modulePath = ModulePath.component("unet");
-        this.config = c;
-        this.parameters = parameters;
-        int[] channels = c.blockOutChannels();
-        int blocks = channels.length;
-        this.convIn = new Conv2d(w, "conv_in", c.inChannels(), channels[0], c.convInKernel(), 1, (c.convInKernel() - 1) / 2);
-        this.timeProj = new Timesteps(channels[0], c.flipSinToCos(), c.freqShift());
-        this.timeEmbedding = new TimestepEmbedding(w, "time_embedding", channels[0], c.timeEmbedDim());
-        if ("text_time".equals(c.additionEmbedType())) {
-            this.addTimeProj = new Timesteps(c.additionTimeEmbedDim(), c.flipSinToCos(), c.freqShift());
-            this.addEmbedding = new TimestepEmbedding(w, "add_embedding", c.projectionClassEmbeddingsInputDim(), c.timeEmbedDim());
-        } else {
-            this.addTimeProj = null;
-            this.addEmbedding = null;
+        try (ModulePath.Entered loading = ModulePath.enter(modulePath)) {  // what loading allocates counts as the component's
+            this.config = c;
+            this.parameters = parameters;
+            int[] channels = c.blockOutChannels();
+            int blocks = channels.length;
+            this.convIn = new Conv2d(w, "conv_in", c.inChannels(), channels[0], c.convInKernel(), 1, (c.convInKernel() - 1) / 2);
+            this.timeProj = new Timesteps(channels[0], c.flipSinToCos(), c.freqShift());
+            this.timeEmbedding = new TimestepEmbedding(w, "time_embedding", channels[0], c.timeEmbedDim());
+            if ("text_time".equals(c.additionEmbedType())) {
+                this.addTimeProj = new Timesteps(c.additionTimeEmbedDim(), c.flipSinToCos(), c.freqShift());
+                this.addEmbedding = new TimestepEmbedding(w, "add_embedding", c.projectionClassEmbeddingsInputDim(), c.timeEmbedDim());
+            } else {
+                this.addTimeProj = null;
+                this.addEmbedding = null;
+            }
+            this.downBlocks = new DownBlock2D[blocks];
+            for (int i = 0; i < blocks; i++) downBlocks[i] = DownBlock2D.of(w, c, i);
+            this.midBlock = new UNetMidBlock2DCrossAttn(w, "mid_block", c);
+            this.upBlocks = new UpBlock2D[blocks];
+            int previous = channels[blocks - 1];
+            for (int i = 0; i < blocks; i++) {
+                String type = c.upBlockTypes().get(i);
+                if (!type.equals("CrossAttnUpBlock2D") && !type.equals("UpBlock2D"))
+                    throw new IllegalArgumentException("up_block_types[" + i + "] " + type + " is not built here (CrossAttnUpBlock2D, UpBlock2D)");
+                int out = channels[blocks - 1 - i];
+                int skipIn = channels[Math.max(blocks - 2 - i, 0)];
+                upBlocks[i] = new UpBlock2D(w, "up_blocks." + i, c, i, previous, out, skipIn, type.equals("CrossAttnUpBlock2D"), i == blocks - 1);
+                previous = out;
+            }
+            this.convNormOut = new GroupNorm(w, "conv_norm_out", c.normNumGroups(), channels[0], c.normEps());
+            this.convOut = new Conv2d(w, "conv_out", channels[0], c.outChannels(), c.convOutKernel(), 1, (c.convOutKernel() - 1) / 2);
         }
-        this.downBlocks = new DownBlock2D[blocks];
-        for (int i = 0; i < blocks; i++) downBlocks[i] = DownBlock2D.of(w, c, i);
-        this.midBlock = new UNetMidBlock2DCrossAttn(w, "mid_block", c);
-        this.upBlocks = new UpBlock2D[blocks];
-        int previous = channels[blocks - 1];
-        for (int i = 0; i < blocks; i++) {
-            String type = c.upBlockTypes().get(i);
-            if (!type.equals("CrossAttnUpBlock2D") && !type.equals("UpBlock2D"))
-                throw new IllegalArgumentException("up_block_types[" + i + "] " + type + " is not built here (CrossAttnUpBlock2D, UpBlock2D)");
-            int out = channels[blocks - 1 - i];
-            int skipIn = channels[Math.max(blocks - 2 - i, 0)];
-            upBlocks[i] = new UpBlock2D(w, "up_blocks." + i, c, i, previous, out, skipIn, type.equals("CrossAttnUpBlock2D"), i == blocks - 1);
-            previous = out;
-        }
-        this.convNormOut = new GroupNorm(w, "conv_norm_out", c.normNumGroups(), channels[0], c.normEps());
-        this.convOut = new Conv2d(w, "conv_out", channels[0], c.outChannels(), c.convOutKernel(), 1, (c.convOutKernel() - 1) / 2);
     }
 
     /** A diffusers unet directory: config.json and diffusion_pytorch_model.safetensors. */

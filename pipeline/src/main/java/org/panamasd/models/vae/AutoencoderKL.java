@@ -36,14 +36,16 @@ public final class AutoencoderKL implements AutoCloseable {
 
     private AutoencoderKL(VaeConfig c, Weights w, ParameterStore parameters) {
         this.modulePath = ModulePath.component("vae");
-        this.config = c;
-        this.parameters = parameters;
-        this.encoder = new Encoder(w, "encoder", c);
-        this.decoder = new Decoder(w, "decoder", c);
-        int latent = c.latentChannels();
-        this.quantConv = new Conv2d(w, "quant_conv", 2L * latent, 2L * latent, 1, 1, 0);
-        this.postQuantConv = new Conv2d(w, "post_quant_conv", latent, latent, 1, 1, 0);
-        this.tiling = VaeTiling.forConfig(c, VaeTiling.Mode.AUTO);
+        try (ModulePath.Entered loading = ModulePath.enter(modulePath)) {  // what loading allocates counts as the component's
+            this.config = c;
+            this.parameters = parameters;
+            this.encoder = new Encoder(w, "encoder", c);
+            this.decoder = new Decoder(w, "decoder", c);
+            int latent = c.latentChannels();
+            this.quantConv = new Conv2d(w, "quant_conv", 2L * latent, 2L * latent, 1, 1, 0);
+            this.postQuantConv = new Conv2d(w, "post_quant_conv", latent, latent, 1, 1, 0);
+            this.tiling = VaeTiling.forConfig(c, VaeTiling.Mode.AUTO);
+        }
     }
 
     /** How decode and encode go by tiles; {@link VaeTiling.Mode#AUTO} with tiles of the config's sample_size unless set. */
