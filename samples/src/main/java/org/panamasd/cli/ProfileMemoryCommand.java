@@ -65,6 +65,7 @@ final class ProfileMemoryCommand implements Runnable {
         java.io.PrintWriter log = spec.commandLine().getOut();
         if (compare != null) {
             log.print(ProfileComparison.compare(compare.get(0), compare.get(1)));
+            log.flush();
             return;
         }
         BenchSettings bench = new BenchSettings(latent, batch, vaeBatch, 1, 1, 0, false, Precision.parse(dtype).resolve(), VaeTiling.mode(vaeTiling), vaeTile);
