@@ -70,6 +70,24 @@ public final class Torch {
         return ret.get(ValueLayout.JAVA_INT, 0) != 0;
     }
 
+    /**
+     * Whether float32 CPU attention without mask, dropout, causal masking or a graph is computed by the shim's blocked
+     * kernel (blocks of queries and keys, a running maximum and sum, no score matrix) rather than the math path
+     * (chunks of queries over bmm + softmax). Used only where libtorch has no fused kernel (1.x).
+     */
+    public static boolean blockedAttention() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(1);
+        Native.check(panamasd_h.psd_runtime_get_blocked_attention(ret), "psd_runtime_get_blocked_attention");
+        return ret.get(ValueLayout.JAVA_BOOLEAN, 0);
+    }
+
+    /** Switches the blocked attention kernel on or off for the process (-Dpanamasd.attention.blocked / PANAMASD_ATTENTION_BLOCKED at start, default off: slower than the math path so far). */
+    public static void setBlockedAttention(boolean enabled) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_set_blocked_attention(enabled), "psd_runtime_set_blocked_attention");
+    }
+
     /** Whether this libtorch has oneDNN (mkldnn) CPU kernels, which {@link Functional#conv2dPrepack} needs. */
     public static boolean hasMkldnn() {
         Native.ensureLoaded();

@@ -37,6 +37,7 @@ import picocli.CommandLine.Spec;
                 BenchSchedulerCommand.class,
                 BenchTrainCommand.class,
                 BenchModelCommand.class,
+                BenchAttentionCommand.class,
                 ProfileMemoryCommand.class,
                 CommandLine.HelpCommand.class,
         })

@@ -1,0 +1,73 @@
+package org.panamasd.benchmark;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.panamasd.Autograd;
+import org.panamasd.Functional;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.Torch;
+
+/**
+ * The attention kernel alone at SD's shapes: the shim's blocked kernel against the math path (query chunks over
+ * bmm + softmax), float32, inference mode, the two in alternating order each round on the same inputs.
+ */
+public final class AttentionBenchmark {
+    /** batch x heads, queries, keys, head dim, and where SD meets it. */
+    public record Shape(long heads, long queries, long keys, long headDim, String where) {}
+
+    public record Row(Shape shape, double blockedSeconds, double mathSeconds) {
+        public double speedup() {
+            return mathSeconds / blockedSeconds;
+        }
+    }
+
+    /** SD 1.5 at 64x64 latents (512 px) and SDXL at 128x128 (1024 px), batch 2 (guidance). */
+    public static final List<Shape> SD_SHAPES = List.of(
+            new Shape(16, 4096, 4096, 40, "SD 1.5 down/up block 0 self-attention, 64x64 tokens, 8 heads of 40"),
+            new Shape(16, 4096, 77, 40, "SD 1.5 block 0 cross-attention, 77 text tokens"),
+            new Shape(16, 1024, 1024, 80, "SD 1.5 block 1 self-attention, 32x32 tokens, 8 heads of 80"),
+            new Shape(16, 256, 256, 160, "SD 1.5 block 2 self-attention, 16x16 tokens, 8 heads of 160"),
+            new Shape(20, 4096, 4096, 64, "SDXL block 1 self-attention at 1024 px, 64x64 tokens, 10 heads of 64"),
+            new Shape(40, 1024, 1024, 64, "SDXL block 2 self-attention at 1024 px, 32x32 tokens, 20 heads of 64"));
+
+    private AttentionBenchmark() {}
+
+    /** The best of {@code rounds} calls of each path per shape. */
+    public static List<Row> run(List<Shape> shapes, int rounds) {
+        if (rounds < 1) throw new IllegalArgumentException("rounds must be at least 1");
+        boolean before = Torch.blockedAttention();
+        List<Row> rows = new ArrayList<>();
+        try (Generator g = new Generator(0); var inference = Autograd.inferenceMode()) {
+            for (Shape s : shapes) {
+                try (Scope scope = Scope.open()) {
+                    Tensor q = Tensor.randn(g, s.heads(), s.queries(), s.headDim()), k = Tensor.randn(g, s.heads(), s.keys(), s.headDim()),
+                            v = Tensor.randn(g, s.heads(), s.keys(), s.headDim());
+                    double blocked = Double.MAX_VALUE, math = Double.MAX_VALUE;
+                    time(q, k, v, true);  // warm-up of each
+                    time(q, k, v, false);
+                    for (int r = 0; r < rounds; r++) {
+                        boolean blockedFirst = r % 2 == 0;
+                        double first = time(q, k, v, blockedFirst), second = time(q, k, v, !blockedFirst);
+                        blocked = Math.min(blocked, blockedFirst ? first : second);
+                        math = Math.min(math, blockedFirst ? second : first);
+                    }
+                    rows.add(new Row(s, blocked, math));
+                }
+            }
+        } finally {
+            Torch.setBlockedAttention(before);
+        }
+        return rows;
+    }
+
+    private static double time(Tensor q, Tensor k, Tensor v, boolean blocked) {
+        Torch.setBlockedAttention(blocked);
+        long start = System.nanoTime();
+        try (Scope scope = Scope.open()) {
+            Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+}
