@@ -166,11 +166,12 @@ int32_t psd_memory_set_pool(bool enabled, int64_t limit_bytes);
 int32_t psd_memory_release_pool(int64_t *ret_released);
 int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats);
 /* Allocation recording, for memory profiles. Start clears the previous recording and reserves room for
- * `capacity` events (malloc'd outside the counting allocator, so the recording never counts as the model's);
- * events past it are dropped and counted. Stop waits for the allocations in flight to finish writing. Read copies
+ * `capacity` events (malloc'd outside the counting allocator, so the recording never counts as the model's), and
+ * writes the bytes the allocator held as it began (ret_allocated_bytes may be NULL); events past the capacity are
+ * dropped and counted. Stop waits for the allocations in flight to finish writing. Read copies
  * events [offset, offset + max) of the stopped recording into `out` and writes how many it copied. Clear frees the
  * events. Threads that never set a tag (libtorch's intra-op workers) get the tags set last by any thread. */
-int32_t psd_alloc_record_start(int64_t capacity);
+int32_t psd_alloc_record_start(int64_t capacity, int64_t *ret_allocated_bytes);
 int32_t psd_alloc_record_stop(int64_t *ret_events, int64_t *ret_dropped);
 int32_t psd_alloc_record_read(psd_alloc_event *out, int64_t offset, int64_t max, int64_t *ret_copied);
 int32_t psd_alloc_record_clear(void);

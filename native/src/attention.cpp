@@ -35,7 +35,9 @@ bool blocked_attention_applies(const at::Tensor &q, const at::Tensor &k, const a
   // leading (batch, head) dims equal: the caller's broadcast cases take the math path
   for (int64_t d = 0; d < q.dim() - 2; d++)
     if (q.size(d) != k.size(d) || k.size(d) != v.size(d)) return false;
-  return q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2) && k.size(-2) > 0;
+  // empty queries, keys or features take the math path, which defines them
+  return q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2) && k.size(-2) > 0 && q.size(-2) > 0 && q.size(-1) > 0 && v.size(-1) > 0 &&
+         q.numel() > 0;
 }
 
 at::Tensor blocked_attention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, double scale) {

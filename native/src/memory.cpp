@@ -134,10 +134,11 @@ void record(void *address, int64_t bytes) {
   if (!recording.load()) return;
   writers.fetch_add(1);
   if (recording.load()) {
+    // the clock before the slot: events in slot order are then in time order but for threads racing within a few ns
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t index = record_next.fetch_add(1);
     if (index < record_capacity) {
-      timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
       psd_alloc_event &e = record_events[index];
       e.time_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
       e.address = reinterpret_cast<int64_t>(address);
@@ -151,6 +152,9 @@ void record(void *address, int64_t bytes) {
   }
   writers.fetch_sub(1);
 }
+
+// Serialises the control functions (start, stop, read, clear) against each other; the writers never take it.
+std::mutex &record_control = *new std::mutex;
 
 void stop_recording() {
   recording.store(false);
@@ -247,8 +251,9 @@ int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats) {
   });
 }
 
-int32_t psd_alloc_record_start(int64_t capacity) {
+int32_t psd_alloc_record_start(int64_t capacity, int64_t *ret_allocated_bytes) {
   return guarded([&] {
+    std::lock_guard<std::mutex> lock(record_control);
     if (capacity < 1) throw std::invalid_argument("recording capacity must be >= 1 event, got " + std::to_string(capacity));
     stop_recording();
     auto *events = static_cast<psd_alloc_event *>(std::malloc(static_cast<size_t>(capacity) * sizeof(psd_alloc_event)));
@@ -262,11 +267,14 @@ int32_t psd_alloc_record_start(int64_t capacity) {
     last_module.store(0);
     last_op.store(0);
     recording.store(true);
+    // what the allocator held as the recording began (allocations in flight may land on either side of it)
+    if (ret_allocated_bytes != nullptr) *ret_allocated_bytes = allocated_bytes.load();
   });
 }
 
 int32_t psd_alloc_record_stop(int64_t *ret_events, int64_t *ret_dropped) {
   return guarded([&] {
+    std::lock_guard<std::mutex> lock(record_control);
     stop_recording();
     *out(ret_events) = std::min(record_next.load(), record_capacity);
     *out(ret_dropped) = record_dropped.load();
@@ -275,6 +283,7 @@ int32_t psd_alloc_record_stop(int64_t *ret_events, int64_t *ret_dropped) {
 
 int32_t psd_alloc_record_read(psd_alloc_event *events, int64_t offset, int64_t max, int64_t *ret_copied) {
   return guarded([&] {
+    std::lock_guard<std::mutex> lock(record_control);
     if (recording.load()) throw std::logic_error("stop the recording before reading it");
     if (offset < 0 || max < 0) throw std::invalid_argument("offset and max must be >= 0, got " + std::to_string(offset) + ", " + std::to_string(max));
     int64_t total = std::min(record_next.load(), record_capacity);
@@ -286,6 +295,7 @@ int32_t psd_alloc_record_read(psd_alloc_event *events, int64_t offset, int64_t m
 
 int32_t psd_alloc_record_clear(void) {
   return guarded([&] {
+    std::lock_guard<std::mutex> lock(record_control);
     stop_recording();
     std::free(record_events);
     record_events = nullptr;

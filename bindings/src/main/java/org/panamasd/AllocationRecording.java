@@ -11,14 +11,15 @@ import org.panamasd.internal.psd_alloc_event;
  * A recording of every allocation and free of the counting CPU allocator, each with its time, size, address,
  * and the module and op that were running ({@link ModulePath}). The shim keeps the events in memory of its own
  * (malloc'd, outside the counting allocator), so recording adds nothing to the bytes it records. One recording
- * runs at a time in a process; module tracking is on while it runs.
+ * runs at a time in a process; module tracking is on while it runs (and as it was before once it ends).
  */
 public final class AllocationRecording implements AutoCloseable {
     private static final long READ_CHUNK = 1 << 16;
     private static volatile AllocationRecording running;
 
     private final long startNanos;
-    private final MemoryStats before;
+    private final long allocatedAtStart;
+    private final boolean trackedBefore;  // module tracking as it was before: restored at the end
     private final java.util.List<TensorNote> notes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     private boolean stopped;
 
@@ -38,9 +39,10 @@ public final class AllocationRecording implements AutoCloseable {
         r.notes.add(new TensorNote(System.nanoTime(), address, tensor.shape(), tensor.dtype().name().toLowerCase()));
     }
 
-    private AllocationRecording(long startNanos, MemoryStats before) {
+    private AllocationRecording(long startNanos, long allocatedAtStart, boolean trackedBefore) {
         this.startNanos = startNanos;
-        this.before = before;
+        this.allocatedAtStart = allocatedAtStart;
+        this.trackedBefore = trackedBefore;
     }
 
     /**
@@ -50,10 +52,12 @@ public final class AllocationRecording implements AutoCloseable {
     public static synchronized AllocationRecording start(long capacity) {
         Native.ensureLoaded();
         if (running != null) throw new IllegalStateException("an allocation recording is already running");
-        MemoryStats before = MemoryStats.now();
-        long start = System.nanoTime();
-        Native.check(panamasd_h.psd_alloc_record_start(capacity), "psd_alloc_record_start");
-        running = new AllocationRecording(start, before);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment allocated = arena.allocate(ValueLayout.JAVA_LONG);
+            long start = System.nanoTime();
+            Native.check(panamasd_h.psd_alloc_record_start(capacity, allocated), "psd_alloc_record_start");
+            running = new AllocationRecording(start, allocated.get(ValueLayout.JAVA_LONG, 0), ModulePath.tracking());
+        }
         ModulePath.track(true);
         return running;
     }
@@ -89,7 +93,7 @@ public final class AllocationRecording implements AutoCloseable {
             MemorySegment counts = arena.allocate(ValueLayout.JAVA_LONG, 2);
             Native.check(panamasd_h.psd_alloc_record_stop(counts, counts.asSlice(8)), "psd_alloc_record_stop");
             long stop = System.nanoTime();
-            ModulePath.track(false);
+            ModulePath.track(trackedBefore);
             long n = counts.get(ValueLayout.JAVA_LONG, 0), dropped = counts.get(ValueLayout.JAVA_LONG, 8);
             if (n > Integer.MAX_VALUE - 8) throw new IllegalStateException("too many events to read: " + n);
             int size = (int) n;
@@ -104,7 +108,8 @@ public final class AllocationRecording implements AutoCloseable {
                 if (got <= 0) throw new IllegalStateException("the recording ended at event " + offset + " of " + size);
                 for (int i = 0; i < got; i++) {
                     MemorySegment e = buffer.asSlice(i * eventSize, eventSize);
-                    time[offset + i] = psd_alloc_event.time_ns(e);
+                    // threads that race for slots can take them a few ns out of clock order: times are kept monotonic
+                    time[offset + i] = Math.max(psd_alloc_event.time_ns(e), offset + i > 0 ? time[offset + i - 1] : Long.MIN_VALUE);
                     address[offset + i] = psd_alloc_event.address(e);
                     bytes[offset + i] = psd_alloc_event.bytes(e);
                     module[offset + i] = psd_alloc_event.module(e);
@@ -112,7 +117,7 @@ public final class AllocationRecording implements AutoCloseable {
                 }
                 offset += got;
             }
-            return new Events(startNanos, stop, before.allocatedBytes(), time, address, bytes, module, op, dropped, java.util.List.copyOf(notes));
+            return new Events(startNanos, stop, allocatedAtStart, time, address, bytes, module, op, dropped, java.util.List.copyOf(notes));
         } finally {
             close();
         }
@@ -121,11 +126,11 @@ public final class AllocationRecording implements AutoCloseable {
     /** Stops (if running) and frees the shim's events. */
     @Override
     public synchronized void close() {
-        synchronized (AllocationRecording.class) {
+        synchronized (AllocationRecording.class) {  // a start on another thread waits until the shim's events are freed
             if (running != this) return;
             running = null;
+            ModulePath.track(trackedBefore);
+            Native.check(panamasd_h.psd_alloc_record_clear(), "psd_alloc_record_clear");
         }
-        ModulePath.track(false);
-        Native.check(panamasd_h.psd_alloc_record_clear(), "psd_alloc_record_clear");
     }
 }

@@ -136,8 +136,7 @@ public final class Workloads {
         List<CLIPTextModel> encoders = new ArrayList<>();
         for (int i = 0; Files.isDirectory(dir.resolve(ModelSpec.textEncoderDirectory(i))); i++) {
             tokenizers.add(CLIPTokenizer.load(dir.resolve(ModelSpec.tokenizerDirectory(i))));
-            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype())
-                    .componentName(ModelSpec.textEncoderDirectory(i)));
+            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype()));
         }
         String[] prompts = new String[s.batch()];
         for (int i = 0; i < prompts.length; i++) prompts[i] = i % 2 == 0 ? "" : "a photo of an astronaut riding a horse on mars";

@@ -132,6 +132,13 @@ public final class MemoryProfile {
         return live.values().stream().mapToLong(Long::longValue).sum();
     }
 
+    /** Null when every event was recorded; else what the profile then misses (the events stop at the capacity). */
+    public String warning() {
+        return events.dropped() == 0 ? null
+                : events.dropped() + " events past the recording's capacity were dropped: everything after " + String.format("%.2f", seconds(events.timeNanos()[events.size() - 1]))
+                        + " s is missing (peak, live set and lifetimes cover the run up to there); raise --max-events";
+    }
+
     double seconds(long nanos) {
         return (nanos - events.startNanos()) / 1e9;
     }
@@ -298,6 +305,7 @@ public final class MemoryProfile {
     /** The report as JSON: peak, live set, sites, lifetimes, bands and a timeline of at most 2,000 points. */
     public ObjectNode toJson(ObjectMapper json) {
         ObjectNode n = json.createObjectNode();
+        if (events.dropped() > 0) n.put("warning", warning());
         n.put("duration_s", seconds(events.stopNanos())).put("events", events.size()).put("events_dropped", events.dropped())
                 .put("tensors_noted", events.tensors().size());
         ObjectNode peak = n.putObject("peak");

@@ -149,7 +149,7 @@ public final class ProfilePlot {
 
         // title and legend
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
-        g.drawString(title, LEFT, 24);
+        g.drawString(profile.warning() == null ? title : title + "  [INCOMPLETE: events dropped]", LEFT, 24);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         legend(g, ALLOCATOR, "bytes the counting allocator holds (every allocation and free)", LEFT, 44);
         legend(g, RSS, String.format("resident set size (sampled; peak %.2f GiB)", rssMax / (double) (1L << 30)), LEFT + 480, 44);

@@ -66,7 +66,11 @@ public record RssBreakdown(long timeNanos, long rss, long weightFiles, long libr
                 bean.getHeapMemoryUsage().getCommitted(), bean.getNonHeapMemoryUsage().getCommitted());
     }
 
-    /** The anonymous bytes none of the named parts explains ({@code profilerBytes}: the recording's events at that time). */
+    /**
+     * The anonymous bytes none of the named parts explains ({@code profilerBytes}: the recording's events at that time).
+     * An estimate: the JVM's committed heap and malloc's free bytes count whole although some of them may not be resident,
+     * and a pooled block's slack beyond its tensor (a block serves tensors down to half its class) is not named.
+     */
     public long unexplained(long profilerBytes) {
         return anonymous - allocator - poolFree - Math.max(0, mallocFree) - jvmHeapCommitted - jvmNonHeapCommitted - profilerBytes;
     }

@@ -91,6 +91,7 @@ final class ProfileMemoryCommand implements Runnable {
         s.append(r.path("model").asText()).append(' ').append(r.path("part").asText()).append(": ").append(r.path("input").asText()).append('\n');
         s.append(String.format("machine: %s, %d cores, libtorch threads %d%n", r.at("/machine/cpu").asText(), r.at("/machine/cores").asInt(),
                 r.at("/machine/threads").asInt()));
+        if (p.warning() != null) s.append("WARNING: ").append(p.warning()).append('\n');
         s.append(String.format("%d allocation events (%d dropped) over %.1f s%n", r.path("events").asLong(), r.path("events_dropped").asLong(),
                 r.path("duration_s").asDouble()));
         s.append(String.format("allocator peak %s at %.2f s, in %s (%s); live then: %s in %d allocations%n", mib(p.peakBytes()), p.peakSeconds(),

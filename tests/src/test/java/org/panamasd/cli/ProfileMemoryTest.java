@@ -73,4 +73,17 @@ class ProfileMemoryTest extends NativeTest {
         assertNotEquals(0, bad.exitCode());
         assertTrue(bad.err().contains("profile.png"), bad.err());
     }
+
+    @Test
+    void sdxlsSecondTextEncoderIsNamedAsItsFolderFromItsLoadOn() throws Exception {
+        Path model = BenchmarkDirectory.ensure(ModelSpecs.TINY_XL, tmp.resolve("cache"), DType.FLOAT32, TOKENIZER);
+        Path out = tmp.resolve("clip");
+        // bfloat16: each parameter is converted at load, an allocation in its module
+        CliRun run = CliRun.of("profile-memory", "--model", model.toString(), "--part", "clip", "--dtype", "bfloat16", "--out", out.toString());
+        assertEquals(0, run.exitCode(), run.toString());
+        JsonNode sites = JSON.readTree(out.resolve("profile.json").toFile()).get("sites");
+        java.util.Set<String> components = new java.util.TreeSet<>();
+        for (JsonNode site : sites) components.add(site.get("module").asText().split("\\.")[0]);
+        assertTrue(components.containsAll(List.of("text_encoder", "text_encoder_2")), components.toString());
+    }
 }

@@ -166,7 +166,7 @@ public final class SingleFileCheckpoint {
             CLIPTextModel text2 = null;
             if (xl) {
                 StateDict state2 = StateDict.placed(st, device, dtype, LdmKeys.openClip(LdmKeys.SDXL_OPEN_CLIP, true));
-                text2 = keep(built, CLIPTextModel.load(configs.textEncoder2(), state2));
+                text2 = keep(built, CLIPTextModel.load(configs.textEncoder2(), state2, "text_encoder_2"));
                 states.add(state2);
                 textUnused = LdmKeys.openClipUnused(LdmKeys.SDXL_OPEN_CLIP, text2.config().layers());
             }

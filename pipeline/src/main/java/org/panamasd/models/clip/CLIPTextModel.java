@@ -34,10 +34,11 @@ public final class CLIPTextModel implements AutoCloseable {
     /** last_hidden_state, pooler_output, text_embeds (null without projection), and every layer's state before the final norm. */
     public record Output(Tensor lastHiddenState, Tensor pooled, Tensor textEmbeds, List<Tensor> hiddenStates) {}
 
+    private static final String DEFAULT_COMPONENT = "text_encoder";
     private volatile ModulePath.Name modulePath;  // the component's name in a pipeline: text_encoder or text_encoder_2
 
-    private CLIPTextModel(CLIPTextConfig c, Weights w, ParameterStore parameters, boolean projection) {
-        this.modulePath = ModulePath.component("text_encoder");
+    private CLIPTextModel(CLIPTextConfig c, Weights w, ParameterStore parameters, boolean projection, String component) {
+        this.modulePath = ModulePath.component(component);
         try (ModulePath.Entered loading = ModulePath.enter(modulePath)) {  // what loading allocates counts as the component's
             this.config = c;
             this.parameters = parameters;
@@ -64,7 +65,14 @@ public final class CLIPTextModel implements AutoCloseable {
     /** As {@link #load(Path)}, with the parameters on {@code device}, computing in {@code dtype} ({@link Precision}). */
     public static CLIPTextModel load(Path directory, Device device, DType dtype) {
         Path weights = Checkpoints.weightsFile(directory, "model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device, dtype);
+        CLIPTextConfig c = CLIPTextConfig.from(DiffusersConfig.read(directory.resolve("config.json")));
+        return Checkpoints.load(weights, device, dtype, state -> build(c, state, componentOf(directory)));
+    }
+
+    /** A pipeline directory's text_encoder or text_encoder_2, named by its folder (module paths); text_encoder otherwise. */
+    private static String componentOf(Path directory) {
+        Path name = directory.toAbsolutePath().normalize().getFileName();
+        return name != null && name.toString().matches("text_encoder(_\\d+)?") ? name.toString() : DEFAULT_COMPONENT;
     }
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors) {
@@ -77,22 +85,27 @@ public final class CLIPTextModel implements AutoCloseable {
 
     public static CLIPTextModel load(DiffusersConfig config, Path safetensors, Device device, DType dtype) {
         CLIPTextConfig c = CLIPTextConfig.from(config);
-        return Checkpoints.load(safetensors, device, dtype, state -> build(c, state));
+        return Checkpoints.load(safetensors, device, dtype, state -> build(c, state, DEFAULT_COMPONENT));
     }
 
     /** A model over parameters already opened (a single-file checkpoint's component); the model owns {@code state} from here. */
     public static CLIPTextModel load(DiffusersConfig config, org.panamasd.nn.StateDict state) {
+        return load(config, state, DEFAULT_COMPONENT);
+    }
+
+    /** As {@link #load(DiffusersConfig, org.panamasd.nn.StateDict)}, named {@code component} in module paths (text_encoder_2: SDXL's second). */
+    public static CLIPTextModel load(DiffusersConfig config, org.panamasd.nn.StateDict state, String component) {
         try {
-            return build(CLIPTextConfig.from(config), state);
+            return build(CLIPTextConfig.from(config), state, component);
         } catch (RuntimeException e) {
             state.close();
             throw e;
         }
     }
 
-    private static CLIPTextModel build(CLIPTextConfig c, org.panamasd.nn.StateDict state) {
+    private static CLIPTextModel build(CLIPTextConfig c, org.panamasd.nn.StateDict state, String component) {
         boolean projection = state.contains("text_projection.weight");
-        CLIPTextModel model = new CLIPTextModel(c, state, state, projection);
+        CLIPTextModel model = new CLIPTextModel(c, state, state, projection, component);
         // some transformers checkpoints keep position_ids (an arange) as a buffer: take it, it is not needed
         if (state.contains(POSITION_IDS)) state.get(POSITION_IDS, state.shape(POSITION_IDS));
         return model;
@@ -101,7 +114,7 @@ public final class CLIPTextModel implements AutoCloseable {
     /** A model with freshly initialised parameters (with a projection when {@code projection}). */
     public static CLIPTextModel initialize(DiffusersConfig config, boolean projection, long seed) {
         CLIPTextConfig c = CLIPTextConfig.from(config);
-        return Checkpoints.initialize(seed, weights -> new CLIPTextModel(c, weights, weights, projection));
+        return Checkpoints.initialize(seed, weights -> new CLIPTextModel(c, weights, weights, projection, DEFAULT_COMPONENT));
     }
 
     /** The parameters by state-dict key (what an optimizer trains and a checkpoint stores). */
