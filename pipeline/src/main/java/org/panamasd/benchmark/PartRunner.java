@@ -58,7 +58,9 @@ public final class PartRunner {
             for (int i = 0; i < s.warmup() * perRepeat; i++) timed(w);
             Map<ConvBackend, Long> callsBefore = conv.calls();
             double[] seconds = new double[s.repeat() * perRepeat];
+            ProcessTimes timesBefore = ProcessTimes.now();
             for (int i = 0; i < seconds.length; i++) seconds[i] = timed(w) / 1e9;
+            ProcessTimes timesAfter = ProcessTimes.now();
             Map<ConvBackend, Long> callsAfter = conv.calls();
             long rssPeak = ProcessMemory.peakRssBytes(), allocatorPeak = MemoryStats.now().peakBytes();
             ObjectNode n = JSON.createObjectNode().put("part", part).put("input", w.input()).put("load_s", loadSeconds)
@@ -71,6 +73,11 @@ public final class PartRunner {
                     .put("rss_peak_covers", reset ? "the calls, weights resident (VmHWM reset after the load through /proc/self/clear_refs)"
                             : "the whole process since it started, load included (VmHWM not reset)");
             n.put("allocator_after_load_bytes", allocatorAfterLoad).put("allocator_peak_bytes", allocatorPeak);
+            if (timesBefore != null && timesAfter != null) {  // per timed call, all threads: the kernel's share of a step and the pages it faulted in
+                ProcessTimes t = timesAfter.since(timesBefore);
+                n.putObject("per_timed_call").put("user_s", t.userNanos() / 1e9 / seconds.length).put("system_s", t.systemNanos() / 1e9 / seconds.length)
+                        .put("minor_faults", t.minorFaults() / (double) seconds.length).put("major_faults", t.majorFaults() / (double) seconds.length);
+            }
             ObjectNode c = n.putObject("conv_backends").put("mode", conv.forced() == null ? "auto" : conv.forced().label)
                     .put("cache_file", String.valueOf(conv.file())).put("shapes_timed", conv.shapesTimed() - shapesBefore)
                     .put("timing_s", conv.timingSeconds() - timingBefore);

@@ -38,9 +38,54 @@ public final class ReportTable {
         out.append(r.get("parts").size() > 0 ? r.get("parts").get(r.get("parts").size() - 1).get("rss_peak_covers").asText() : "-");
         out.append("; alloc peak: libtorch CPU allocator's peak bytes during the calls (MemoryStats; mapped weights are not allocator bytes).");
         out.append(System.lineSeparator());
+        kernelTimes(r, out);
         convBackends(r, out);
         profiles(r, out);
         return out.toString();
+    }
+
+    /**
+     * This run against a saved one (bench-model --json): per part in both, each measure now and then with the ratio
+     * now / then (below 1: less time or memory now), and whether the two ran on the same CPU and settings.
+     */
+    public static String comparison(JsonNode now, JsonNode then) {
+        StringBuilder out = new StringBuilder();
+        String cpuNow = now.at("/machine/cpu").asText(), cpuThen = then.at("/machine/cpu").asText();
+        out.append(String.format("against the saved run: %s, %s%n", then.get("model").asText(), cpuThen.equals(cpuNow) && now.at("/machine/flags").equals(then.at("/machine/flags"))
+                ? "the same CPU model and extensions" : "ANOTHER CPU (" + cpuThen + "): the ratios compare machines, not code"));
+        if (!now.get("settings").equals(then.get("settings"))) out.append("settings differ: now ").append(now.get("settings")).append(", then ").append(then.get("settings")).append('\n');
+        out.append("| part | measure | now | then | now / then |\n| --- | --- | --- | --- | --- |\n");
+        for (JsonNode p : now.get("parts")) {
+            JsonNode q = null;
+            for (JsonNode candidate : then.get("parts")) if (candidate.get("part").asText().equals(p.get("part").asText())) q = candidate;
+            if (q == null) continue;
+            String part = p.get("part").asText();
+            for (String measure : new String[] {"/min_s", "/median_s", "/rss_peak_bytes", "/allocator_peak_bytes", "/per_timed_call/system_s", "/per_timed_call/minor_faults"}) {
+                JsonNode a = p.at(measure), b = q.at(measure);
+                if (a.isMissingNode() || b.isMissingNode()) continue;
+                out.append(String.format("| %s | %s | %s | %s | %s |%n", part, measure.substring(1).replace('/', ' '), value(measure, a.asDouble()), value(measure, b.asDouble()),
+                        b.asDouble() == 0 ? "-" : String.format("%.3f", a.asDouble() / b.asDouble())));
+            }
+        }
+        return out.toString();
+    }
+
+    private static String value(String measure, double v) {
+        if (measure.endsWith("bytes")) return gib((long) v);
+        if (measure.endsWith("faults")) return String.format("%.0f", v);
+        return String.format("%.4f s", v);
+    }
+
+    /** Per part, per timed call (getrusage, all threads): CPU time in user and kernel mode and the page faults. */
+    private static void kernelTimes(JsonNode r, StringBuilder out) {
+        for (JsonNode p : r.get("parts")) {
+            if (!p.has("per_timed_call")) continue;
+            JsonNode c = p.get("per_timed_call");
+            double wall = p.get("median_s").asDouble();
+            out.append(String.format("per timed call, %s: user %.2f s, system %.2f s (%.1f%% of the median wall time), %.0f minor and %.0f major page faults%n",
+                    p.get("part").asText(), c.get("user_s").asDouble(), c.get("system_s").asDouble(), 100 * c.get("system_s").asDouble() / wall,
+                    c.get("minor_faults").asDouble(), c.get("major_faults").asDouble()));
+        }
     }
 
     /** Per part: the conv backend mode, the convs of the timed calls by backend, and shapes timed in the warm-up. */

@@ -50,6 +50,8 @@ final class BenchModelCommand implements Runnable {
     Path cache;
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
     Path json;
+    @Option(names = "--compare", paramLabel = "JSON", description = "Print each part's measures against a run saved with --json: now, then, now / then.")
+    Path compare;
 
     @Override
     public void run() {
@@ -66,6 +68,16 @@ final class BenchModelCommand implements Runnable {
         String stored = ModelSpecs.named(model) == null ? null : BenchModels.storageType("bench-model", storage).name().toLowerCase();
         var report = ModelBenchmark.run(model, dir, chosen, settings, how, stored);
         System.out.print(ReportTable.format(report));
+        if (compare != null) {
+            try {
+                var saved = new com.fasterxml.jackson.databind.ObjectMapper().readTree(compare.toFile());
+                if (saved == null || !saved.has("parts") || !saved.has("machine"))
+                    throw new IllegalArgumentException("bench-model: --compare " + compare + " is not a report written by bench-model --json");
+                System.out.print(ReportTable.comparison(report, saved));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the saved run " + compare, e);
+            }
+        }
         if (json != null) {
             ModelBenchmark.writeJson(report, json);
             System.out.println("wrote " + json);

@@ -56,7 +56,16 @@ class BenchModelTest extends NativeTest {
             if (part.get("part").asText().equals("load")) continue;
             checkTimedPart(part, part.get("part").asText().equals("unet") ? SETTINGS.repeat() * SETTINGS.steps() : SETTINGS.repeat());
         }
+        for (JsonNode part : report.get("parts")) {
+            if (part.get("part").asText().equals("load")) continue;
+            JsonNode call = part.get("per_timed_call");
+            assertTrue(call != null && call.get("user_s").asDouble() > 0 && call.get("system_s").asDouble() >= 0 && call.get("minor_faults").asDouble() >= 0,
+                    "getrusage per timed call: " + call);
+        }
+        String compared = ReportTable.comparison(report, report);
+        assertTrue(compared.contains("| unet | min_s |") && compared.contains("| 1.000 |") && compared.contains("the same CPU"), compared);
         String table = ReportTable.format(report);
+        assertTrue(table.contains("per timed call, unet: user"), table);
         for (String expected : List.of("unet", "vae", "clip", "GFLOP/s", "conv", "attention", "outside ops", "VmHWM")) assertTrue(table.contains(expected), expected);
     }
 
