@@ -89,7 +89,7 @@ public final class PartRunner {
     }
 
     /** One call inside a fresh scope and inference mode, in nanoseconds, the scope's close included. */
-    private static long timed(Workload w) {
+    public static long timed(Workload w) {
         long start = System.nanoTime();
         try (Scope scope = Scope.open(); var inference = Autograd.inferenceMode()) {
             w.call();
@@ -133,9 +133,14 @@ public final class PartRunner {
     private static void seconds(ObjectNode n, double[] seconds) {
         var array = n.putArray("seconds");
         for (double v : seconds) array.add(v);
-        double[] sorted = seconds.clone();
+        n.put("min_s", Arrays.stream(seconds).min().orElseThrow()).put("median_s", median(seconds));
+    }
+
+    /** The median of {@code values} (the mean of the middle two for an even count). */
+    public static double median(double[] values) {
+        double[] sorted = values.clone();
         Arrays.sort(sorted);
         int m = sorted.length;
-        n.put("min_s", sorted[0]).put("median_s", m % 2 == 1 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2);
+        return m % 2 == 1 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
     }
 }

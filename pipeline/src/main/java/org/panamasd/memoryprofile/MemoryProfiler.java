@@ -17,6 +17,7 @@ import org.panamasd.MemoryStats;
 import org.panamasd.Scope;
 import org.panamasd.benchmark.BenchSettings;
 import org.panamasd.benchmark.MachineInfo;
+import org.panamasd.benchmark.PartRunner;
 import org.panamasd.benchmark.ProcessMemory;
 import org.panamasd.benchmark.Workload;
 import org.panamasd.benchmark.Workloads;
@@ -118,7 +119,7 @@ public final class MemoryProfiler {
             }
         }
         try (Workload w = workload(dir, s)) {
-            for (int i = 0; i < s.calls(); i++) call(w);
+            for (int i = 0; i < s.calls(); i++) PartRunner.timed(w);
             return w.input();
         }
     }
@@ -132,14 +133,6 @@ public final class MemoryProfiler {
         };
     }
 
-    /** One call in a fresh scope and inference mode; its nanoseconds, the scope's close included. */
-    private static long call(Workload w) {
-        long start = System.nanoTime();
-        try (Scope scope = Scope.open(); var inference = Autograd.inferenceMode()) {
-            w.call();
-        }
-        return System.nanoTime() - start;
-    }
 
     /**
      * What recording costs: {@code rounds} rounds of one call untracked and one call under an allocation recording (module
@@ -149,21 +142,21 @@ public final class MemoryProfiler {
     public static ObjectNode overhead(Path dir, Settings s, int rounds) {
         if (rounds < 1) throw new IllegalArgumentException("rounds must be at least 1");
         try (Workload w = workload(dir, s)) {
-            call(w);
+            PartRunner.timed(w);
             long events = recordedCall(w, s)[1];
             double[] off = new double[rounds], on = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 if (r % 2 == 0) {
-                    off[r] = call(w) / 1e9;
+                    off[r] = PartRunner.timed(w) / 1e9;
                     on[r] = recordedCall(w, s)[0] / 1e9;
                 } else {
                     on[r] = recordedCall(w, s)[0] / 1e9;
-                    off[r] = call(w) / 1e9;
+                    off[r] = PartRunner.timed(w) / 1e9;
                 }
             }
             ObjectNode n = JSON.createObjectNode().put("part", s.part()).put("input", w.input()).put("rounds", rounds).put("events_per_call", events);
             n.set("machine", MachineInfo.current().toJson(JSON));
-            double offMedian = median(off), onMedian = median(on);
+            double offMedian = PartRunner.median(off), onMedian = PartRunner.median(on);
             n.put("off_median_s", offMedian).put("on_median_s", onMedian).put("on_over_off", onMedian / offMedian);
             ArrayNode offs = n.putArray("off_s"), ons = n.putArray("on_s");
             for (int r = 0; r < rounds; r++) {
@@ -177,17 +170,11 @@ public final class MemoryProfiler {
     /** {nanoseconds of the call, events recorded}. */
     private static long[] recordedCall(Workload w, Settings s) {
         try (AllocationRecording recording = AllocationRecording.start(s.maxEvents())) {
-            long nanos = call(w);
+            long nanos = PartRunner.timed(w);
             return new long[] {nanos, recording.stop().size()};
         }
     }
 
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        java.util.Arrays.sort(sorted);
-        int m = sorted.length;
-        return m % 2 == 1 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
-    }
 
     private static ObjectNode report(MemoryProfile profile, List<RssSampler.Sample> rss, List<RssBreakdown> breakdowns, String model, Path dir,
                                      Settings s, String input) {
