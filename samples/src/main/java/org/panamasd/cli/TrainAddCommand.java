@@ -66,7 +66,7 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     Double lambda;
     @Option(names = "--gamma", defaultValue = "1", description = "R1 weight (default: ${DEFAULT-VALUE}).")
     double gamma;
-    @Option(names = "--weighting", defaultValue = "exponential", paramLabel = "exponential|sds|uniform", description = "Distillation weighting c(t) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--weighting", defaultValue = "exponential", paramLabel = "exponential|sds|uniform|nfsd", description = "Distillation weighting c(t); nfsd also takes NFSD's noise-free target (default: ${DEFAULT-VALUE}).")
     String weighting;
     @Option(names = "--teacher-guidance", description = "Guidance of the teacher's target (default: 3).")
     Double teacherGuidance;

@@ -22,7 +22,8 @@ import org.panamasd.training.TrainedParameters;
  * <li>generator loss: -mean of the discriminator's logits on the frozen feature network's features of the
  *     augmented, decoded x̂ (the gradient flows through the feature network and the decoder into the student);
  * <li>distillation: c(t) |x̂ - x̂_teacher(sg(x̂) re-noised to t)|^2 with t uniform, the teacher optionally
- *     guided (CFG) — total student loss L_G + lambda L_distill; Adam step; EMA of the student;
+ *     guided (CFG), or NFSD's noise-free target ({@link NoiseFreeScoreDistillation}) — total student loss
+ *     L_G + lambda L_distill; Adam step; EMA of the student;
  * <li>discriminator ({@link DiscriminatorTrainer}): hinge on real and (detached) generated images, R1 on the
  *     real images' features; Adam (beta1 = 0); k steps per student step, and alone for a warm-up first.
  * </ol>
@@ -160,7 +161,13 @@ public final class AddTrainer implements AutoCloseable {
         Tensor target;
         try (var frozen = Autograd.noGrad()) {
             Tensor renoised = schedule.addNoise(fake.detach(), fake.randnLike(generator), t);
-            if (config.teacherGuidance() > 1 && batch.unconditionalContext() != null) {
+            if (config.weighting() == DistillationWeighting.NFSD) {
+                if (batch.unconditionalContext() == null)
+                    throw new IllegalArgumentException("the nfsd distillation target needs the empty prompt's context (the teacher's unconditional prediction)");
+                Tensor[] halves = teacher.predictX0(Tensor.cat(0, renoised, renoised), concat(t, t),
+                        Tensor.cat(0, batch.unconditionalContext(), batch.context())).chunk(2, 0);
+                target = NoiseFreeScoreDistillation.target(fake, renoised, t, halves[0], halves[1], config.teacherGuidance(), schedule);
+            } else if (config.teacherGuidance() > 1 && batch.unconditionalContext() != null) {
                 Tensor both = teacher.predictX0(Tensor.cat(0, renoised, renoised), concat(t, t),
                         Tensor.cat(0, batch.unconditionalContext(), batch.context()));
                 Tensor[] halves = both.chunk(2, 0);

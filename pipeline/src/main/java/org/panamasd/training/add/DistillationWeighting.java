@@ -10,7 +10,12 @@ public enum DistillationWeighting {
     /** c(t) = a s / 2: the score-distillation weighting (w(t) = s^2 times SDS's a / 2s), which peaks at mid noise. */
     SDS("sds"),
     /** c(t) = 1. */
-    UNIFORM("uniform");
+    UNIFORM("uniform"),
+    /**
+     * c(t) = s / 2 with NFSD's noise-free target ({@link NoiseFreeScoreDistillation}) in place of the teacher's
+     * prediction: the gradient is SDS's, s^2 (delta_D + g delta_C), without the noise term.
+     */
+    NFSD("nfsd");
 
     private final String name;
 
@@ -20,7 +25,7 @@ public enum DistillationWeighting {
 
     public static DistillationWeighting fromName(String name) {
         for (DistillationWeighting w : values()) if (w.name.equals(name)) return w;
-        throw new IllegalArgumentException("unknown distillation weighting '" + name + "' (exponential, sds or uniform)");
+        throw new IllegalArgumentException("unknown distillation weighting '" + name + "' (exponential, sds, uniform or nfsd)");
     }
 
     public double weight(double alphaBar) {
@@ -28,6 +33,7 @@ public enum DistillationWeighting {
             case EXPONENTIAL -> alphaBar;
             case SDS -> Math.sqrt(alphaBar * (1 - alphaBar)) / 2;
             case UNIFORM -> 1.0;
+            case NFSD -> Math.sqrt(1 - alphaBar) / 2;
         };
     }
 }

@@ -114,6 +114,37 @@ class AddTrainerTest extends NativeTest {
         }
     }
 
+    @Test
+    void nfsdTrainsTheStudentAndNeedsTheEmptyPromptsContext() {
+        NoiseSchedule schedule = NoiseSchedule.fromConfig(DiffusersConfig.parse("{\"rescale_betas_zero_snr\": true}"));
+        AddConfig d = AddConfig.defaults();
+        AddConfig nfsd = new AddConfig(d.studentTimesteps(), d.lambda(), DistillationWeighting.NFSD, 1.5, d.studentLearningRate(), d.emaDecay(), 1, 0);
+        try (Scope scope = Scope.open();
+             UNet2DConditionModel studentNet = UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 1);
+             UNet2DConditionModel teacherNet = UNet2DConditionModel.initialize(DiffusersConfig.parse(UNET), 1);
+             Dinov2Model dino = Dinov2Model.initialize(DiffusersConfig.parse(DINO), 2);
+             ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 2}, 16, 8, 12, HeadNorm.SKIP_FIRST, 3);
+             Generator g = new Generator(4)) {
+            AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
+                    studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            AddTrainer.Denoiser teacher = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
+                    teacherNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-3, 1.0, false);
+                 AddTrainer trainer = new AddTrainer(nfsd, student, TrainedParameters.weights(studentNet.parameters()), teacher, x -> x.tanh(), heads, schedule)) {
+                List<float[]> studentBefore = snapshot(studentNet.parameters().values());
+                AddTrainer.Losses losses = step(trainer, g);
+                assertTrue(losses.distillation() > 0 && Double.isFinite(losses.distillation()), losses.toString());
+                assertTrue(changed(studentBefore, studentNet.parameters().values()), "the student learns");
+                try (Scope step = Scope.open()) {
+                    Tensor real = Tensor.randn(g, 8, 3, 8, 8).tanh();
+                    var e = assertThrows(IllegalArgumentException.class,
+                            () -> trainer.step(new AddTrainer.Batch(real, real, Tensor.randn(g, 8, 1, 16), null, Tensor.randn(g, 8, 8)), g));
+                    assertTrue(e.getMessage().contains("nfsd") && e.getMessage().contains("empty prompt"), e.getMessage());
+                }
+            }
+        }
+    }
+
     private static AddTrainer.Losses step(AddTrainer trainer, Generator g) {
         try (Scope step = Scope.open()) {
             Tensor real = Tensor.randn(g, 8, 3, 8, 8).tanh();

@@ -80,6 +80,8 @@ class DiscriminatorPartsTest extends NativeTest {
         assertEquals(Math.sqrt(0.3 * 0.7) / 2, DistillationWeighting.SDS.weight(0.3), 1e-15);
         assertEquals(1.0, DistillationWeighting.UNIFORM.weight(0.3));
         assertEquals(DistillationWeighting.SDS, DistillationWeighting.fromName("sds"));
-        assertThrows(IllegalArgumentException.class, () -> DistillationWeighting.fromName("nfsd"));
+        assertEquals(DistillationWeighting.NFSD, DistillationWeighting.fromName("nfsd"));
+        assertEquals(Math.sqrt(0.7) / 2, DistillationWeighting.NFSD.weight(0.3), 1e-15);
+        assertThrows(IllegalArgumentException.class, () -> DistillationWeighting.fromName("score"));
     }
 }
