@@ -149,12 +149,15 @@ int32_t psd_runtime_manual_seed(uint64_t seed);
 int32_t psd_runtime_cuda_device_count(int32_t *ret_count);
 /* 1 when this libtorch has a fused scaled-dot-product attention kernel, 0 when the shim uses the math path. */
 int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
-/* The blocked attention kernel of psd_tensor_scaled_dot_product_attention on a libtorch without a fused one (1.x):
- * float32 CPU inputs without mask, dropout, causal masking or a graph to record are computed by blocks of 128
- * queries x 512 keys with a running maximum and sum, no score matrix beyond one block. Off by default (slower than the
- * math path so far); off, they take the math path (query chunks of at most 64 MiB of scores, bmm + softmax). Process-wide. */
-int32_t psd_runtime_set_blocked_attention(bool enabled);
-int32_t psd_runtime_get_blocked_attention(bool *ret_enabled);
+/* The shim's fused ("flash") attention kernel of psd_tensor_scaled_dot_product_attention on a libtorch without a fused
+ * one (1.x): CPU float32 or bfloat16 inputs without mask or dropout and with no graph to record (causal or not) are
+ * computed by blocks of 64 queries x 256 keys with a running maximum and sum, in register-tiled SIMD kernels for
+ * AVX-512 or AVX2 + FMA chosen from CPUID. On by default where the CPU has either; off, or on another CPU, they take
+ * the math path (query chunks of at most 64 MiB of scores, bmm + softmax). Process-wide. */
+int32_t psd_runtime_set_flash_attention(bool enabled);
+int32_t psd_runtime_get_flash_attention(bool *ret_enabled);
+/* The instruction set of the flash attention kernel on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 none (math path only). */
+int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa);
 /* 1 when this libtorch has oneDNN (mkldnn) CPU kernels, so psd_tensor_conv2d_prepack works; 0 otherwise. */
 int32_t psd_runtime_has_mkldnn(int32_t *ret_has);
 int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);

@@ -1,15 +1,17 @@
-// Blocked attention for the CPU (attention.cpp).
+// Fused ("flash") attention for the CPU (attention.cpp).
 #pragma once
 
 #include <ATen/ATen.h>
 
 namespace psd {
-// Whether blocked_attention computes these inputs: CPU float32, no mask, dropout or causal masking, no graph to
-// record, equal leading dimensions, and the kernel switched on.
-bool blocked_attention_applies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool has_mask, double dropout_p,
-                               bool is_causal);
-// softmax(q k^T * scale) v over (..., L, E) x (..., S, E) x (..., S, Ev) -> (..., L, Ev).
-at::Tensor blocked_attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, double scale);
-void set_blocked_attention(bool enabled);
-bool blocked_attention_enabled();
+// The SIMD kernels this CPU runs (CPUID at load time); kNone: every call takes the math path.
+enum class FlashIsa : int32_t { kNone = 0, kAvx2 = 1, kAvx512 = 2 };
+FlashIsa flash_attention_isa();
+// Whether flash_attention computes these inputs: CPU float32 or bfloat16 (all three alike), no mask or dropout, no
+// graph to record, equal leading dimensions, a CPU with kernels, and the kernel switched on. Causal masking is its own.
+bool flash_attention_applies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool has_mask, double dropout_p);
+// softmax(q k^T * scale (+ causal mask)) v over (..., L, E) x (..., S, E) x (..., S, Ev) -> (..., L, Ev), in q's dtype.
+at::Tensor flash_attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, double scale, bool is_causal);
+void set_flash_attention(bool enabled);
+bool flash_attention_enabled();
 }  // namespace psd

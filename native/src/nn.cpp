@@ -326,12 +326,16 @@ int32_t psd_tensor_l1_loss(const psd_tensor *a, const psd_tensor *target, int32_
   return guarded([&] { *out(ret) = wrap(at::l1_loss(T(a, "a"), T(target, "target"), reduction_of(reduction))); });
 }
 
-int32_t psd_runtime_set_blocked_attention(bool enabled) {
-  return guarded([&] { set_blocked_attention(enabled); });
+int32_t psd_runtime_set_flash_attention(bool enabled) {
+  return guarded([&] { set_flash_attention(enabled); });
 }
 
-int32_t psd_runtime_get_blocked_attention(bool *ret_enabled) {
-  return guarded([&] { *out(ret_enabled) = blocked_attention_enabled(); });
+int32_t psd_runtime_get_flash_attention(bool *ret_enabled) {
+  return guarded([&] { *out(ret_enabled) = flash_attention_enabled(); });
+}
+
+int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa) {
+  return guarded([&] { *out(ret_isa) = static_cast<int32_t>(flash_attention_isa()); });
 }
 
 int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_tensor *k, const psd_tensor *v,
@@ -349,8 +353,8 @@ int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_t
     at::Tensor qs = s == default_scale ? query.get() : query.get() * (s / default_scale);
     *out(ret) = wrap(at::scaled_dot_product_attention(qs, key, value, m, dropout_p, is_causal));
 #else
-    if (blocked_attention_applies(query, key, value, m.has_value(), dropout_p, is_causal))
-      *out(ret) = wrap(blocked_attention(query, key, value, s));
+    if (flash_attention_applies(query, key, value, m.has_value(), dropout_p))
+      *out(ret) = wrap(flash_attention(query, key, value, s, is_causal));
     else
       *out(ret) = wrap(attention_math(query, key, value, m, dropout_p, is_causal, s));
 #endif

@@ -71,21 +71,34 @@ public final class Torch {
     }
 
     /**
-     * Whether float32 CPU attention without mask, dropout, causal masking or a graph is computed by the shim's blocked
-     * kernel (blocks of queries and keys, a running maximum and sum, no score matrix) rather than the math path
-     * (chunks of queries over bmm + softmax). Used only where libtorch has no fused kernel (1.x).
+     * Whether CPU attention (float32 or bfloat16, no mask or dropout, causal or not, no graph to record) is computed by
+     * the shim's flash kernel (blocks of queries and keys, a running maximum and sum, no score matrix; SIMD kernels
+     * for {@link #flashAttentionIsa()}) rather than the math path (chunks of queries over bmm + softmax). Used only
+     * where libtorch has no fused kernel (1.x) and the CPU has kernels; the switch alone does not say that.
      */
-    public static boolean blockedAttention() {
+    public static boolean flashAttention() {
         Native.ensureLoaded();
         MemorySegment ret = ThreadState.get().reset().allocate(1);
-        Native.check(panamasd_h.psd_runtime_get_blocked_attention(ret), "psd_runtime_get_blocked_attention");
+        Native.check(panamasd_h.psd_runtime_get_flash_attention(ret), "psd_runtime_get_flash_attention");
         return ret.get(ValueLayout.JAVA_BOOLEAN, 0);
     }
 
-    /** Switches the blocked attention kernel on or off for the process (-Dpanamasd.attention.blocked / PANAMASD_ATTENTION_BLOCKED at start, default off: slower than the math path so far). */
-    public static void setBlockedAttention(boolean enabled) {
+    /** Switches the flash attention kernel on or off for the process (-Dpanamasd.attention.flash / PANAMASD_ATTENTION_FLASH at start, default on). */
+    public static void setFlashAttention(boolean enabled) {
         Native.ensureLoaded();
-        Native.check(panamasd_h.psd_runtime_set_blocked_attention(enabled), "psd_runtime_set_blocked_attention");
+        Native.check(panamasd_h.psd_runtime_set_flash_attention(enabled), "psd_runtime_set_flash_attention");
+    }
+
+    /** The instruction set of the flash attention kernel on this CPU (from CPUID): "avx512", "avx2" or "none" (the math path only). */
+    public static String flashAttentionIsa() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_flash_attention_isa(ret), "psd_runtime_flash_attention_isa");
+        return switch (ret.get(ValueLayout.JAVA_INT, 0)) {
+            case 2 -> "avx512";
+            case 1 -> "avx2";
+            default -> "none";
+        };
     }
 
     /** Whether this libtorch has oneDNN (mkldnn) CPU kernels, which {@link Functional#conv2dPrepack} needs. */

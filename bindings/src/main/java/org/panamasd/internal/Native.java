@@ -21,16 +21,16 @@ public final class Native {
     /** The most bytes of free blocks the pool keeps. */
     public static final long POOL_BYTES = Long.getLong("panamasd.allocator.poolBytes", 2L << 30);
     /**
-     * Whether float32 CPU attention takes the shim's blocked kernel (Torch.setBlockedAttention) rather than the math path:
-     * off by default, since bench-attention measures it 2-3x slower than the math path here (README, issue 19).
+     * Whether CPU attention without a graph takes the shim's flash kernel (Torch.setFlashAttention) where the CPU has
+     * one (AVX-512 or AVX2 + FMA) rather than the math path: on by default (bench-attention, README).
      */
-    public static final boolean BLOCKED_ATTENTION = setting("panamasd.attention.blocked", "PANAMASD_ATTENTION_BLOCKED", false);
+    public static final boolean FLASH_ATTENTION = setting("panamasd.attention.flash", "PANAMASD_ATTENTION_FLASH", true);
 
     static {
         NativeLibrary.load();
         check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
         if (COUNTING_ALLOCATOR) check(panamasd_h.psd_memory_set_pool(BLOCK_POOL, POOL_BYTES), "psd_memory_set_pool");
-        check(panamasd_h.psd_runtime_set_blocked_attention(BLOCKED_ATTENTION), "psd_runtime_set_blocked_attention");
+        check(panamasd_h.psd_runtime_set_flash_attention(FLASH_ATTENTION), "psd_runtime_set_flash_attention");
         int threads = defaultThreads();
         if (threads > 0) check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
         // At exit (System.exit, SIGTERM), the JVM runs libtorch's static destructors: wait for the native calls

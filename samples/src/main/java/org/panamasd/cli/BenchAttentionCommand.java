@@ -3,30 +3,40 @@ package org.panamasd.cli;
 import java.io.PrintWriter;
 import org.panamasd.benchmark.AttentionBenchmark;
 import org.panamasd.benchmark.MachineInfo;
+import org.panamasd.DType;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** The attention kernel alone at SD's shapes: the blocked kernel against the math path. */
+/** The attention kernel alone at SD's shapes: the flash kernel against the math path. */
 @Command(name = "bench-attention", sortOptions = false,
-        description = "Attention alone at SD 1.5 and SDXL shapes (float32): the shim's blocked kernel against the math path (bmm + softmax by query chunks).")
+        description = "Attention alone at SD 1.5, SDXL and VAE shapes: the shim's flash kernel against the math path (bmm + softmax by query chunks).")
 final class BenchAttentionCommand implements Runnable {
     @Spec
     CommandSpec spec;
     @Option(names = "--rounds", defaultValue = "3", description = "Timed calls of each path per shape, alternating; the best is kept (default: ${DEFAULT-VALUE}).")
     int rounds;
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16", description = "The inputs' dtype (default: ${DEFAULT-VALUE}).")
+    String dtype;
 
     @Override
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
-        out.println("machine: " + MachineInfo.current().summary() + ", libtorch " + org.panamasd.Torch.version());
-        out.println("| shape (batch x heads, queries, keys, head dim) | where | blocked | math | math / blocked |");
+        DType type = switch (dtype) {
+            case "float32" -> DType.FLOAT32;
+            case "bfloat16" -> DType.BFLOAT16;
+            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype must be float32 or bfloat16, got '" + dtype + "'");
+        };
+        out.println("machine: " + MachineInfo.current().summary() + ", libtorch " + org.panamasd.Torch.version() + ", flash kernel: "
+                + org.panamasd.Torch.flashAttentionIsa() + ", " + dtype);
+        out.println("| shape (batch x heads, queries, keys, head dim) | where | flash | math | math / flash |");
         out.println("| --- | --- | --- | --- | --- |");
-        for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds)) {
+        for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds, type)) {
             var s = r.shape();
             out.printf("| %d x %d x %d x %d | %s | %.3f s | %.3f s | %.2f |%n", s.heads(), s.queries(), s.keys(), s.headDim(), s.where(),
-                    r.blockedSeconds(), r.mathSeconds(), r.speedup());
+                    r.flashSeconds(), r.mathSeconds(), r.speedup());
         }
         out.flush();
     }

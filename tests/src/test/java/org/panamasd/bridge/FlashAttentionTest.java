@@ -1,0 +1,142 @@
+package org.panamasd.bridge;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.panamasd.Autograd;
+import org.panamasd.DType;
+import org.panamasd.Functional;
+import org.panamasd.Generator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
+import org.panamasd.Torch;
+import org.panamasd.nn.CpuFeatures;
+import org.panamasd.support.NativeTest;
+
+/**
+ * The shim's flash attention (blocks of 64 queries x 256 keys, running maximum and sum, SIMD kernels chosen from
+ * CPUID) against softmax(q k^T scale) v in float64 on the same values: SD's self- and cross-attention shapes, the
+ * VAE's one head of 512, query and key counts that are no multiple of a block or a tile, one key, several scales,
+ * causal masking with more or fewer keys than queries, bfloat16; and the cases it leaves to the math path.
+ */
+class FlashAttentionTest extends NativeTest {
+    private final boolean before = Torch.flashAttention();
+
+    @BeforeEach
+    void onlyWhereTheShimChooses() {
+        Assumptions.assumeFalse(Torch.hasFusedAttention(), "this libtorch has a fused attention kernel, which the shim uses instead of its own or the math path");
+    }
+
+    @AfterEach
+    void restore() {
+        Torch.setFlashAttention(before);
+    }
+
+    private static void assumeKernels() {
+        Assumptions.assumeFalse(Torch.flashAttentionIsa().equals("none"), "this CPU has neither AVX-512 nor AVX2 + FMA: no flash kernel, every call takes the math path");
+    }
+
+    /** softmax(q k^T scale) v with q, k, v in float64 (the math path: the flash kernel takes float32 and bfloat16 only). */
+    private static Tensor reference(Tensor q, Tensor k, Tensor v, double scale, boolean causal) {
+        return Functional.scaledDotProductAttention(q.to(DType.FLOAT64), k.to(DType.FLOAT64), v.to(DType.FLOAT64), null, 0, causal, scale);
+    }
+
+    @Test
+    void theKernelIsTheOneTheCpuHas() {
+        CpuFeatures cpu = CpuFeatures.current();
+        String expected = cpu.has("avx512f") ? "avx512" : cpu.has("avx2") && cpu.has("fma") ? "avx2" : "none";
+        assertEquals(expected, Torch.flashAttentionIsa(), "the flags of /proc/cpuinfo: " + cpu.flags());
+    }
+
+    @Test
+    void matchesSoftmaxAttentionInFloat64() {
+        assumeKernels();
+        long[][] shapes = { // batch, heads, queries, keys, head dim, value dim
+                {2, 8, 300, 77, 40, 40}, {1, 2, 1100, 1100, 64, 64}, {2, 1, 129, 513, 80, 80}, {1, 3, 5, 1, 160, 160}, {1, 2, 700, 1025, 16, 24},
+                {1, 1, 300, 300, 512, 512}, {1, 1, 67, 257, 3, 5}};
+        try (Scope s = Scope.open(); Generator g = new Generator(3); var inference = Autograd.inferenceMode()) {
+            Torch.setFlashAttention(true);
+            for (long[] d : shapes) {
+                Tensor q = Tensor.randn(g, d[0], d[1], d[2], d[4]).mul(2), k = Tensor.randn(g, d[0], d[1], d[3], d[4]), v = Tensor.randn(g, d[0], d[1], d[3], d[5]);
+                for (double scale : new double[] {0, 0.5}) {
+                    for (boolean causal : new boolean[] {false, true}) {
+                        Tensor flash = Functional.scaledDotProductAttention(q, k, v, null, 0, causal, scale);
+                        assertArrayEquals(new long[] {d[0], d[1], d[2], d[5]}, flash.shape());
+                        assertEquals(DType.FLOAT32, flash.dtype());
+                        Tensor expected = reference(q, k, v, scale, causal);
+                        double error = flash.to(DType.FLOAT64).sub(expected).abs().max().item();
+                        // float32's own rounding: the math path in float32 on the same inputs (its 512-feature
+                        // scores, 20 apart, carry errors near 1e-5 that the exponentials scale up); the kernel sums
+                        // each score in one running sum where BLAS blocks it, so it may be a few times that
+                        Torch.setFlashAttention(false);
+                        double mathError = Functional.scaledDotProductAttention(q, k, v, null, 0, causal, scale).to(DType.FLOAT64).sub(expected).abs().max().item();
+                        Torch.setFlashAttention(true);
+                        assertTrue(error < Math.max(2e-5, 4 * mathError), java.util.Arrays.toString(d) + " scale " + scale + (causal ? " causal" : "")
+                                + ": max error " + error + ", the math path's in float32 " + mathError);
+                    }
+                }
+            }
+            Tensor q3 = Tensor.randn(g, 4, 600, 32), k3 = Tensor.randn(g, 4, 600, 32), v3 = Tensor.randn(g, 4, 600, 32);  // (B, L, E)
+            assertTrue(Functional.scaledDotProductAttention(q3, k3, v3, null, 0, false, 0).to(DType.FLOAT64).sub(reference(q3, k3, v3, 0, false)).abs().max().item() < 2e-5);
+        }
+    }
+
+    @Test
+    void scoresFarApartKeepTheirWeights() {
+        // large logits: exp of scores hundreds apart underflows to exactly 0 for all but the largest, as softmax does
+        assumeKernels();
+        try (Scope s = Scope.open(); Generator g = new Generator(5); var inference = Autograd.inferenceMode()) {
+            Torch.setFlashAttention(true);
+            Tensor q = Tensor.randn(g, 2, 2, 130, 40).mul(30), k = Tensor.randn(g, 2, 2, 600, 40).mul(3), v = Tensor.randn(g, 2, 2, 600, 40);
+            double error = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).to(DType.FLOAT64).sub(reference(q, k, v, 0, false)).abs().max().item();
+            assertTrue(error < 1e-4, "max error " + error);
+        }
+    }
+
+    @Test
+    void bfloat16InputsGiveBfloat16WithinItsRounding() {
+        assumeKernels();
+        try (Scope s = Scope.open(); Generator g = new Generator(6); var inference = Autograd.inferenceMode()) {
+            Torch.setFlashAttention(true);
+            Tensor q = Tensor.randn(g, 2, 8, 300, 40).to(DType.BFLOAT16), k = Tensor.randn(g, 2, 8, 333, 40).to(DType.BFLOAT16),
+                    v = Tensor.randn(g, 2, 8, 333, 40).to(DType.BFLOAT16);
+            Tensor flash = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);
+            assertEquals(DType.BFLOAT16, flash.dtype());
+            Tensor expected = reference(q, k, v, 0, false);
+            // the float32 result rounded once to bfloat16: at most half its 2^-8 spacing, relative
+            double error = flash.to(DType.FLOAT64).sub(expected).abs().div(expected.abs().clampMin(1e-3)).max().item();
+            assertTrue(error <= 1.0 / 256, "max relative error " + error);
+        }
+    }
+
+    @Test
+    void theSwitchChoosesThePathAndMasksAndGraphsTakeTheMathOne() {
+        assumeKernels();
+        try (Scope s = Scope.open(); Generator g = new Generator(4)) {
+            Tensor q = Tensor.randn(g, 1, 2, 600, 40), k = Tensor.randn(g, 1, 2, 600, 40), v = Tensor.randn(g, 1, 2, 600, 40);
+            try (var inference = Autograd.inferenceMode()) {
+                Torch.setFlashAttention(true);
+                Tensor flash = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);
+                Torch.setFlashAttention(false);
+                assertFalse(Torch.flashAttention());
+                Tensor math = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);
+                double difference = flash.sub(math).abs().max().item();
+                assertTrue(difference > 0 && difference < 2e-5, "two summation orders, the same values: " + difference);
+                Tensor mask = Tensor.randn(g, 600, 600);
+                Torch.setFlashAttention(true);
+                Tensor masked = Functional.scaledDotProductAttention(q, k, v, mask, 0, false, 0);
+                Torch.setFlashAttention(false);
+                assertEquals(0.0, masked.sub(Functional.scaledDotProductAttention(q, k, v, mask, 0, false, 0)).abs().max().item(), "a mask: the math path either way");
+            }
+            // a graph to record: the math path, whose backward libtorch has
+            Torch.setFlashAttention(true);
+            Tensor leaf = q.detach().requiresGrad(true);
+            Functional.scaledDotProductAttention(leaf, k, v, null, 0, false, 0).sum().backward();
+            assertNotNull(leaf.grad(), "the gradient reaches q");
+            assertTrue(leaf.grad().abs().sum().item() > 0);
+        }
+    }
+}
