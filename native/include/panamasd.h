@@ -158,6 +158,9 @@ int32_t psd_runtime_set_flash_attention(bool enabled);
 int32_t psd_runtime_get_flash_attention(bool *ret_enabled);
 /* The instruction set of the flash attention kernel on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 none (math path only). */
 int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa);
+/* Uses an older instruction set's kernels than the CPU's (1 on an AVX-512 CPU: the AVX2 ones), or none (0); more than
+ * the CPU has fails with PSD_ERR_ARGUMENT. Process-wide. */
+int32_t psd_runtime_set_flash_attention_isa(int32_t isa);
 /* 1 when this libtorch has oneDNN (mkldnn) CPU kernels, so psd_tensor_conv2d_prepack works; 0 otherwise. */
 int32_t psd_runtime_has_mkldnn(int32_t *ret_has);
 int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);

@@ -37,7 +37,9 @@ FlashIsa detect_isa() {
   return FlashIsa::kNone;
 }
 
-const FlashIsa kIsa = detect_isa();
+const FlashIsa kDetected = detect_isa();
+// The kernels in use: the CPU's own, or older ones a caller chose (tests of the AVX2 kernel on an AVX-512 CPU).
+std::atomic<FlashIsa> active_isa{kDetected};
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define PSD_FLASH_KERNELS 1
@@ -258,10 +260,10 @@ __attribute__((target("avx2,fma"))) void run_items_avx2(const std::vector<Head> 
 
 // Every (head, query block) of the call, spread over libtorch's intra-op threads. The lambda is compiled for the
 // default target, so it only calls the functions compiled for the CPU's.
-void run_heads(const std::vector<Head> &heads, bool causal) {
+void run_heads(const std::vector<Head> &heads, bool causal, FlashIsa isa) {
   const int64_t query_blocks = (heads.front().L + kQueryBlock - 1) / kQueryBlock;
   at::parallel_for(0, static_cast<int64_t>(heads.size()) * query_blocks, 1, [&](int64_t begin, int64_t end) {
-    if (kIsa == FlashIsa::kAvx512)
+    if (isa == FlashIsa::kAvx512)
       run_items_avx512(heads, causal, begin, end);
     else
       run_items_avx2(heads, causal, begin, end);
@@ -270,12 +272,19 @@ void run_heads(const std::vector<Head> &heads, bool causal) {
 #endif
 }  // namespace
 
-FlashIsa flash_attention_isa() { return kIsa; }
+FlashIsa flash_attention_isa() { return active_isa.load(); }
+
+void set_flash_attention_isa(FlashIsa isa) {
+  if (static_cast<int32_t>(isa) < 0 || static_cast<int32_t>(isa) > static_cast<int32_t>(kDetected))
+    throw ArgumentError("flash attention kernels " + std::to_string(static_cast<int32_t>(isa)) + " requested; this CPU has up to " +
+                        std::to_string(static_cast<int32_t>(kDetected)) + " (0 none, 1 AVX2 + FMA, 2 AVX-512)");
+  active_isa.store(isa);
+}
 void set_flash_attention(bool enabled) { flash_enabled.store(enabled); }
 bool flash_attention_enabled() { return flash_enabled.load(); }
 
 bool flash_attention_applies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool has_mask, double dropout_p) {
-  if (kIsa == FlashIsa::kNone || !flash_enabled.load() || has_mask || dropout_p > 0) return false;
+  if (active_isa.load() == FlashIsa::kNone || !flash_enabled.load() || has_mask || dropout_p > 0) return false;
   for (const at::Tensor *t : {&q, &k, &v})
     if (!t->is_cpu() || (t->scalar_type() != at::kFloat && t->scalar_type() != at::kBFloat16) || t->dim() < 2) return false;
   if (q.scalar_type() != k.scalar_type() || k.scalar_type() != v.scalar_type()) return false;
@@ -293,7 +302,9 @@ at::Tensor flash_attention(const at::Tensor &query, const at::Tensor &key, const
 #ifdef PSD_FLASH_KERNELS
   const int64_t L = query.size(-2), S = key.size(-2), E = query.size(-1), Ev = value.size(-1);
   const int64_t count = query.numel() / (L * E);
-  const int W = kIsa == FlashIsa::kAvx512 ? 16 : 8;
+  const FlashIsa isa = active_isa.load();
+  if (isa == FlashIsa::kNone) throw std::logic_error("flash attention has no kernel for this CPU");
+  const int W = isa == FlashIsa::kAvx512 ? 16 : 8;
   const int64_t Sp = (S + kKeyPad - 1) / kKeyPad * kKeyPad, Evp = (Ev + W - 1) / W * W;
   const auto f32 = query.options().dtype(at::kFloat);
   // exp(x) = 2^(x log2 e): the scale and log2(e) go into q once, the kernel's exponentials are powers of two
@@ -307,7 +318,7 @@ at::Tensor flash_attention(const at::Tensor &query, const at::Tensor &key, const
   for (int64_t i = 0; i < count; i++)
     heads[i] = Head{q.data_ptr<float>() + i * L * E, kt.data_ptr<float>() + i * E * Sp, v.data_ptr<float>() + i * Sp * Evp,
                     out.data_ptr<float>() + i * L * Ev, L, S, Sp, E, Ev, Evp};
-  run_heads(heads, is_causal);
+  run_heads(heads, is_causal, isa);
   std::vector<int64_t> out_shape(query.sizes().begin(), query.sizes().end());
   out_shape.back() = Ev;
   return out.to(query.scalar_type()).view(out_shape);

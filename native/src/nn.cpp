@@ -338,6 +338,10 @@ int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa) {
   return guarded([&] { *out(ret_isa) = static_cast<int32_t>(flash_attention_isa()); });
 }
 
+int32_t psd_runtime_set_flash_attention_isa(int32_t isa) {
+  return guarded([&] { set_flash_attention_isa(static_cast<FlashIsa>(isa)); });
+}
+
 int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_tensor *k, const psd_tensor *v,
                                                 const psd_tensor *mask, double dropout_p, bool is_causal,
                                                 double scale, psd_tensor **ret) {

@@ -89,7 +89,22 @@ public final class Torch {
         Native.check(panamasd_h.psd_runtime_set_flash_attention(enabled), "psd_runtime_set_flash_attention");
     }
 
-    /** The instruction set of the flash attention kernel on this CPU (from CPUID): "avx512", "avx2" or "none" (the math path only). */
+    /**
+     * Uses the kernels of an older instruction set than this CPU's ("avx2" on an AVX-512 CPU, to test or measure them)
+     * or "none" (the math path only); more than the CPU has is refused. Process-wide.
+     */
+    public static void setFlashAttentionIsa(String isa) {
+        int code = switch (isa) {
+            case "avx512" -> 2;
+            case "avx2" -> 1;
+            case "none" -> 0;
+            default -> throw new IllegalArgumentException("flash attention kernels are avx512, avx2 or none, got '" + isa + "'");
+        };
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_set_flash_attention_isa(code), "psd_runtime_set_flash_attention_isa");
+    }
+
+    /** The instruction set of the flash attention kernel in use (from CPUID unless set): "avx512", "avx2" or "none" (the math path only). */
     public static String flashAttentionIsa() {
         Native.ensureLoaded();
         MemorySegment ret = ThreadState.get().reset().allocate(4);

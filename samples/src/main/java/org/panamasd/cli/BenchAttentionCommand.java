@@ -20,6 +20,8 @@ final class BenchAttentionCommand implements Runnable {
     int rounds;
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16", description = "The inputs' dtype (default: ${DEFAULT-VALUE}).")
     String dtype;
+    @Option(names = "--kernels", paramLabel = "avx512|avx2", description = "The flash kernels' instruction set, this CPU's or an older one (default: this CPU's).")
+    String kernels;
 
     @Override
     public void run() {
@@ -29,6 +31,13 @@ final class BenchAttentionCommand implements Runnable {
             case "bfloat16" -> DType.BFLOAT16;
             default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype must be float32 or bfloat16, got '" + dtype + "'");
         };
+        if (kernels != null) {
+            try {
+                org.panamasd.Torch.setFlashAttentionIsa(kernels);
+            } catch (RuntimeException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--kernels: " + e.getMessage());
+            }
+        }
         out.println("machine: " + MachineInfo.current().summary() + ", libtorch " + org.panamasd.Torch.version() + ", flash kernel: "
                 + org.panamasd.Torch.flashAttentionIsa() + ", " + dtype);
         out.println("| shape (batch x heads, queries, keys, head dim) | where | flash | math | math / flash |");

@@ -24,6 +24,7 @@ import org.panamasd.support.NativeTest;
  */
 class FlashAttentionTest extends NativeTest {
     private final boolean before = Torch.flashAttention();
+    private final String isaBefore = Torch.flashAttentionIsa();
 
     @BeforeEach
     void onlyWhereTheShimChooses() {
@@ -33,6 +34,13 @@ class FlashAttentionTest extends NativeTest {
     @AfterEach
     void restore() {
         Torch.setFlashAttention(before);
+        Torch.setFlashAttentionIsa(isaBefore);
+    }
+
+    /** The CPU's kernels and the older ones it can run too (AVX2's on an AVX-512 CPU). */
+    private static java.util.List<String> kernels() {
+        String own = CpuFeatures.current().has("avx512f") ? "avx512" : "avx2";
+        return own.equals("avx512") && CpuFeatures.current().has("avx2") && CpuFeatures.current().has("fma") ? java.util.List.of("avx512", "avx2") : java.util.List.of(own);
     }
 
     private static void assumeKernels() {
@@ -57,7 +65,9 @@ class FlashAttentionTest extends NativeTest {
         long[][] shapes = { // batch, heads, queries, keys, head dim, value dim
                 {2, 8, 300, 77, 40, 40}, {1, 2, 1100, 1100, 64, 64}, {2, 1, 129, 513, 80, 80}, {1, 3, 5, 1, 160, 160}, {1, 2, 700, 1025, 16, 24},
                 {1, 1, 300, 300, 512, 512}, {1, 1, 67, 257, 3, 5}};
-        try (Scope s = Scope.open(); Generator g = new Generator(3); var inference = Autograd.inferenceMode()) {
+        for (String isa : kernels()) {
+          Torch.setFlashAttentionIsa(isa);
+          try (Scope s = Scope.open(); Generator g = new Generator(3); var inference = Autograd.inferenceMode()) {
             Torch.setFlashAttention(true);
             for (long[] d : shapes) {
                 Tensor q = Tensor.randn(g, d[0], d[1], d[2], d[4]).mul(2), k = Tensor.randn(g, d[0], d[1], d[3], d[4]), v = Tensor.randn(g, d[0], d[1], d[3], d[5]);
@@ -74,14 +84,33 @@ class FlashAttentionTest extends NativeTest {
                         Torch.setFlashAttention(false);
                         double mathError = Functional.scaledDotProductAttention(q, k, v, null, 0, causal, scale).to(DType.FLOAT64).sub(expected).abs().max().item();
                         Torch.setFlashAttention(true);
-                        assertTrue(error < Math.max(2e-5, 4 * mathError), java.util.Arrays.toString(d) + " scale " + scale + (causal ? " causal" : "")
+                        assertTrue(error < Math.max(2e-5, 4 * mathError), isa + " " + java.util.Arrays.toString(d) + " scale " + scale + (causal ? " causal" : "")
                                 + ": max error " + error + ", the math path's in float32 " + mathError);
                     }
                 }
             }
             Tensor q3 = Tensor.randn(g, 4, 600, 32), k3 = Tensor.randn(g, 4, 600, 32), v3 = Tensor.randn(g, 4, 600, 32);  // (B, L, E)
             assertTrue(Functional.scaledDotProductAttention(q3, k3, v3, null, 0, false, 0).to(DType.FLOAT64).sub(reference(q3, k3, v3, 0, false)).abs().max().item() < 2e-5);
+          }
         }
+    }
+
+    @Test
+    void noKernelsIsTheMathPathAndMoreThanTheCpuHasIsRefused() {
+        assumeKernels();
+        try (Scope s = Scope.open(); Generator g = new Generator(7); var inference = Autograd.inferenceMode()) {
+            Tensor q = Tensor.randn(g, 1, 2, 300, 40), k = Tensor.randn(g, 1, 2, 300, 40), v = Tensor.randn(g, 1, 2, 300, 40);
+            Torch.setFlashAttention(false);
+            Tensor math = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);
+            Torch.setFlashAttention(true);
+            Torch.setFlashAttentionIsa("none");
+            assertEquals(0.0, Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).sub(math).abs().max().item(), "no kernels: the math path");
+        }
+        if (!CpuFeatures.current().has("avx512f")) {
+            var e = assertThrows(RuntimeException.class, () -> Torch.setFlashAttentionIsa("avx512"));
+            assertTrue(e.getMessage().contains("this CPU has up to"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Torch.setFlashAttentionIsa("sse"));
     }
 
     @Test
