@@ -106,6 +106,17 @@ class FlashAttentionTest extends NativeTest {
             Torch.setFlashAttentionIsa("none");
             assertEquals(0.0, Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).sub(math).abs().max().item(), "no kernels: the math path");
         }
+        if (kernels().contains("avx2")) {
+            // AVX2's kernels leave more than 256 features per head (the VAE's 512) to the math path's BLAS
+            try (Scope s = Scope.open(); Generator g = new Generator(8); var inference = Autograd.inferenceMode()) {
+                Tensor q = Tensor.randn(g, 1, 1, 200, 512), k = Tensor.randn(g, 1, 1, 200, 512), v = Tensor.randn(g, 1, 1, 200, 512);
+                Torch.setFlashAttention(false);
+                Tensor math = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);
+                Torch.setFlashAttention(true);
+                Torch.setFlashAttentionIsa("avx2");
+                assertEquals(0.0, Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).sub(math).abs().max().item(), "512 features on AVX2: the math path");
+            }
+        }
         if (!CpuFeatures.current().has("avx512f")) {
             var e = assertThrows(RuntimeException.class, () -> Torch.setFlashAttentionIsa("avx512"));
             assertTrue(e.getMessage().contains("this CPU has up to"), e.getMessage());
