@@ -25,16 +25,25 @@ public final class Torch {
 
     /**
      * Hands memory the allocators keep after frees back to the system: the block pool's free blocks
-     * ({@link MemoryStats#releasePool()}) and malloc's (glibc's malloc_trim). Tensors smaller than the pool's
-     * 1 MiB come from malloc's heap, which keeps their pages after they die: a pass that makes many of them (a
-     * banded convolution's bands) would otherwise leave its peak resident. True when pages went back.
+     * ({@link MemoryStats#releasePool()}) and malloc's ({@link #trimMalloc()}). Between requests, not inside a step:
+     * the pool's blocks are what keeps a warm step from faulting its pages in again. True when pages went back.
      */
     public static boolean trimHeap() {
-        Native.ensureLoaded();
         boolean pooled = MemoryStats.releasePool() > 0;
+        return trimMalloc() || pooled;
+    }
+
+    /**
+     * glibc's malloc_trim: hands back the pages of malloc's heap that frees left. Tensors smaller than the block
+     * pool's 1 MiB come from that heap, which keeps their pages after they die: a pass that makes many of them (a
+     * banded convolution's bands) would otherwise leave its peak resident. The pool keeps its blocks. True when
+     * pages went back.
+     */
+    public static boolean trimMalloc() {
+        Native.ensureLoaded();
         MemorySegment ret = ThreadState.get().reset().allocate(4);
         Native.check(panamasd_h.psd_runtime_trim_heap(ret), "psd_runtime_trim_heap");
-        return ret.get(ValueLayout.JAVA_INT, 0) != 0 || pooled;
+        return ret.get(ValueLayout.JAVA_INT, 0) != 0;
     }
 
     public static int numThreads() {

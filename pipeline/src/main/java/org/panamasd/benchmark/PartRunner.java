@@ -59,7 +59,9 @@ public final class PartRunner {
             Map<ConvBackend, Long> callsBefore = conv.calls();
             double[] seconds = new double[s.repeat() * perRepeat];
             ProcessTimes timesBefore = ProcessTimes.now();
+            MemoryStats.Pool poolBefore = MemoryStats.pool();
             for (int i = 0; i < seconds.length; i++) seconds[i] = timed(w) / 1e9;
+            MemoryStats.Pool poolAfter = MemoryStats.pool();
             ProcessTimes timesAfter = ProcessTimes.now();
             Map<ConvBackend, Long> callsAfter = conv.calls();
             long rssPeak = ProcessMemory.peakRssBytes(), allocatorPeak = MemoryStats.now().peakBytes();
@@ -76,7 +78,10 @@ public final class PartRunner {
             if (timesBefore != null && timesAfter != null) {  // per timed call, all threads: the kernel's share of a step and the pages it faulted in
                 ProcessTimes t = timesAfter.since(timesBefore);
                 n.putObject("per_timed_call").put("user_s", t.userNanos() / 1e9 / seconds.length).put("system_s", t.systemNanos() / 1e9 / seconds.length)
-                        .put("minor_faults", t.minorFaults() / (double) seconds.length).put("major_faults", t.majorFaults() / (double) seconds.length);
+                        .put("minor_faults", t.minorFaults() / (double) seconds.length).put("major_faults", t.majorFaults() / (double) seconds.length)
+                        // the allocator's own view: blocks of 1 MiB or more its pool served again, and those it had to map (fresh pages)
+                        .put("pool_hits", (poolAfter.hits() - poolBefore.hits()) / (double) seconds.length)
+                        .put("pool_maps", (poolAfter.maps() - poolBefore.maps()) / (double) seconds.length);
             }
             ObjectNode c = n.putObject("conv_backends").put("mode", conv.forced() == null ? "auto" : conv.forced().label)
                     .put("cache_file", String.valueOf(conv.file())).put("shapes_timed", conv.shapesTimed() - shapesBefore)

@@ -85,6 +85,9 @@ public final class ReportTable {
             out.append(String.format("per timed call, %s: user %.2f s, system %.2f s (%.1f%% of the median wall time), %.0f minor and %.0f major page faults%n",
                     p.get("part").asText(), c.get("user_s").asDouble(), c.get("system_s").asDouble(), 100 * c.get("system_s").asDouble() / wall,
                     c.get("minor_faults").asDouble(), c.get("major_faults").asDouble()));
+            if (c.has("pool_hits"))
+                out.append(String.format("  block pool per timed call, %s: %.0f blocks reused, %.0f mapped%n", p.get("part").asText(),
+                        c.get("pool_hits").asDouble(), c.get("pool_maps").asDouble()));
         }
     }
 

@@ -176,12 +176,28 @@ public final class BandedConvolution {
     }
 
     /**
-     * Bands are below malloc's mmap threshold: without a trim their heap pages stay resident after the pass. At most
-     * once a second, since malloc_trim locks every malloc arena (other threads' allocations wait meanwhile).
+     * Whether the trims inside a pass keep the block pool's free blocks ({@code -Dpanamasd.allocator.keepPoolInStep},
+     * default false). Released, they are mapped and faulted in again by the next call: a 512-px VAE decode maps 97
+     * blocks and takes about 400,000 minor faults a call (9 % of its time in the kernel). Kept, a warm decode maps
+     * none (about 1,800 faults, 15-20 % faster), but its peak RSS holds them too: 1.17 GiB against 0.99, over the
+     * 1.0 GB goal of the decode's memory (README "Memory of a full-size step"), which is why they are released by default.
+     */
+    public static volatile boolean keepPoolInStep = Boolean.getBoolean("panamasd.allocator.keepPoolInStep");
+
+    /**
+     * Bands below the block pool's 1 MiB come from malloc's heap: without a trim their pages stay resident after the
+     * pass. At most once a second, since malloc_trim locks every malloc arena (other threads' allocations wait
+     * meanwhile).
      */
     private static void trimHeap() {
         long now = System.nanoTime(), last = lastTrim.get();
-        if (now - last >= 1_000_000_000L && lastTrim.compareAndSet(last, now)) Torch.trimHeap();
+        if (now - last >= 1_000_000_000L && lastTrim.compareAndSet(last, now)) trim();
+    }
+
+    /** malloc's heap, and the pool's free blocks unless {@link #keepPoolInStep}. */
+    private static void trim() {
+        if (keepPoolInStep) Torch.trimMalloc();
+        else Torch.trimHeap();
     }
 
     private static final java.util.concurrent.atomic.AtomicLong lastTrim = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - 1_000_000_000L);
@@ -219,13 +235,13 @@ public final class BandedConvolution {
     }
 
     /**
-     * A large output, allocated after a trim: it is above malloc's mmap threshold, so it cannot reuse the freed
-     * bands of earlier passes that the heap still keeps resident, which would otherwise count besides it at what is
-     * often the step's peak (the upsampler's output of a 512x512 VAE decode). A few per decode (a trim took 5-25 ms
-     * here), so without the rate limit of the trims after passes.
+     * A large output, allocated after a trim of malloc's heap: the output cannot reuse the small freed bands of
+     * earlier passes that the heap still keeps resident, which would otherwise count besides it at what is often the
+     * step's peak (the upsampler's output of a 512x512 VAE decode). A few per decode (a trim took 5-25 ms here), so
+     * without the rate limit of the trims after passes. The pool's free blocks go too, unless {@link #keepPoolInStep}.
      */
     private static Tensor freshOutput(Tensor x, long channels, long height, long width) {
-        Torch.trimHeap();
+        trim();
         return like(x, channels, height, width);
     }
 

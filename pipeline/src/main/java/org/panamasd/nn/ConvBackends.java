@@ -342,8 +342,9 @@ public final class ConvBackends {
             return new Timed(new Choice(winner, java.util.Collections.unmodifiableMap(seconds)), runner.run(winner, true));
         } finally {
             // the trials' outputs were freed into malloc's heap (below its mmap threshold), which keeps them resident
-            // until trimmed: timing is once per shape and machine, so a trim after each is cheap
-            Torch.trimHeap();
+            // until trimmed: timing is once per shape and machine, so a trim after each is cheap (the pool's blocks
+            // stay: the chosen backend's next calls reuse them)
+            Torch.trimMalloc();
             shapesTimed.incrementAndGet();
             timingNanos.addAndGet(System.nanoTime() - start);
         }

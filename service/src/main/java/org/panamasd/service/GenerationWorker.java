@@ -9,6 +9,7 @@ import java.util.concurrent.Executor;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.Torch;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.ImageFiles;
 import org.panamasd.io.ImageGrid;
@@ -63,7 +64,12 @@ final class GenerationWorker implements Runnable {
     @Override
     public void run() {
         try {
-            for (List<Job> batch; (batch = queue.nextBatch(settings.maxBatch(), settings.maxWait())) != null; ) run(batch);
+            for (List<Job> batch; (batch = queue.nextBatch(settings.maxBatch(), settings.maxWait())) != null; ) {
+                run(batch);
+                // between requests, not inside one: while jobs wait, the next batch reuses the pool's blocks
+                // (a warm step faults no pages in); when none does, the service gives them back
+                if (queue.depth() == 0) Torch.trimHeap();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {

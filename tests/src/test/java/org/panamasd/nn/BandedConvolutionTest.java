@@ -71,6 +71,37 @@ class BandedConvolutionTest extends NativeTest {
     }
 
     @Test
+    void keepingThePoolInAStepAWarmBandedPassMapsNoBlock() {
+        // the trims a banded pass makes hand malloc's small bands back; the pool's free blocks go too by default (the
+        // decode's peak RSS), and with keepPoolInStep they stay, so the next pass maps nothing (no page faults)
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.panamasd.MemoryStats.pool().enabled(), "the counting allocator's block pool is off");
+        boolean keep = BandedConvolution.keepPoolInStep;
+        try (RandomWeights w = new RandomWeights(11); Scope s = Scope.open(); Generator g = new Generator(12); var off = Autograd.noGrad()) {
+            Conv2d conv = new Conv2d(w, "conv", 32, 24, 3, 1, 1);
+            Tensor x = Tensor.randn(g, 1, 32, 131, 150);
+            for (boolean keepPool : new boolean[] {true, false}) {
+                BandedConvolution.keepPoolInStep = keepPool;
+                try (Scope first = Scope.open()) {
+                    BandedConvolution.upsampleConv(conv, x);
+                }
+                org.panamasd.MemoryStats.Pool before = org.panamasd.MemoryStats.pool();
+                try (Scope second = Scope.open()) {
+                    BandedConvolution.upsampleConv(conv, x);
+                }
+                org.panamasd.MemoryStats.Pool after = org.panamasd.MemoryStats.pool();
+                if (keepPool) {
+                    assertTrue(after.hits() > before.hits(), "the second pass takes pooled blocks: " + before + " -> " + after);
+                    assertEquals(before.maps(), after.maps(), "and maps none: " + before + " -> " + after);
+                } else {
+                    assertTrue(after.maps() > before.maps(), "released in the pass, the blocks are mapped again: " + before + " -> " + after);
+                }
+            }
+        } finally {
+            BandedConvolution.keepPoolInStep = keep;
+        }
+    }
+
+    @Test
     void addConv1x1EqualsAddingTheWholeProjection() {
         try (RandomWeights w = new RandomWeights(5); Scope s = Scope.open(); Generator g = new Generator(6); var off = Autograd.noGrad()) {
             Conv2d conv = new Conv2d(w, "shortcut", 64, 32, 1, 1, 0);
