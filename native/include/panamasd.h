@@ -152,7 +152,7 @@ int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
 /* The shim's fused ("flash") attention kernel of psd_tensor_scaled_dot_product_attention on a libtorch without a fused
  * one (1.x): CPU float32 or bfloat16 inputs without mask or dropout and with no graph to record (causal or not) are
  * computed by blocks of 64 queries x 256 keys with a running maximum and sum, in register-tiled SIMD kernels for
- * AVX-512 or AVX2 + FMA chosen from CPUID (AVX2's only up to 256 features per head, where they beat BLAS). On by default where the CPU has either; off, or on another CPU, they take
+ * AVX-512 or AVX2 + FMA chosen from CPUID (heads of up to 256 features, where they beat BLAS). On by default where the CPU has either; off, or on another CPU, they take
  * the math path (query chunks of at most 64 MiB of scores, bmm + softmax). Process-wide. */
 int32_t psd_runtime_set_flash_attention(bool enabled);
 int32_t psd_runtime_get_flash_attention(bool *ret_enabled);
