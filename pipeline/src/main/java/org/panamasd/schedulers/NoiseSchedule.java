@@ -90,6 +90,11 @@ public final class NoiseSchedule {
         };
     }
 
+    /** sqrt(alpha-bar_t) per row, shaped (B, 1, ..., 1) to broadcast over {@code like}. */
+    public Tensor signalRates(Tensor like, long[] timesteps) {
+        return perRow(like, timesteps, true);
+    }
+
     /** sqrt(alpha-bar_t) (signal) or sqrt(1 - alpha-bar_t) (noise) per row, shaped to broadcast over like. */
     private Tensor perRow(Tensor like, long[] timesteps, boolean signal) {
         float[] values = new float[timesteps.length];
@@ -103,7 +108,7 @@ public final class NoiseSchedule {
     }
 
     /** One value per batch row, shaped (B, 1, ..., 1) to broadcast over {@code like}, of its dtype and on its device. */
-    static Tensor rowsLike(float[] values, Tensor like) {
+    public static Tensor rowsLike(float[] values, Tensor like) {
         Tensor rows = Tensor.of(values, broadcastShape(values.length, like.dim())).to(like.dtype());
         return rows.device().equals(like.device()) ? rows : rows.to(like.device());
     }

@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import org.panamasd.benchmark.AttentionBenchmark;
 import org.panamasd.benchmark.MachineInfo;
 import org.panamasd.DType;
+import org.panamasd.nn.Precision;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -18,7 +19,7 @@ final class BenchAttentionCommand implements Runnable {
     CommandSpec spec;
     @Option(names = "--rounds", defaultValue = "3", description = "Timed calls of each path per shape, alternating; the best is kept (default: ${DEFAULT-VALUE}).")
     int rounds;
-    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16", description = "The inputs' dtype (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "float32", description = "The inputs' dtype: float32, bfloat16 or auto (default: ${DEFAULT-VALUE}).")
     String dtype;
     @Option(names = "--kernels", paramLabel = "avx512|avx2", description = "The flash kernels' instruction set, this CPU's or an older one (default: this CPU's).")
     String kernels;
@@ -26,11 +27,7 @@ final class BenchAttentionCommand implements Runnable {
     @Override
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
-        DType type = switch (dtype) {
-            case "float32" -> DType.FLOAT32;
-            case "bfloat16" -> DType.BFLOAT16;
-            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype must be float32 or bfloat16, got '" + dtype + "'");
-        };
+        DType type = Precision.parse(dtype).resolve();
         if (kernels != null) {
             try {
                 org.panamasd.Torch.setFlashAttentionIsa(kernels);
@@ -39,7 +36,7 @@ final class BenchAttentionCommand implements Runnable {
             }
         }
         out.println("machine: " + MachineInfo.current().summary() + ", libtorch " + org.panamasd.Torch.version() + ", flash kernel: "
-                + org.panamasd.Torch.flashAttentionIsa() + ", " + dtype);
+                + org.panamasd.Torch.flashAttentionIsa() + ", " + type.name().toLowerCase(java.util.Locale.ROOT));
         out.println("| shape (batch x heads, queries, keys, head dim) | where | flash | math | math / flash |");
         out.println("| --- | --- | --- | --- | --- |");
         for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds, type)) {

@@ -35,17 +35,10 @@ final class NoiseFreeScoreDistillation {
      */
     static Tensor target(Tensor student, Tensor renoised, long[] timesteps, Tensor unconditional, Tensor conditional,
                          double guidance, NoiseSchedule schedule) {
-        int b = timesteps.length;
-        float[] signal = new float[b], domain = new float[b];
+        float[] domain = new float[timesteps.length];
         int domainLimit = (int) Math.round(DOMAIN_SHARE * schedule.trainTimesteps());
-        for (int i = 0; i < b; i++) {
-            signal[i] = (float) Math.sqrt(schedule.alphaCumprod((int) timesteps[i]));
-            domain[i] = timesteps[i] < domainLimit ? 1f : 0f;
-        }
-        long[] perRow = new long[student.dim()];
-        java.util.Arrays.fill(perRow, 1);
-        perRow[0] = b;
-        Tensor a = Tensor.of(signal, perRow).to(student.dtype()), useDomain = Tensor.of(domain, perRow).to(student.dtype());
+        for (int i = 0; i < timesteps.length; i++) domain[i] = timesteps[i] < domainLimit ? 1f : 0f;
+        Tensor a = schedule.signalRates(student, timesteps), useDomain = NoiseSchedule.rowsLike(domain, student);
         // s_t delta_D = useDomain (x_t - a_t x̂_0(empty)); s_t g delta_C = -g a_t (x̂_0(y) - x̂_0(empty))
         Tensor domainStep = renoised.sub(unconditional.mul(a)).mul(useDomain);
         Tensor conditionStep = conditional.sub(unconditional).mul(a).mul(-guidance);

@@ -29,6 +29,11 @@ class AddTrainerTest extends NativeTest {
     private static final String DINO = """
             {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 8, "patch_size": 4, "num_channels": 3}""";
 
+    /** A v-prediction UNet as the trainer's x_0 denoiser. */
+    private static AddTrainer.Denoiser vPrediction(NoiseSchedule schedule, UNet2DConditionModel net) {
+        return (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION, net.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+    }
+
     private static List<float[]> snapshot(Iterable<Tensor> parameters) {
         List<float[]> values = new ArrayList<>();
         for (Tensor p : parameters) values.add(p.toFloatArray());
@@ -50,10 +55,8 @@ class AddTrainerTest extends NativeTest {
              Dinov2Model dino = Dinov2Model.initialize(DiffusersConfig.parse(DINO), 2);
              ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 1, 2}, 16, 8, 12, HeadNorm.LOCAL, 3);
              Generator g = new Generator(4)) {
-            AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
-                    studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
-            AddTrainer.Denoiser teacher = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
-                    teacherNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            AddTrainer.Denoiser student = vPrediction(schedule, studentNet);
+            AddTrainer.Denoiser teacher = vPrediction(schedule, teacherNet);
             Map<String, Tensor> teacherParams = teacherNet.parameters();
             List<float[]> studentBefore = snapshot(studentNet.parameters().values()), teacherBefore = snapshot(teacherParams.values());
             List<float[]> headsBefore = snapshot(discriminator.parameters()), dinoBefore = snapshot(dino.parameters().values());
@@ -92,8 +95,7 @@ class AddTrainerTest extends NativeTest {
              Dinov2Model dino = Dinov2Model.initialize(DiffusersConfig.parse(DINO), 2);
              ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 2}, 16, 8, 12, HeadNorm.SKIP_FIRST, 3);
              Generator g = new Generator(4)) {
-            AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
-                    studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            AddTrainer.Denoiser student = vPrediction(schedule, studentNet);
             try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-3, 1.0, false);
                  AddTrainer trainer = new AddTrainer(warmUp, student, TrainedParameters.weights(studentNet.parameters()), student, x -> x.tanh(), heads, schedule)) {
                 List<float[]> studentBefore = snapshot(studentNet.parameters().values()), emaBefore = snapshot(trainer.studentEma().values());
@@ -125,10 +127,8 @@ class AddTrainerTest extends NativeTest {
              Dinov2Model dino = Dinov2Model.initialize(DiffusersConfig.parse(DINO), 2);
              ProjectedDiscriminator discriminator = new ProjectedDiscriminator(new int[] {0, 2}, 16, 8, 12, HeadNorm.SKIP_FIRST, 3);
              Generator g = new Generator(4)) {
-            AddTrainer.Denoiser student = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
-                    studentNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
-            AddTrainer.Denoiser teacher = (x, t, c) -> schedule.originalSample(PredictionType.V_PREDICTION,
-                    teacherNet.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            AddTrainer.Denoiser student = vPrediction(schedule, studentNet);
+            AddTrainer.Denoiser teacher = vPrediction(schedule, teacherNet);
             try (DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> dino.forward(image).hiddenStates(), 1e-3, 1.0, false);
                  AddTrainer trainer = new AddTrainer(nfsd, student, TrainedParameters.weights(studentNet.parameters()), teacher, x -> x.tanh(), heads, schedule)) {
                 List<float[]> studentBefore = snapshot(studentNet.parameters().values());
