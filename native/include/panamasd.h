@@ -150,7 +150,7 @@ int32_t psd_runtime_cuda_device_count(int32_t *ret_count);
 /* 1 when this libtorch has a fused scaled-dot-product attention kernel, 0 when the shim uses the math path. */
 int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
 /* The shim's fused ("flash") attention kernel of psd_tensor_scaled_dot_product_attention on a libtorch without a fused
- * one (1.x): CPU float32 or bfloat16 inputs without mask or dropout and with no graph to record (causal or not) are
+ * one (1.x): CPU float32 inputs without mask or dropout and with no graph to record (causal or not) are
  * computed by blocks of 64 queries x 256 keys with a running maximum and sum, in register-tiled SIMD kernels for
  * AVX-512 or AVX2 + FMA chosen from CPUID (heads of up to 256 features, where they beat BLAS). On by default where the CPU has either; off, or on another CPU, they take
  * the math path (query chunks of at most 64 MiB of scores, bmm + softmax). Process-wide. */

@@ -9,7 +9,7 @@ enum class FlashIsa : int32_t { kNone = 0, kAvx2 = 1, kAvx512 = 2 };
 FlashIsa flash_attention_isa();
 // Uses the kernels of an older instruction set than the CPU's (or none); more than the CPU has is an ArgumentError.
 void set_flash_attention_isa(FlashIsa isa);
-// Whether flash_attention computes these inputs: CPU float32 or bfloat16 (all three alike), no mask or dropout, no
+// Whether flash_attention computes these inputs: CPU float32, no mask or dropout, no
 // graph to record, equal leading dimensions, heads of at most 256 features, a CPU with kernels, and the kernel
 // switched on. Causal masking is its own.
 bool flash_attention_applies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool has_mask, double dropout_p);

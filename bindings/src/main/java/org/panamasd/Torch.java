@@ -80,7 +80,7 @@ public final class Torch {
     }
 
     /**
-     * Whether CPU attention (float32 or bfloat16, no mask or dropout, causal or not, no graph to record) is computed by
+     * Whether CPU attention (float32, heads of up to 256 features, no mask or dropout, causal or not, no graph to record) is computed by
      * the shim's flash kernel (blocks of queries and keys, a running maximum and sum, no score matrix; SIMD kernels
      * for {@link #flashAttentionIsa()}) rather than the math path (chunks of queries over bmm + softmax). Used only
      * where libtorch has no fused kernel (1.x) and the CPU has kernels; the switch alone does not say that.

@@ -3,7 +3,6 @@ package org.panamasd.benchmark;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
-import org.panamasd.DType;
 import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -12,7 +11,7 @@ import org.panamasd.Torch;
 
 /**
  * The attention kernel alone at SD's shapes: the shim's flash kernel against the math path (query chunks over
- * bmm + softmax), float32 or bfloat16, inference mode, the two in alternating order each round on the same inputs.
+ * bmm + softmax), float32 (the kernel's only dtype), inference mode, the two in alternating order each round on the same inputs.
  */
 public final class AttentionBenchmark {
     /** batch x heads, queries, keys, head dim, and where SD meets it. */
@@ -37,15 +36,15 @@ public final class AttentionBenchmark {
     private AttentionBenchmark() {}
 
     /** The best of {@code rounds} calls of each path per shape. */
-    public static List<Row> run(List<Shape> shapes, int rounds, DType dtype) {
+    public static List<Row> run(List<Shape> shapes, int rounds) {
         if (rounds < 1) throw new IllegalArgumentException("rounds must be at least 1");
         boolean before = Torch.flashAttention();
         List<Row> rows = new ArrayList<>();
         try (Generator g = new Generator(0); var inference = Autograd.inferenceMode()) {
             for (Shape s : shapes) {
                 try (Scope scope = Scope.open()) {
-                    Tensor q = Tensor.randn(g, s.heads(), s.queries(), s.headDim()).to(dtype), k = Tensor.randn(g, s.heads(), s.keys(), s.headDim()).to(dtype),
-                            v = Tensor.randn(g, s.heads(), s.keys(), s.headDim()).to(dtype);
+                    Tensor q = Tensor.randn(g, s.heads(), s.queries(), s.headDim()), k = Tensor.randn(g, s.heads(), s.keys(), s.headDim()),
+                            v = Tensor.randn(g, s.heads(), s.keys(), s.headDim());
                     double flash = Double.MAX_VALUE, math = Double.MAX_VALUE;
                     time(q, k, v, true);  // warm-up of each
                     time(q, k, v, false);

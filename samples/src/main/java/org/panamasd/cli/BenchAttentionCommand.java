@@ -3,8 +3,6 @@ package org.panamasd.cli;
 import java.io.PrintWriter;
 import org.panamasd.benchmark.AttentionBenchmark;
 import org.panamasd.benchmark.MachineInfo;
-import org.panamasd.DType;
-import org.panamasd.nn.Precision;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,15 +17,12 @@ final class BenchAttentionCommand implements Runnable {
     CommandSpec spec;
     @Option(names = "--rounds", defaultValue = "3", description = "Timed calls of each path per shape, alternating; the best is kept (default: ${DEFAULT-VALUE}).")
     int rounds;
-    @Option(names = "--dtype", defaultValue = "float32", description = "The inputs' dtype: float32, bfloat16 or auto (default: ${DEFAULT-VALUE}).")
-    String dtype;
     @Option(names = "--kernels", paramLabel = "avx512|avx2", description = "The flash kernels' instruction set, this CPU's or an older one (default: this CPU's).")
     String kernels;
 
     @Override
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
-        DType type = Precision.parse(dtype).resolve();
         if (kernels != null) {
             try {
                 org.panamasd.Torch.setFlashAttentionIsa(kernels);
@@ -36,10 +31,10 @@ final class BenchAttentionCommand implements Runnable {
             }
         }
         out.println("machine: " + MachineInfo.current().summary() + ", libtorch " + org.panamasd.Torch.version() + ", flash kernel: "
-                + org.panamasd.Torch.flashAttentionIsa() + ", " + type.name().toLowerCase(java.util.Locale.ROOT));
+                + org.panamasd.Torch.flashAttentionIsa() + ", float32");
         out.println("| shape (batch x heads, queries, keys, head dim) | where | flash | math | math / flash |");
         out.println("| --- | --- | --- | --- | --- |");
-        for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds, type)) {
+        for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds)) {
             var s = r.shape();
             out.printf("| %d x %d x %d x %d | %s | %.3f s | %.3f s | %.2f |%n", s.heads(), s.queries(), s.keys(), s.headDim(), s.where(),
                     r.flashSeconds(), r.mathSeconds(), r.speedup());
