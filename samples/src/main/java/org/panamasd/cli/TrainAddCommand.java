@@ -36,6 +36,7 @@ import org.panamasd.training.add.HeadGroups;
 import org.panamasd.training.add.HeadNorm;
 import org.panamasd.training.add.StudentScheduler;
 import org.panamasd.training.add.ProjectedDiscriminator;
+import org.panamasd.training.add.RegressionPairs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -82,6 +83,15 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--head-groups", defaultValue = "separate", paramLabel = "separate|mixed", description = {"Whether the heads see real and generated",
             "images in passes of their own (StyleGAN-T) or alternating in one, so every norm group holds both (default: ${DEFAULT-VALUE})."})
     String headGroups;
+    @Option(names = "--regression-weight", defaultValue = "0", paramLabel = "W", description = {"Weight of DMD's regression of the student's one-step samples",
+            "on the teacher's DDIM samples from the same noises (OUT/regression-pairs.safetensors); 0: none, as the paper's ADD (default: ${DEFAULT-VALUE})."})
+    double regressionWeight;
+    @Option(names = "--regression-pairs", defaultValue = "2048", paramLabel = "N", description = "Noise/teacher-sample pairs for --regression-weight, classes in turn (default: ${DEFAULT-VALUE}).")
+    int regressionPairs;
+    @Option(names = "--regression-steps", defaultValue = "16", paramLabel = "K", description = "The teacher's DDIM steps for each pair, at --teacher-guidance (default: ${DEFAULT-VALUE}).")
+    int regressionSteps;
+    @Option(names = "--regression-batch", defaultValue = "16", paramLabel = "R", description = "Pairs per student step (default: ${DEFAULT-VALUE}).")
+    int regressionBatch;
     @Option(names = "--d-steps", defaultValue = "1", description = "Discriminator steps per student step (default: ${DEFAULT-VALUE}).")
     int discriminatorSteps;
     @Option(names = "--d-warmup", defaultValue = "0", paramLabel = "N", description = "First N iterations train the discriminator only, the student frozen (default: ${DEFAULT-VALUE}).")
@@ -124,12 +134,14 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
         AddConfig defaults = AddConfig.defaults();
         AddConfig config = new AddConfig(defaults.studentTimesteps(), lambda != null ? lambda : defaults.lambda(),
                 DistillationWeighting.fromName(weighting), teacherGuidance != null ? teacherGuidance : defaults.teacherGuidance(), lr,
-                ema != null ? ema : defaults.emaDecay(), discriminatorSteps, discriminatorWarmup);
+                ema != null ? ema : defaults.emaDecay(), discriminatorSteps, discriminatorWarmup, regressionWeight);
         HeadNorm norm = HeadNorm.fromName(headNorm);
         HeadGroups groups = HeadGroups.fromName(headGroups);
         if (monitorEvery < 1) throw new IllegalArgumentException("--monitor-every must be >= 1, got " + monitorEvery);
         if (evaluateEvery < 0) throw new IllegalArgumentException("--evaluate-every must be >= 0, got " + evaluateEvery);
         if (evaluatePerClass < 1) throw new IllegalArgumentException("--evaluate-per-class must be >= 1, got " + evaluatePerClass);
+        if (regressionWeight > 0 && (regressionPairs < 1 || regressionBatch < 1))
+            throw new IllegalArgumentException("--regression-pairs and --regression-batch must be >= 1, got " + regressionPairs + " and " + regressionBatch);
 
         FashionMnist data = images.load();
         FashionMnist heldOutData = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, false).first(HELD_OUT);
@@ -157,13 +169,15 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
             Tensor latents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), data);
             Tensor heldOutLatents = TrainTextToImageCommand.encodeAll(teacherDir.resolve("vae"), heldOutData);
             AddTrainer.Denoiser studentDenoiser = (x, t, c) -> schedule.originalSample(prediction, student.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
+            AddTrainer.Denoiser teacherDenoiser = (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t);
             AddDraws draws = new AddDraws(tokenizer, textEncoder, vae, schedule, config);
             try (ProjectedDiscriminator discriminator = new ProjectedDiscriminator(headLayers(depth), width, textWidth, 64, norm, seed + 7);
                  DiscriminatorTrainer heads = new DiscriminatorTrainer(discriminator, image -> features.forward(image).hiddenStates(), discriminatorLr, gamma, augment,
                          groups)) {
                 if (probeSteps != null) return probe(draws, data, latents, heldOutData, heldOutLatents, studentDenoiser, heads);
-                try (AddTrainer trainer = new AddTrainer(config, studentDenoiser, trained,
-                        (x, t, c) -> schedule.originalSample(prediction, teacher.forward(x, Tensor.of(t, t.length), c, null, null), x, t),
+                RegressionPairs pairs = regressionWeight > 0
+                        ? regressionPairs(tokenizer, textEncoder, teacherDenoiser, schedule, config.teacherGuidance(), latents) : null;
+                try (AddTrainer trainer = new AddTrainer(config, studentDenoiser, trained, teacherDenoiser,
                         z -> vae.decode(vae.unscaleLatents(z)), heads, schedule)) {
                     Map<String, Map<String, Tensor>> state = new LinkedHashMap<>();
                     state.put("student", trained.parameters());
@@ -190,20 +204,24 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                         try (Scope s = Scope.open(); Generator g = StepSeeds.forStep(seed, step)) {
                             AddTrainer.Batch b = draws.batch(data, latents, data.randomBatch(g, batch), g);
                             if (step == first + 2) trainer.resetTimings();  // the first steps warm up
-                            l = trainer.step(b, g);
+                            l = trainer.step(b, pairs != null ? pairs.draw(regressionBatch, g) : null, g);
                         }
                         if (l.studentTrained()) {
                             LossCheck.finite("generator", l.generator(), step);
                             LossCheck.finite("distillation", l.distillation(), step);
                             curve.add("G adversarial", step, l.generator());
                             curve.add("distillation", step, l.distillation());
+                            if (pairs != null) {
+                                LossCheck.finite("regression", l.regression(), step);
+                                curve.add("regression", step, l.regression());
+                            }
                         }
                         LossCheck.finite("discriminator", l.discriminatorReal() + l.discriminatorFake(), step);
                         LossCheck.finite("r1", l.r1(), step);
                         curve.add("D hinge", step, l.discriminatorReal() + l.discriminatorFake());
                         curve.add("R1", step, l.r1());
-                        progress.update(step, String.format("G %.3f  distill %.4f  D %.3f/%.3f  R1 %.4f  D acc %.2f", l.generator(),
-                                l.distillation(), l.discriminatorReal(), l.discriminatorFake(), l.r1(), l.discriminatorBatch().accuracy()));
+                        progress.update(step, String.format("G %.3f  distill %.4f%s  D %.3f/%.3f  R1 %.4f  D acc %.2f", l.generator(),
+                                l.distillation(), pairs != null ? String.format("  reg %.4f", l.regression()) : "", l.discriminatorReal(), l.discriminatorFake(), l.r1(), l.discriminatorBatch().accuracy()));
                         if (step % monitorEvery == 0 || step == steps) {
                             try (Scope s = Scope.open()) {
                                 trained.beforeForward();  // a LoRA student's weights follow its last update
@@ -238,6 +256,40 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
                     + "generate --model " + teacherDir + " --lora FILE --scheduler LCMScheduler --steps 1 --guidance 0)");
         System.out.println("saved " + out.resolve("model").toAbsolutePath() + " (EMA student) and " + out.resolve("model-raw") + " (raw student)");
         return 0;
+    }
+
+    /**
+     * The regression pairs of this run: OUT/regression-pairs.safetensors when it holds pairs made with the same
+     * count, steps and guidance, else drawn (seeded by --seed; classes in turn, captions in random phrasings) and
+     * written there, so a resumed run regresses on the same pairs without drawing them again.
+     */
+    private RegressionPairs regressionPairs(CLIPTokenizer tokenizer, CLIPTextModel textEncoder, AddTrainer.Denoiser teacher, NoiseSchedule schedule,
+                                            double guidance, Tensor latents) {
+        Path file = out.resolve("regression-pairs.safetensors");
+        if (java.nio.file.Files.exists(file)) {
+            RegressionPairs saved = RegressionPairs.load(file);
+            if (saved.size() == regressionPairs && saved.teacherSteps() == regressionSteps && saved.guidance() == guidance) {
+                System.out.println("regression pairs: " + saved.size() + " from " + file);
+                return saved;
+            }
+            System.out.printf("regression pairs in %s were made with %d pairs, %d steps, guidance %s: drawing them again%n", file, saved.size(),
+                    saved.teacherSteps(), saved.guidance());
+        }
+        System.out.printf("regression pairs: drawing %d teacher samples (DDIM %d, guidance %s)...%n", regressionPairs, regressionSteps, guidance);
+        long started = System.nanoTime();
+        RegressionPairs pairs;
+        try (Generator g = new Generator(seed + 303); var frozen = Autograd.noGrad()) {
+            long[] labels = new long[regressionPairs];
+            for (int i = 0; i < labels.length; i++) labels[i] = i % org.panamasd.data.FashionCaptions.classes();
+            Tensor context = textEncoder.forward(ids(tokenizer, org.panamasd.data.FashionCaptions.random(labels, g), textEncoder)).lastHiddenState();
+            Tensor unconditional = textEncoder.forward(ids(tokenizer, new String[] {""}, textEncoder)).lastHiddenState();
+            long[] shape = latents.shape().clone();
+            shape[0] = regressionPairs;
+            pairs = RegressionPairs.generate(teacher, schedule, regressionSteps, guidance, Tensor.randn(g, shape), context, unconditional, 64);
+        }
+        pairs.save(file);
+        System.out.printf("regression pairs: %d in %.0f s, written to %s%n", pairs.size(), (System.nanoTime() - started) / 1e9, file);
+        return pairs;
     }
 
     /** Held-out images the discriminator is judged on: the first of the test split, and as many of the student's. */

@@ -22,8 +22,9 @@ import org.panamasd.training.TrainedParameters;
  * <li>generator loss: -mean of the discriminator's logits on the frozen feature network's features of the
  *     augmented, decoded x̂ (the gradient flows through the feature network and the decoder into the student);
  * <li>distillation: c(t) |x̂ - x̂_teacher(sg(x̂) re-noised to t)|^2 with t uniform, the teacher optionally
- *     guided (CFG), or NFSD's noise-free target ({@link NoiseFreeScoreDistillation}) — total student loss
- *     L_G + lambda L_distill; Adam step; EMA of the student;
+ *     guided (CFG), or NFSD's noise-free target ({@link NoiseFreeScoreDistillation}); optionally DMD's
+ *     regression of the student's one-step samples on the teacher's ({@link RegressionPairs}) — total student
+ *     loss L_G + lambda L_distill + w L_regression; Adam step; EMA of the student;
  * <li>discriminator ({@link DiscriminatorTrainer}): hinge on real and (detached) generated images, R1 on the
  *     real images' features; Adam (beta1 = 0); k steps per student step, and alone for a warm-up first.
  * </ol>
@@ -35,6 +36,17 @@ public final class AddTrainer implements AutoCloseable {
     @FunctionalInterface
     public interface Denoiser {
         Tensor predictX0(Tensor noisy, long[] timesteps, Tensor context);
+
+        /**
+         * x_0 with classifier-free guidance g over the empty prompt's context, in one call of batch 2B; with
+         * g <= 1 or no unconditional context, the conditional prediction alone (g = 1 is no guidance).
+         */
+        static Tensor guided(Denoiser denoiser, Tensor noisy, long[] timesteps, Tensor context, Tensor unconditional, double guidance) {
+            if (guidance <= 1 || unconditional == null) return denoiser.predictX0(noisy, timesteps, context);
+            Tensor[] halves = denoiser.predictX0(Tensor.cat(0, noisy, noisy), concat(timesteps, timesteps),
+                    Tensor.cat(0, unconditional, context)).chunk(2, 0);
+            return ClassifierFreeGuidance.combine(halves[0], halves[1], guidance);
+        }
     }
 
     /**
@@ -45,10 +57,11 @@ public final class AddTrainer implements AutoCloseable {
     public record Batch(Tensor latents, Tensor realImages, Tensor context, Tensor unconditionalContext, Tensor condition) {}
 
     /**
-     * One iteration's losses: the student's terms (NaN while the discriminator warms up and the student waits),
-     * and the last discriminator step's hinge halves, R1 and its judgement of its training batch.
+     * One iteration's losses: the student's terms (NaN while the discriminator warms up and the student waits;
+     * the regression NaN also without pairs), and the last discriminator step's hinge halves, R1 and its judgement
+     * of its training batch.
      */
-    public record Losses(double generator, double distillation, double discriminatorReal, double discriminatorFake, double r1,
+    public record Losses(double generator, double distillation, double regression, double discriminatorReal, double discriminatorFake, double r1,
                          DiscriminatorTrainer.Judgement discriminatorBatch) {
         public boolean studentTrained() {
             return !Double.isNaN(generator);
@@ -91,6 +104,14 @@ public final class AddTrainer implements AutoCloseable {
      * {@link AddConfig#discriminatorSteps()} steps on the same real and generated images (fresh augmentations).
      */
     public Losses step(Batch batch, Generator generator) {
+        return step(batch, null, generator);
+    }
+
+    /**
+     * The same, and with pairs and a regression weight above 0, the student's one-step samples from the pairs'
+     * noises regress on the teacher's: w |x̂(z) - x_teacher(z)|^2 joins the student's loss.
+     */
+    public Losses step(Batch batch, RegressionPairs.Batch pairs, Generator generator) {
         iteration++;
         boolean warmingUp = iteration <= config.discriminatorWarmup();
         mark = System.nanoTime();
@@ -99,7 +120,7 @@ public final class AddTrainer implements AutoCloseable {
             Tensor real = batch.latents();
             long[] s = config.drawStudentTimesteps((int) real.size(0), generator);
             Tensor noisy = schedule.addNoise(real, real.randnLike(generator), s);
-            double generatorLoss = Double.NaN, distillationLoss = Double.NaN;
+            double generatorLoss = Double.NaN, distillationLoss = Double.NaN, regressionLoss = Double.NaN;
             Tensor fakeImages;
             if (warmingUp) {
                 try (var frozen = Autograd.noGrad()) {
@@ -116,6 +137,12 @@ public final class AddTrainer implements AutoCloseable {
                 Tensor distillation = distillation(fake, batch, generator);
                 lap("teacher forward (distillation target)");
                 Tensor studentLoss = adversarial.add(distillation.mul(config.lambda()));
+                if (pairs != null && config.regressionWeight() > 0) {
+                    Tensor regression = regression(pairs);
+                    studentLoss = studentLoss.add(regression.mul(config.regressionWeight()));
+                    regressionLoss = regression.item();
+                    lap("student forward (regression pairs)");
+                }
                 studentOptimizer.zeroGrad();
                 studentLoss.backward();
                 studentParameters.afterBackward();
@@ -130,7 +157,7 @@ public final class AddTrainer implements AutoCloseable {
             for (int k = 0; k < config.discriminatorSteps(); k++)
                 d = discriminator.step(batch.realImages(), fakeImages, batch.condition(), generator);
             lap("feature network (real + generated) + heads + R1 + backward + Adam");
-            return new Losses(generatorLoss, distillationLoss, d.realHinge(), d.fakeHinge(), d.r1(), d.batch());
+            return new Losses(generatorLoss, distillationLoss, regressionLoss, d.realHinge(), d.fakeHinge(), d.r1(), d.batch());
         }
     }
 
@@ -155,6 +182,13 @@ public final class AddTrainer implements AutoCloseable {
         partNanos.clear();
     }
 
+    /** Mean squared distance of the student's one-step samples from the pairs' noises to the teacher's samples. */
+    private Tensor regression(RegressionPairs.Batch pairs) {
+        long[] t = new long[(int) pairs.noise().size(0)];
+        java.util.Arrays.fill(t, pairs.timestep());
+        return student.predictX0(pairs.noise(), t, pairs.context()).sub(pairs.target()).pow(2).mean();
+    }
+
     private Tensor distillation(Tensor fake, Batch batch, Generator generator) {
         int b = (int) fake.size(0);
         long[] t = Tensor.randint(0, schedule.trainTimesteps(), generator, b).toLongArray();
@@ -167,13 +201,8 @@ public final class AddTrainer implements AutoCloseable {
                 Tensor[] halves = teacher.predictX0(Tensor.cat(0, renoised, renoised), concat(t, t),
                         Tensor.cat(0, batch.unconditionalContext(), batch.context())).chunk(2, 0);
                 target = NoiseFreeScoreDistillation.target(fake, renoised, t, halves[0], halves[1], config.teacherGuidance(), schedule);
-            } else if (config.teacherGuidance() > 1 && batch.unconditionalContext() != null) {
-                Tensor both = teacher.predictX0(Tensor.cat(0, renoised, renoised), concat(t, t),
-                        Tensor.cat(0, batch.unconditionalContext(), batch.context()));
-                Tensor[] halves = both.chunk(2, 0);
-                target = ClassifierFreeGuidance.combine(halves[0], halves[1], config.teacherGuidance());
             } else {
-                target = teacher.predictX0(renoised, t, batch.context());
+                target = Denoiser.guided(teacher, renoised, t, batch.context(), batch.unconditionalContext(), config.teacherGuidance());
             }
         }
         double[] c = new double[b];

@@ -9,6 +9,7 @@ import org.panamasd.Tensor;
 import org.panamasd.optim.Optimizer;
 import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.schedulers.TimestepSpacing;
+import org.panamasd.training.DdimStep;
 import org.panamasd.training.Ema;
 import org.panamasd.training.add.AddTrainer;
 
@@ -51,10 +52,6 @@ public final class ProgressiveDistillationTrainer implements AutoCloseable {
         return i + 1 < grid.length ? grid[i + 1] : -1;
     }
 
-    private double alphaBar(long t) {
-        return t < 0 ? 1.0 : schedule.alphaCumprod((int) t);
-    }
-
     /** One step on x_0 latents with their context (and the empty prompt's, for a guided teacher; null without). */
     public double step(Tensor latents, Tensor context, Tensor unconditional, Generator generator) {
         step++;
@@ -71,13 +68,13 @@ public final class ProgressiveDistillationTrainer implements AutoCloseable {
             Tensor z = schedule.addNoise(latents, latents.randnLike(generator), t);
             Tensor target;
             try (var frozen = Autograd.noGrad()) {
-                Tensor zMid = ddim(z, teacherX0(z, t, context, unconditional), t, mid);
-                Tensor zEnd = ddim(zMid, teacherX0(zMid, mid, context, unconditional), mid, end);
+                Tensor zMid = DdimStep.step(schedule, z, teacherX0(z, t, context, unconditional), t, mid);
+                Tensor zEnd = DdimStep.step(schedule, zMid, teacherX0(zMid, mid, context, unconditional), mid, end);
                 target = onestepTarget(z, zEnd, t, end);
             }
             double[] w = new double[b];
             for (int r = 0; r < b; r++) {
-                double a = alphaBar(t[r]);
+                double a = DdimStep.alphaBar(schedule, t[r]);
                 w[r] = Math.max(a / Math.max(1 - a, 1e-12), 1.0);
             }
             Tensor x0 = student.predictX0(z, t, context);
@@ -92,46 +89,13 @@ public final class ProgressiveDistillationTrainer implements AutoCloseable {
     }
 
     private Tensor teacherX0(Tensor z, long[] t, Tensor context, Tensor unconditional) {
-        if (teacherGuidance <= 1 || unconditional == null) return teacher.predictX0(z, t, context);
-        long[] tt = java.util.Arrays.copyOf(t, 2 * t.length);
-        System.arraycopy(t, 0, tt, t.length, t.length);
-        Tensor[] halves = teacher.predictX0(Tensor.cat(0, z, z), tt, Tensor.cat(0, unconditional, context)).chunk(2, 0);
-        return org.panamasd.schedulers.ClassifierFreeGuidance.combine(halves[0], halves[1], teacherGuidance);
-    }
-
-    /**
-     * Per row, the DDIM (eta 0) step from t to t' as z' = cz z + cx x̂ with cz = s'/s and cx = a' - (s'/s) a.
-     * The same pair inverts it: the x̂ that takes z to a given z' is (z' - cz z) / cx.
-     */
-    private double[][] ddimCoefficients(long[] from, long[] to) {
-        int b = from.length;
-        double[] cz = new double[b], cx = new double[b];
-        for (int r = 0; r < b; r++) {
-            double a = Math.sqrt(alphaBar(from[r])), s = Math.sqrt(1 - alphaBar(from[r]));
-            double a2 = Math.sqrt(alphaBar(to[r])), s2 = Math.sqrt(1 - alphaBar(to[r]));
-            cz[r] = s2 / s;
-            cx[r] = a2 - s2 / s * a;
-        }
-        return new double[][] {cz, cx};
-    }
-
-    /** DDIM (eta 0) from z at t to t' given x̂: a' x̂ + s' (z - a x̂) / s, per row. */
-    private Tensor ddim(Tensor z, Tensor x0, long[] from, long[] to) {
-        double[][] c = ddimCoefficients(from, to);
-        return z.mul(perRow(c[0], z)).add(x0.mul(perRow(c[1], z)));
+        return AddTrainer.Denoiser.guided(teacher, z, t, context, unconditional, teacherGuidance);
     }
 
     /** The x̃ whose one DDIM step from z_t lands on z_t'': (z_t'' - (s''/s) z_t) / (a'' - (s''/s) a). */
     private Tensor onestepTarget(Tensor z, Tensor zEnd, long[] t, long[] end) {
-        double[][] c = ddimCoefficients(t, end);
-        return zEnd.sub(z.mul(perRow(c[0], z))).div(perRow(c[1], z));
-    }
-
-    private static Tensor perRow(double[] v, Tensor like) {
-        long[] shape = new long[like.dim()];
-        java.util.Arrays.fill(shape, 1);
-        shape[0] = v.length;
-        return Tensor.of(v, shape).to(like.dtype());
+        double[][] c = DdimStep.coefficients(schedule, t, end);
+        return zEnd.sub(z.mul(DdimStep.perRow(c[0], z))).div(DdimStep.perRow(c[1], z));
     }
 
     public Map<String, Tensor> studentEma() {
