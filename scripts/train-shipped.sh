@@ -3,7 +3,7 @@
 # ViT, DINOv2 architecture), the evaluator (a small CNN, trained apart), the text-to-image teacher, the ADD Turbo
 # student; then copies them into models/.
 # Each stage runs from a snapshot of the build (scripts/run-frozen.sh), so the checkout may be rebuilt meanwhile.
-# Wall times on the 2-core machine of the README (1 thread per job): VAE 11 min, feature network 7 min, teacher 40 min,
+# Wall times on the 2-core machine of docs/turbo-students.md (1 thread per job): VAE 11 min, feature network 7 min, teacher 40 min,
 # ADD about 2.2 h (2 threads, alone); about 3.5 hours in all. Usage: scripts/train-shipped.sh [RUN_DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

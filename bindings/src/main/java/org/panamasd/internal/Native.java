@@ -6,7 +6,7 @@ import org.panamasd.TorchException;
 /** Turns a psd_status into a {@link TorchException} carrying the native message. */
 public final class Native {
     // The process-wide effects of loading the bridge, each switchable off for an embedding application
-    // (README, "Global effects at load"): the counting CPU allocator, glibc's malloc thresholds, and
+    // (docs/architecture.md, "Global effects at load"): the counting CPU allocator, glibc's malloc thresholds, and
     // libtorch's intra-op thread count.
 
     /** Whether libtorch's CPU allocator is replaced by the counting one (MemoryStats' byte counts). */
@@ -22,7 +22,7 @@ public final class Native {
     public static final long POOL_BYTES = Long.getLong("panamasd.allocator.poolBytes", 2L << 30);
     /**
      * Whether CPU attention without a graph takes the shim's flash kernel (Torch.setFlashAttention) where the CPU has
-     * one (AVX-512 or AVX2 + FMA) rather than the math path: on by default (bench-attention, README).
+     * one (AVX-512 or AVX2 + FMA) rather than the math path: on by default (bench-attention, docs/benchmarks.md).
      */
     public static final boolean FLASH_ATTENTION = setting("panamasd.attention.flash", "PANAMASD_ATTENTION_FLASH", true);
 

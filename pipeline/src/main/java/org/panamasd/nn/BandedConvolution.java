@@ -180,7 +180,7 @@ public final class BandedConvolution {
      * default false). Released, they are mapped and faulted in again by the next call: a 512-px VAE decode maps 97
      * blocks and takes about 400,000 minor faults a call (9 % of its time in the kernel). Kept, a warm decode maps
      * none (about 1,800 faults, 15-20 % faster), but its peak RSS holds them too: 1.17 GiB against 0.99, over the
-     * 1.0 GB goal of the decode's memory (README "Memory of a full-size step"), which is why they are released by default.
+     * 1.0 GB goal of the decode's memory (docs/benchmarks.md, "Memory of a full-size step"), which is why they are released by default.
      */
     public static volatile boolean keepPoolInStep = Boolean.getBoolean("panamasd.allocator.keepPoolInStep");
 

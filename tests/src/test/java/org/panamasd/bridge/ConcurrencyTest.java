@@ -16,7 +16,7 @@ import org.panamasd.Tensor;
 import org.panamasd.support.NativeTest;
 
 /**
- * The concurrency contract (README, "Concurrency"): a detached scope's tensors are shared by any thread, a
+ * The concurrency contract (docs/concurrency.md): a detached scope's tensors are shared by any thread, a
  * racing close is an exception in the other threads and never a crash, each handle is freed exactly once.
  */
 class ConcurrencyTest extends NativeTest {

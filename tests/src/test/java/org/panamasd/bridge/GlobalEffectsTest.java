@@ -13,7 +13,7 @@ import org.panamasd.Tensor;
 import org.panamasd.Torch;
 import org.panamasd.support.NativeTest;
 
-/** The process-wide effects of loading the bridge can each be switched off (README, "Global effects at load"). */
+/** The process-wide effects of loading the bridge can each be switched off (docs/architecture.md, "Global effects at load"). */
 class GlobalEffectsTest extends NativeTest {
 
     /** What the child JVM runs: allocates 4 MiB and prints what the bridge counted and the thread count. */

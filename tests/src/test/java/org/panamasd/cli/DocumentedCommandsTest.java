@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 /**
- * Every command line that the README and scripts/*.sh show ({@code ./panama-sd CMD ...}, and train-shipped.sh's
+ * Every command line that the README, docs/*.md and scripts/*.sh show ({@code ./panama-sd CMD ...}, and train-shipped.sh's
  * {@code frozen CMD ...}) still parses: no option they use was renamed or dropped. Parsing only; nothing runs.
  * A line with a literal {@code ...} argument is a sketch in prose and is left out.
  */
@@ -22,9 +22,12 @@ class DocumentedCommandsTest {
     private static final Pattern INVOCATION = Pattern.compile("(?:\\./panama-sd|^frozen) ([a-z][a-z0-9-]*)([^`#]*)");
 
     @Test
-    void theReadmesAndScriptsCommandLinesParse() throws IOException {
+    void theReadmeDocsAndScriptsCommandLinesParse() throws IOException {
         Path root = Paths.root();
         List<Path> files = new ArrayList<>(List.of(root.resolve("README.md")));
+        try (Stream<Path> docs = Files.list(root.resolve("docs"))) {
+            docs.filter(f -> f.toString().endsWith(".md")).sorted().forEach(files::add);
+        }
         try (Stream<Path> scripts = Files.list(root.resolve("scripts"))) {
             scripts.filter(f -> f.toString().endsWith(".sh")).sorted().forEach(files::add);
         }

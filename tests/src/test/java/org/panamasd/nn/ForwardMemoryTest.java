@@ -14,7 +14,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.support.NativeTest;
 
 /**
- * A forward pass frees its temporaries as it goes (README, Memory model): after it returns, the caller's
+ * A forward pass frees its temporaries as it goes (docs/memory-model.md): after it returns, the caller's
  * scope holds the output and nothing else, and native memory is back to what it was plus the output.
  * Checked on the shipped teacher's UNet and VAE, on a second pass: the first pass of a shape may add model state
  * (the convolutions' prepacked weights, owned by the model's parameter scope, see {@link ConvBackends}).

@@ -15,7 +15,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.support.NativeTest;
 
 /**
- * The autoencoder keeps its activations channels-last from conv_in to conv_out (README, Memory model): one op
+ * The autoencoder keeps its activations channels-last from conv_in to conv_out (docs/memory-model.md): one op
  * that hands back an NCHW tensor (a transposed reshape did, once) makes every later oneDNN convolution reorder
  * a full-size copy in and out, which is a 512x512 decode's peak. Its outputs stay plain NCHW for callers.
  */

@@ -16,7 +16,7 @@ import org.panamasd.distributed.ProcessGroup;
 public final class DistributedDataParallel implements AutoCloseable {
     /**
      * Smaller than PyTorch's 25 MiB: on CPUs with Gloo, 4 MiB buckets hid a third to a half of the all-reduce
-     * behind backward, 25 MiB ones nothing measurable (the README's benchmark).
+     * behind backward, 25 MiB ones nothing measurable (docs/distributed.md's benchmark).
      */
     public static final long DEFAULT_BUCKET_BYTES = 4L << 20;
 
