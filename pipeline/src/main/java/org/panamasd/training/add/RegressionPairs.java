@@ -83,8 +83,13 @@ public record RegressionPairs(Tensor noise, Tensor context, Tensor target, long 
         return new Batch(noise.indexSelect(0, idx), context.indexSelect(0, idx), target.indexSelect(0, idx), timestep);
     }
 
-    /** Writes the pairs (safetensors, with their timestep, steps and guidance as metadata); atomic. */
+    /** Writes the pairs (safetensors, with their timestep, steps and guidance as metadata; its directory made if missing); atomic. */
     public void save(Path file) {
+        try {
+            if (file.toAbsolutePath().getParent() != null) java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot make the directory of " + file, e);
+        }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         tensors.put("noise", noise);
         tensors.put("context", context);

@@ -72,7 +72,7 @@ class RegressionPairsTest extends NativeTest {
     void saveAndLoadRoundTripAndABadFileNamesWhatIsMissing(@TempDir Path dir) {
         try (Scope s = Scope.open(); Generator g = new Generator(6)) {
             RegressionPairs pairs = new RegressionPairs(Tensor.randn(g, 4, 2, 2, 2), Tensor.randn(g, 4, 3, 4), Tensor.randn(g, 4, 2, 2, 2), 999, 16, 1.5);
-            Path file = dir.resolve("pairs.safetensors");
+            Path file = dir.resolve("run/not/made/yet/pairs.safetensors");  // a run writes them before its output directory exists
             pairs.save(file);
             RegressionPairs back = RegressionPairs.load(file);
             assertArrayEquals(pairs.target().toFloatArray(), back.target().toFloatArray());
