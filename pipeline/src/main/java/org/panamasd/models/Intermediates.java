@@ -1,6 +1,7 @@
 package org.panamasd.models;
 
 import java.util.Map;
+import org.panamasd.nn.Chain;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 

@@ -24,7 +24,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.panamasd.Tensor;
 import org.panamasd.Torch;
-import org.panamasd.io.AtomicFile;
+import org.panamasd.io.RuntimeSettings;
 
 /**
  * Which {@link ConvBackend} runs an inference convolution of a given shape: the first time a shape (channels,
@@ -33,7 +33,7 @@ import org.panamasd.io.AtomicFile;
  * is kept, in memory and in a small JSON file per machine ({@code conv-backends-HASH.json}, HASH over the CPU model
  * and flags, the libtorch version and whether it has oneDNN), so later processes skip the timing.
  *
- * <p>Settings (system property, else environment variable): {@code panamasd.conv.backend} /
+ * <p>Settings ({@link RuntimeSettings}: system property, else environment variable; the file is read and written there too): {@code panamasd.conv.backend} /
  * {@code PANAMASD_CONV_BACKEND} = {@code auto} (default), {@code dense}, {@code prepacked} or {@code channels-last}
  * forces one backend for every shape (no timing, no file); {@code panamasd.conv.cacheDir} /
  * {@code PANAMASD_CONV_CACHE_DIR} = where the file lives (default {@code $XDG_CACHE_HOME/panama-sd} or
@@ -141,22 +141,15 @@ public final class ConvBackends {
     }
 
     private static ConvBackends fromSettings() {
-        String mode = setting(MODE_PROPERTY, MODE_ENV);
+        String mode = RuntimeSettings.get(MODE_PROPERTY, MODE_ENV);
         ConvBackend forced = null;
         if (mode != null && !mode.equalsIgnoreCase("auto")) {
             forced = ConvBackend.byLabel(mode);
             if (forced == null)
                 throw new IllegalArgumentException(MODE_PROPERTY + " / " + MODE_ENV + " must be auto, dense, prepacked or channels-last, got '" + mode + "'");
         }
-        String dir = setting(DIR_PROPERTY, DIR_ENV);
-        Path cacheDir;
-        if (dir == null) {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            cacheDir = (xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache")).resolve("panama-sd");
-        } else {
-            cacheDir = dir.equalsIgnoreCase("none") ? null : Path.of(dir);
-        }
-        String max = setting(MAX_SHAPES_PROPERTY, MAX_SHAPES_ENV);
+        Path cacheDir = RuntimeSettings.cacheDirectory(DIR_PROPERTY, DIR_ENV);
+        String max = RuntimeSettings.get(MAX_SHAPES_PROPERTY, MAX_SHAPES_ENV);
         int maxShapes;
         try {
             maxShapes = max == null ? DEFAULT_MAX_SHAPES : Integer.parseInt(max);
@@ -166,11 +159,6 @@ public final class ConvBackends {
         if (maxShapes < 0)
             throw new IllegalArgumentException(MAX_SHAPES_PROPERTY + " / " + MAX_SHAPES_ENV + " must be a non-negative integer, got '" + max + "'");
         return new ConvBackends(forced, cacheDir == null ? null : cacheDir.resolve("conv-backends-" + machineHash() + ".json"), maxShapes);
-    }
-
-    private static String setting(String property, String env) {
-        String value = System.getProperty(property, System.getenv(env));
-        return value == null || value.isBlank() ? null : value.trim();
     }
 
     /** Whether this libtorch can prepack conv weights (oneDNN); asked once. */
@@ -360,10 +348,10 @@ public final class ConvBackends {
     // ------------------------------------------------------------------ the file
 
     private void load() {
-        if (!Files.isRegularFile(file)) return;
         try {
-            JsonNode root = JSON.readTree(file.toFile());
-            if (root == null || !root.isObject() || !FORMAT.equals(root.path("format").asText()) || !root.path("shapes").isObject())
+            JsonNode root = RuntimeSettings.readJson(file);
+            if (root == null) return;
+            if (!root.isObject() || !FORMAT.equals(root.path("format").asText()) || !root.path("shapes").isObject())
                 throw new IOException("not a conv-backend cache (format '" + FORMAT + "' expected)");
             int skipped = 0;
             for (var it = root.get("shapes").fields(); it.hasNext() && chosen.size() < maxShapes; ) {
@@ -394,7 +382,6 @@ public final class ConvBackends {
     private synchronized void save() {
         if (file == null) return;
         try {
-            Files.createDirectories(file.getParent());
             ObjectNode root = JSON.createObjectNode().put("format", FORMAT);
             root.putObject("machine").put("cpu", cpuModel()).put("libtorch", Torch.version()).put("onednn", prepackAvailable());
             ObjectNode shapes = root.putObject("shapes");
@@ -402,7 +389,7 @@ public final class ConvBackends {
             for (Shape shape : timedHere) mine.put(shape.key(), chosen.get(shape));
             Map<String, JsonNode> others = new LinkedHashMap<>();  // the file's and what it was read from, within the bound
             try {
-                JsonNode existing = Files.isRegularFile(file) ? JSON.readTree(file.toFile()) : null;
+                JsonNode existing = RuntimeSettings.readJson(file);
                 if (existing != null && FORMAT.equals(existing.path("format").asText()) && existing.path("shapes").isObject())
                     existing.get("shapes").fields().forEachRemaining(e -> others.put(e.getKey(), e.getValue()));
             } catch (IOException | RuntimeException unreadable) {
@@ -415,7 +402,7 @@ public final class ConvBackends {
                 ObjectNode s = n.putObject("seconds");
                 e.getValue().seconds().forEach((b, v) -> s.put(b.label, v));
             }
-            AtomicFile.write(file, tmp -> Files.writeString(tmp, root.toPrettyString() + "\n"));
+            RuntimeSettings.writeJson(file, root);
         } catch (IOException | RuntimeException e) {
             warnOnce("write", "cannot write the conv backend cache " + file + " (" + e.getMessage() + "): choices stay in memory");
         }

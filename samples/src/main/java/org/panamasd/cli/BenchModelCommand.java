@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.panamasd.benchmark.BenchSettings;
 import org.panamasd.benchmark.ModelBenchmark;
-import org.panamasd.benchmark.ModelSpecs;
+import org.panamasd.models.ModelSpecs;
 import org.panamasd.benchmark.ReportTable;
 import org.panamasd.models.vae.VaeTiling;
 import org.panamasd.nn.Precision;

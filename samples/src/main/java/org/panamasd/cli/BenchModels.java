@@ -4,8 +4,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.panamasd.DType;
 import org.panamasd.benchmark.BenchmarkDirectory;
-import org.panamasd.benchmark.ModelSpec;
-import org.panamasd.benchmark.ModelSpecs;
+import org.panamasd.models.ModelSpec;
+import org.panamasd.models.ModelSpecs;
 
 /** The model a benchmark command measures: a named one (written with random weights under the cache on first use) or a diffusers directory. */
 final class BenchModels {

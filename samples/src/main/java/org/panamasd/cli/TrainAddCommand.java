@@ -13,7 +13,7 @@ import org.panamasd.data.FashionMnist;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.GenerationDefaults;
 import org.panamasd.io.PipelineDirectoryWriter;
-import org.panamasd.lora.TrainableLora;
+import org.panamasd.training.lora.TrainableLora;
 import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.clip.CLIPTokenizer;
 import org.panamasd.models.dinov2.Dinov2Classifier;

@@ -1,5 +1,7 @@
 package org.panamasd.benchmark;
 
+import org.panamasd.models.ModelSpecs;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

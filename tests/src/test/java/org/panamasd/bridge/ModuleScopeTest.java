@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Autograd;
-import org.panamasd.Chain;
+import org.panamasd.nn.Chain;
 import org.panamasd.DType;
 import org.panamasd.Functional;
 import org.panamasd.MemoryStats;

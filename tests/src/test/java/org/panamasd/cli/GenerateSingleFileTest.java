@@ -66,7 +66,7 @@ class GenerateSingleFileTest extends NativeTest {
 
     @Test
     void anSdxlSingleFileGeneratesTheDirectorysImage(@TempDir Path dir) {
-        Path xl = org.panamasd.benchmark.BenchmarkDirectory.ensure(org.panamasd.benchmark.ModelSpecs.TINY_XL, dir.resolve("cache"), org.panamasd.DType.FLOAT32,
+        Path xl = org.panamasd.benchmark.BenchmarkDirectory.ensure(org.panamasd.models.ModelSpecs.TINY_XL, dir.resolve("cache"), org.panamasd.DType.FLOAT32,
                 TEACHER.resolve("tokenizer"));
         Path file = dir.resolve("sdxl.safetensors");
         LdmFiles.writeXl(xl, file);

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.panamasd.DType;
 import org.panamasd.MemoryStats;
 import org.panamasd.benchmark.BenchmarkDirectory;
-import org.panamasd.benchmark.ModelSpecs;
+import org.panamasd.models.ModelSpecs;
 import org.panamasd.support.NativeTest;
 
 /**

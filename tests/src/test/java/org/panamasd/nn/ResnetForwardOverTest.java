@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import org.junit.jupiter.api.Test;
 import org.panamasd.Autograd;
-import org.panamasd.Chain;
 import org.panamasd.DType;
 import org.panamasd.Generator;
 import org.panamasd.MemoryFormat;

@@ -12,8 +12,8 @@ import org.panamasd.models.clip.CLIPTextModel;
 import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.nn.StateDict;
-import org.panamasd.benchmark.ModelSpec;
-import org.panamasd.benchmark.ModelSpecs;
+import org.panamasd.models.ModelSpec;
+import org.panamasd.models.ModelSpecs;
 
 /**
  * A Stable Diffusion 1.x / 2.x or SDXL model in one original-layout (CompVis / LDM) safetensors file, as the

@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.panamasd.Chain;
+import org.panamasd.nn.Chain;
 import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.ModulePath;

@@ -1,6 +1,6 @@
 package org.panamasd.models.unet;
 
-import org.panamasd.Chain;
+import org.panamasd.nn.Chain;
 import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.ResnetBlock2D;

@@ -1,7 +1,7 @@
 package org.panamasd.models.unet;
 
 import java.util.List;
-import org.panamasd.Chain;
+import org.panamasd.nn.Chain;
 import org.panamasd.ModulePath;
 import org.panamasd.Tensor;
 import org.panamasd.models.blocks.ResnetBlock2D;

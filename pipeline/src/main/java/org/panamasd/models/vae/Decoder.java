@@ -2,7 +2,7 @@ package org.panamasd.models.vae;
 
 import static org.panamasd.models.Intermediates.put;
 
-import org.panamasd.Chain;
+import org.panamasd.nn.Chain;
 import org.panamasd.MemoryFormat;
 import org.panamasd.ModulePath;
 import org.panamasd.Tensor;

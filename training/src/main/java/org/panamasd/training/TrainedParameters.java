@@ -6,7 +6,7 @@ import org.panamasd.Tensor;
 /**
  * What a trainer's optimiser updates, by key (also what its EMA averages and its checkpoint stores), and what has
  * to happen around each step when these are not the model's own weights but reach the model through them (a
- * LoRA's matrices, {@link org.panamasd.lora.TrainableLora}): the model's weights follow the parameters before
+ * LoRA's matrices, {@link org.panamasd.training.lora.TrainableLora}): the model's weights follow the parameters before
  * the forward pass, and the gradients that backward left on the weights reach the parameters after it.
  */
 public interface TrainedParameters {

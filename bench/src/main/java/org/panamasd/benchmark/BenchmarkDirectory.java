@@ -1,5 +1,7 @@
 package org.panamasd.benchmark;
 
+import org.panamasd.models.ModelSpec;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package org.panamasd.lora;
+package org.panamasd.training.lora;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,6 +11,9 @@ import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.SafeTensorsWriter;
+import org.panamasd.lora.LoraAdapter;
+import org.panamasd.lora.LoraFusion;
+import org.panamasd.lora.LoraLayer;
 import org.panamasd.training.TrainedParameters;
 
 /**

@@ -1,6 +1,8 @@
-package org.panamasd;
+package org.panamasd.nn;
 
 import java.util.function.UnaryOperator;
+import org.panamasd.Scope;
+import org.panamasd.Tensor;
 
 /**
  * A value transformed stage by stage, where each stage's output replaces the previous one and the replaced
@@ -37,7 +39,7 @@ public final class Chain {
     public Chain then(UnaryOperator<Tensor> stage) {
         Tensor previous = value;
         Tensor next = Scope.returning(() -> stage.apply(previous));
-        boolean made = previous != start && previous.scope == owner;  // not the caller's input, not moved elsewhere
+        boolean made = previous != start && previous.scope() == owner;  // not the caller's input, not moved elsewhere
         if (made && next != previous && Scope.current() == owner) previous.close();
         value = next;
         return this;

@@ -1,4 +1,4 @@
-package org.panamasd.lora;
+package org.panamasd.training.lora;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -13,6 +13,8 @@ import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
+import org.panamasd.lora.LoraAdapter;
+import org.panamasd.lora.LoraFusion;
 import org.panamasd.models.unet.UNet2DConditionModel;
 import org.panamasd.support.NativeTest;
 

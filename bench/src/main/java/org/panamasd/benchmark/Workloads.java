@@ -1,5 +1,7 @@
 package org.panamasd.benchmark;
 
+import org.panamasd.models.ModelSpec;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package org.panamasd.benchmark;
+package org.panamasd.models;
 
 import java.util.List;
 import org.panamasd.io.DiffusersConfig;

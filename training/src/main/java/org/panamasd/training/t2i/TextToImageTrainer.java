@@ -18,7 +18,7 @@ import org.panamasd.schedulers.NoiseSchedule;
 import org.panamasd.training.Ema;
 import org.panamasd.training.LearningRateSchedule;
 import org.panamasd.training.TrainedParameters;
-import org.panamasd.lora.TrainableLora;
+import org.panamasd.training.lora.TrainableLora;
 import org.panamasd.training.distributed.DistributedDataParallel;
 import org.panamasd.training.distributed.DistributedSampler;
 
