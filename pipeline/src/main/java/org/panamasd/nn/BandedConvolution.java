@@ -6,6 +6,7 @@ import org.panamasd.Autograd;
 import org.panamasd.Device;
 import org.panamasd.Functional;
 import org.panamasd.MemoryFormat;
+import org.panamasd.Overwritable;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.Torch;
@@ -40,12 +41,20 @@ public final class BandedConvolution {
     }
 
     /**
-     * conv(SiLU(norm(x))) where x is a temporary of the caller's that nothing reads afterwards: when banded and
-     * the channel count stays, the result is written over x (the same tensor comes back), one activation fewer
-     * at the peak. The caller frees x only if the result is another tensor.
+     * conv(SiLU(norm(x))) where the caller gave x up: when banded and the channel count stays, the result is
+     * written over x (x's memory comes back), one activation fewer at the peak; otherwise x is freed once the
+     * result is computed.
      */
-    public static Tensor normSiluConvOver(GroupNorm norm, Conv2d conv, Tensor x) {
-        return normSiluConv(norm, conv, x, conv.weight.size(0) == conv.weight.size(1));
+    public static Tensor normSiluConvOver(GroupNorm norm, Conv2d conv, Overwritable input) {
+        Tensor x = input.take();
+        Tensor out = normSiluConv(norm, conv, x, conv.weight.size(0) == conv.weight.size(1));
+        if (out != x) x.close();
+        return out;
+    }
+
+    /** Whether conv(SiLU(norm(x))) goes by bands: on the CPU, without grad mode, x large enough. */
+    public static boolean goesByBands(Conv2d conv, Tensor x) {
+        return worthBands(conv, x, bytes(x));
     }
 
     private static Tensor normSiluConv(GroupNorm norm, Conv2d conv, Tensor x, boolean over) {
@@ -59,29 +68,32 @@ public final class BandedConvolution {
     }
 
     /**
-     * conv(SiLU(norm(x))) written into out, a tensor of the result's shape whose values nothing reads (another
-     * activation's memory, free again): true when done, false, writing nothing, where x is too small to go by
-     * bands (the whole path would hold its own result besides out: the caller uses {@link #normSiluConv}).
+     * conv(SiLU(norm(x))) written into another activation's memory, given up by the caller (of the result's shape;
+     * its values are not read), which comes back as the result. Only where x goes by bands ({@link #goesByBands}):
+     * the whole path would hold its own result besides that memory (the caller then uses {@link #normSiluConv}).
      */
-    public static boolean normSiluConvInto(GroupNorm norm, Conv2d conv, Tensor x, Tensor out) {
-        if (!worthBands(conv, x, bytes(x))) return false;
+    public static Tensor normSiluConvInto(GroupNorm norm, Conv2d conv, Tensor x, Overwritable output) {
+        if (!goesByBands(conv, x)) throw new IllegalArgumentException("input " + Arrays.toString(x.shape()) + " does not go by bands (goesByBands)");
+        Tensor out = output.take();
         if (!Arrays.equals(out.shape(), new long[] {x.size(0), conv.weight.size(0), x.size(2), x.size(3)}))
             throw new IllegalArgumentException("output " + Arrays.toString(out.shape()) + " is not the convolution's shape for input " + Arrays.toString(x.shape()));
         try (Scope scope = Scope.open()) {
             normSiluConvBands(norm, conv, x, out, false);
         }
-        return true;
+        return out;
     }
 
     /**
      * A resnet's first half where conv1 halves the channel count and a 1x1 shortcut projects x to the same count:
      * conv(SiLU(norm(x))) and shortcut(x), both written over x, band by band, into x's first and second half of
      * channels. Either layout works: a band's two results take exactly the bytes of x's rows they came from.
-     * Returns the two results as views of x, or null, x untouched, where x is too small to go by bands.
+     * Returns the two results as views of x's memory (given up by the caller). Only where x goes by bands
+     * ({@link #goesByBands}).
      */
-    public static Tensor[] normSiluConvAndShortcutOver(GroupNorm norm, Conv2d conv, Conv2d shortcut, Tensor x) {
+    public static Tensor[] normSiluConvAndShortcutOver(GroupNorm norm, Conv2d conv, Conv2d shortcut, Overwritable input) {
+        Tensor x = input.take();
         long half = conv.weight.size(0);
-        if (!worthBands(conv, x, bytes(x))) return null;
+        if (!goesByBands(conv, x)) throw new IllegalArgumentException("input " + Arrays.toString(x.shape()) + " does not go by bands (goesByBands)");
         if (2 * half != x.size(1) || shortcut.weight.size(0) != half || shortcut.weight.size(2) != 1 || shortcut.weight.size(3) != 1)
             throw new IllegalArgumentException("conv " + Arrays.toString(conv.weight.shape()) + " and shortcut " + Arrays.toString(shortcut.weight.shape())
                     + " do not halve input " + Arrays.toString(x.shape()));
@@ -91,6 +103,7 @@ public final class BandedConvolution {
             inBands(halves, x, 1, true, UnaryOperator.identity(),
                     rows -> new Tensor[] {Scope.returning(() -> conv.forward(Functional.scaleShiftSilu(rows, affine[0], affine[1]))), shortcut.forward(rows)});
         }
+        x.close();  // the halves hold its memory
         return halves;
     }
 

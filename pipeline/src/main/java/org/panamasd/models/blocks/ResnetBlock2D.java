@@ -1,7 +1,7 @@
 package org.panamasd.models.blocks;
 
-import java.util.function.Consumer;
 import org.panamasd.ModulePath;
+import org.panamasd.Overwritable;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.nn.BandedConvolution;
@@ -45,8 +45,7 @@ public final class ResnetBlock2D {
                 // h is this block's own conv output, which no backward reads: the additions can go in place
                 if (timeEmbProj != null) h.addInPlace(Scope.returning(() -> timeEmbProj.forward(temb.silu()).unsqueeze(2).unsqueeze(3)), 1);
                 // h is dead once conv2 has read it: large ones are overwritten by conv2's output band by band
-                Tensor out = BandedConvolution.normSiluConvOver(norm2, conv2, h);
-                if (out != h) h.close();
+                Tensor out = BandedConvolution.normSiluConvOver(norm2, conv2, h.giveUp());
                 if (convShortcut == null) out.addInPlace(x, 1);
                 else BandedConvolution.addConv1x1(out, convShortcut, x);
                 return outputScaleFactor == 1.0 ? out : out.div(outputScaleFactor);
@@ -55,8 +54,9 @@ public final class ResnetBlock2D {
     }
 
     /**
-     * forward(x, null) through blocks in turn, for an x that nothing reads afterwards (the caller's temporary, not
-     * recorded anywhere): large activations are then computed in memory already held, not in fresh tensors. A
+     * forward(x, null) through blocks in turn, for an x its caller gave up (a temporary that nothing reads
+     * afterwards, not recorded anywhere): large activations are then computed in memory already held, not in
+     * fresh tensors. A
      * block whose conv1 halves the channels writes conv1's output and the shortcut's over the two halves of x
      * ({@link BandedConvolution#normSiluConvAndShortcutOver}), conv2 over the first half, and leaves the second
      * as the spare; a block that keeps the channel count writes conv1's output into the spare (the input before
@@ -64,21 +64,20 @@ public final class ResnetBlock2D {
      * 128 channels at 512x512) so runs in the memory of its input alone, where it held 1.5 times that besides.
      *
      * <p>The result can be a channel slice of a larger tensor (the memory it was written in): contiguous(...)
-     * compacts it for a caller that holds it long besides other large tensors. Should a band fail, x is left
-     * partly overwritten (it was the caller's dead temporary anyway).
+     * compacts it for a caller that holds it long besides other large tensors. Should a band fail, x's memory is
+     * left partly overwritten (the caller had given it up).
      */
-    public static Tensor forwardOver(ResnetBlock2D[] blocks, Tensor x) {
+    public static Tensor forwardOver(ResnetBlock2D[] blocks, Overwritable input) {
+        Tensor x = input.take();  // ours now, as every handle below: each is freed once dead
         return Scope.returning(() -> {
-            Consumer<Tensor> free = t -> {  // this scope's own handles, once dead; the caller's stays open
-                if (t != null && t != x) t.close();
-            };
             Tensor current = x, spare = null;
             for (ResnetBlock2D block : blocks) {
-                Tensor[] next = block.stepOver(current, spare, free);
-                if (current != next[0] && current != next[1]) free.accept(current);
+                Tensor[] next = block.stepOver(current, spare);
+                if (current != next[0] && current != next[1]) current.close();
                 current = next[0];
                 spare = next[1];
             }
+            if (spare != null && spare != current) spare.close();  // a handle on memory the result may share: the memory stays while the result needs it
             return current;
         });
     }
@@ -87,16 +86,17 @@ public final class ResnetBlock2D {
      * One block of forwardOver: {output, spare}, where spare, of the output's shape, holds nothing that is read
      * again (or is null). A spare it cannot use is freed before the block allocates its own memory.
      */
-    private Tensor[] stepOver(Tensor x, Tensor spare, Consumer<Tensor> free) {
+    private Tensor[] stepOver(Tensor x, Tensor spare) {
         try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
             if (timeEmbProj != null) throw new IllegalArgumentException("forwardOver takes resnets without a time embedding (a VAE's); this one has time_emb_proj");
             boolean unscaled = outputScaleFactor == 1.0;
-            if (unscaled && convShortcut == null && spare != null && BandedConvolution.normSiluConvInto(norm1, conv1, x, spare))
-                return new Tensor[] {secondHalf(spare, x), x};
-            free.accept(spare);
-            if (unscaled && convShortcut != null && inChannels == 2 * outChannels) {
-                Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x);
-                if (halves != null) return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
+            boolean banded = BandedConvolution.goesByBands(conv1, x);
+            if (unscaled && convShortcut == null && spare != null && banded)
+                return new Tensor[] {secondHalf(BandedConvolution.normSiluConvInto(norm1, conv1, x, spare.giveUp()), x), x};
+            if (spare != null) spare.close();
+            if (unscaled && convShortcut != null && inChannels == 2 * outChannels && banded) {
+                Tensor[] halves = BandedConvolution.normSiluConvAndShortcutOver(norm1, conv1, convShortcut, x.giveUp());
+                return new Tensor[] {secondHalf(halves[0], halves[1]), halves[1]};
             }
             return new Tensor[] {forward(x, null), convShortcut == null && unscaled ? x : null};
         }
@@ -104,7 +104,7 @@ public final class ResnetBlock2D {
 
     /** conv2(SiLU(norm2(h))) + residual, written over h (h's values are not read again). */
     private Tensor secondHalf(Tensor h, Tensor residual) {
-        Tensor result = BandedConvolution.normSiluConvOver(norm2, conv2, h);
+        Tensor result = BandedConvolution.normSiluConvOver(norm2, conv2, h.giveUp());
         result.addInPlace(residual, 1);
         return result;
     }

@@ -59,7 +59,7 @@ final class Decoder {
                 ResnetBlock2D[] block = resnets[i];
                 // Unrecorded, the block's resnets compute in the memory of their own activations (a recorded output
                 // keeps its values for the test that reads it)
-                if (record == null) x.then(t -> ResnetBlock2D.forwardOver(block, t));
+                if (record == null) x.then(t -> ResnetBlock2D.forwardOver(block, t.giveUp()));  // the chain made t: nothing reads it again
                 else for (ResnetBlock2D resnet : block) x.then(t -> resnet.forward(t, null));
                 Upsample2D upsampler = upsamplers[i];
                 if (upsampler != null) {
