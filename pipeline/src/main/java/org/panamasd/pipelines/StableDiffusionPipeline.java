@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
 import org.panamasd.DType;
@@ -73,26 +72,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * (diffusers' torch_dtype; {@link org.panamasd.nn.Precision} chooses it); latents, schedulers and guidance stay float32.
      */
     public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device, DType dtype) {
-        if (!Files.isRegularFile(directory.resolve("model_index.json")))
-            throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
-        List<AutoCloseable> loaded = new ArrayList<>();
-        try {
+        LoadedComponents.modelIndex(directory);
+        try (LoadedComponents c = new LoadedComponents()) {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
             int maxLength = modelMaxLength(directory.resolve("tokenizer"));
-            CLIPTextModel textEncoder = keep(loaded, CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype));
-            UNet2DConditionModel unet = keep(loaded, UNet2DConditionModel.load(directory.resolve("unet"), device, dtype));
-            AutoencoderKL vae = keep(loaded, AutoencoderKL.load(directory.resolve("vae"), device, dtype));
+            CLIPTextModel textEncoder = c.keep(CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype));
+            UNet2DConditionModel unet = c.keep(UNet2DConditionModel.load(directory.resolve("unet"), device, dtype));
+            AutoencoderKL vae = c.keep(AutoencoderKL.load(directory.resolve("vae"), device, dtype));
             Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
-            return new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler);
-        } catch (RuntimeException e) {
-            for (AutoCloseable component : loaded) {
-                try {
-                    component.close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
+            return c.handOver(new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler));
         }
     }
 
@@ -106,20 +94,10 @@ public final class StableDiffusionPipeline implements AutoCloseable {
         CLIPTokenizer clip = configs.tokenizerPad() == null ? CLIPTokenizer.load(tokenizer) : CLIPTokenizer.load(tokenizer).withPadToken(configs.tokenizerPad());
         if (configs.xl()) throw new IllegalArgumentException(file + ": an SDXL file; StableDiffusionXLPipeline.loadSingleFile loads it");
         SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype);
-        try {
-            return new StableDiffusionPipeline(clip, modelMaxLength(tokenizer), models.textEncoder(), models.unet(), models.vae(),
-                    scheduler(configs.scheduler(), schedulerClass));
-        } catch (RuntimeException e) {
-            models.textEncoder().close();
-            models.unet().close();
-            models.vae().close();
-            throw e;
+        try (LoadedComponents c = LoadedComponents.of(models.textEncoder(), models.unet(), models.vae())) {
+            return c.handOver(new StableDiffusionPipeline(clip, modelMaxLength(tokenizer), models.textEncoder(), models.unet(), models.vae(),
+                    scheduler(configs.scheduler(), schedulerClass)));
         }
-    }
-
-    private static <T extends AutoCloseable> T keep(List<AutoCloseable> loaded, T component) {
-        loaded.add(component);
-        return component;
     }
 
     private static int modelMaxLength(Path tokenizerDir) {

@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
 import org.panamasd.DType;
@@ -79,30 +77,23 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
      * (diffusers' torch_dtype; {@link org.panamasd.nn.Precision} chooses it); latents, schedulers and guidance stay float32.
      */
     public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device, DType dtype) {
-        Path index = directory.resolve("model_index.json");
-        if (!Files.isRegularFile(index)) throw new IllegalArgumentException(directory + " is not a diffusers pipeline directory (no model_index.json)");
-        List<AutoCloseable> loaded = new ArrayList<>();
+        Path index = LoadedComponents.modelIndex(directory);
+        JsonNode model;
         try {
-            JsonNode model = new ObjectMapper().readTree(index.toFile());
-            CLIPTextModel te = CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype);
-            loaded.add(te);
-            CLIPTextModel te2 = CLIPTextModel.load(directory.resolve("text_encoder_2"), device, dtype);
-            loaded.add(te2);
-            UNet2DConditionModel unet = UNet2DConditionModel.load(directory.resolve("unet"), device, dtype);
-            loaded.add(unet);
-            AutoencoderKL vae = AutoencoderKL.load(directory.resolve("vae"), device, dtype);
-            loaded.add(vae);
+            model = new ObjectMapper().readTree(index.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + index, e);
+        }
+        try (LoadedComponents c = new LoadedComponents()) {
+            CLIPTextModel te = c.keep(CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype));
+            CLIPTextModel te2 = c.keep(CLIPTextModel.load(directory.resolve("text_encoder_2"), device, dtype));
+            UNet2DConditionModel unet = c.keep(UNet2DConditionModel.load(directory.resolve("unet"), device, dtype));
+            AutoencoderKL vae = c.keep(AutoencoderKL.load(directory.resolve("vae"), device, dtype));
             // as the reference, SDXL takes the scheduler config as it is (no SD 1.x steps_offset / clip_sample rewrite)
             DiffusersConfig schedulerConfig = DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json"));
             Scheduler scheduler = schedulerClass == null ? Schedulers.fromConfig(schedulerConfig) : Schedulers.create(schedulerClass, schedulerConfig);
-            return new StableDiffusionXLPipeline(CLIPTokenizer.load(directory.resolve("tokenizer")), CLIPTokenizer.load(directory.resolve("tokenizer_2")),
-                    te, te2, unet, vae, scheduler, model.path("force_zeros_for_empty_prompt").asBoolean(true));
-        } catch (IOException e) {
-            closeAll(loaded, null);
-            throw new UncheckedIOException("cannot read " + index, e);
-        } catch (RuntimeException e) {
-            closeAll(loaded, e);
-            throw e;
+            return c.handOver(new StableDiffusionXLPipeline(CLIPTokenizer.load(directory.resolve("tokenizer")), CLIPTokenizer.load(directory.resolve("tokenizer_2")),
+                    te, te2, unet, vae, scheduler, model.path("force_zeros_for_empty_prompt").asBoolean(true)));
         }
     }
 
@@ -118,21 +109,8 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
         CLIPTokenizer first = CLIPTokenizer.load(tokenizer), second = tokenizer2 != null ? CLIPTokenizer.load(tokenizer2) : first.withPadToken("!");
         Scheduler scheduler = schedulerClass == null ? Schedulers.fromConfig(configs.scheduler()) : Schedulers.create(schedulerClass, configs.scheduler());
         SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype);
-        try {
-            return new StableDiffusionXLPipeline(first, second, models.textEncoder(), models.textEncoder2(), models.unet(), models.vae(), scheduler, true);
-        } catch (RuntimeException e) {
-            closeAll(List.of(models.textEncoder(), models.textEncoder2(), models.unet(), models.vae()), e);
-            throw e;
-        }
-    }
-
-    private static void closeAll(List<AutoCloseable> components, RuntimeException cause) {
-        for (AutoCloseable c : components) {
-            try {
-                c.close();
-            } catch (Exception suppressed) {
-                if (cause != null) cause.addSuppressed(suppressed);
-            }
+        try (LoadedComponents c = LoadedComponents.of(models.textEncoder(), models.textEncoder2(), models.unet(), models.vae())) {
+            return c.handOver(new StableDiffusionXLPipeline(first, second, models.textEncoder(), models.textEncoder2(), models.unet(), models.vae(), scheduler, true));
         }
     }
 
