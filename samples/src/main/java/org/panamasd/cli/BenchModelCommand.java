@@ -6,9 +6,8 @@ import org.panamasd.benchmark.BenchSettings;
 import org.panamasd.benchmark.ModelBenchmark;
 import org.panamasd.models.ModelSpecs;
 import org.panamasd.benchmark.ReportTable;
-import org.panamasd.models.vae.VaeTiling;
-import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -40,12 +39,10 @@ final class BenchModelCommand implements Runnable {
     String isolation;
     @Option(names = "--storage", defaultValue = "float32", description = "float32 or float16 weights in a written directory (default: ${DEFAULT-VALUE}).")
     String storage;
-    @Option(names = "--dtype", defaultValue = "float32", description = "What the models compute in: float32, bfloat16 or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: ${DEFAULT-VALUE}).")
-    String dtype;
-    @Option(names = "--vae-tiling", defaultValue = "auto", description = "VAE decode by tiles: auto (above 1024x1024 pixels), always or never (default: ${DEFAULT-VALUE}).")
-    String vaeTiling;
-    @Option(names = "--vae-tile", defaultValue = "0", description = "The VAE tile's edge in pixels (default: the VAE config's sample_size).")
-    int vaeTile;
+    @Mixin
+    PrecisionOption precision;
+    @Mixin
+    VaeTilingOptions vaeTiling;
     @Option(names = "--cache", description = "Where named models are written (default: runs/.cache/bench-models).")
     Path cache;
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
@@ -55,8 +52,8 @@ final class BenchModelCommand implements Runnable {
 
     @Override
     public void run() {
-        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, Precision.parse(dtype).resolve(),
-                VaeTiling.mode(vaeTiling), vaeTile);
+        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, precision.resolve(),
+                vaeTiling.mode(), vaeTiling.tile);
         List<String> chosen = parts.stream().map(String::trim).filter(p -> !p.isEmpty()).toList();
         ModelBenchmark.Isolation how = switch (isolation) {
             case "auto" -> ModelBenchmark.Isolation.auto();

@@ -19,12 +19,12 @@ import org.panamasd.models.controlnet.ControlNetModel;
 import org.panamasd.pipelines.ControlNetConditioning;
 import org.panamasd.pipelines.ModelSource;
 import org.panamasd.models.vae.VaeTiling;
-import org.panamasd.nn.Precision;
 import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.StrengthSchedule;
 import org.panamasd.schedulers.Scheduler;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -46,17 +46,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
     String prompt;
-    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or an SD 1.x / 2.x / SDXL checkpoint in one original-layout",
-            ".safetensors file (default: models/fashion-turbo)."})
-    Path model;
-    @Option(names = "--config", paramLabel = "DIR", description = {"With a single-file --model: the diffusers configs to build it from (unet/, vae/,",
-            "text_encoder/ config.json, scheduler/, tokenizer/); default: told from the file's keys and shapes."})
-    Path config;
-    @Option(names = "--ema", description = "With a single-file --model: the UNet's EMA weights (model_ema.*).")
-    boolean ema;
-    @Option(names = "--prediction-type", paramLabel = "TYPE", description = {"With a single-file --model: what its UNet predicts, epsilon or v_prediction (default: its config's;",
-            "SD 2.x files: v_prediction, as the 768-pixel 2.1; a 512-pixel base file predicts epsilon)."})
-    String predictionType;
+    @Mixin
+    ModelOptions model;
     @Option(names = "--negative", paramLabel = "TEXT", description = "The negative prompt (used when guidance > 1).")
     String negative;
     @Option(names = "--steps", paramLabel = "N", description = "Denoising steps.")
@@ -93,26 +84,17 @@ final class GenerateCommand implements Callable<Integer> {
     Double strength;
     @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "Images to draw (seeds seed..seed+N-1), written as one grid (default: ${DEFAULT-VALUE}).")
     int batch;
-    @Option(names = "--dtype", paramLabel = "DTYPE", defaultValue = "float32",
-            description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: ${DEFAULT-VALUE}).")
-    String dtype;
-    @Option(names = "--vae-tiling", paramLabel = "MODE", defaultValue = "auto",
-            description = "Decode by tiles: auto (only above 1024x1024 pixels), always (least memory; tiles are normalised on their own, so the image differs slightly) or never (default: ${DEFAULT-VALUE}).")
-    String vaeTiling;
-    @Option(names = "--vae-tile", paramLabel = "PIXELS", defaultValue = "0", description = "The tile's edge in pixels, a multiple of 8 (default: the VAE config's sample_size).")
-    int vaeTile;
+    @Mixin
+    PrecisionOption precision;
+    @Mixin
+    VaeTilingOptions vaeTiling;
     @Option(names = "--out", paramLabel = "FILE.png", defaultValue = "image.png", description = "Where to write the PNG (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    /** The model a fresh clone generates with. */
-    static Path defaultModel() {
-        return Paths.root().resolve("models/fashion-turbo");
-    }
-
     @Override
     public Integer call() {
-        Path dir = model != null ? model : defaultModel();
-        ModelSource source = ModelPipeline.source(dir, config, ema, predictionType);
+        Path dir = model.path();
+        ModelSource source = model.source();
         if (batch < 1 || batch > 256) throw new IllegalArgumentException("--batch must be in 1..256, got " + batch);
         if (image != null && !Files.isRegularFile(image)) throw new IllegalArgumentException("--image: no file " + image);
         if (image == null && strength != null)
@@ -127,18 +109,18 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--controlnet guides text to image; with --image (image to image, inpainting) it is not built yet");
         if (controlImage != null && !Files.isRegularFile(controlImage)) throw new IllegalArgumentException("--control-image: no file " + controlImage);
         boolean xl = source.xl();
-        GenerationDefaults d = GenerationDefaults.of(config != null ? config : dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);  // a single file: its config directory's
+        GenerationDefaults d = GenerationDefaults.of(model.config != null ? model.config : dir, 30, xl ? 5.0 : 7.5, xl ? 1024 : 512);  // a single file: its config directory's
         int n = steps != null ? steps : d.steps(), scale = upscale != null ? upscale : d.upscale();
         if (n < 1) throw new IllegalArgumentException("--steps must be at least 1, got " + n);
         if (scale < 1 || scale > 64) throw new IllegalArgumentException("--upscale must be in 1..64, got " + scale);
         GenerationRequest request = new GenerationRequest(prompt, negative, n, guidance != null ? guidance : d.guidance(), rescale,
                 height != null ? height : d.height(), width != null ? width : d.width(), seed, null);
-        DType compute = Precision.parse(dtype).resolve();
-        VaeTiling.Mode tilingMode = VaeTiling.mode(vaeTiling);
+        DType compute = precision.resolve();
+        VaeTiling.Mode tilingMode = vaeTiling.mode();
         PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();
         try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(source, scheduler, compute)) {
-            pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTile));
+            pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTiling.tile));
             try (LoraFiles adapters = LoraFiles.open(loras); LoraFusion.FusedLora fused = LoraFusion.fuse(pipe.adaptableWeights(), adapters.scaled());
                  ControlNetModel controlModel = controlnet == null ? null : ControlNetModel.load(controlnet, org.panamasd.Device.CPU, compute)) {
                 ControlNetConditioning control = controlModel == null ? null : conditioning(controlModel, request);

@@ -7,9 +7,8 @@ import org.panamasd.benchmark.BenchSettings;
 import org.panamasd.memoryprofile.MemoryProfile;
 import org.panamasd.memoryprofile.MemoryProfiler;
 import org.panamasd.memoryprofile.ProfileComparison;
-import org.panamasd.models.vae.VaeTiling;
-import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -39,12 +38,10 @@ final class ProfileMemoryCommand implements Runnable {
     int vaeBatch;
     @Option(names = "--calls", defaultValue = "1", description = "Calls of the part (or generations) in the recording (default: ${DEFAULT-VALUE}).")
     int calls;
-    @Option(names = "--dtype", defaultValue = "float32", description = "float32, bfloat16 or auto (default: ${DEFAULT-VALUE}).")
-    String dtype;
-    @Option(names = "--vae-tiling", defaultValue = "auto", description = "auto, always or never (default: ${DEFAULT-VALUE}).")
-    String vaeTiling;
-    @Option(names = "--vae-tile", defaultValue = "0", description = "The VAE tile's edge in pixels (default: the VAE config's sample_size).")
-    int vaeTile;
+    @Mixin
+    PrecisionOption precision;
+    @Mixin
+    VaeTilingOptions vaeTiling;
     @Option(names = "--max-events", defaultValue = "8000000", description = "Room for allocation events, 32 bytes each, reserved outside the allocator (default: ${DEFAULT-VALUE}).")
     long maxEvents;
     @Option(names = "--sample-ms", defaultValue = "20", description = "RSS sampling period in milliseconds (default: ${DEFAULT-VALUE}).")
@@ -68,7 +65,7 @@ final class ProfileMemoryCommand implements Runnable {
             log.flush();
             return;
         }
-        BenchSettings bench = new BenchSettings(latent, batch, vaeBatch, 1, 1, 0, false, Precision.parse(dtype).resolve(), VaeTiling.mode(vaeTiling), vaeTile);
+        BenchSettings bench = new BenchSettings(latent, batch, vaeBatch, 1, 1, 0, false, precision.resolve(), vaeTiling.mode(), vaeTiling.tile);
         var settings = new MemoryProfiler.Settings(part, bench, steps, guidance, calls, maxEvents, sampleMillis);
         Path dir = BenchModels.directory("profile-memory", model, storage, cache);
         if (overhead != null) {

@@ -4,10 +4,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import org.panamasd.nn.Precision;
 import org.panamasd.service.ServiceServer;
 import org.panamasd.service.ServiceSettings;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The HTTP image service ({@code org.panamasd.service}) with its web page, until the process is stopped. */
@@ -17,22 +17,15 @@ import picocli.CommandLine.Option;
 final class ServeCommand implements Callable<Integer> {
     private static final ServiceSettings DEFAULTS = ServiceSettings.of(Path.of("."));
 
-    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers SD 1.x / 2.x directory, or an SD 1.x / 2.x checkpoint in one original-layout",
-            ".safetensors file (default: models/fashion-turbo)."})
-    Path model;
-    @Option(names = "--config", paramLabel = "DIR", description = "With a single-file --model: the diffusers configs to build it from (as generate's).")
-    Path config;
-    @Option(names = "--ema", description = "With a single-file --model: the UNet's EMA weights.")
-    boolean ema;
-    @Option(names = "--prediction-type", paramLabel = "TYPE", description = {"With a single-file --model: what its UNet predicts, epsilon or v_prediction (as generate's)."})
-    String predictionType;
+    @Mixin
+    ModelOptions model;
     @Option(names = "--lora-dir", paramLabel = "DIR", description = {"LoRA adapters requests may name in their \"loras\" field ({\"name\": scale}):",
             "every DIR/name.safetensors, checked against the model at the start; requests never name paths."})
     Path loraDir;
     @Option(names = "--controlnet", paramLabel = "DIR", description = "A diffusers ControlNet requests may be guided by (\"control_image\", \"control_scale\").")
     Path controlnet;
-    @Option(names = "--dtype", paramLabel = "DTYPE", description = "What the models compute in: float32, bfloat16, or auto (bfloat16 where the CPU has avx512_bf16 or amx_bf16) (default: float32).")
-    String dtype = "float32";
+    @Mixin
+    PrecisionOption precision;
     @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
     String host = DEFAULTS.host();
     @Option(names = "--port", paramLabel = "N", description = "The port; 0 takes a free one (default: 8080).")
@@ -60,13 +53,12 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        Path dir = model != null ? model : GenerateCommand.defaultModel();
-        ServiceSettings settings = ServiceSettings.of(ModelPipeline.source(dir, config, ema, predictionType)).withDtype(Precision.parse(dtype).resolve()).withAddress(host, port).withWorkers(workers)
+        ServiceSettings settings = ServiceSettings.of(model.source()).withDtype(precision.resolve()).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
                 .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts).withLoraDirectory(loraDir).withControlNet(controlnet);
         ServiceServer server = ServiceServer.start(settings);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(server), "panamasd-serve-stop"));
-        System.out.printf("serving %s (%s) on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", dir,
+        System.out.printf("serving %s (%s) on http://%s:%d/ (workers %d, batches of up to %d gathered for %d ms, queue %d)%n", model.path(),
                 settings.dtype().name().toLowerCase(), settings.host(), server.port(), settings.workers(), settings.maxBatch(), settings.maxWait().toMillis(), settings.queueCapacity());
         new CountDownLatch(1).await();  // until SIGTERM / Ctrl-C: the hook stops the server
         return 0;
