@@ -20,7 +20,7 @@ import org.panamasd.jfr.TensorAllocationEvent;
  * Data crosses without a copy both ways: {@link #fromSegment} wraps caller memory and {@link #data()}
  * exposes a contiguous CPU tensor's memory as a {@link MemorySegment}.
  */
-public final class Tensor implements AutoCloseable {
+public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps, ReductionOps, LinearAlgebraOps, ShapeOps {
 
     /** One native call that writes a new handle into {@code ret}. */
     @FunctionalInterface
@@ -595,304 +595,13 @@ public final class Tensor implements AutoCloseable {
         return produce("psd_tensor_share", (s, r) -> psd_tensor_share(h, r));
     }
 
-    // ------------------------------------------------------------------ elementwise
-
-    public Tensor add(Tensor other) {
-        // written out rather than through produce(): the most frequent op, and the bridge benchmark's
-        MemorySegment a = handle(), b = other.handle();
-        ThreadState state = ThreadState.get().reset();
-        MemorySegment ret = state.pointer();
-        long start = OpHooks.active != 0 ? OpHooks.before("psd_tensor_add") : 0;
-        int status = psd_tensor_add(a, b, 1.0, ret);
-        if (start != 0) OpTimes.record("psd_tensor_add", start);
-        if (status != 0) throw Native.failure(status, "psd_tensor_add");
-        state.unpinAll();
-        return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
-    }
-
-    /** this + alpha * other */
-    public Tensor add(Tensor other, double alpha) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_add", (s, r) -> psd_tensor_add(a, b, alpha, r));
-    }
-
-    public Tensor sub(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_sub", (s, r) -> psd_tensor_sub(a, b, 1.0, r));
-    }
-
-    public Tensor mul(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_mul", (s, r) -> psd_tensor_mul(a, b, r));
-    }
-
-    public Tensor div(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_div", (s, r) -> psd_tensor_div(a, b, r));
-    }
-
-    public Tensor pow(Tensor exponent) {
-        MemorySegment a = handle(), b = exponent.handle();
-        return produce("psd_tensor_pow", (s, r) -> psd_tensor_pow(a, b, r));
-    }
-
-    public Tensor maximum(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_maximum", (s, r) -> psd_tensor_maximum(a, b, r));
-    }
-
-    public Tensor minimum(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_minimum", (s, r) -> psd_tensor_minimum(a, b, r));
-    }
-
-    public Tensor add(double value) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_add_scalar", (s, r) -> psd_tensor_add_scalar(a, value, r));
-    }
-
-    public Tensor sub(double value) {
-        return add(-value);
-    }
-
-    public Tensor mul(double value) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_mul_scalar", (s, r) -> psd_tensor_mul_scalar(a, value, r));
-    }
-
-    public Tensor div(double value) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_div_scalar", (s, r) -> psd_tensor_div_scalar(a, value, r));
-    }
-
-    public Tensor pow(double exponent) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_pow_scalar", (s, r) -> psd_tensor_pow_scalar(a, exponent, r));
-    }
-
-    /** value - this */
-    public Tensor rsub(double value) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_rsub_scalar", (s, r) -> psd_tensor_rsub_scalar(a, value, r));
-    }
-
-    public Tensor eq(Tensor o) { MemorySegment a = handle(), b = o.handle(); return produce("psd_tensor_eq", (s, r) -> psd_tensor_eq(a, b, r)); }
-    public Tensor ne(Tensor o) { MemorySegment a = handle(), b = o.handle(); return produce("psd_tensor_ne", (s, r) -> psd_tensor_ne(a, b, r)); }
-    public Tensor lt(Tensor o) { MemorySegment a = handle(), b = o.handle(); return produce("psd_tensor_lt", (s, r) -> psd_tensor_lt(a, b, r)); }
-    public Tensor le(Tensor o) { MemorySegment a = handle(), b = o.handle(); return produce("psd_tensor_le", (s, r) -> psd_tensor_le(a, b, r)); }
-    public Tensor gt(Tensor o) { MemorySegment a = handle(), b = o.handle(); return produce("psd_tensor_gt", (s, r) -> psd_tensor_gt(a, b, r)); }
-    public Tensor ge(Tensor o) { MemorySegment a = handle(), b = o.handle(); return produce("psd_tensor_ge", (s, r) -> psd_tensor_ge(a, b, r)); }
-    public Tensor eq(double v) { MemorySegment a = handle(); return produce("psd_tensor_eq_scalar", (s, r) -> psd_tensor_eq_scalar(a, v, r)); }
-    public Tensor ne(double v) { MemorySegment a = handle(); return produce("psd_tensor_ne_scalar", (s, r) -> psd_tensor_ne_scalar(a, v, r)); }
-    public Tensor lt(double v) { MemorySegment a = handle(); return produce("psd_tensor_lt_scalar", (s, r) -> psd_tensor_lt_scalar(a, v, r)); }
-    public Tensor le(double v) { MemorySegment a = handle(); return produce("psd_tensor_le_scalar", (s, r) -> psd_tensor_le_scalar(a, v, r)); }
-    public Tensor gt(double v) { MemorySegment a = handle(); return produce("psd_tensor_gt_scalar", (s, r) -> psd_tensor_gt_scalar(a, v, r)); }
-    public Tensor ge(double v) { MemorySegment a = handle(); return produce("psd_tensor_ge_scalar", (s, r) -> psd_tensor_ge_scalar(a, v, r)); }
+    // ------------------------------------------------------------------ operations by family: PointwiseOps, ActivationOps,
+    // ReductionOps, LinearAlgebraOps, ShapeOps (each in its own file); the static ones stay here
 
     /** condition ? a : b, elementwise with broadcasting. */
     public static Tensor where(Tensor condition, Tensor a, Tensor b) {
         MemorySegment c = condition.handle(), x = a.handle(), y = b.handle();
         return produce("psd_tensor_where", (s, r) -> psd_tensor_where(c, x, y, r));
-    }
-
-    public Tensor clamp(double min, double max) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_clamp", (s, r) -> psd_tensor_clamp(a, true, min, true, max, r));
-    }
-
-    public Tensor clampMin(double min) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_clamp", (s, r) -> psd_tensor_clamp(a, true, min, false, 0, r));
-    }
-
-    public Tensor clampMax(double max) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_clamp", (s, r) -> psd_tensor_clamp(a, false, 0, true, max, r));
-    }
-
-    public Tensor neg() { MemorySegment a = handle(); return produce("psd_tensor_neg", (s, r) -> psd_tensor_neg(a, r)); }
-    public Tensor exp() { MemorySegment a = handle(); return produce("psd_tensor_exp", (s, r) -> psd_tensor_exp(a, r)); }
-    public Tensor log() { MemorySegment a = handle(); return produce("psd_tensor_log", (s, r) -> psd_tensor_log(a, r)); }
-    public Tensor sqrt() { MemorySegment a = handle(); return produce("psd_tensor_sqrt", (s, r) -> psd_tensor_sqrt(a, r)); }
-    public Tensor rsqrt() { MemorySegment a = handle(); return produce("psd_tensor_rsqrt", (s, r) -> psd_tensor_rsqrt(a, r)); }
-    public Tensor abs() { MemorySegment a = handle(); return produce("psd_tensor_abs", (s, r) -> psd_tensor_abs(a, r)); }
-    public Tensor sin() { MemorySegment a = handle(); return produce("psd_tensor_sin", (s, r) -> psd_tensor_sin(a, r)); }
-    public Tensor cos() { MemorySegment a = handle(); return produce("psd_tensor_cos", (s, r) -> psd_tensor_cos(a, r)); }
-    public Tensor reciprocal() { MemorySegment a = handle(); return produce("psd_tensor_reciprocal", (s, r) -> psd_tensor_reciprocal(a, r)); }
-    public Tensor floor() { MemorySegment a = handle(); return produce("psd_tensor_floor", (s, r) -> psd_tensor_floor(a, r)); }
-    public Tensor round() { MemorySegment a = handle(); return produce("psd_tensor_round", (s, r) -> psd_tensor_round(a, r)); }
-    public Tensor sign() { MemorySegment a = handle(); return produce("psd_tensor_sign", (s, r) -> psd_tensor_sign(a, r)); }
-    public Tensor logicalNot() { MemorySegment a = handle(); return produce("psd_tensor_logical_not", (s, r) -> psd_tensor_logical_not(a, r)); }
-
-    // ------------------------------------------------------------------ activations
-
-    public Tensor silu() { MemorySegment a = handle(); return produce("psd_tensor_silu", (s, r) -> psd_tensor_silu(a, r)); }
-    public Tensor relu() { MemorySegment a = handle(); return produce("psd_tensor_relu", (s, r) -> psd_tensor_relu(a, r)); }
-    public Tensor sigmoid() { MemorySegment a = handle(); return produce("psd_tensor_sigmoid", (s, r) -> psd_tensor_sigmoid(a, r)); }
-    public Tensor tanh() { MemorySegment a = handle(); return produce("psd_tensor_tanh", (s, r) -> psd_tensor_tanh(a, r)); }
-
-    /** The exact (erf) GELU. */
-    public Tensor gelu() {
-        return gelu(false);
-    }
-
-    public Tensor gelu(boolean tanhApproximation) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_gelu", (s, r) -> psd_tensor_gelu(a, tanhApproximation, r));
-    }
-
-    public Tensor leakyRelu(double negativeSlope) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_leaky_relu", (s, r) -> psd_tensor_leaky_relu(a, negativeSlope, r));
-    }
-
-    public Tensor softmax(long dim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_softmax", (s, r) -> psd_tensor_softmax(a, dim, r));
-    }
-
-    public Tensor logSoftmax(long dim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_log_softmax", (s, r) -> psd_tensor_log_softmax(a, dim, r));
-    }
-
-    // ------------------------------------------------------------------ reductions
-
-    public Tensor sum() {
-        return sum(new long[0], false);
-    }
-
-    public Tensor sum(long[] dims, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_sum", (s, r) -> psd_tensor_sum(a, s.longs(dims), dims.length, keepdim, r));
-    }
-
-    public Tensor mean() {
-        return mean(new long[0], false);
-    }
-
-    public Tensor mean(long[] dims, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_mean", (s, r) -> psd_tensor_mean(a, s.longs(dims), dims.length, keepdim, r));
-    }
-
-    /** Variance with {@code correction} (1: unbiased). An empty dims array reduces over all. */
-    public Tensor var(long[] dims, long correction, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_var", (s, r) -> psd_tensor_var(a, s.longs(dims), dims.length, correction, keepdim, r));
-    }
-
-    public Tensor std(long[] dims, long correction, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_std", (s, r) -> psd_tensor_std(a, s.longs(dims), dims.length, correction, keepdim, r));
-    }
-
-    public Tensor max() { MemorySegment a = handle(); return produce("psd_tensor_max_all", (s, r) -> psd_tensor_max_all(a, r)); }
-    public Tensor min() { MemorySegment a = handle(); return produce("psd_tensor_min_all", (s, r) -> psd_tensor_min_all(a, r)); }
-
-    public Tensor max(long dim, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_max_dim", (s, r) -> psd_tensor_max_dim(a, dim, keepdim, r, MemorySegment.NULL));
-    }
-
-    public Tensor min(long dim, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_min_dim", (s, r) -> psd_tensor_min_dim(a, dim, keepdim, r, MemorySegment.NULL));
-    }
-
-    public Tensor argmax(long dim, boolean keepdim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_argmax", (s, r) -> psd_tensor_argmax(a, dim, keepdim, r));
-    }
-
-    // ------------------------------------------------------------------ linear algebra
-
-    public Tensor matmul(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_matmul", (s, r) -> psd_tensor_matmul(a, b, r));
-    }
-
-    public Tensor bmm(Tensor other) {
-        MemorySegment a = handle(), b = other.handle();
-        return produce("psd_tensor_bmm", (s, r) -> psd_tensor_bmm(a, b, r));
-    }
-
-    /** beta * this + alpha * (a @ b), batched. With beta == 0 this tensor's values are never read. */
-    public Tensor baddbmm(Tensor a, Tensor b, double beta, double alpha) {
-        MemorySegment in = handle(), x = a.handle(), y = b.handle();
-        return produce("psd_tensor_baddbmm", (s, r) -> psd_tensor_baddbmm(in, x, y, beta, alpha, r));
-    }
-
-    // ------------------------------------------------------------------ shape and indexing
-
-    public Tensor reshape(long... shape) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_reshape", (s, r) -> psd_tensor_reshape(a, s.longs(shape), shape.length, r));
-    }
-
-    public Tensor view(long... shape) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_view", (s, r) -> psd_tensor_view(a, s.longs(shape), shape.length, r));
-    }
-
-    public Tensor permute(long... dims) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_permute", (s, r) -> psd_tensor_permute(a, s.longs(dims), dims.length, r));
-    }
-
-    public Tensor transpose(long dim0, long dim1) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_transpose", (s, r) -> psd_tensor_transpose(a, dim0, dim1, r));
-    }
-
-    public Tensor expand(long... shape) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_expand", (s, r) -> psd_tensor_expand(a, s.longs(shape), shape.length, r));
-    }
-
-    public Tensor repeat(long... repeats) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_repeat", (s, r) -> psd_tensor_repeat(a, s.longs(repeats), repeats.length, r));
-    }
-
-    public Tensor squeeze(long dim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_squeeze", (s, r) -> psd_tensor_squeeze(a, dim, r));
-    }
-
-    public Tensor unsqueeze(long dim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_unsqueeze", (s, r) -> psd_tensor_unsqueeze(a, dim, r));
-    }
-
-    public Tensor flatten(long startDim, long endDim) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_flatten", (s, r) -> psd_tensor_flatten(a, startDim, endDim, r));
-    }
-
-    public Tensor narrow(long dim, long start, long length) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_narrow", (s, r) -> psd_tensor_narrow(a, dim, start, length, r));
-    }
-
-    public Tensor slice(long dim, long start, long end, long step) {
-        MemorySegment a = handle();
-        return produce("psd_tensor_slice", (s, r) -> psd_tensor_slice(a, dim, start, end, step, r));
-    }
-
-    /** The i-th entry along dim 0 (a view). */
-    public Tensor get(long index) {
-        return narrow(0, index, 1).squeeze(0);
-    }
-
-    public Tensor indexSelect(long dim, Tensor index) {
-        MemorySegment a = handle(), i = index.handle();
-        return produce("psd_tensor_index_select", (s, r) -> psd_tensor_index_select(a, dim, i, r));
-    }
-
-    public Tensor gather(long dim, Tensor index) {
-        MemorySegment a = handle(), i = index.handle();
-        return produce("psd_tensor_gather", (s, r) -> psd_tensor_gather(a, dim, i, r));
     }
 
     public static Tensor cat(long dim, Tensor... tensors) {
@@ -903,21 +612,12 @@ public final class Tensor implements AutoCloseable {
         return produce("psd_tensor_stack", (s, r) -> psd_tensor_stack(handles(s, tensors), tensors.length, dim, r));
     }
 
-    public Tensor[] chunk(long chunks, long dim) {
-        return pieces("psd_tensor_chunk", (s, out, cap, count) -> psd_tensor_chunk(handle(), chunks, dim, out, cap, count), chunks);
-    }
-
-    public Tensor[] split(long splitSize, long dim) {
-        long pieces = Math.max(1, (size((int) dim) + splitSize - 1) / Math.max(1, splitSize));
-        return pieces("psd_tensor_split", (s, out, cap, count) -> psd_tensor_split(handle(), splitSize, dim, out, cap, count), pieces);
-    }
-
     @FunctionalInterface
-    private interface PiecesCall {
+    interface PiecesCall {
         int invoke(ThreadState scratch, MemorySegment out, long capacity, MemorySegment count);
     }
 
-    private static Tensor[] pieces(String name, PiecesCall call, long capacity) {
+    static Tensor[] pieces(String name, PiecesCall call, long capacity) {
         Scope.current();  // every piece needs an owner: fail before any handle is made
         ThreadState state = ThreadState.get().reset();
         long cap = Math.max(capacity, 1);
