@@ -121,10 +121,19 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         if (!on) TRACKED.clear();
     }
 
+    /** The Tensor API's own classes (Tensor and its operation families): an allocation site starts below them, at the caller. */
+    private static final java.util.List<String> API_PREFIXES = java.util.List.of("org.panamasd.Tensor", "org.panamasd.BlobKeeper",
+            "org.panamasd.PointwiseOps", "org.panamasd.ActivationOps", "org.panamasd.ReductionOps", "org.panamasd.LinearAlgebraOps", "org.panamasd.ShapeOps");
+
+    static boolean isTensorApiFrame(String className) {
+        if (className.equals("org.panamasd.MemoryStats") || className.equals("org.panamasd.Scope")) return true;
+        for (String prefix : API_PREFIXES) if (className.startsWith(prefix)) return true;
+        return false;
+    }
+
     static void track(Tensor tensor) {
         tensor.allocationSite = WALKER.walk(frames -> frames
-                .filter(f -> !f.getClassName().startsWith("org.panamasd.Tensor") && !f.getClassName().startsWith("org.panamasd.BlobKeeper")
-                        && !f.getClassName().equals("org.panamasd.MemoryStats") && !f.getClassName().equals("org.panamasd.Scope"))
+                .filter(f -> !isTensorApiFrame(f.getClassName()))
                 .limit(6).map(StackWalker.StackFrame::toStackTraceElement).toArray(StackTraceElement[]::new));
         tensor.allocationModule = ModulePath.current();
         TRACKED.add(tensor);

@@ -245,15 +245,13 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
 
     /**
      * Gives this tensor's memory up to a method that writes over it ({@link Overwritable}): a new handle to the same
-     * memory, owned by this tensor's scope, goes into the result, and this handle is closed, so any later use of it
+     * tensor ({@link #share()}), owned by this tensor's scope, goes into the result, and this handle is closed, so any later use of it
      * throws. The memory itself stays while a handle or a view refers to it.
      */
     public Overwritable giveUp() {
         if (!isOpen()) throw closedException();
         Scope owner = scope;
-        // the same memory, sizes and strides: a whole-range slice keeps every stride as it is, where view() would
-        // recompute the strides of size-1 dimensions (a batch of 1 in channels-last then no longer suggests that layout)
-        Tensor alias = dim() == 0 ? view(shape()) : narrow(0, 0, size(0));
+        Tensor alias = share();  // the same tensor: storage, sizes, strides and autograd identity (no view op in a graph)
         if (alias.scope != owner && owner != null) alias.moveTo(owner);
         close();
         return new Overwritable(alias);

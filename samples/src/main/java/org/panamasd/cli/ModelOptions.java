@@ -6,8 +6,8 @@ import picocli.CommandLine.Option;
 
 /** The model a command generates with: a diffusers directory or a single file, and how to read a single file (generate, serve). */
 final class ModelOptions {
-    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers pipeline directory, or a checkpoint in one original-layout",
-            ".safetensors file (default: models/fashion-turbo)."})
+    @Option(names = "--model", paramLabel = "DIR|FILE", description = {"A diffusers SD 1.x / 2.x / SDXL pipeline directory, or such a checkpoint in one",
+            "original-layout .safetensors file (default: models/fashion-turbo; serve takes SD 1.x / 2.x)."})
     Path model;
     @Option(names = "--config", paramLabel = "DIR", description = {"With a single-file --model: the diffusers configs to build it from (unet/, vae/,",
             "text_encoder/ config.json, scheduler/, tokenizer/); default: told from the file's keys and shapes."})

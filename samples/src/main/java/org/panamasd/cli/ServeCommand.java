@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
 /** The HTTP image service ({@code org.panamasd.service}) with its web page, until the process is stopped. */
 @Command(name = "serve", sortOptions = false, description = {
         "The HTTP image service and its web page: a JSON API, progress events, dynamic batching, metrics.",
+        "It serves SD 1.x / 2.x models (a directory or one checkpoint file; SDXL only through generate).",
         "Without --model: models/fashion-turbo. Runs until stopped (Ctrl-C, SIGTERM)."})
 final class ServeCommand implements Callable<Integer> {
     private static final ServiceSettings DEFAULTS = ServiceSettings.of(Path.of("."));

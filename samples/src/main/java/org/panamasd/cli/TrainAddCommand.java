@@ -259,33 +259,54 @@ final class TrainAddCommand implements java.util.concurrent.Callable<Integer> {
     }
 
     /**
-     * The regression pairs of this run: OUT/regression-pairs.safetensors when it holds pairs made with the same
-     * count, steps and guidance, else drawn (seeded by --seed; classes in turn, captions in random phrasings) and
+     * The regression pairs of this run: OUT/regression-pairs.safetensors when it holds pairs made by the same
+     * teacher with the same count, steps, guidance and latent shape, else drawn (seeded by --seed; classes in turn, captions in random phrasings) and
      * written there, so a resumed run regresses on the same pairs without drawing them again.
      */
     private RegressionPairs regressionPairs(CLIPTokenizer tokenizer, CLIPTextModel textEncoder, AddTrainer.Denoiser teacher, NoiseSchedule schedule,
                                             double guidance, Tensor latents) {
         Path file = out.resolve("regression-pairs.safetensors");
+        String source = teacherDir.toAbsolutePath().normalize().toString();
+        long[] shape = latents.shape().clone();
+        shape[0] = regressionPairs;
         if (java.nio.file.Files.exists(file)) {
-            RegressionPairs saved = RegressionPairs.load(file);
-            if (saved.size() == regressionPairs && saved.teacherSteps() == regressionSteps && saved.guidance() == guidance) {
+            RegressionPairs saved = null;
+            try {
+                saved = RegressionPairs.load(file);
+            } catch (IllegalArgumentException unreadable) {
+                System.out.println("regression pairs in " + file + " cannot be used (" + unreadable.getMessage() + "): drawing them again");
+            }
+            if (saved != null && saved.madeBy(source, regressionPairs, regressionSteps, guidance, shape)) {
                 System.out.println("regression pairs: " + saved.size() + " from " + file);
                 return saved;
             }
-            System.out.printf("regression pairs in %s were made with %d pairs, %d steps, guidance %s: drawing them again%n", file, saved.size(),
-                    saved.teacherSteps(), saved.guidance());
+            if (saved != null) {
+                System.out.printf("regression pairs in %s were made by %s with %d pairs, %d steps, guidance %s: drawing them again%n", file, saved.source(),
+                        saved.size(), saved.teacherSteps(), saved.guidance());
+                saved.close();
+            }
         }
         System.out.printf("regression pairs: drawing %d teacher samples (DDIM %d, guidance %s)...%n", regressionPairs, regressionSteps, guidance);
         long started = System.nanoTime();
         RegressionPairs pairs;
-        try (Generator g = new Generator(seed + 303); var frozen = Autograd.noGrad()) {
+        try (Scope s = Scope.open(); Generator g = new Generator(seed + 303); var frozen = Autograd.noGrad()) {
             long[] labels = new long[regressionPairs];
             for (int i = 0; i < labels.length; i++) labels[i] = i % org.panamasd.data.FashionCaptions.classes();
-            Tensor context = textEncoder.forward(ids(tokenizer, org.panamasd.data.FashionCaptions.random(labels, g), textEncoder)).lastHiddenState();
-            Tensor unconditional = textEncoder.forward(ids(tokenizer, new String[] {""}, textEncoder)).lastHiddenState();
-            long[] shape = latents.shape().clone();
-            shape[0] = regressionPairs;
-            pairs = RegressionPairs.generate(teacher, schedule, regressionSteps, guidance, Tensor.randn(g, shape), context, unconditional, 64);
+            String[] captions = org.panamasd.data.FashionCaptions.random(labels, g);
+            Tensor[] contexts = new Tensor[(captions.length + 255) / 256];
+            for (int c = 0; c < contexts.length; c++) {  // in chunks, each encoder pass's temporaries freed with its scope
+                String[] chunk = java.util.Arrays.copyOfRange(captions, 256 * c, Math.min(captions.length, 256 * (c + 1)));
+                try (Scope e = Scope.open()) {
+                    contexts[c] = textEncoder.forward(ids(tokenizer, chunk, textEncoder)).lastHiddenState().contiguous().moveToParent();
+                }
+            }
+            Tensor context = Tensor.cat(0, contexts);
+            Tensor unconditional;
+            try (Scope e = Scope.open()) {
+                unconditional = textEncoder.forward(ids(tokenizer, new String[] {""}, textEncoder)).lastHiddenState().contiguous().moveToParent();
+            }
+            pairs = RegressionPairs.generate(teacher, source, schedule, regressionSteps, guidance, Tensor.randn(g, shape), context, unconditional, 64)
+                    .moveToParent();
         }
         pairs.save(file);
         System.out.printf("regression pairs: %d in %.0f s, written to %s%n", pairs.size(), (System.nanoTime() - started) / 1e9, file);

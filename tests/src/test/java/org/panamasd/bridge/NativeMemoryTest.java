@@ -64,6 +64,26 @@ class NativeMemoryTest extends NativeTest {
         Tensor.ones(3);
     }
 
+    /** An op of a family interface (PointwiseOps, ShapeOps...) is API too: the report starts at its caller. */
+    @Test
+    void aLeakThroughAnInstanceOpNamesItsCallerNotTheApi() {
+        MemoryStats.trackAllocations(true);
+        try (Scope scope = Scope.open()) {
+            Tensor x = Tensor.ones(3);
+            long baseline = MemoryStats.liveTensorCount();
+            makeALeakThroughAnOp(x);
+            var e = assertThrows(IllegalStateException.class, () -> MemoryStats.assertNoLeaks(baseline));
+            assertTrue(e.getMessage().contains("NativeMemoryTest.makeALeakThroughAnOp"), e.getMessage());
+            assertFalse(e.getMessage().contains("PointwiseOps") || e.getMessage().contains("ShapeOps"), e.getMessage());
+        } finally {
+            MemoryStats.trackAllocations(false);
+        }
+    }
+
+    private static void makeALeakThroughAnOp(Tensor x) {
+        x.mul(2.0).reshape(3, 1);
+    }
+
     @Test
     void jfrShowsLargeAllocationsScopeClosesAndLeaks() throws Exception {
         Path file = Files.createTempFile("panamasd", ".jfr");

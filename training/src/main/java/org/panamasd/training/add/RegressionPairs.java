@@ -20,9 +20,11 @@ import org.panamasd.training.DdimStep;
  * guidance {@code guidance}). ADD's adversarial and score-distillation terms are mode-seeking: at one step they
  * pull every noise of a class towards a few typical shapes. A student that also maps each z, at that first
  * timestep, to its pair's sample follows the teacher's noise-to-image map, which keeps the teacher's variety;
- * the other terms then sharpen that map instead of replacing it.
+ * the other terms then sharpen that map instead of replacing it. {@code source} names what made them (the
+ * teacher's directory), so a cache of pairs is reused only for the same teacher.
  */
-public record RegressionPairs(Tensor noise, Tensor context, Tensor target, long timestep, int teacherSteps, double guidance) {
+public record RegressionPairs(Tensor noise, Tensor context, Tensor target, long timestep, int teacherSteps, double guidance, String source)
+        implements AutoCloseable {
 
     /** A batch of pairs, in the caller's scope. */
     public record Batch(Tensor noise, Tensor context, Tensor target, long timestep) {}
@@ -45,7 +47,7 @@ public record RegressionPairs(Tensor noise, Tensor context, Tensor target, long 
      * {@code chunk} rows without a graph. {@code unconditional} is the empty prompt's context (1, S, d), needed
      * for guidance above 1. The result's tensors belong to the caller's scope.
      */
-    public static RegressionPairs generate(AddTrainer.Denoiser teacher, NoiseSchedule schedule, int teacherSteps, double guidance,
+    public static RegressionPairs generate(AddTrainer.Denoiser teacher, String source, NoiseSchedule schedule, int teacherSteps, double guidance,
                                            Tensor noise, Tensor context, Tensor unconditional, int chunk) {
         if (teacherSteps < 1) throw new IllegalArgumentException("the teacher needs at least 1 DDIM step, got " + teacherSteps);
         if (chunk < 1) throw new IllegalArgumentException("chunk must be >= 1, got " + chunk);
@@ -74,7 +76,7 @@ public record RegressionPairs(Tensor noise, Tensor context, Tensor target, long 
         }
         Tensor target = Tensor.cat(0, parts);
         for (Tensor p : parts) p.close();
-        return new RegressionPairs(noise, context, target, (long) grid[0], teacherSteps, guidance);
+        return new RegressionPairs(noise, context, target, (long) grid[0], teacherSteps, guidance, source);
     }
 
     /** {@code size} pairs drawn uniformly with {@code generator}, copied into the caller's scope. */
@@ -95,25 +97,56 @@ public record RegressionPairs(Tensor noise, Tensor context, Tensor target, long 
         tensors.put("context", context);
         tensors.put("target", target);
         SafeTensorsWriter.write(tensors, Map.of("timestep", Long.toString(timestep), "teacher_steps", Integer.toString(teacherSteps),
-                "guidance", Double.toString(guidance)), file);
+                "guidance", Double.toString(guidance), "source", source), file);
+    }
+
+    /** Whether these pairs were made by {@code source} with these settings, for noises of this shape (rows aside). */
+    public boolean madeBy(String source, int count, int teacherSteps, double guidance, long[] noiseShape) {
+        long[] shape = noise.shape();
+        return this.source.equals(source) && size() == count && this.teacherSteps == teacherSteps && this.guidance == guidance
+                && java.util.Arrays.equals(java.util.Arrays.copyOfRange(shape, 1, shape.length), java.util.Arrays.copyOfRange(noiseShape, 1, noiseShape.length));
+    }
+
+    /** Moves the pairs' tensors to the scope enclosing their own. */
+    public RegressionPairs moveToParent() {
+        noise.moveToParent();
+        context.moveToParent();
+        target.moveToParent();
+        return this;
+    }
+
+    /** Frees the pairs' tensors now. */
+    @Override
+    public void close() {
+        noise.close();
+        context.close();
+        target.close();
     }
 
     /**
      * Pairs written by {@link #save}, copied into the caller's scope; a file without the three tensors or the
-     * metadata fails naming the file and what is missing.
+     * metadata (an older file without its source included) fails naming the file and what is missing.
      */
     public static RegressionPairs load(Path file) {
         SafeTensors st = SafeTensors.open(file);
         for (String key : new String[] {"noise", "context", "target"})
             if (!st.contains(key)) throw new IllegalArgumentException(file + ": regression pairs need a tensor '" + key + "', found " + st.keys());
         Map<String, String> meta = st.metadata();
-        for (String key : new String[] {"timestep", "teacher_steps", "guidance"})
+        for (String key : new String[] {"timestep", "teacher_steps", "guidance", "source"})
             if (!meta.containsKey(key)) throw new IllegalArgumentException(file + ": regression pairs need the metadata '" + key + "', found " + meta.keySet());
+        long timestep;
+        int steps;
+        double guidance;
         try {
-            return new RegressionPairs(st.tensor("noise").copy(), st.tensor("context").copy(), st.tensor("target").copy(),
-                    Long.parseLong(meta.get("timestep")), Integer.parseInt(meta.get("teacher_steps")), Double.parseDouble(meta.get("guidance")));
+            timestep = Long.parseLong(meta.get("timestep"));
+            steps = Integer.parseInt(meta.get("teacher_steps"));
+            guidance = Double.parseDouble(meta.get("guidance"));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(file + ": regression pairs' metadata is not numeric: " + meta, e);
+        }
+        try (Scope s = Scope.open()) {  // the mapped views die here; the copies go to the caller's scope
+            return new RegressionPairs(st.tensor("noise").copy(), st.tensor("context").copy(), st.tensor("target").copy(), timestep, steps, guidance,
+                    meta.get("source")).moveToParent();
         }
     }
 
