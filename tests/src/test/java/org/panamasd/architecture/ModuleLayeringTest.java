@@ -89,6 +89,22 @@ class ModuleLayeringTest {
         assertTrue(crossings.isEmpty(), "references across a floor the wrong way:\n" + String.join("\n", new TreeSet<>(crossings)));
     }
 
+    /** Each module's README says what it may use, in words the table above must match. */
+    @Test
+    void eachModulesReadmeSaysWhatItMayUse() throws IOException {
+        Pattern mayUse = Pattern.compile("\\*\\*May use:\\*\\* ([^.]+)\\.");
+        for (var module : MAY_USE.entrySet()) {
+            Path readme = root().resolve(module.getKey()).resolve("README.md");
+            Matcher m = mayUse.matcher(Files.readString(readme));
+            assertTrue(m.find(), readme + " has no '**May use:** ...' line");
+            String said = m.group(1).trim();
+            Set<String> expected = module.getValue();
+            if (said.equals("every module")) assertEquals(MAY_USE.size() - 1, expected.size(), readme + ": " + said);
+            else if (said.equals("no other module of ours")) assertTrue(expected.isEmpty(), readme + ": " + said);
+            else assertEquals(new TreeSet<>(expected), new TreeSet<>(List.of(said.split(",\\s*"))), readme + " says " + said);
+        }
+    }
+
     @Test
     void noPomDependsOnAFloorAboveOrBesideItsOwn() throws IOException {
         List<String> wrong = new ArrayList<>();
