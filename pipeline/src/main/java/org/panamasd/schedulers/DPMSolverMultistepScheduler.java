@@ -186,7 +186,7 @@ public final class DPMSolverMultistepScheduler implements Scheduler {
             a[r] = alpha(sigma);
             s[r] = sigma * a[r];
         }
-        return original.mul(SigmaSteps.perRow(a, original)).add(noise.mul(SigmaSteps.perRow(s, original)));
+        return original.mul(NoiseSchedule.rowsLike(a, original)).add(noise.mul(NoiseSchedule.rowsLike(s, original)));
     }
 
     @Override

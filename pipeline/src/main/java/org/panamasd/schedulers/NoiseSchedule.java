@@ -113,6 +113,13 @@ public final class NoiseSchedule {
         return rows.device().equals(like.device()) ? rows : rows.to(like.device());
     }
 
+    /** The same for values computed in double: each rounded to float first, as every per-row coefficient is. */
+    public static Tensor rowsLike(double[] values, Tensor like) {
+        float[] f = new float[values.length];
+        for (int i = 0; i < values.length; i++) f[i] = (float) values[i];
+        return rowsLike(f, like);
+    }
+
     static long[] broadcastShape(int rows, int dims) {
         long[] shape = new long[Math.max(1, dims)];
         java.util.Arrays.fill(shape, 1);

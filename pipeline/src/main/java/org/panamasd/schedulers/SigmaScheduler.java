@@ -110,7 +110,7 @@ abstract class SigmaScheduler implements Scheduler {
             double t = timesteps[r];
             rows[r] = sigmas[position.forNoise(() -> SigmaSteps.indexOf(this.timesteps, t))];
         }
-        return original.add(noise.mul(SigmaSteps.perRow(rows, original)));
+        return original.add(noise.mul(NoiseSchedule.rowsLike(rows, original)));
     }
 
     @Override

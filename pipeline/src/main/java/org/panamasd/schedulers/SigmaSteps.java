@@ -79,12 +79,6 @@ final class SigmaSteps {
         return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
     }
 
-    /** Per batch row sigma, shaped (B, 1, ..., 1) like {@code like}. */
-    static Tensor perRow(double[] values, Tensor like) {
-        float[] f = new float[values.length];
-        for (int i = 0; i < values.length; i++) f[i] = (float) values[i];
-        return NoiseSchedule.rowsLike(f, like);
-    }
 
     private SigmaSteps() {}
 }

@@ -36,14 +36,6 @@ public final class DdimStep {
     /** The step from z at {@code from} to {@code to} given x̂, per row. */
     public static Tensor step(NoiseSchedule schedule, Tensor z, Tensor x0, long[] from, long[] to) {
         double[][] c = coefficients(schedule, from, to);
-        return z.mul(perRow(c[0], z)).add(x0.mul(perRow(c[1], z)));
-    }
-
-    /** One value per batch row, shaped (B, 1, ..., 1) to broadcast over {@code like}, in its dtype. */
-    public static Tensor perRow(double[] v, Tensor like) {
-        long[] shape = new long[like.dim()];
-        java.util.Arrays.fill(shape, 1);
-        shape[0] = v.length;
-        return Tensor.of(v, shape).to(like.dtype());
+        return z.mul(NoiseSchedule.rowsLike(c[0], z)).add(x0.mul(NoiseSchedule.rowsLike(c[1], z)));
     }
 }

@@ -95,7 +95,7 @@ public final class ProgressiveDistillationTrainer implements AutoCloseable {
     /** The x̃ whose one DDIM step from z_t lands on z_t'': (z_t'' - (s''/s) z_t) / (a'' - (s''/s) a). */
     private Tensor onestepTarget(Tensor z, Tensor zEnd, long[] t, long[] end) {
         double[][] c = DdimStep.coefficients(schedule, t, end);
-        return zEnd.sub(z.mul(DdimStep.perRow(c[0], z))).div(DdimStep.perRow(c[1], z));
+        return zEnd.sub(z.mul(NoiseSchedule.rowsLike(c[0], z))).div(NoiseSchedule.rowsLike(c[1], z));
     }
 
     public Map<String, Tensor> studentEma() {
