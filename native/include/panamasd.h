@@ -390,6 +390,9 @@ int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, 
    and the result rounded once to its dtype. */
 int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
                                     psd_tensor **ret);
+/* A weight stored as int8 rows with a float32 scale per row (dim 0: a layer's output channels), as dtype
+   (float32 or bfloat16: rounded to nearest even): out[r, ...] = quantized[r, ...] * scale[r]. */
+int32_t psd_tensor_dequantize_rows(const psd_tensor *quantized, const psd_tensor *scale, int32_t dtype, psd_tensor **ret);
 int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized_shape, int64_t ndims,
                               const psd_tensor *weight, const psd_tensor *bias, double eps, psd_tensor **ret);
 int32_t psd_tensor_embedding(const psd_tensor *weight, const psd_tensor *indices, psd_tensor **ret);

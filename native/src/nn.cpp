@@ -3,6 +3,9 @@
 #include "common.h"
 
 #include <ATen/Config.h>
+#include <ATen/Parallel.h>
+
+#include <cstring>
 
 using namespace psd;
 
@@ -213,6 +216,63 @@ int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *s
     bool recorded = at::GradMode::is_enabled() && affine.requires_grad();
     at::Tensor activated = recorded ? at::silu(affine) : at::silu_(affine);
     *out(ret) = wrap(reduced ? activated.to(x.scalar_type()) : activated);
+  });
+}
+
+namespace {
+// One row of an int8 weight times its scale, vectorized for the CPU at hand (clones chosen at load).
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void dequantize_row_float(const int8_t *q, float scale, float *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = static_cast<float>(q[i]) * scale;
+}
+
+// As above, rounded to bfloat16 to nearest even (the product of an int8 and a finite scale is never NaN).
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void dequantize_row_bfloat16(const int8_t *q, float scale, uint16_t *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float f = static_cast<float>(q[i]) * scale;
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    out[i] = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+}  // namespace
+
+int32_t psd_tensor_dequantize_rows(const psd_tensor *quantized, const psd_tensor *scale, int32_t dtype, psd_tensor **ret) {
+  return guarded([&] {
+    auto qb = T(quantized, "quantized");
+    auto sb = T(scale, "scale");
+    const at::Tensor &q = qb.get();
+    const at::Tensor &s = sb.get();
+    const auto type = static_cast<at::ScalarType>(dtype);
+    TORCH_CHECK(q.scalar_type() == at::kChar && q.dim() >= 1, "quantized must be an int8 tensor of at least one dim, got ", q.scalar_type(), " ",
+                q.sizes());
+    TORCH_CHECK(s.scalar_type() == at::kFloat && s.dim() == 1 && s.size(0) == q.size(0), "scale must be a float32 vector of ", q.size(0),
+                " (one per row of quantized ", q.sizes(), "), got ", s.scalar_type(), " ", s.sizes());
+    TORCH_CHECK(type == at::kFloat || type == at::kBFloat16, "dequantize_rows makes float32 or bfloat16, not ", type);
+    std::vector<int64_t> per_row(q.dim(), 1);
+    per_row[0] = q.size(0);
+    if (!q.device().is_cpu()) {  // another device: the same arithmetic in its own kernels
+      *out(ret) = wrap((q.to(at::kFloat) * s.to(q.device()).view(per_row)).to(type));
+      return;
+    }
+    at::Tensor qc = q.contiguous(), sc = s.contiguous();
+    at::Tensor result = at::empty(q.sizes(), q.options().dtype(type));
+    const int64_t rows = q.size(0), cols = rows == 0 ? 0 : q.numel() / rows;
+    const int8_t *src = qc.data_ptr<int8_t>();
+    const float *scales = sc.data_ptr<float>();
+    if (type == at::kFloat) {
+      float *dst = result.data_ptr<float>();
+      at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; r++) dequantize_row_float(src + r * cols, scales[r], dst + r * cols, cols);
+      });
+    } else {
+      uint16_t *dst = reinterpret_cast<uint16_t *>(result.data_ptr<at::BFloat16>());
+      at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; r++) dequantize_row_bfloat16(src + r * cols, scales[r], dst + r * cols, cols);
+      });
+    }
+    *out(ret) = wrap(result);
   });
 }
 

@@ -74,6 +74,16 @@ public final class Functional {
         return Tensor.produce("psd_tensor_scale_shift_silu", (s, r) -> psd_tensor_scale_shift_silu(x, sc, sh, r));
     }
 
+    /**
+     * A weight kept as int8 rows with a float32 scale per row (dim 0), in {@code dtype} (float32 or bfloat16, rounded
+     * to nearest even): {@code quantized[r, ...] * scale[r]}, in one pass on the CPU.
+     */
+    public static Tensor dequantizeRows(Tensor quantized, Tensor scale, DType dtype) {
+        MemorySegment q = quantized.handle(), sc = scale.handle();
+        int code = dtype.code();
+        return Tensor.produce("psd_tensor_dequantize_rows", (s, r) -> psd_tensor_dequantize_rows(q, sc, code, r));
+    }
+
     /** SiLU(groupNorm(...)) in one call; the SiLU runs in place on the norm's output unless autograd needs it. */
     public static Tensor groupNormSilu(Tensor input, long groups, Tensor weight, Tensor bias, double eps) {
         MemorySegment x = input.handle(), w = orNull(weight), b = orNull(bias);

@@ -39,7 +39,8 @@ public final class ModelBenchmark {
         report.set("machine", MachineInfo.current().toJson(JSON));
         report.putObject("settings").put("latent", s.latent()).put("batch", s.batch()).put("vae_batch", s.vaeBatch()).put("steps", s.steps())
                 .put("repeat", s.repeat()).put("warmup", s.warmup()).put("profile", s.profile())
-                .put("dtype", s.dtype().name().toLowerCase()).put("vae_tiling", s.vaeTiling().name().toLowerCase()).put("vae_tile", s.vaeTile());
+                .put("dtype", s.dtype().name().toLowerCase()).put("vae_tiling", s.vaeTiling().name().toLowerCase()).put("vae_tile", s.vaeTile())
+                .put("weights", s.weights().toString());
         report.put("isolation", isolation == Isolation.RESET ? "one process; RSS peak reset through /proc/self/clear_refs after each part's load"
                 : "a child JVM per part");
         report.put("flops_counted", "analytically from each config and input shape (FlopCounter): convolutions, linear layers, attention's two "

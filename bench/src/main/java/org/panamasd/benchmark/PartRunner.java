@@ -37,7 +37,7 @@ public final class PartRunner {
      */
     public static ObjectNode run(Path dir, String part, BenchSettings s, boolean resetPeakRss) {
         org.panamasd.Torch.numThreads();  // the bridge and libtorch load before any clock starts
-        if (part.equals("load")) return load(dir, s.dtype(), resetPeakRss && ProcessMemory.resetPeak());
+        if (part.equals("load")) return load(dir, s.dtype(), s.weights(), resetPeakRss && ProcessMemory.resetPeak());
         long rssBefore = ProcessMemory.rssBytes();
         long start = System.nanoTime();
         Workload w = switch (part) {
@@ -115,12 +115,12 @@ public final class PartRunner {
     }
 
     /** The whole directory through the pipeline's own loader (what generate does first): the layout loads, in this time. */
-    private static ObjectNode load(Path dir, org.panamasd.DType dtype, boolean peakReset) {
+    private static ObjectNode load(Path dir, org.panamasd.DType dtype, org.panamasd.nn.WeightFormat weights, boolean peakReset) {
         long rssBefore = ProcessMemory.rssBytes(), start = System.nanoTime();
         boolean xl = Files.isDirectory(dir.resolve("text_encoder_2"));
         String pipeline;
-        try (AutoCloseable loaded = xl ? StableDiffusionXLPipeline.load(dir, null, org.panamasd.Device.CPU, dtype)
-                : StableDiffusionPipeline.load(dir, null, org.panamasd.Device.CPU, dtype)) {
+        try (AutoCloseable loaded = xl ? StableDiffusionXLPipeline.load(dir, null, org.panamasd.Device.CPU, dtype, weights)
+                : StableDiffusionPipeline.load(dir, null, org.panamasd.Device.CPU, dtype, weights)) {
             pipeline = loaded.getClass().getSimpleName() + " with " + (xl ? ((StableDiffusionXLPipeline) loaded).scheduler()
                     : ((StableDiffusionPipeline) loaded).scheduler()).getClass().getSimpleName();
             double seconds = (System.nanoTime() - start) / 1e9;

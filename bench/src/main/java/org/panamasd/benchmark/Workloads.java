@@ -62,7 +62,7 @@ public final class Workloads {
 
     /** One UNet forward on {@code batch} latents, with a 77-token context (and SDXL's pooled embedding and size ids). */
     public static Workload unet(Path dir, BenchSettings s) {
-        UNet2DConditionModel unet = UNet2DConditionModel.load(dir.resolve("unet"), org.panamasd.Device.CPU, s.dtype());
+        UNet2DConditionModel unet = UNet2DConditionModel.load(dir.resolve("unet"), org.panamasd.Device.CPU, s.dtype(), s.weights());
         var c = unet.config();
         long b = s.batch(), n = s.latent();
         boolean xl = "text_time".equals(c.additionEmbedType());
@@ -138,7 +138,7 @@ public final class Workloads {
         List<CLIPTextModel> encoders = new ArrayList<>();
         for (int i = 0; Files.isDirectory(dir.resolve(ModelSpec.textEncoderDirectory(i))); i++) {
             tokenizers.add(CLIPTokenizer.load(dir.resolve(ModelSpec.tokenizerDirectory(i))));
-            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype()));
+            encoders.add(CLIPTextModel.load(dir.resolve(ModelSpec.textEncoderDirectory(i)), org.panamasd.Device.CPU, s.dtype(), s.weights()));
         }
         String[] prompts = new String[s.batch()];
         for (int i = 0; i < prompts.length; i++) prompts[i] = i % 2 == 0 ? "" : "a photo of an astronaut riding a horse on mars";

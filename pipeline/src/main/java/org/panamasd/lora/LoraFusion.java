@@ -36,7 +36,11 @@ public final class LoraFusion {
             for (Scaled scaled : adapters) {
                 if (scaled.scale() == 0) continue;
                 for (LoraLayer layer : scaled.adapter().layers()) {
-                    Tensor weight = components(components, scaled.adapter(), layer).get(resolve(components, kohyaNames, scaled.adapter(), layer) + ".weight");
+                    String key = resolve(components, kohyaNames, scaled.adapter(), layer) + ".weight";
+                    Tensor weight = components(components, scaled.adapter(), layer).get(key);
+                    if (!weight.dtype().isFloatingPoint())
+                        throw new IllegalArgumentException(scaled.adapter().file() + ": a LoRA fuses into floating-point weights, but the model keeps " + layer.component()
+                                + " '" + key + "' as " + weight.dtype() + " (--weights int8): load the model with dense weights to use this adapter");
                     Tensor delta = checkedDelta(scaled.adapter(), layer, weight).mul(scaled.scale());
                     deltas.merge(weight, delta, Tensor::add);
                 }

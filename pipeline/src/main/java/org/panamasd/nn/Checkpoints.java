@@ -29,7 +29,12 @@ public final class Checkpoints {
 
     /** As {@link #load(Path, Function)}, with the parameters on {@code device}, floating-point ones in {@code dtype}. */
     public static <M> M load(Path safetensors, org.panamasd.Device device, org.panamasd.DType dtype, Function<StateDict, M> build) {
-        StateDict state = StateDict.open(safetensors, device, dtype);
+        return load(safetensors, device, dtype, WeightFormat.DENSE, build);
+    }
+
+    /** As {@link #load(Path, org.panamasd.Device, org.panamasd.DType, Function)}, with linear and convolution weights kept in {@code format}. */
+    public static <M> M load(Path safetensors, org.panamasd.Device device, org.panamasd.DType dtype, WeightFormat format, Function<StateDict, M> build) {
+        StateDict state = StateDict.open(safetensors, device, dtype, format);
         try {
             M model = build.apply(state);
             state.checkAllUsed();

@@ -20,10 +20,14 @@ import org.panamasd.Torch;
  * plain conv. The prepacked weight is made on first use, owned by the scope that owns the weight (the model's
  * parameter scope, so it is freed when the model closes), made again when the weight changes in place (its version
  * counter moved: an optimizer step, an EMA copy), and dropped when the shapes timed on this layer chose another backend.
+ * An int8 weight ({@link WeightFormat#INT8}) is never prepacked (a packed float copy would undo its saving): it is
+ * dequantized into the input's dtype for each call, and the dense and channels-last convs are timed with it.
  */
 public final class Conv2d {
+    /** The weight as stored: dense, or the int8 values of a quantized one. */
     public final Tensor weight;
     public final Tensor bias;
+    private final LayerWeight stored;
     private final long in, out, kernel, stride, padding;
     private final boolean cpu;
     private final List<ConvBackend> candidates;
@@ -37,7 +41,8 @@ public final class Conv2d {
 
     public Conv2d(Weights weights, String prefix, long in, long out, long kernel, long stride, long padding) {
         this.modulePath = ModulePath.of(prefix);
-        this.weight = weights.get(prefix + ".weight", out, in, kernel, kernel);
+        this.stored = weights.layerWeight(prefix + ".weight", out, in, kernel, kernel);
+        this.weight = stored.stored();
         this.bias = weights.get(prefix + ".bias", out);
         this.in = in;
         this.out = out;
@@ -106,7 +111,7 @@ public final class Conv2d {
         return switch (backend) {
             case DENSE -> plain(x);
             case CHANNELS_LAST -> channelsLast ? plain(x)
-                    : Scope.returning(() -> Functional.conv2d(x.contiguous(MemoryFormat.CHANNELS_LAST), weight, bias, stride, padding)
+                    : Scope.returning(() -> Functional.conv2d(x.contiguous(MemoryFormat.CHANNELS_LAST), stored.in(x.dtype()), bias, stride, padding)
                             .contiguous(MemoryFormat.CONTIGUOUS));
             case PREPACKED -> channelsLast ? Scope.returning(() -> prepacked(x).contiguous(MemoryFormat.CHANNELS_LAST)) : prepacked(x);
         };
@@ -126,7 +131,8 @@ public final class Conv2d {
     }
 
     private Tensor plain(Tensor x) {
-        return Functional.conv2d(x, weight, bias, stride, padding);
+        if (!stored.quantized()) return Functional.conv2d(x, weight, bias, stride, padding);
+        return Scope.returning(() -> Functional.conv2d(x, stored.in(x.dtype()), bias, stride, padding));
     }
 
     private Tensor prepacked(Tensor x) {

@@ -24,6 +24,7 @@ public final class StateDict implements ParameterStore {
     private final SafeTensors file;
     private final Device device;
     private final DType dtype;
+    private final WeightFormat format;
     private final Scope scope = Scope.detached();
     private final Set<String> used = new LinkedHashSet<>();  // file keys
     private final java.util.function.Function<String, Place> places;
@@ -72,19 +73,30 @@ public final class StateDict implements ParameterStore {
      * conv kernel (out, in, 1, 1) and is then viewed as the former.
      */
     public StateDict(SafeTensors file, Device device, DType dtype, java.util.function.UnaryOperator<String> fileKey) {
-        this(file, device, dtype, (java.util.function.Function<String, Place>) key -> Place.of(fileKey.apply(key)));
+        this(file, device, dtype, fileKey, WeightFormat.DENSE);
+    }
+
+    /** As the key-map constructor, with linear and convolution weights kept in {@code format}. */
+    public StateDict(SafeTensors file, Device device, DType dtype, java.util.function.UnaryOperator<String> fileKey, WeightFormat format) {
+        this(file, device, dtype, (java.util.function.Function<String, Place>) key -> Place.of(fileKey.apply(key)), format);
     }
 
     /** As the key-map constructor, for parameters that may also be chunks or transposes of the file's tensors ({@link Place}). */
     public static StateDict placed(SafeTensors file, Device device, DType dtype, java.util.function.Function<String, Place> places) {
-        return new StateDict(file, device, dtype, places);
+        return placed(file, device, dtype, places, WeightFormat.DENSE);
     }
 
-    private StateDict(SafeTensors file, Device device, DType dtype, java.util.function.Function<String, Place> places) {
+    /** As {@link #placed(SafeTensors, Device, DType, java.util.function.Function)}, with linear and convolution weights kept in {@code format}. */
+    public static StateDict placed(SafeTensors file, Device device, DType dtype, java.util.function.Function<String, Place> places, WeightFormat format) {
+        return new StateDict(file, device, dtype, places, format);
+    }
+
+    private StateDict(SafeTensors file, Device device, DType dtype, java.util.function.Function<String, Place> places, WeightFormat format) {
         if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("a compute dtype must be floating point, not " + dtype);
         this.file = file;
         this.device = device;
         this.dtype = dtype;
+        this.format = format;
         this.places = places;
     }
 
@@ -99,11 +111,40 @@ public final class StateDict implements ParameterStore {
 
     /** The checkpoint's parameters on {@code device}, floating-point ones in {@code dtype}. */
     public static StateDict open(Path safetensors, Device device, DType dtype) {
-        return new StateDict(SafeTensors.open(safetensors), device, dtype);
+        return open(safetensors, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #open(Path, Device, DType)}, with linear and convolution weights kept in {@code format}. */
+    public static StateDict open(Path safetensors, Device device, DType dtype, WeightFormat format) {
+        return new StateDict(SafeTensors.open(safetensors), device, dtype, java.util.function.UnaryOperator.identity(), format);
     }
 
     @Override
     public Tensor get(String key, long... shape) {
+        return read(key, shape, dtype);
+    }
+
+    /**
+     * With {@link WeightFormat#INT8}, the layer's weight quantized per output channel from the file's values (in
+     * float32, not the compute dtype, so bfloat16's rounding does not add to int8's); the dense copy is freed and the
+     * file's pages of it given back, so only the int8 values stay resident.
+     */
+    @Override
+    public LayerWeight layerWeight(String key, long... shape) {
+        if (format == WeightFormat.DENSE) return LayerWeight.dense(get(key, shape));
+        int leaf = key.lastIndexOf('.');
+        try (ModulePath.Entered module = ModulePath.enter(ModulePath.of(leaf < 0 ? key : key.substring(0, leaf))); Scope quantize = Scope.open()) {
+            Tensor dense = read(key, shape, DType.FLOAT32).moveTo(quantize);  // freed with this scope
+            LayerWeight q = LayerWeight.int8(dense);
+            loaded.put(key, q.stored().moveTo(scope));
+            q.scale().moveTo(scope);
+            dense.pageOut();  // a view of the mapped file (a float32 checkpoint): its pages need not stay resident
+            return q;
+        }
+    }
+
+    /** The parameter under {@code key}, floating-point in {@code as}, owned by {@link #scope()} and listed in {@link #parameters()}. */
+    private Tensor read(String key, long[] shape, DType as) {
         Place place = places.apply(key);
         String inFile = place.key();
         String named = inFile.equals(key) && place.chunks() == 1 && !place.transposed() ? "'" + key + "'" : place.describe() + " (the model's '" + key + "')";
@@ -122,7 +163,7 @@ public final class StateDict implements ParameterStore {
             if (place.chunks() > 1) stored = stored.narrow(0, place.chunk() * shape[0], shape[0]);  // a view of the mapping
             if (place.transposed()) stored = stored.transpose(0, 1).contiguous();
             // every floating-point parameter in the compute dtype, as diffusers' torch_dtype (float16 storage in float32 by default)
-            Tensor converted = stored.dtype().isFloatingPoint() ? Precision.cast(stored, dtype) : stored;
+            Tensor converted = stored.dtype().isFloatingPoint() ? Precision.cast(stored, as) : stored;
             Tensor parameter = (device.equals(Device.CPU) ? converted : converted.to(device)).moveTo(scope);
             loaded.put(key, parameter);
             if (parameter != stored && place.chunks() == 1 && !place.transposed()) stored.pageOut();  // read once and copied: its file pages need not stay resident

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.io.singlefile.SingleFileCheckpoint;
+import org.panamasd.nn.WeightFormat;
 
 /**
  * Where a Stable Diffusion 1.x / 2.x or SDXL model comes from: a diffusers directory, or one original-layout
@@ -64,21 +65,31 @@ public record ModelSource(Path path, Path configDir, Path tokenizer, boolean ema
 
     /** An SDXL model's pipeline ({@link #xl()}). */
     public StableDiffusionXLPipeline loadXl(String schedulerClass, Device device, DType dtype) {
+        return loadXl(schedulerClass, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #loadXl(String, Device, DType)}, with linear and convolution weights in {@code weights}. */
+    public StableDiffusionXLPipeline loadXl(String schedulerClass, Device device, DType dtype, WeightFormat weights) {
         if (!singleFile()) {
             refuseSingleFileOptions();
-            return StableDiffusionXLPipeline.load(path, schedulerClass, device, dtype);
+            return StableDiffusionXLPipeline.load(path, schedulerClass, device, dtype, weights);
         }
         Path second = configDir != null && Files.isDirectory(configDir.resolve("tokenizer_2")) ? configDir.resolve("tokenizer_2") : null;
         return StableDiffusionXLPipeline.loadSingleFile(path, configs(), tokenizerDirectory(), second, schedulerClass,
-                device, dtype, ema);
+                device, dtype, ema, weights);
     }
 
     public StableDiffusionPipeline load(String schedulerClass, Device device, DType dtype) {
+        return load(schedulerClass, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #load(String, Device, DType)}, with linear and convolution weights in {@code weights}. */
+    public StableDiffusionPipeline load(String schedulerClass, Device device, DType dtype, WeightFormat weights) {
         if (!singleFile()) {
             refuseSingleFileOptions();
-            return StableDiffusionPipeline.load(path, schedulerClass, device, dtype);
+            return StableDiffusionPipeline.load(path, schedulerClass, device, dtype, weights);
         }
         return StableDiffusionPipeline.loadSingleFile(path, configs(), tokenizerDirectory(), schedulerClass, device,
-                dtype, ema);
+                dtype, ema, weights);
     }
 }

@@ -24,6 +24,7 @@ import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
 import org.panamasd.schedulers.Schedulers;
+import org.panamasd.nn.WeightFormat;
 
 /**
  * Text to image with Stable Diffusion 1.x / 2.x (Rombach et al. 2022), as diffusers' StableDiffusionPipeline:
@@ -72,12 +73,21 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      * (diffusers' torch_dtype; {@link org.panamasd.nn.Precision} chooses it); latents, schedulers and guidance stay float32.
      */
     public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device, DType dtype) {
+        return load(directory, schedulerClass, device, dtype, WeightFormat.DENSE);
+    }
+
+    /**
+     * As {@link #load(Path, String, Device, DType)}, with the text encoder's and UNet's linear and convolution weights
+     * kept in {@code weights} ({@link WeightFormat}; the VAE's stay dense: its convolutions run by bands, each of
+     * which would dequantize the weight again, and they are a tenth of the model).
+     */
+    public static StableDiffusionPipeline load(Path directory, String schedulerClass, Device device, DType dtype, WeightFormat weights) {
         LoadedComponents.modelIndex(directory);
         try (LoadedComponents c = new LoadedComponents()) {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(directory.resolve("tokenizer"));
             int maxLength = modelMaxLength(directory.resolve("tokenizer"));
-            CLIPTextModel textEncoder = c.keep(CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype));
-            UNet2DConditionModel unet = c.keep(UNet2DConditionModel.load(directory.resolve("unet"), device, dtype));
+            CLIPTextModel textEncoder = c.keep(CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype, weights));
+            UNet2DConditionModel unet = c.keep(UNet2DConditionModel.load(directory.resolve("unet"), device, dtype, weights));
             AutoencoderKL vae = c.keep(AutoencoderKL.load(directory.resolve("vae"), device, dtype));
             Scheduler scheduler = scheduler(DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json")), schedulerClass);
             return c.handOver(new StableDiffusionPipeline(tokenizer, maxLength, textEncoder, unet, vae, scheduler));
@@ -91,9 +101,15 @@ public final class StableDiffusionPipeline implements AutoCloseable {
      */
     public static StableDiffusionPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, String schedulerClass,
                                                          Device device, DType dtype, boolean ema) {
+        return loadSingleFile(file, configs, tokenizer, schedulerClass, device, dtype, ema, WeightFormat.DENSE);
+    }
+
+    /** As {@link #loadSingleFile(Path, SingleFileCheckpoint.Configs, Path, String, Device, DType, boolean)}, with weights as {@link #load(Path, String, Device, DType, WeightFormat)} keeps them. */
+    public static StableDiffusionPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, String schedulerClass,
+                                                         Device device, DType dtype, boolean ema, WeightFormat weights) {
         CLIPTokenizer clip = configs.tokenizerPad() == null ? CLIPTokenizer.load(tokenizer) : CLIPTokenizer.load(tokenizer).withPadToken(configs.tokenizerPad());
         if (configs.xl()) throw new IllegalArgumentException(file + ": an SDXL file; StableDiffusionXLPipeline.loadSingleFile loads it");
-        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype);
+        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype, weights);
         try (LoadedComponents c = LoadedComponents.of(models.textEncoder(), models.unet(), models.vae())) {
             return c.handOver(new StableDiffusionPipeline(clip, modelMaxLength(tokenizer), models.textEncoder(), models.unet(), models.vae(),
                     scheduler(configs.scheduler(), schedulerClass)));

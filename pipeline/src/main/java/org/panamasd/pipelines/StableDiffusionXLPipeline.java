@@ -22,6 +22,7 @@ import org.panamasd.schedulers.ClassifierFreeGuidance;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
 import org.panamasd.schedulers.Schedulers;
+import org.panamasd.nn.WeightFormat;
 
 /**
  * Text to image with Stable Diffusion XL (Podell et al. 2023), and with SDXL-Turbo (guidance 0, one to four
@@ -77,6 +78,11 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
      * (diffusers' torch_dtype; {@link org.panamasd.nn.Precision} chooses it); latents, schedulers and guidance stay float32.
      */
     public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device, DType dtype) {
+        return load(directory, schedulerClass, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #load(Path, String, Device, DType)}, with the text encoders' and UNet's linear and convolution weights in {@code weights} (the VAE's dense, as {@link StableDiffusionPipeline#load(Path, String, Device, DType, WeightFormat)}). */
+    public static StableDiffusionXLPipeline load(Path directory, String schedulerClass, Device device, DType dtype, WeightFormat weights) {
         Path index = LoadedComponents.modelIndex(directory);
         JsonNode model;
         try {
@@ -85,9 +91,9 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
             throw new UncheckedIOException("cannot read " + index, e);
         }
         try (LoadedComponents c = new LoadedComponents()) {
-            CLIPTextModel te = c.keep(CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype));
-            CLIPTextModel te2 = c.keep(CLIPTextModel.load(directory.resolve("text_encoder_2"), device, dtype));
-            UNet2DConditionModel unet = c.keep(UNet2DConditionModel.load(directory.resolve("unet"), device, dtype));
+            CLIPTextModel te = c.keep(CLIPTextModel.load(directory.resolve("text_encoder"), device, dtype, weights));
+            CLIPTextModel te2 = c.keep(CLIPTextModel.load(directory.resolve("text_encoder_2"), device, dtype, weights));
+            UNet2DConditionModel unet = c.keep(UNet2DConditionModel.load(directory.resolve("unet"), device, dtype, weights));
             AutoencoderKL vae = c.keep(AutoencoderKL.load(directory.resolve("vae"), device, dtype));
             // as the reference, SDXL takes the scheduler config as it is (no SD 1.x steps_offset / clip_sample rewrite)
             DiffusersConfig schedulerConfig = DiffusersConfig.read(directory.resolve("scheduler/scheduler_config.json"));
@@ -105,10 +111,16 @@ public final class StableDiffusionXLPipeline implements AutoCloseable {
      */
     public static StableDiffusionXLPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, Path tokenizer2,
                                                            String schedulerClass, Device device, DType dtype, boolean ema) {
+        return loadSingleFile(file, configs, tokenizer, tokenizer2, schedulerClass, device, dtype, ema, WeightFormat.DENSE);
+    }
+
+    /** As {@link #loadSingleFile(Path, SingleFileCheckpoint.Configs, Path, Path, String, Device, DType, boolean)}, with linear and convolution weights in {@code weights}. */
+    public static StableDiffusionXLPipeline loadSingleFile(Path file, SingleFileCheckpoint.Configs configs, Path tokenizer, Path tokenizer2,
+                                                           String schedulerClass, Device device, DType dtype, boolean ema, WeightFormat weights) {
         if (!configs.xl()) throw new IllegalArgumentException(file + ": configs with one text encoder are not SDXL's");
         CLIPTokenizer first = CLIPTokenizer.load(tokenizer), second = tokenizer2 != null ? CLIPTokenizer.load(tokenizer2) : first.withPadToken("!");
         Scheduler scheduler = schedulerClass == null ? Schedulers.fromConfig(configs.scheduler()) : Schedulers.create(schedulerClass, configs.scheduler());
-        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype);
+        SingleFileCheckpoint.Models models = SingleFileCheckpoint.load(file, configs, ema, device, dtype, weights);
         try (LoadedComponents c = LoadedComponents.of(models.textEncoder(), models.textEncoder2(), models.unet(), models.vae())) {
             return c.handOver(new StableDiffusionXLPipeline(first, second, models.textEncoder(), models.textEncoder2(), models.unet(), models.vae(), scheduler, true));
         }

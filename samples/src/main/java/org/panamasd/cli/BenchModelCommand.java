@@ -42,6 +42,8 @@ final class BenchModelCommand implements Runnable {
     @Mixin
     PrecisionOption precision;
     @Mixin
+    WeightsOption weights;
+    @Mixin
     VaeTilingOptions vaeTiling;
     @Option(names = "--cache", description = "Where named models are written (default: runs/.cache/bench-models).")
     Path cache;
@@ -53,7 +55,7 @@ final class BenchModelCommand implements Runnable {
     @Override
     public void run() {
         BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, precision.resolve(),
-                vaeTiling.mode(), vaeTiling.tile);
+                vaeTiling.mode(), vaeTiling.tile, weights.format());
         List<String> chosen = parts.stream().map(String::trim).filter(p -> !p.isEmpty()).toList();
         ModelBenchmark.Isolation how = switch (isolation) {
             case "auto" -> ModelBenchmark.Isolation.auto();

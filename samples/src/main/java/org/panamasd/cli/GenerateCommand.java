@@ -87,6 +87,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     PrecisionOption precision;
     @Mixin
+    WeightsOption weights;
+    @Mixin
     VaeTilingOptions vaeTiling;
     @Option(names = "--out", paramLabel = "FILE.png", defaultValue = "image.png", description = "Where to write the PNG (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -119,7 +121,7 @@ final class GenerateCommand implements Callable<Integer> {
         VaeTiling.Mode tilingMode = vaeTiling.mode();
         PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();
-        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(source, scheduler, compute)) {
+        try (Scope scope = Scope.open(); ModelPipeline pipe = ModelPipeline.load(source, scheduler, compute, weights.format())) {
             pipe.vae().tiling(VaeTiling.forConfig(pipe.vae().config(), tilingMode, vaeTiling.tile));
             try (LoraFiles adapters = LoraFiles.open(loras); LoraFusion.FusedLora fused = LoraFusion.fuse(pipe.adaptableWeights(), adapters.scaled());
                  ControlNetModel controlModel = controlnet == null ? null : ControlNetModel.load(controlnet, org.panamasd.Device.CPU, compute)) {

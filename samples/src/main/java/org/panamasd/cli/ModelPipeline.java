@@ -16,6 +16,7 @@ import org.panamasd.pipelines.StableDiffusionPipeline;
 import org.panamasd.pipelines.StableDiffusionXLPipeline;
 import org.panamasd.schedulers.NoiseSource;
 import org.panamasd.schedulers.Scheduler;
+import org.panamasd.nn.WeightFormat;
 
 /** An SD 1.x / 2.x or SDXL pipeline behind one interface, chosen by the directory (SDXL has text_encoder_2/). */
 sealed interface ModelPipeline extends AutoCloseable {
@@ -26,7 +27,12 @@ sealed interface ModelPipeline extends AutoCloseable {
 
     /** The pipeline of a directory or of a single original-layout file ({@link ModelSource}). */
     static ModelPipeline load(ModelSource source, String schedulerClass, DType dtype) {
-        return source.xl() ? new Xl(source.loadXl(schedulerClass, Device.CPU, dtype)) : new Sd(source.load(schedulerClass, Device.CPU, dtype));
+        return load(source, schedulerClass, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #load(ModelSource, String, DType)}, the text encoders' and UNet's linear and convolution weights in {@code weights}. */
+    static ModelPipeline load(ModelSource source, String schedulerClass, DType dtype, WeightFormat weights) {
+        return source.xl() ? new Xl(source.loadXl(schedulerClass, Device.CPU, dtype, weights)) : new Sd(source.load(schedulerClass, Device.CPU, dtype, weights));
     }
 
     /** A model as the command line names it: a directory, or a single file with an optional config directory and prediction type. */

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.panamasd.DType;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -88,6 +89,16 @@ class LoraTest extends NativeTest {
         }
         IllegalArgumentException pickle = assertThrows(IllegalArgumentException.class, () -> LoraAdapter.load(dir.resolve("style.ckpt")));
         assertTrue(pickle.getMessage().contains("style.ckpt") && pickle.getMessage().contains("safetensors"), pickle.getMessage());
+    }
+
+    @Test
+    void anInt8WeightIsRefusedNamingTheWeightAndTheFormat(@TempDir Path dir) {
+        try (Scope s = Scope.open(); Generator g = new Generator(4)) {
+            Map<String, Map<String, Tensor>> components = Map.of("unet", Map.of(MODULE + ".weight", Tensor.zeros(DType.INT8, 6, 5)));
+            String base = "lora_unet_" + MODULE.replace('.', '_');
+            assertRefused(dir, "int8.safetensors", Map.of(base + ".lora_down.weight", Tensor.randn(g, 3, 5), base + ".lora_up.weight", Tensor.randn(g, 6, 3)),
+                    components, MODULE + ".weight", "--weights int8");
+        }
     }
 
     @Test

@@ -14,6 +14,7 @@ import org.panamasd.models.vae.AutoencoderKL;
 import org.panamasd.nn.StateDict;
 import org.panamasd.models.ModelSpec;
 import org.panamasd.models.ModelSpecs;
+import org.panamasd.nn.WeightFormat;
 
 /**
  * A Stable Diffusion 1.x / 2.x or SDXL model in one original-layout (CompVis / LDM) safetensors file, as the
@@ -150,6 +151,11 @@ public final class SingleFileCheckpoint {
      * OpenCLIP with its projection); the UNet ({@code ema}: its EMA weights) and the VAE under the LDM names.
      */
     public static Models load(Path file, Configs configs, boolean ema, Device device, DType dtype) {
+        return load(file, configs, ema, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #load(Path, Configs, boolean, Device, DType)}, with the text encoders' and UNet's linear and convolution weights in {@code format}. */
+    public static Models load(Path file, Configs configs, boolean ema, Device device, DType dtype, WeightFormat format) {
         SafeTensors st = open(file);
         boolean xl = isXl(st);
         if (xl != configs.xl())
@@ -158,19 +164,19 @@ public final class SingleFileCheckpoint {
         List<AutoCloseable> built = new java.util.ArrayList<>();
         try {
             boolean openClip = !xl && st.keys().stream().anyMatch(k -> k.startsWith(LdmKeys.OPEN_CLIP));
-            StateDict textState = openClip ? StateDict.placed(st, device, dtype, LdmKeys.openClip(LdmKeys.OPEN_CLIP, false))
-                    : new StateDict(st, device, dtype, LdmKeys.textEncoder(xl ? LdmKeys.SDXL_TEXT_ENCODER : LdmKeys.TEXT_ENCODER));
+            StateDict textState = openClip ? StateDict.placed(st, device, dtype, LdmKeys.openClip(LdmKeys.OPEN_CLIP, false), format)
+                    : new StateDict(st, device, dtype, LdmKeys.textEncoder(xl ? LdmKeys.SDXL_TEXT_ENCODER : LdmKeys.TEXT_ENCODER), format);
             CLIPTextModel text = keep(built, CLIPTextModel.load(configs.textEncoder(), textState));
             List<StateDict> states = new java.util.ArrayList<>(List.of(textState));
             java.util.function.Predicate<String> textUnused = openClip ? LdmKeys.openClipUnused(LdmKeys.OPEN_CLIP, text.config().layers()) : k -> false;
             CLIPTextModel text2 = null;
             if (xl) {
-                StateDict state2 = StateDict.placed(st, device, dtype, LdmKeys.openClip(LdmKeys.SDXL_OPEN_CLIP, true));
+                StateDict state2 = StateDict.placed(st, device, dtype, LdmKeys.openClip(LdmKeys.SDXL_OPEN_CLIP, true), format);
                 text2 = keep(built, CLIPTextModel.load(configs.textEncoder2(), state2, "text_encoder_2"));
                 states.add(state2);
                 textUnused = LdmKeys.openClipUnused(LdmKeys.SDXL_OPEN_CLIP, text2.config().layers());
             }
-            StateDict unetState = new StateDict(st, device, dtype, ema ? LdmKeys.ema(LdmKeys.unet(configs.unet())) : LdmKeys.unet(configs.unet()));
+            StateDict unetState = new StateDict(st, device, dtype, ema ? LdmKeys.ema(LdmKeys.unet(configs.unet())) : LdmKeys.unet(configs.unet()), format);
             UNet2DConditionModel unet = keep(built, UNet2DConditionModel.load(configs.unet(), unetState));
             StateDict vaeState = new StateDict(st, device, dtype, LdmKeys.vae(configs.vae()));
             AutoencoderKL vae = keep(built, AutoencoderKL.load(configs.vae(), vaeState));

@@ -12,6 +12,7 @@ import org.panamasd.io.DiffusersConfig;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.WeightFormat;
 import org.panamasd.nn.ParameterStore;
 import org.panamasd.nn.Precision;
 import org.panamasd.nn.Weights;
@@ -64,9 +65,14 @@ public final class CLIPTextModel implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the parameters on {@code device}, computing in {@code dtype} ({@link Precision}). */
     public static CLIPTextModel load(Path directory, Device device, DType dtype) {
+        return load(directory, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #load(Path, Device, DType)}, with the linear weights kept in {@code format}. */
+    public static CLIPTextModel load(Path directory, Device device, DType dtype, WeightFormat format) {
         Path weights = Checkpoints.weightsFile(directory, "model.safetensors");
         CLIPTextConfig c = CLIPTextConfig.from(DiffusersConfig.read(directory.resolve("config.json")));
-        return Checkpoints.load(weights, device, dtype, state -> build(c, state, componentOf(directory)));
+        return Checkpoints.load(weights, device, dtype, format, state -> build(c, state, componentOf(directory)));
     }
 
     /** A pipeline directory's text_encoder or text_encoder_2, named by its folder (module paths); text_encoder otherwise. */

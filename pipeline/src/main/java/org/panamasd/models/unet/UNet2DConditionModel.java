@@ -13,6 +13,7 @@ import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
 import org.panamasd.models.Intermediates;
 import org.panamasd.nn.Checkpoints;
+import org.panamasd.nn.WeightFormat;
 import org.panamasd.nn.Conv2d;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.ParameterStore;
@@ -88,8 +89,14 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** As {@link #load(Path)}, with the parameters on {@code device}, computing in {@code dtype} ({@link org.panamasd.nn.Precision}). */
     public static UNet2DConditionModel load(Path directory, Device device, DType dtype) {
+        return load(directory, device, dtype, WeightFormat.DENSE);
+    }
+
+    /** As {@link #load(Path, Device, DType)}, with the linear and convolution weights kept in {@code format}. */
+    public static UNet2DConditionModel load(Path directory, Device device, DType dtype, WeightFormat format) {
         Path weights = Checkpoints.weightsFile(directory, "diffusion_pytorch_model.safetensors");
-        return load(DiffusersConfig.read(directory.resolve("config.json")), weights, device, dtype);
+        UNetConfig c = UNetConfig.from(DiffusersConfig.read(directory.resolve("config.json")));
+        return Checkpoints.load(weights, device, dtype, format, state -> new UNet2DConditionModel(c, state, state));
     }
 
     public static UNet2DConditionModel load(DiffusersConfig config, Path safetensors) {
