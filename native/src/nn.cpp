@@ -5,6 +5,8 @@
 #include <ATen/Config.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 using namespace psd;
@@ -237,6 +239,51 @@ void dequantize_row_bfloat16(const int8_t *q, float scale, uint16_t *out, int64_
   }
 }
 }  // namespace
+
+int32_t psd_tensor_quantize_rows(const psd_tensor *weight, const psd_tensor *scale, psd_tensor **ret) {
+  return guarded([&] {
+    auto wb = T(weight, "weight");
+    auto sb = T(scale, "scale");
+    const at::Tensor &w = wb.get();
+    at::Tensor s = sb.get();
+    TORCH_CHECK(at::isFloatingType(w.scalar_type()) && w.dim() >= 1, "weight must be a floating-point tensor of at least one dim, got ",
+                w.scalar_type(), " ", w.sizes());
+    TORCH_CHECK(s.scalar_type() == at::kFloat && s.dim() == 1 && s.size(0) == w.size(0) && s.is_contiguous() && s.device() == w.device(),
+                "scale must be a contiguous float32 vector of ", w.size(0), " (one per row of weight ", w.sizes(), ") on its device, got ",
+                s.scalar_type(), " ", s.sizes());
+    const int64_t rows = w.size(0);
+    if (!w.device().is_cpu()) {  // another device: the same arithmetic in its own kernels
+      at::Tensor flat = w.to(at::kFloat).reshape({rows, -1});
+      at::Tensor largest = std::get<0>(flat.abs().max(1));
+      s.copy_(at::where(largest == 0, at::ones_like(largest), largest / 127));
+      *out(ret) = wrap(at::clamp(at::round(flat / s.unsqueeze(1)), -127, 127).to(at::kChar).reshape(w.sizes()));
+      return;
+    }
+    at::Tensor wf = w.to(at::kFloat).contiguous();  // a copy only for a float16 / bfloat16 / float64 weight
+    at::Tensor result = at::empty(w.sizes(), w.options().dtype(at::kChar));
+    const int64_t cols = rows == 0 ? 0 : wf.numel() / rows;
+    const float *src = wf.data_ptr<float>();
+    float *scales = s.data_ptr<float>();
+    int8_t *dst = result.data_ptr<int8_t>();
+    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; r++) {
+        const float *row = src + r * cols;
+        float largest = 0;
+        bool finite = true;  // std::max would skip a NaN
+        for (int64_t c = 0; c < cols; c++) {
+          largest = std::max(largest, std::fabs(row[c]));
+          finite &= std::isfinite(row[c]);
+        }
+        TORCH_CHECK(finite, "weight row ", r, " has a non-finite value: it cannot be quantized");
+        const float step = largest == 0 ? 1.0f : largest / 127;
+        scales[r] = step;
+        // as torch.round: to nearest, ties to even (the default rounding mode)
+        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = static_cast<int8_t>(std::clamp(std::nearbyint(row[c] / step), -127.0f, 127.0f));
+      }
+    });
+    *out(ret) = wrap(result);
+  });
+}
 
 int32_t psd_tensor_dequantize_rows(const psd_tensor *quantized, const psd_tensor *scale, int32_t dtype, psd_tensor **ret) {
   return guarded([&] {

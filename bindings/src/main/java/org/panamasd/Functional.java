@@ -75,6 +75,16 @@ public final class Functional {
     }
 
     /**
+     * {@code weight} (floating point) quantized per row (dim 0) to int8 in [-127, 127]: {@code scale} (a float32
+     * vector of one entry per row, written here) gets each row's largest magnitude / 127 (1 for an all-zero row), the
+     * result {@code round(weight[r, ...] / scale[r])}, ties to even, in one pass without float temporaries.
+     */
+    public static Tensor quantizeRows(Tensor weight, Tensor scale) {
+        MemorySegment w = weight.handle(), sc = scale.handle();
+        return Tensor.produce("psd_tensor_quantize_rows", (s, r) -> psd_tensor_quantize_rows(w, sc, r));
+    }
+
+    /**
      * A weight kept as int8 rows with a float32 scale per row (dim 0), in {@code dtype} (float32 or bfloat16, rounded
      * to nearest even): {@code quantized[r, ...] * scale[r]}, in one pass on the CPU.
      */

@@ -73,7 +73,9 @@ public final class Conv2d {
             long[] s = x.shape();
             if (s.length != 4) return plain(x);
             boolean channelsLast = channelsLast(x);
-            var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, "float32", Torch.numThreads());
+            // an int8 layer dequantizes in each call and cannot prepack: its choices are timed apart from a dense layer's
+            String dtype = stored.quantized() ? "float32_int8_weights" : "float32";
+            var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, dtype, Torch.numThreads());
             List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
             // a channels-last input already makes the dense conv NHWC: CHANNELS_LAST would time the same call twice
             if (channelsLast) available = available.stream().filter(b -> b != ConvBackend.CHANNELS_LAST).toList();

@@ -11,9 +11,6 @@ import org.panamasd.Tensor;
  * {@code scale[r]} (float32) to give the weight back.
  */
 public record LayerWeight(Tensor stored, Tensor scale) {
-    /** The largest int8 magnitude used: symmetric, so zero stays exactly zero and -128 is never needed. */
-    static final int LEVELS = 127;
-
     public LayerWeight {
         if (scale != null && (stored.dtype() != DType.INT8 || scale.dtype() != DType.FLOAT32 || scale.dim() != 1 || scale.size(0) != stored.size(0)))
             throw new IllegalArgumentException("an int8 layer weight needs int8 values and a float32 scale per output channel, got " + stored.dtype()
@@ -26,16 +23,13 @@ public record LayerWeight(Tensor stored, Tensor scale) {
     }
 
     /**
-     * {@code weight} quantized per output channel: scale = the channel's largest magnitude / 127, values rounded to
-     * the nearest multiple of it (an all-zero channel gets scale 1 and stays zero). Both tensors in the caller's scope.
+     * {@code weight} quantized per output channel: scale = the channel's largest magnitude / 127 (symmetric, so zero
+     * stays exactly zero), values rounded to the nearest multiple of it (an all-zero channel gets scale 1 and stays
+     * zero). Both tensors in the caller's scope; no float temporaries beyond a float32 copy of a float16 weight.
      */
     public static LayerWeight int8(Tensor weight) {
-        long rows = weight.size(0);
-        Tensor flat = weight.to(DType.FLOAT32).reshape(rows, -1);
-        Tensor largest = flat.abs().max(1, false);
-        Tensor scale = largest.div(LEVELS).add(largest.eq(0).to(DType.FLOAT32));  // 1 where a channel is all zero
-        Tensor values = flat.div(scale.reshape(rows, 1)).round().clamp(-LEVELS, LEVELS).to(DType.INT8).reshape(weight.shape());
-        return new LayerWeight(values, scale);
+        Tensor scale = Tensor.empty(DType.FLOAT32, weight.device(), weight.size(0));
+        return new LayerWeight(Functional.quantizeRows(weight, scale), scale);
     }
 
     public boolean quantized() {

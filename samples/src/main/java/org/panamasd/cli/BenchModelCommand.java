@@ -6,6 +6,7 @@ import org.panamasd.benchmark.BenchSettings;
 import org.panamasd.benchmark.ModelBenchmark;
 import org.panamasd.models.ModelSpecs;
 import org.panamasd.benchmark.ReportTable;
+import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -54,7 +55,7 @@ final class BenchModelCommand implements Runnable {
 
     @Override
     public void run() {
-        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, precision.resolve(),
+        BenchSettings settings = new BenchSettings(latent, batch, vaeBatch, steps, repeat, warmup, profile, precision.resolve(Precision.FLOAT32),
                 vaeTiling.mode(), vaeTiling.tile, weights.format());
         List<String> chosen = parts.stream().map(String::trim).filter(p -> !p.isEmpty()).toList();
         ModelBenchmark.Isolation how = switch (isolation) {

@@ -23,6 +23,7 @@ import org.panamasd.pipelines.DenoisingListener;
 import org.panamasd.pipelines.GenerationRequest;
 import org.panamasd.pipelines.StrengthSchedule;
 import org.panamasd.schedulers.Scheduler;
+import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -117,7 +118,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (scale < 1 || scale > 64) throw new IllegalArgumentException("--upscale must be in 1..64, got " + scale);
         GenerationRequest request = new GenerationRequest(prompt, negative, n, guidance != null ? guidance : d.guidance(), rescale,
                 height != null ? height : d.height(), width != null ? width : d.width(), seed, null);
-        DType compute = precision.resolve();
+        DType compute = precision.resolve(Precision.AUTO);
         VaeTiling.Mode tilingMode = vaeTiling.mode();
         PrintWriter log = spec.commandLine().getOut();
         long start = System.nanoTime();

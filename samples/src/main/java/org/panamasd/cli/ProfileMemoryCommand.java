@@ -7,6 +7,7 @@ import org.panamasd.benchmark.BenchSettings;
 import org.panamasd.memoryprofile.MemoryProfile;
 import org.panamasd.memoryprofile.MemoryProfiler;
 import org.panamasd.memoryprofile.ProfileComparison;
+import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -65,7 +66,7 @@ final class ProfileMemoryCommand implements Runnable {
             log.flush();
             return;
         }
-        BenchSettings bench = new BenchSettings(latent, batch, vaeBatch, 1, 1, 0, false, precision.resolve(), vaeTiling.mode(), vaeTiling.tile);
+        BenchSettings bench = new BenchSettings(latent, batch, vaeBatch, 1, 1, 0, false, precision.resolve(Precision.FLOAT32), vaeTiling.mode(), vaeTiling.tile);
         var settings = new MemoryProfiler.Settings(part, bench, steps, guidance, calls, maxEvents, sampleMillis);
         Path dir = BenchModels.directory("profile-memory", model, storage, cache);
         if (overhead != null) {

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.panamasd.service.ServiceServer;
 import org.panamasd.service.ServiceSettings;
+import org.panamasd.nn.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -54,7 +55,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        ServiceSettings settings = ServiceSettings.of(model.source()).withDtype(precision.resolve()).withAddress(host, port).withWorkers(workers)
+        ServiceSettings settings = ServiceSettings.of(model.source()).withDtype(precision.resolve(Precision.AUTO)).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
                 .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts).withLoraDirectory(loraDir).withControlNet(controlnet);
         ServiceServer server = ServiceServer.start(settings);

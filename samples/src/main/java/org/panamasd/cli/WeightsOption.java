@@ -6,9 +6,9 @@ import picocli.CommandLine.Option;
 /** How the text encoders and the UNet keep their linear and convolution weights (generate, bench-model). */
 final class WeightsOption {
     @Option(names = "--weights", paramLabel = "FORMAT", defaultValue = "dense",
-            description = {"The text encoders' and UNet's linear and convolution weights: dense (in --dtype) or int8 (a scale per",
-                    "output channel: a quarter of float32's memory, dequantized into --dtype for each layer's call; not with --lora)",
-                    "(default: ${DEFAULT-VALUE})."})
+            description = "The text encoders' and UNet's linear and convolution weights: dense (in --dtype) or int8 (a scale per "
+                    + "output channel: a quarter of float32's memory, dequantized into --dtype for each layer's call; not with --lora) "
+                    + "(default: ${DEFAULT-VALUE}).")
     String weights;
 
     WeightFormat format() {

@@ -73,6 +73,10 @@ class Int8WeightsTest extends NativeTest {
             e = assertThrows(RuntimeException.class, () -> Functional.dequantizeRows(values, Tensor.ones(4), DType.INT64));
             assertTrue(e.getMessage().contains("float32 or bfloat16"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> new LayerWeight(Tensor.zeros(4, 2), Tensor.ones(4)));
+            e = assertThrows(RuntimeException.class, () -> LayerWeight.int8(Tensor.of(new float[] {1, 2, Float.NaN, 4}, 2, 2)));
+            assertTrue(e.getMessage().contains("row 1") && e.getMessage().contains("non-finite"), e.getMessage());
+            e = assertThrows(RuntimeException.class, () -> Functional.quantizeRows(Tensor.ones(3, 2), Tensor.ones(2)));
+            assertTrue(e.getMessage().contains("scale"), e.getMessage());
             var parse = assertThrows(IllegalArgumentException.class, () -> WeightFormat.parse("int4"));
             assertTrue(parse.getMessage().contains("dense or int8") && parse.getMessage().contains("int4"), parse.getMessage());
         }
