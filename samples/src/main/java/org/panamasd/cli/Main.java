@@ -23,6 +23,7 @@ import picocli.CommandLine.Spec;
                 GenerateCommand.class,
                 ServeCommand.class,
                 InspectCommand.class,
+                ConvertCommand.class,
                 SampleCommand.class,
                 EvaluateCommand.class,
                 TrainDdpmCommand.class,

@@ -43,6 +43,19 @@ class GenerateSingleFileTest extends NativeTest {
     }
 
     @Test
+    void convertWritesTheSingleFileThatGeneratesTheDirectorysImage(@TempDir Path dir) {
+        Path file = dir.resolve("converted.safetensors");
+        CliRun converted = CliRun.of(new String[] {"convert", "--model", TEACHER.toString(), "--out", file.toString()});
+        assertEquals(0, converted.exitCode(), converted.toString());
+        assertTrue(SafeTensors.open(file).contains(LdmKeys.UNET + "out.2.weight"), "the UNet's conv_out under its LDM name");
+        float[] fromDirectory = generate(dir, "dir.png", "--model", TEACHER.toString());
+        float[] fromFile = generate(dir, "file.png", "--model", file.toString(), "--config", TEACHER.toString());
+        assertArrayEquals(fromDirectory, fromFile, "the converted file is the directory's model");
+        assertRefused(new String[] {"convert", "--model", TEACHER.toString(), "--out", file.toString()}, "exists");
+        assertRefused(new String[] {"convert", "--model", dir.toString(), "--out", dir.resolve("x.safetensors").toString()}, "not a diffusers SD 1.x directory");
+    }
+
+    @Test
     void anOpenClipSingleFileGeneratesTheDirectorysImageAndTakesAPredictionType(@TempDir Path dir) {
         Path file = dir.resolve("sd2-layout.safetensors");
         try (Scope s = Scope.open()) {

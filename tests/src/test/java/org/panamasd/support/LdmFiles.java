@@ -10,6 +10,7 @@ import org.panamasd.io.DiffusersConfig;
 import org.panamasd.io.SafeTensors;
 import org.panamasd.io.SafeTensorsWriter;
 import org.panamasd.io.singlefile.LdmKeys;
+import org.panamasd.io.singlefile.SingleFileWriter;
 
 /**
  * Original-layout single files written from a diffusers directory (its keys put where {@link LdmKeys} says, the
@@ -21,15 +22,7 @@ public final class LdmFiles {
 
     /** A diffusers directory's three models in one file under their LDM names, with {@code extra} tensors beside them (in the caller's scope). */
     public static void write(Path diffusers, Path file, Map<String, Tensor> extra) {
-        try (Scope s = Scope.open()) {
-            Map<String, Tensor> all = new LinkedHashMap<>();
-            put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
-            put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
-            put(all, diffusers.resolve("text_encoder/model.safetensors"), LdmKeys.textEncoder(LdmKeys.TEXT_ENCODER));
-            all.put("cond_stage_model.transformer.text_model.embeddings.position_ids", Tensor.of(new long[77], 1, 77));
-            all.putAll(extra);
-            SafeTensorsWriter.write(all, Map.of(), file);
-        }
+        SingleFileWriter.writeSd1(diffusers, file, extra);
     }
 
     /**
@@ -98,12 +91,6 @@ public final class LdmFiles {
     }
 
     private static void put(Map<String, Tensor> all, Path component, UnaryOperator<String> ldm) {
-        SafeTensors st = SafeTensors.open(component);
-        for (String key : st.keys()) {
-            Tensor t = st.tensor(key);
-            boolean vaeAttention = key.contains("mid_block.attentions.0.to_") && t.dim() == 2;  // the LDM VAE keeps these as 1x1 convs
-            all.put(ldm.apply(key), vaeAttention ? t.reshape(t.size(0), t.size(1), 1, 1) : t);
-        }
+        SingleFileWriter.put(all, component, ldm);
     }
-
 }
