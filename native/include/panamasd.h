@@ -233,6 +233,9 @@ int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version);
  * the next access; written pages are kept or swapped, never lost. Writes the bytes advised (0 for the allocator's
  * memory, off the CPU, or where the kernel has no MADV_PAGEOUT). */
 int32_t psd_tensor_page_out(const psd_tensor *tensor, int64_t *ret_bytes);
+/* Whether the tensor's memory was wrapped from outside libtorch (psd_tensor_from_blob: a mapped file, a caller's
+   arena) rather than allocated by it: only such memory can leave the resident set (psd_tensor_page_out). */
+int32_t psd_tensor_is_external(const psd_tensor *tensor, bool *ret_external);
 int32_t psd_tensor_item_double(const psd_tensor *tensor, double *ret_value);
 int32_t psd_tensor_item_int64(const psd_tensor *tensor, int64_t *ret_value);
 

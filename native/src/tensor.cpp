@@ -95,6 +95,14 @@ int32_t psd_tensor_version(const psd_tensor *tensor, int64_t *ret_version) {
   });
 }
 
+int32_t psd_tensor_is_external(const psd_tensor *tensor, bool *ret_external) {
+  return guarded([&] {
+    auto borrowed = T(tensor);
+    const at::Tensor &t = borrowed.get();
+    *out(ret_external) = t.device().is_cpu() && !t.is_mkldnn() && t.has_storage() && t.storage().data() != nullptr && t.storage().allocator() == nullptr;
+  });
+}
+
 int32_t psd_tensor_page_out(const psd_tensor *tensor, int64_t *ret_bytes) {
   return guarded([&] {
     auto borrowed = T(tensor);

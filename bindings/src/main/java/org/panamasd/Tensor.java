@@ -460,6 +460,17 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         return int64Result("psd_tensor_page_out", (h, ret) -> psd_tensor_page_out(h, ret));
     }
 
+    /**
+     * Whether this tensor's memory was wrapped from outside libtorch ({@link #fromSegment}: a memory-mapped
+     * checkpoint) rather than allocated by it: only such memory can leave the resident set ({@link #pageOut}).
+     */
+    public boolean isExternal() {
+        ThreadState s = ThreadState.get().reset();
+        MemorySegment ret = s.allocate(1);
+        Native.check(psd_tensor_is_external(handle(), ret), "psd_tensor_is_external");
+        return ret.get(ValueLayout.JAVA_BOOLEAN, 0);
+    }
+
     /** A native call on this tensor that writes one int64 result: that value. */
     private long int64Result(String function, java.util.function.ToIntBiFunction<MemorySegment, MemorySegment> call) {
         ThreadState s = ThreadState.get().reset();

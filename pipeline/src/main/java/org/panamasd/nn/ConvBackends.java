@@ -395,8 +395,10 @@ public final class ConvBackends {
             } catch (IOException | RuntimeException unreadable) {
                 // replaced by what this process knows
             }
-            for (var e : others.entrySet())
-                if (!mine.containsKey(e.getKey()) && shapes.size() + mine.size() < maxShapes) shapes.set(e.getKey(), e.getValue());
+            // the file lists the oldest first (each save appends its own): past the bound, the oldest go, not the latest
+            List<Map.Entry<String, JsonNode>> kept = others.entrySet().stream().filter(e -> !mine.containsKey(e.getKey())).toList();
+            kept = kept.subList(Math.max(0, kept.size() - Math.max(0, maxShapes - mine.size())), kept.size());
+            for (var e : kept) shapes.set(e.getKey(), e.getValue());
             for (var e : mine.entrySet()) {
                 ObjectNode n = shapes.putObject(e.getKey()).put("backend", e.getValue().backend().label);
                 ObjectNode s = n.putObject("seconds");

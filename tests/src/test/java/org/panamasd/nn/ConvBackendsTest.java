@@ -140,6 +140,52 @@ class ConvBackendsTest extends NativeTest {
     }
 
     @Test
+    void onlyAWeightThatCanLeaveMemoryIsPrepackedByTheTimedChoice() {
+        assumeTrue(ConvBackends.prepackAvailable(), "this libtorch has no oneDNN");
+        Path file = cacheDir.resolve("convs.safetensors");
+        try (Scope scope = Scope.open(); Generator g = new Generator(30)) {
+            org.panamasd.io.SafeTensorsWriter.write(Map.of("mapped.weight", Tensor.randn(g, 8, 8, 3, 3), "mapped.bias", Tensor.randn(g, 8),
+                    "converted.weight", Tensor.randn(g, 8, 8, 3, 3).to(org.panamasd.DType.FLOAT16), "converted.bias", Tensor.randn(g, 8)), null, file);
+        }
+        ConvBackends backends = ConvBackends.current();
+        try (StateDict state = StateDict.open(file); Scope scope = Scope.open(); Generator g = new Generator(31)) {
+            // loaded as a model loads (outside inference mode, whose tensors have no version counter to tell a stale pack)
+            Conv2d mapped = new Conv2d(state, "mapped", 8, 8, 3, 1, 1), converted = new Conv2d(state, "converted", 8, 8, 3, 1, 1);
+            assertTrue(mapped.weight.isExternal(), "a float32 weight is a view of the mapped file");
+            assertFalse(converted.weight.isExternal(), "a float16 weight is a float32 copy libtorch allocated");
+            try (var off = Autograd.noGrad()) {
+                mapped.forward(Tensor.randn(g, 1, 8, 9, 9));
+                converted.forward(Tensor.randn(g, 1, 8, 11, 11));
+                int threads = org.panamasd.Torch.numThreads();
+                var fromFile = backends.choice(new ConvBackends.Shape(8, 8, 3, 1, 1, 1, 9, 9, false, "float32", threads));
+                var copied = backends.choice(new ConvBackends.Shape(8, 8, 3, 1, 1, 1, 11, 11, false, "float32", threads));
+                assertTrue(fromFile.seconds().containsKey(ConvBackend.PREPACKED), "the mapped weight's pages can go: packing it is a candidate " + fromFile);
+                assertFalse(copied.seconds().containsKey(ConvBackend.PREPACKED), "a packed copy would stay beside the allocated one: not timed " + copied);
+                assertTrue(copied.seconds().containsKey(ConvBackend.DENSE) && copied.seconds().containsKey(ConvBackend.CHANNELS_LAST), copied.toString());
+            }
+        }
+    }
+
+    @Test
+    void bfloat16ConvolutionsChooseTheirBackendApartFromFloat32Ones() {
+        try (RandomWeights w = new RandomWeights(32); Scope scope = Scope.open(); Generator g = new Generator(33); var off = Autograd.inferenceMode()) {
+            Conv2d conv = new Conv2d(new Weights() {
+                @Override
+                public Tensor get(String key, long... shape) {
+                    return w.get(key, shape).detach().to(org.panamasd.DType.BFLOAT16).moveTo(w.scope());
+                }
+            }, "conv", 8, 8, 3, 1, 1);
+            Tensor x = Tensor.randn(g, 2, 8, 10, 10).to(org.panamasd.DType.BFLOAT16);
+            Tensor y = conv.forward(x);
+            assertEquals(org.panamasd.DType.BFLOAT16, y.dtype());
+            var choice = ConvBackends.current().choice(new ConvBackends.Shape(8, 8, 3, 1, 1, 2, 10, 10, false, "bfloat16", org.panamasd.Torch.numThreads()));
+            assertNotNull(choice, "a bfloat16 shape is timed under its own dtype");
+            assertTrue(choice.seconds().containsKey(ConvBackend.CHANNELS_LAST), choice.toString());
+            assertClose(values(Functional.conv2d(x, conv.weight, conv.bias, 1, 1).to(org.panamasd.DType.FLOAT32)), values(y.to(org.panamasd.DType.FLOAT32)), 2e-2, 2e-2);
+        }
+    }
+
+    @Test
     void theChoiceIsTimedOnceWrittenAndReadBackByTheNextProcess() throws Exception {
         ConvBackends first = ConvBackends.current();
         assertNull(first.forced());
@@ -201,6 +247,14 @@ class ConvBackendsTest extends NativeTest {
             JsonNode file = new ObjectMapper().readTree(later.file().toFile()).get("shapes");
             assertEquals(2, file.size(), "the file stays at the bound");
             assertTrue(file.toString().contains("h=13 w=13"), "keeping the newest timing: " + file);
+            ConvBackends third = ConvBackends.reload();
+            try (RandomWeights w = new RandomWeights(25); Scope scope = Scope.open(); Generator g = new Generator(26); var off = Autograd.noGrad()) {
+                new Conv2d(w, "conv", 4, 4, 3, 1, 1).forward(Tensor.randn(g, 1, 4, 14, 14));
+            }
+            file = new ObjectMapper().readTree(third.file().toFile()).get("shapes");
+            assertEquals(2, file.size(), "the file stays at the bound");
+            assertTrue(file.toString().contains("h=14 w=14") && file.toString().contains("h=13 w=13"),
+                    "past the bound the oldest timing goes, the previous process's stays: " + file);
         } finally {
             restore(ConvBackends.MAX_SHAPES_PROPERTY, saved);
         }
