@@ -159,8 +159,8 @@ int32_t psd_tensor_conv2d_prepack(const psd_tensor *weight, const int64_t *strid
     const at::Tensor &dense = w.get();
     if (dense.is_mkldnn()) throw ArgumentError("conv2d_prepack: the weight is already a prepacked oneDNN tensor");
     if (dense.dim() != 4) throw ArgumentError("conv2d_prepack: the weight must be 4-d (out, in / groups, kh, kw), got " + std::to_string(dense.dim()) + "-d");
-    if (!dense.device().is_cpu() || (dense.scalar_type() != at::kFloat && dense.scalar_type() != at::kBFloat16))
-      throw ArgumentError("conv2d_prepack: the weight must be a float32 or bfloat16 CPU tensor");
+    if (!dense.device().is_cpu() || dense.scalar_type() != at::kFloat)
+      throw ArgumentError("conv2d_prepack: the weight must be a float32 CPU tensor");
     at::NoGradGuard no_grad;  // a oneDNN copy of a parameter, never part of a graph
     *result = wrap(at::mkldnn_reorder_conv2d_weight(dense.detach().contiguous().to_mkldnn(), p, s, d, groups));
 #else

@@ -14,11 +14,11 @@ import org.panamasd.Torch;
 /**
  * A 2-d convolution (torch.nn.Conv2d, square kernel); keys {@code <prefix>.weight} (out, in, k, k) and {@code .bias}.
  *
- * <p>On the CPU without grad (no-grad or inference mode), in float32 or bfloat16 (the input's and the weight's dtype,
- * timed apart), {@link #forward} runs the
+ * <p>On the CPU without grad (no-grad or inference mode) and in float32, {@link #forward} runs the
  * {@link ConvBackend} that {@link ConvBackends} chose for the input's shape: the dense conv, oneDNN with this
  * layer's weight prepacked, or a channels-last conv. Under autograd, on another device or dtype it is always the
- * plain conv. The prepacked weight is made on first use, owned by the scope that owns the weight (the model's
+ * plain conv (bfloat16 too: timed between dense and channels-last, SD 1.5's 512-px step took the same time either way,
+ * docs/benchmarks.md). The prepacked weight is made on first use, owned by the scope that owns the weight (the model's
  * parameter scope, so it is freed when the model closes), made again when the weight changes in place (its version
  * counter moved: an optimizer step, an EMA copy), and dropped when the shapes timed on this layer chose another backend.
  * The timed choice considers the prepacked weight only where the dense one can then leave the resident set (a view of
@@ -59,15 +59,10 @@ public final class Conv2d {
         // the packed weight needs an owner that outlives any forward and that any thread may add to
         Scope owner = weight.scope();
         // an inference tensor has no version counter, so a packed copy could not tell that it went stale
-        boolean packable = cpu && owner != null && owner.isDetached() && timed(weight.dtype()) && weight.version() >= 0;
+        boolean packable = cpu && owner != null && owner.isDetached() && weight.dtype() == DType.FLOAT32 && weight.version() >= 0;
         this.denseCanLeaveMemory = cpu && weight.isExternal();
         this.candidates = packable ? List.of(ConvBackend.DENSE, ConvBackend.PREPACKED, ConvBackend.CHANNELS_LAST)
                 : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
-    }
-
-    /** The dtypes whose convolutions choose a backend by timing: float32 and bfloat16 (oneDNN computes both). */
-    private static boolean timed(DType dtype) {
-        return dtype == DType.FLOAT32 || dtype == DType.BFLOAT16;
     }
 
     /** Whether this is a 3x3 convolution with stride 1 and padding 1, which keeps the input's height and width. */
@@ -79,14 +74,14 @@ public final class Conv2d {
         try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
             // autograd, other devices and dtypes take the plain conv before the settings are read: a bad setting only
             // fails the calls it governs
-            if (!cpu || Autograd.isGradEnabled() || !timed(x.dtype()) || (!stored.quantized() && weight.dtype() != x.dtype())) return plain(x);
+            if (!cpu || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
             ConvBackends backends = ConvBackends.current();
             if (backends.forced() == ConvBackend.DENSE) return plain(x);
             long[] s = x.shape();
             if (s.length != 4) return plain(x);
             boolean channelsLast = channelsLast(x);
             // an int8 layer dequantizes in each call and cannot prepack: its choices are timed apart from a dense layer's
-            String dtype = x.dtype().name().toLowerCase(java.util.Locale.ROOT) + (stored.quantized() ? "_int8_weights" : "");
+            String dtype = stored.quantized() ? "float32_int8_weights" : "float32";
             var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, dtype, Torch.numThreads());
             List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
             if (backends.forced() == null && !denseCanLeaveMemory) available = available.stream().filter(b -> b != ConvBackend.PREPACKED).toList();
@@ -170,7 +165,7 @@ public final class Conv2d {
             p = packed;
             if (p != null && p.version == version && p.tensor.isOpen()) return p.tensor;
             if (!candidates.contains(ConvBackend.PREPACKED))
-                throw new IllegalStateException("this Conv2d cannot prepack its weight (it needs a float32 or bfloat16 CPU weight owned by a detached scope, and oneDNN)");
+                throw new IllegalStateException("this Conv2d cannot prepack its weight (it needs a float32 CPU weight owned by a detached scope, and oneDNN)");
             Scope owner = weight.scope();
             if (owner == null) throw new IllegalStateException("tensor is closed");
             Tensor made;

@@ -167,25 +167,6 @@ class ConvBackendsTest extends NativeTest {
     }
 
     @Test
-    void bfloat16ConvolutionsChooseTheirBackendApartFromFloat32Ones() {
-        try (RandomWeights w = new RandomWeights(32); Scope scope = Scope.open(); Generator g = new Generator(33); var off = Autograd.inferenceMode()) {
-            Conv2d conv = new Conv2d(new Weights() {
-                @Override
-                public Tensor get(String key, long... shape) {
-                    return w.get(key, shape).detach().to(org.panamasd.DType.BFLOAT16).moveTo(w.scope());
-                }
-            }, "conv", 8, 8, 3, 1, 1);
-            Tensor x = Tensor.randn(g, 2, 8, 10, 10).to(org.panamasd.DType.BFLOAT16);
-            Tensor y = conv.forward(x);
-            assertEquals(org.panamasd.DType.BFLOAT16, y.dtype());
-            var choice = ConvBackends.current().choice(new ConvBackends.Shape(8, 8, 3, 1, 1, 2, 10, 10, false, "bfloat16", org.panamasd.Torch.numThreads()));
-            assertNotNull(choice, "a bfloat16 shape is timed under its own dtype");
-            assertTrue(choice.seconds().containsKey(ConvBackend.CHANNELS_LAST), choice.toString());
-            assertClose(values(Functional.conv2d(x, conv.weight, conv.bias, 1, 1).to(org.panamasd.DType.FLOAT32)), values(y.to(org.panamasd.DType.FLOAT32)), 2e-2, 2e-2);
-        }
-    }
-
-    @Test
     void theChoiceIsTimedOnceWrittenAndReadBackByTheNextProcess() throws Exception {
         ConvBackends first = ConvBackends.current();
         assertNull(first.forced());
