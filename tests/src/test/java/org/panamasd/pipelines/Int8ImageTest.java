@@ -24,7 +24,7 @@ import org.panamasd.support.NativeTest;
  * The same seeded images drawn with dense and with int8 weights ({@code --weights int8}) must agree within the
  * PSNR bound that bfloat16 is held to ({@link Bfloat16Tolerance}, 30 dB): the shipped trained Fashion-MNIST models
  * over the ten class prompts and the golden cases' tiny random SD pipeline, in float32 and in bfloat16; and the
- * int8 models keep a quarter of the dense linear and convolution weights' bytes.
+ * int8 models keep one byte a linear or convolution weight (a quarter of float32's bytes, half of bfloat16's).
  */
 class Int8ImageTest extends NativeTest {
     private static final Path MODELS = Path.of(System.getProperty("panamasd.root", "..")).resolve("models");
