@@ -74,6 +74,13 @@ class GenerateAndInspectTest extends NativeTest {
         assertEquals(2, wrong.exitCode(), wrong.toString());
         assertTrue(wrong.err().contains("float32, bfloat16 or auto"), wrong.err());
         assertFalse(Files.exists(dir.resolve("x.png")));
+        // without --dtype, generate computes as auto decides for this CPU; float32 when asked
+        CliRun byDefault = CliRun.of("generate", "--prompt", "a sneaker", "--out", dir.resolve("d.png").toString());
+        assertEquals(0, byDefault.exitCode(), byDefault.toString());
+        boolean bf16 = org.panamasd.nn.Precision.AUTO.on(org.panamasd.nn.CpuFeatures.current()).dtype() == org.panamasd.DType.BFLOAT16;
+        assertEquals(bf16, byDefault.out().contains(" in bfloat16 "), byDefault.out());
+        CliRun float32 = CliRun.of("generate", "--prompt", "a sneaker", "--dtype", "float32", "--out", dir.resolve("f.png").toString());
+        assertFalse(float32.out().contains(" in bfloat16 "), float32.out());
     }
 
     @Test
