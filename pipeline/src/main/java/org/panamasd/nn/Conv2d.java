@@ -24,7 +24,7 @@ import org.panamasd.Torch;
  * The timed choice considers the prepacked weight only where the dense one can then leave the resident set (a view of
  * a mapped checkpoint in the compute dtype, {@link Tensor#isExternal}): a converted copy (a float16 checkpoint run in
  * float32, any run in bfloat16) would stay beside the packed one and double the layer's memory for a speed the
- * timing rarely finds (SD 1.5 at 512 px from a float16 file: 7.5 GiB peak against 4.5); a forced {@code prepacked}
+ * timing rarely finds (SD 1.5 generating at 512 px from a float16 file in float32: 7.5 GiB peak, 5.0 without); a forced {@code prepacked}
  * still packs it. An int8 weight ({@link WeightFormat#INT8}) is never prepacked (a packed float copy would undo its saving): it is
  * dequantized into the input's dtype for each call, and the dense and channels-last convs are timed with it.
  */

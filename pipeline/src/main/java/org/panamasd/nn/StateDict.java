@@ -16,7 +16,8 @@ import org.panamasd.io.SafeTensors;
  * Parameters read from a safetensors checkpoint by the reference's state-dict keys, floating-point ones in the
  * compute dtype ({@link Precision}; float32 unless asked otherwise, as diffusers without torch_dtype). On the CPU
  * tensors stored in that dtype are views of the mapped file (no copy), others converted copies; on another device
- * copies there. They belong to {@link #scope()}, a detached scope the model closes. A missing key or a
+ * copies there. With {@link WeightFormat#INT8} the linear and convolution layers' weights are int8 with a scale per
+ * output channel instead ({@link #layerWeight}). They belong to {@link #scope()}, a detached scope the model closes. A missing key or a
  * wrong shape fails naming the file, the key and both shapes; {@link #checkAllUsed()} reports keys the
  * model did not take.
  */
