@@ -28,6 +28,8 @@ final class ServeCommand implements Callable<Integer> {
     Path controlnet;
     @Mixin
     PrecisionOption precision;
+    @Mixin
+    WeightsOption weights;
     @Option(names = "--host", paramLabel = "HOST", description = "The address to listen on (default: 127.0.0.1).")
     String host = DEFAULTS.host();
     @Option(names = "--port", paramLabel = "N", description = "The port; 0 takes a free one (default: 8080).")
@@ -55,7 +57,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        ServiceSettings settings = ServiceSettings.of(model.source()).withDtype(precision.resolve(Precision.AUTO)).withAddress(host, port).withWorkers(workers)
+        ServiceSettings settings = ServiceSettings.of(model.source()).withDtype(precision.resolve(Precision.AUTO)).withWeights(weights.format()).withAddress(host, port).withWorkers(workers)
                 .withBatching(maxBatch, Duration.ofMillis(maxWaitMillis)).withQueueCapacity(queue)
                 .withLimits(new ServiceSettings.CostLimits(maxSteps, maxSide, maxPixelSteps, maxOutputPixels)).withAllowedHosts(allowedHosts).withLoraDirectory(loraDir).withControlNet(controlnet);
         ServiceServer server = ServiceServer.start(settings);

@@ -3,7 +3,7 @@ package org.panamasd.cli;
 import org.panamasd.nn.WeightFormat;
 import picocli.CommandLine.Option;
 
-/** How the text encoders and the UNet keep their linear and convolution weights (generate, bench-model). */
+/** How the text encoders and the UNet keep their linear and convolution weights (generate, serve, bench-model). */
 final class WeightsOption {
     @Option(names = "--weights", paramLabel = "FORMAT", defaultValue = "dense",
             description = "The text encoders' and UNet's linear and convolution weights: dense (in --dtype) or int8 (a scale per "

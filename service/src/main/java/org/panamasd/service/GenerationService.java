@@ -113,7 +113,7 @@ public final class GenerationService implements AutoCloseable {
     /** Loads the model and starts the workers. */
     public static GenerationService start(ServiceSettings settings) {
         if (!Files.exists(settings.model().path())) throw new IllegalArgumentException("no model directory or file " + settings.model().path());
-        StableDiffusionPipeline pipeline = settings.model().load(null, org.panamasd.Device.CPU, settings.dtype());
+        StableDiffusionPipeline pipeline = settings.model().load(null, org.panamasd.Device.CPU, settings.dtype(), settings.weights());
         try {
             return new GenerationService(settings, pipeline);
         } catch (RuntimeException e) {

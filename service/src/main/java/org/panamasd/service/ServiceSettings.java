@@ -4,14 +4,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.panamasd.DType;
+import org.panamasd.nn.WeightFormat;
 
 /**
- * How the service runs: the model directory and the dtype its models compute in ({@link org.panamasd.nn.Precision}), where it listens, its worker threads, dynamic batching (at most
+ * How the service runs: the model directory, the dtype its models compute in ({@link org.panamasd.nn.Precision}) and how
+ * they keep their linear and convolution weights ({@link WeightFormat}: int8 takes no LoRA adapters), where it listens, its worker threads, dynamic batching (at most
  * {@code maxBatch} requests per UNet batch, gathered for at most {@code maxWait}), the queue's bound, the
  * deadline of a request that names none, the limits a request is validated against ({@link CostLimits}), how
  * many finished results are kept, and the {@code Host} names it answers besides its own ({@link HostCheck}).
  */
-public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dtype, String host, int port, int workers, int maxBatch, Duration maxWait, int queueCapacity,
+public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dtype, WeightFormat weights, String host, int port, int workers, int maxBatch, Duration maxWait, int queueCapacity,
                               Duration defaultDeadline, CostLimits limits, int keptResults, List<String> allowedHosts, Path loraDirectory, Path controlnet) {
 
     /**
@@ -41,6 +43,8 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
         if (queueCapacity < 1) throw new IllegalArgumentException("queue capacity must be at least 1, got " + queueCapacity);
         if (maxWait.isNegative()) throw new IllegalArgumentException("max wait must not be negative, got " + maxWait);
         allowedHosts = List.copyOf(allowedHosts);
+        if (weights == WeightFormat.INT8 && loraDirectory != null)
+            throw new IllegalArgumentException("LoRA adapters fuse into floating-point weights: a LoRA directory needs dense weights, not int8");
     }
 
     /**
@@ -53,7 +57,7 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
 
     /** The defaults for a model directory or a single file ({@link org.panamasd.pipelines.ModelSource}). */
     public static ServiceSettings of(org.panamasd.pipelines.ModelSource model) {
-        return new ServiceSettings(model, DType.FLOAT32, "127.0.0.1", 8080, 1, 8, Duration.ofMillis(25), 64, Duration.ofMinutes(2),
+        return new ServiceSettings(model, DType.FLOAT32, WeightFormat.DENSE, "127.0.0.1", 8080, 1, 8, Duration.ofMillis(25), 64, Duration.ofMinutes(2),
                 CostLimits.defaults(), 200, List.of(), null, null);
     }
 
@@ -66,32 +70,36 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
     }
 
     public ServiceSettings withDtype(DType compute) {
-        return new ServiceSettings(model, compute, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
+        return new ServiceSettings(model, compute, weights, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
+    }
+
+    public ServiceSettings withWeights(WeightFormat format) {
+        return new ServiceSettings(model, dtype, format, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withAddress(String host, int port) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
+        return new ServiceSettings(model, dtype, weights, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withWorkers(int count) {
-        return new ServiceSettings(model, dtype, host, port, count, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
+        return new ServiceSettings(model, dtype, weights, host, port, count, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withBatching(int batch, Duration wait) {
-        return new ServiceSettings(model, dtype, host, port, workers, batch, wait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
+        return new ServiceSettings(model, dtype, weights, host, port, workers, batch, wait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withQueueCapacity(int capacity) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, capacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
+        return new ServiceSettings(model, dtype, weights, host, port, workers, maxBatch, maxWait, capacity, defaultDeadline, limits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
     public ServiceSettings withLimits(CostLimits costLimits) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, costLimits, keptResults, allowedHosts, loraDirectory, controlnet);
+        return new ServiceSettings(model, dtype, weights, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, costLimits, keptResults, allowedHosts, loraDirectory, controlnet);
     }
 
 
     public ServiceSettings withAllowedHosts(List<String> names) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, names, loraDirectory, controlnet);
+        return new ServiceSettings(model, dtype, weights, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, names, loraDirectory, controlnet);
     }
 
     /**
@@ -99,13 +107,13 @@ public record ServiceSettings(org.panamasd.pipelines.ModelSource model, DType dt
      * A request names an adapter, never a path.
      */
     public ServiceSettings withLoraDirectory(Path directory) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts,
+        return new ServiceSettings(model, dtype, weights, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts,
                 directory, controlnet);
     }
 
     /** A diffusers ControlNet directory requests may be guided by ("control_image"); null: none. */
     public ServiceSettings withControlNet(Path directory) {
-        return new ServiceSettings(model, dtype, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts,
+        return new ServiceSettings(model, dtype, weights, host, port, workers, maxBatch, maxWait, queueCapacity, defaultDeadline, limits, keptResults, allowedHosts,
                 loraDirectory, directory);
     }
 }
