@@ -394,7 +394,7 @@ int32_t psd_tensor_group_norm_silu(const psd_tensor *input, int64_t num_groups, 
 int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *scale, const psd_tensor *shift,
                                     psd_tensor **ret);
 /* A floating-point weight quantized per row (dim 0: a layer's output channels) to int8 in [-127, 127]: scale[r]
-   (a float32 vector the caller allocates, written here) = the row's largest magnitude / 127 (1 for an all-zero row),
+   (a float32 vector the caller allocates, written here) = the row's largest magnitude / 127 (1 for an all-zero row or one whose step underflows),
    values = round(weight[r, ...] / scale[r]), ties to even. A row with a non-finite value fails naming it. */
 int32_t psd_tensor_quantize_rows(const psd_tensor *weight, const psd_tensor *scale, psd_tensor **ret);
 /* A weight stored as int8 rows with a float32 scale per row (dim 0: a layer's output channels), as dtype

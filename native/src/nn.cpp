@@ -255,7 +255,8 @@ int32_t psd_tensor_quantize_rows(const psd_tensor *weight, const psd_tensor *sca
     if (!w.device().is_cpu()) {  // another device: the same arithmetic in its own kernels
       at::Tensor flat = w.to(at::kFloat).reshape({rows, -1});
       at::Tensor largest = std::get<0>(flat.abs().max(1));
-      s.copy_(at::where(largest == 0, at::ones_like(largest), largest / 127));
+      at::Tensor step = largest / 127;
+      s.copy_(at::where(step == 0, at::ones_like(step), step));
       *out(ret) = wrap(at::clamp(at::round(flat / s.unsqueeze(1)), -127, 127).to(at::kChar).reshape(w.sizes()));
       return;
     }
@@ -275,7 +276,8 @@ int32_t psd_tensor_quantize_rows(const psd_tensor *weight, const psd_tensor *sca
           finite &= std::isfinite(row[c]);
         }
         TORCH_CHECK(finite, "weight row ", r, " has a non-finite value: it cannot be quantized");
-        const float step = largest == 0 ? 1.0f : largest / 127;
+        // an all-zero row, or one so small that its step underflows, keeps scale 1 (its values round to 0)
+        const float step = largest / 127 > 0 ? largest / 127 : 1.0f;
         scales[r] = step;
         // as torch.round: to nearest, ties to even (the default rounding mode)
         for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = static_cast<int8_t>(std::clamp(std::nearbyint(row[c] / step), -127.0f, 127.0f));
@@ -303,7 +305,7 @@ int32_t psd_tensor_dequantize_rows(const psd_tensor *quantized, const psd_tensor
       *out(ret) = wrap((q.to(at::kFloat) * s.to(q.device()).view(per_row)).to(type));
       return;
     }
-    at::Tensor qc = q.contiguous(), sc = s.contiguous();
+    at::Tensor qc = q.contiguous(), sc = s.to(q.device()).contiguous();  // never a pointer into another device's memory
     at::Tensor result = at::empty(q.sizes(), q.options().dtype(type));
     const int64_t rows = q.size(0), cols = rows == 0 ? 0 : q.numel() / rows;
     const int8_t *src = qc.data_ptr<int8_t>();

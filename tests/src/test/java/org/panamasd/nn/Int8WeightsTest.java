@@ -75,6 +75,10 @@ class Int8WeightsTest extends NativeTest {
             assertThrows(IllegalArgumentException.class, () -> new LayerWeight(Tensor.zeros(4, 2), Tensor.ones(4)));
             e = assertThrows(RuntimeException.class, () -> LayerWeight.int8(Tensor.of(new float[] {1, 2, Float.NaN, 4}, 2, 2)));
             assertTrue(e.getMessage().contains("row 1") && e.getMessage().contains("non-finite"), e.getMessage());
+            // a row whose step would underflow to 0 (largest magnitude a denormal) keeps scale 1 rather than dividing by 0
+            LayerWeight tiny = LayerWeight.int8(Tensor.of(new float[] {Float.MIN_VALUE, -Float.MIN_VALUE, 1f, 0.5f}, 2, 2));
+            assertArrayEquals(new float[] {1f, 1f / 127}, tiny.scale().toFloatArray(), 1e-9f);
+            assertArrayEquals(new long[] {0, 0, 127, 64}, tiny.stored().toLongArray());
             e = assertThrows(RuntimeException.class, () -> Functional.quantizeRows(Tensor.ones(3, 2), Tensor.ones(2)));
             assertTrue(e.getMessage().contains("scale"), e.getMessage());
             var parse = assertThrows(IllegalArgumentException.class, () -> WeightFormat.parse("int4"));
