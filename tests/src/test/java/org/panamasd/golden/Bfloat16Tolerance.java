@@ -91,6 +91,18 @@ public final class Bfloat16Tolerance {
         return 10 * Math.log10(1 / (squares / r.length));
     }
 
+    /**
+     * Asserts that {@code image} agrees with {@code reference} to at least {@link #MIN_PSNR_DB} but is not identical
+     * to it (an identical image means {@code change} was not applied); prints and returns the PSNR.
+     */
+    public static double assertImagesAgree(String what, String change, Tensor reference, Tensor image) {
+        double db = psnr(reference, image);
+        System.out.printf("%s, %s: PSNR %.1f dB%n", change, what, db);
+        if (db < MIN_PSNR_DB) throw new AssertionError(what + ": PSNR " + db + " dB < " + MIN_PSNR_DB + " (" + change + ")");
+        if (db >= 100) throw new AssertionError(what + ": the images are identical: " + change + " was not applied");
+        return db;
+    }
+
     /** Every floating-point parameter is in {@code dtype}. */
     public static void assertWeightsIn(DType dtype, Map<String, Tensor> parameters) {
         if (parameters.isEmpty()) throw new AssertionError("no parameters");

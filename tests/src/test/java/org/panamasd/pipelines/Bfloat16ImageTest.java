@@ -1,7 +1,6 @@
 package org.panamasd.pipelines;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,11 +27,7 @@ class Bfloat16ImageTest extends NativeTest {
     private static final Path MODELS = Path.of(System.getProperty("panamasd.root", "..")).resolve("models");
 
     private static double psnr(String what, Tensor float32, Tensor bfloat16) {
-        double db = Bfloat16Tolerance.psnr(float32, bfloat16);
-        System.out.printf("bfloat16 vs float32 %s: PSNR %.1f dB%n", what, db);
-        assertTrue(db >= Bfloat16Tolerance.MIN_PSNR_DB, what + ": PSNR " + db + " dB < " + Bfloat16Tolerance.MIN_PSNR_DB);
-        assertTrue(db < 100, what + ": the images are identical: bfloat16 was not applied");
-        return db;
+        return Bfloat16Tolerance.assertImagesAgree(what, "bfloat16 vs float32", float32, bfloat16);
     }
 
     /** The images of {@code requests} from the SD 1.x / 2.x directory {@code dir}, its models in {@code dtype}. */

@@ -1,7 +1,6 @@
 package org.panamasd.pipelines;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,11 +29,7 @@ class Int8ImageTest extends NativeTest {
     private static final Path MODELS = Path.of(System.getProperty("panamasd.root", "..")).resolve("models");
 
     private static double psnr(String what, Tensor dense, Tensor int8) {
-        double db = Bfloat16Tolerance.psnr(dense, int8);
-        System.out.printf("int8 vs dense weights, %s: PSNR %.1f dB%n", what, db);
-        assertTrue(db >= Bfloat16Tolerance.MIN_PSNR_DB, what + ": PSNR " + db + " dB < " + Bfloat16Tolerance.MIN_PSNR_DB);
-        assertTrue(db < 100, what + ": the images are identical: the weights were not quantized");
-        return db;
+        return Bfloat16Tolerance.assertImagesAgree(what, "int8 vs dense weights", dense, int8);
     }
 
     /** The images of {@code requests}, and the bytes of the UNet's and text encoder's 2-d and 4-d weights. */

@@ -3,7 +3,6 @@ package org.panamasd.support;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
 import org.panamasd.io.DiffusersConfig;
@@ -34,8 +33,8 @@ public final class LdmFiles {
     public static void writeOpenClip(Path diffusers, Path file, Map<String, Tensor> extra) {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> all = new LinkedHashMap<>();
-            put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
-            put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
+            SingleFileWriter.put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
+            SingleFileWriter.put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
             openClip(all, diffusers.resolve("text_encoder"), "cond_stage_model.model.", 1);
             all.putAll(extra);
             SafeTensorsWriter.write(all, Map.of(), file);
@@ -50,9 +49,9 @@ public final class LdmFiles {
     public static void writeXl(Path diffusers, Path file) {
         try (Scope s = Scope.open()) {
             Map<String, Tensor> all = new LinkedHashMap<>();
-            put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
-            put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
-            put(all, diffusers.resolve("text_encoder/model.safetensors"), key -> "conditioner.embedders.0.transformer." + key);
+            SingleFileWriter.put(all, diffusers.resolve("unet/diffusion_pytorch_model.safetensors"), LdmKeys.unet(DiffusersConfig.read(diffusers.resolve("unet/config.json"))));
+            SingleFileWriter.put(all, diffusers.resolve("vae/diffusion_pytorch_model.safetensors"), LdmKeys.vae(DiffusersConfig.read(diffusers.resolve("vae/config.json"))));
+            SingleFileWriter.put(all, diffusers.resolve("text_encoder/model.safetensors"), key -> "conditioner.embedders.0.transformer." + key);
             openClip(all, diffusers.resolve("text_encoder_2"), "conditioner.embedders.1.model.", 0);
             SafeTensorsWriter.write(all, Map.of(), file);
         }
@@ -88,9 +87,5 @@ public final class LdmFiles {
         all.put(p + "logit_scale", Tensor.of(new float[] {4.6f}));
         all.put(p + "text_projection", text.contains("text_projection.weight") ? text.tensor("text_projection.weight").transpose(0, 1).contiguous()
                 : Tensor.zeros(width, width));
-    }
-
-    private static void put(Map<String, Tensor> all, Path component, UnaryOperator<String> ldm) {
-        SingleFileWriter.put(all, component, ldm);
     }
 }
