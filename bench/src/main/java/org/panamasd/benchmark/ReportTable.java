@@ -38,8 +38,21 @@ public final class ReportTable {
         out.append(r.get("parts").size() > 0 ? r.get("parts").get(r.get("parts").size() - 1).get("rss_peak_covers").asText() : "-");
         out.append("; alloc peak: libtorch CPU allocator's peak bytes during the calls (MemoryStats; mapped weights are not allocator bytes).");
         out.append(System.lineSeparator());
+        if (m.has("fma_peak_gflops_per_s")) {
+            StringBuilder shares = new StringBuilder();
+            for (JsonNode p : r.get("parts"))
+                if (p.has("share_of_fma_peak_best")) shares.append(String.format(", %s %.1f %%", p.get("part").asText(), 100 * p.get("share_of_fma_peak_best").asDouble()));
+            out.append(String.format("float32 FMA peak, measured (%d lanes, %d threads): %.1f GFLOP/s; best call's share of it%s%n", m.get("fma_peak_lanes").asInt(),
+                    m.get("threads").asInt(), m.get("fma_peak_gflops_per_s").asDouble(), shares));
+        }
         kernelTimes(r, out);
         convBackends(r, out);
+        for (JsonNode p : r.get("parts")) {
+            JsonNode a = p.get("attention_choice");
+            if (a != null && a.get("shapes_timed").asLong() > 0)
+                out.append(String.format("attention, %s: %s; %d shapes timed (in the warm-up unless --warmup 0), the flash kernels chosen for %d%n",
+                        p.get("part").asText(), a.get("mode").asText(), a.get("shapes_timed").asLong(), a.get("flash_chosen").asLong()));
+        }
         profiles(r, out);
         return out.toString();
     }
@@ -51,9 +64,19 @@ public final class ReportTable {
     public static String comparison(JsonNode now, JsonNode then) {
         StringBuilder out = new StringBuilder();
         String cpuNow = now.at("/machine/cpu").asText(), cpuThen = then.at("/machine/cpu").asText();
-        out.append(String.format("against the saved run: %s, %s%n", then.get("model").asText(), cpuThen.equals(cpuNow) && now.at("/machine/flags").equals(then.at("/machine/flags"))
-                ? "the same CPU model and extensions" : "ANOTHER CPU (" + cpuThen + "): the ratios compare machines, not code"));
-        if (!now.get("settings").equals(then.get("settings"))) out.append("settings differ: now ").append(now.get("settings")).append(", then ").append(then.get("settings")).append('\n');
+        String capsNow = now.at("/machine/isa_caps").asText(""), capsThen = then.at("/machine/isa_caps").asText("");
+        out.append(String.format("against the saved run (%s): %s, %s%s%n", then.path("tool").asText("bench-model"), then.get("model").asText(),
+                cpuThen.equals(cpuNow) && now.at("/machine/flags").equals(then.at("/machine/flags")) ? "the same CPU model and extensions"
+                        : "ANOTHER CPU (" + cpuThen + "): the ratios compare machines, not code",
+                capsNow.equals(capsThen) ? "" : "; instruction-set caps differ: now [" + capsNow + "], then [" + capsThen + "]"));
+        // a setting only one side has (a tool's own) is no difference; one both have with two values is
+        StringBuilder differ = new StringBuilder();
+        for (Iterator<Map.Entry<String, JsonNode>> it = now.get("settings").fields(); it.hasNext(); ) {
+            var e = it.next();
+            JsonNode other = then.get("settings").get(e.getKey());
+            if (other != null && !other.equals(e.getValue())) differ.append(differ.isEmpty() ? "" : ", ").append(e.getKey()).append(' ').append(e.getValue()).append(" then ").append(other);
+        }
+        if (!differ.isEmpty()) out.append("settings differ: now ").append(differ).append('\n');
         out.append("| part | measure | now | then | now / then |\n| --- | --- | --- | --- | --- |\n");
         for (JsonNode p : now.get("parts")) {
             JsonNode q = null;

@@ -16,9 +16,11 @@ import picocli.CommandLine;
 /**
  * Every command line that the README, docs/*.md and scripts/*.sh show ({@code ./panama-sd CMD ...}, and train-shipped.sh's
  * {@code frozen CMD ...}) still parses: no option they use was renamed or dropped. Parsing only; nothing runs.
- * A line with a literal {@code ...} argument is a sketch in prose and is left out.
+ * A line with a literal {@code ...} argument is a sketch in prose and is left out; a shell variable stands for a number.
  */
 class DocumentedCommandsTest {
+    // A script's "$latent" or "${3}": a value the test cannot know, parsed as "1", which every option type used with one takes.
+    private static final Pattern SHELL_VARIABLE = Pattern.compile("\\$(\\{?[A-Za-z_][A-Za-z0-9_]*}?|\\{?[0-9]}?)");
     private static final Pattern INVOCATION = Pattern.compile("(?:\\./panama-sd|^frozen) ([a-z][a-z0-9-]*)([^`#]*)");
 
     @Test
@@ -37,7 +39,8 @@ class DocumentedCommandsTest {
                 Matcher m = INVOCATION.matcher(line.strip());
                 while (m.find()) {
                     List<String> words = new ArrayList<>();
-                    for (String word : words(m.group(2))) if (!word.startsWith("[") && !word.equals(">/dev/null")) words.add(word);
+                    for (String word : words(m.group(2)))
+                        if (!word.startsWith("[") && !word.equals(">/dev/null")) words.add(SHELL_VARIABLE.matcher(word).matches() ? "1" : word);
                     if (words.contains("...")) continue;  // a sketch in prose (e.g. the README's example of a mistyped option), not a command
                     List<String> args = new ArrayList<>(List.of(m.group(1)));
                     // the launcher's options (--nproc ...) are taken off before the command parses, as Main.main does

@@ -1,0 +1,38 @@
+package org.panamasd.benchmark;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+/** bench-model --compare against a report of another tool (scripts/pytorch_twin/diffusers_model.py writes bench-model's fields). */
+class ReportTableTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static JsonNode report(String tool, String caps, String settings, double minSeconds, long peakBytes) throws Exception {
+        return JSON.readTree("""
+                {"tool": "%s", "model": "sd15-float32",
+                 "machine": {"cpu": "AMD EPYC", "flags": ["avx2", "fma", "avx512f"]%s},
+                 "settings": %s,
+                 "parts": [{"part": "unet", "min_s": %s, "median_s": %s, "rss_peak_bytes": %d, "per_timed_call": {"system_s": 0.5, "minor_faults": 1000}}]}
+                """.formatted(tool, caps.isEmpty() ? "" : ", \"isa_caps\": \"" + caps + "\"", settings, minSeconds, minSeconds, peakBytes));
+    }
+
+    @Test
+    void settingsOnlyOneToolHasAreNoDifferenceAndRatiosAreNowOverThen() throws Exception {
+        JsonNode now = report("panama-sd bench-model", "", "{\"latent\": 32, \"dtype\": \"float32\", \"vae_tiling\": \"auto\"}", 2.0, 1L << 30);
+        JsonNode then = report("diffusers 0.27.2", "", "{\"latent\": 32, \"dtype\": \"float32\"}", 8.0, 4L << 30);
+        String table = ReportTable.comparison(now, then);
+        assertTrue(table.contains("against the saved run (diffusers 0.27.2)") && table.contains("the same CPU model and extensions"), table);
+        assertFalse(table.contains("settings differ"), table);
+        assertFalse(table.contains("caps differ"), table);
+        assertTrue(table.contains("| unet | min_s | 2.0000 s | 8.0000 s | 0.250 |"), table);
+        assertTrue(table.contains("| unet | rss_peak_bytes |") && table.contains("| 0.250 |"), table);
+
+        JsonNode other = report("diffusers 0.27.2", "ATEN_CPU_CAPABILITY=avx2", "{\"latent\": 64, \"dtype\": \"float32\"}", 8.0, 4L << 30);
+        table = ReportTable.comparison(now, other);
+        assertTrue(table.contains("settings differ: now latent 32 then 64"), table);
+        assertTrue(table.contains("instruction-set caps differ: now [], then [ATEN_CPU_CAPABILITY=avx2]"), table);
+    }
+}
