@@ -150,17 +150,30 @@ int32_t psd_runtime_cuda_device_count(int32_t *ret_count);
 /* 1 when this libtorch has a fused scaled-dot-product attention kernel, 0 when the shim uses the math path. */
 int32_t psd_runtime_has_fused_sdpa(int32_t *ret_has);
 /* The shim's fused ("flash") attention kernel of psd_tensor_scaled_dot_product_attention on a libtorch without a fused
- * one (1.x): CPU float32 inputs without mask or dropout and with no graph to record (causal or not) are
- * computed by blocks of 64 queries x 256 keys with a running maximum and sum, in register-tiled SIMD kernels for
- * AVX-512 or AVX2 + FMA chosen from CPUID (heads of up to 256 features, where they beat BLAS). On by default where the CPU has either; off, or on another CPU, they take
- * the math path (query chunks of at most 64 MiB of scores, bmm + softmax). Process-wide. */
+ * one (1.x): CPU float32 inputs (bfloat16 where the CPU has AVX512_BF16) without mask or dropout and with no graph to
+ * record (causal or not) are computed by blocks of 64 queries x 256 keys with a running maximum and sum, in
+ * register-tiled SIMD kernels for AVX-512 or AVX2 + FMA chosen from CPUID (heads of up to 256 features). The other
+ * path is the math path (query chunks of at most 64 MiB of scores, bmm + softmax). Which one runs:
+ * psd_runtime_set_attention_choice, process-wide: 0 the math path, 1 the kernels wherever they apply, 2 (the
+ * default) per shape the faster, timed on the shape's first call (both paths twice: flash, math, math, flash).
+ * set_flash_attention(true / false) is choice 1 / 0; get_flash_attention says whether the kernels may run (choice
+ * 1 or 2). */
 int32_t psd_runtime_set_flash_attention(bool enabled);
 int32_t psd_runtime_get_flash_attention(bool *ret_enabled);
+int32_t psd_runtime_set_attention_choice(int32_t choice);
+int32_t psd_runtime_get_attention_choice(int32_t *ret_choice);
+/* Shapes (dtype, heads, queries, keys, features, causal, threads, kernels) timed so far under choice 2, and how many
+ * of them chose the kernels. */
+int32_t psd_runtime_attention_timings(int64_t *ret_shapes, int64_t *ret_flash);
 /* The instruction set of the flash attention kernel on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 none (math path only). */
 int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa);
 /* Uses an older instruction set's kernels than the CPU's (1 on an AVX-512 CPU: the AVX2 ones), or none (0); more than
  * the CPU has fails with PSD_ERR_ARGUMENT. Process-wide. */
 int32_t psd_runtime_set_flash_attention_isa(int32_t isa);
+/* The float32 multiply-add peak of libtorch's intra-op threads, measured for about `seconds` (0 to 60) with the
+ * widest vectors the flash kernels may use here: GFLOP/s (a multiply-add is 2 FLOPs) and the lanes per vector (16
+ * AVX-512, 8 AVX2); 0 and 0 on a CPU with neither. Occupies every intra-op thread while it runs. */
+int32_t psd_runtime_fma_peak(double seconds, double *ret_gflops_per_s, int32_t *ret_lanes);
 /* 1 when this libtorch has oneDNN (mkldnn) CPU kernels, so psd_tensor_conv2d_prepack works; 0 otherwise. */
 int32_t psd_runtime_has_mkldnn(int32_t *ret_has);
 int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);

@@ -6,10 +6,17 @@
 // or another dtype than float32, take the math path (nn.cpp). bfloat16 too: the kernels would compute it in float32,
 // and on a CPU with avx512_bf16 oneDNN's bfloat16 GEMMs on the math path measured about twice as fast.
 #include <ATen/Parallel.h>
+#include <cpuid.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -31,16 +38,36 @@ constexpr int64_t kMaxFeatures = 256;
 
 std::atomic<bool> flash_enabled{true};
 
+// The CPU's kernels, capped where ATEN_CPU_CAPABILITY caps libtorch's own ("avx2": no AVX-512, "default": no
+// vector kernels), so that one variable makes an AVX-512 machine run as an AVX2-only one would.
 FlashIsa detect_isa() {
+  FlashIsa cpu = FlashIsa::kNone;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return FlashIsa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FlashIsa::kAvx2;
+  if (__builtin_cpu_supports("avx512f"))
+    cpu = FlashIsa::kAvx512;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    cpu = FlashIsa::kAvx2;
 #endif
-  return FlashIsa::kNone;
+  const char *cap = std::getenv("ATEN_CPU_CAPABILITY");
+  if (cap != nullptr && std::strcmp(cap, "avx2") == 0) return std::min(cpu, FlashIsa::kAvx2);
+  if (cap != nullptr && std::strcmp(cap, "default") == 0) return FlashIsa::kNone;
+  return cpu;
 }
 
 const FlashIsa kDetected = detect_isa();
+
+// AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16): CPUID leaf 7, sub-leaf 1, EAX bit 5; only with the AVX-512 kernels.
+bool detect_bf16() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return kDetected == FlashIsa::kAvx512 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+#else
+  return false;
+#endif
+}
+
+const bool kBf16Detected = detect_bf16();
 // The kernels in use: the CPU's own, or older ones a caller chose (tests of the AVX2 kernel on an AVX-512 CPU).
 std::atomic<FlashIsa> active_isa{kDetected};
 
@@ -78,15 +105,20 @@ struct Lanes {
   }
   static PSD_INLINE void store(float *p, V v) { std::memcpy(p, &v, sizeof(V)); }
   static PSD_INLINE V splat(float x) { return V{} + x; }
+  // horizontal maximum and sum by halves: log2(W) dependent steps, not W - 1
   static PSD_INLINE float max(V v) {
-    float m = v[0];
-    for (int i = 1; i < W; i++) m = std::max(m, v[i]);
-    return m;
+    float a[W];
+    std::memcpy(a, &v, sizeof(V));
+    for (int w = W / 2; w > 0; w /= 2)
+      for (int i = 0; i < w; i++) a[i] = std::max(a[i], a[i + w]);
+    return a[0];
   }
   static PSD_INLINE float sum(V v) {
-    float s = 0;
-    for (int i = 0; i < W; i++) s += v[i];
-    return s;
+    float a[W];
+    std::memcpy(a, &v, sizeof(V));
+    for (int w = W / 2; w > 0; w /= 2)
+      for (int i = 0; i < w; i++) a[i] += a[i + w];
+    return a[0];
   }
   // 2^x for x <= 0.5 (the scores minus their row maximum, in log2 units), 0 below 2^-126: x = n + f with n the
   // nearest integer and |f| <= 1/2, 2^f by its Taylor series to degree 7 (relative error below 1e-8), 2^n put in
@@ -110,7 +142,7 @@ struct Lanes {
   }
 };
 
-// One head's inputs, in float32: q scaled by scale * log2(e) (L x E), k transposed and padded (E x Sp), v padded
+// One head's inputs, in float32: q scaled by scale * log2(e) (L x E), k transposed by blocks of kKeyBlock keys (blocks x E x kKeyBlock), v padded
 // (Sp x Evp), the output (L x Ev).
 struct Head {
   const float *q, *kt, *v;
@@ -168,16 +200,28 @@ PSD_INLINE void accumulate_columns(const float *p, const float *v, int64_t Evp, 
   }
 }
 
-// out += p v over all Evp / W vectors of the value features, at most 4 vectors per pass.
+// How many of the `left` value vectors the next p v pass takes, at most `widest`: never a last pass of one vector
+// (it would do one multiply-add per broadcast of p), so widest + 1 splits in two.
+inline int pass_width(int64_t left, int widest) {
+  return left == widest + 1 ? static_cast<int>((left + 1) / 2) : static_cast<int>(std::min<int64_t>(left, widest));
+}
+
+// out += p v over all Evp / W vectors of the value features: passes of at most 5 vectors with AVX-512's 32
+// registers (R = 4 rows: 20 accumulators), 4 with AVX2's 16 (R = 2), so SD's head widths 40, 64, 80 and 160 take
+// whole passes.
 template <int W, int R>
 PSD_INLINE void accumulate(const float *p, const float *v, int64_t Evp, int64_t k0, int64_t rows, int64_t cols, float *out) {
-  int64_t c0 = 0;
-  for (; c0 + 4 * W <= Evp; c0 += 4 * W) accumulate_columns<W, R, 4>(p, v, Evp, k0, rows, cols, c0, out);
-  switch ((Evp - c0) / W) {
-    case 3: accumulate_columns<W, R, 3>(p, v, Evp, k0, rows, cols, c0, out); break;
-    case 2: accumulate_columns<W, R, 2>(p, v, Evp, k0, rows, cols, c0, out); break;
-    case 1: accumulate_columns<W, R, 1>(p, v, Evp, k0, rows, cols, c0, out); break;
-    default: break;
+  constexpr int kWidest = W == 16 ? 5 : 4;
+  for (int64_t c0 = 0; c0 < Evp;) {
+    const int width = pass_width((Evp - c0) / W, kWidest);
+    switch (width) {
+      case 5: accumulate_columns<W, R, W == 16 ? 5 : 4>(p, v, Evp, k0, rows, cols, c0, out); break;
+      case 4: accumulate_columns<W, R, 4>(p, v, Evp, k0, rows, cols, c0, out); break;
+      case 3: accumulate_columns<W, R, 3>(p, v, Evp, k0, rows, cols, c0, out); break;
+      case 2: accumulate_columns<W, R, 2>(p, v, Evp, k0, rows, cols, c0, out); break;
+      default: accumulate_columns<W, R, 1>(p, v, Evp, k0, rows, cols, c0, out); break;
+    }
+    c0 += static_cast<int64_t>(W) * width;
   }
 }
 
@@ -199,15 +243,20 @@ PSD_INLINE void query_block(const Head &h, int64_t q0, bool causal, float *qb, f
   for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
     const int64_t valid = std::min(kKeyBlock, key_end - k0);
     const int64_t cols = (valid + kKeyPad - 1) / kKeyPad * kKeyPad;  // <= Sp - k0: Sp is S rounded up to kKeyPad
-    scores<W, RQ, CQ>(qb, h.E, h.kt, h.Sp, k0, padded_rows, cols, s);
+    scores<W, RQ, CQ>(qb, h.E, h.kt + (k0 / kKeyBlock) * h.E * kKeyBlock, kKeyBlock, 0, padded_rows, cols, s);
     for (int64_t r = 0; r < padded_rows; r++) {
       float *sr = s + r * kKeyBlock;
       // keys past the end (padding) and, when causal, past this query's position, score -inf
       const int64_t visible = causal ? std::min<int64_t>(valid, q0 + r + 1 - k0) : valid;
       for (int64_t c = std::max<int64_t>(visible, 0); c < cols; c++) sr[c] = -std::numeric_limits<float>::infinity();
-      V vmax = L::splat(-std::numeric_limits<float>::infinity());
-      for (int64_t c = 0; c < cols; c += W) vmax = vmax > L::load(sr + c) ? vmax : L::load(sr + c);
-      const float block_max = L::max(vmax);
+      // two running maxima and sums (cols is a multiple of 64, so of 2 W): shorter dependency chains
+      V max0 = L::load(sr), max1 = L::load(sr + W);
+      for (int64_t c = 2 * W; c < cols; c += 2 * W) {
+        V a = L::load(sr + c), b = L::load(sr + c + W);
+        max0 = max0 > a ? max0 : a;
+        max1 = max1 > b ? max1 : b;
+      }
+      const float block_max = L::max(max0 > max1 ? max0 : max1);
       const float next = std::max(row_max[r], block_max);
       if (next == -std::numeric_limits<float>::infinity()) {  // nothing visible yet in this row
         std::memset(sr, 0, sizeof(float) * cols);
@@ -215,14 +264,16 @@ PSD_INLINE void query_block(const Head &h, int64_t q0, bool causal, float *qb, f
       }
       const float correction = std::exp2(row_max[r] - next);  // 0 for the first block (exp2(-inf))
       row_max[r] = next;
-      V vsum = V{};
+      V sum0 = V{}, sum1 = V{};
       const V shift = L::splat(next);
-      for (int64_t c = 0; c < cols; c += W) {
-        V e = L::exp2(L::load(sr + c) - shift);
-        L::store(sr + c, e);
-        vsum += e;
+      for (int64_t c = 0; c < cols; c += 2 * W) {
+        V a = L::exp2(L::load(sr + c) - shift), b = L::exp2(L::load(sr + c + W) - shift);
+        L::store(sr + c, a);
+        L::store(sr + c + W, b);
+        sum0 += a;
+        sum1 += b;
       }
-      row_sum[r] = row_sum[r] * correction + L::sum(vsum);
+      row_sum[r] = row_sum[r] * correction + L::sum(sum0 + sum1);
       if (correction != 1.0f) {
         float *ar = acc + r * h.Evp;
         const V cv = L::splat(correction);
@@ -261,6 +312,187 @@ __attribute__((target("avx2,fma"))) void run_items_avx2(const std::vector<Head> 
   run_items<8, 4, 2, 2>(heads, causal, begin, end);
 }
 
+// bfloat16 inputs on a CPU with AVX512_BF16: the two products in vdpbf16ps, which multiplies pairs of bfloat16 and
+// adds both products to a float32 lane, so each instruction does twice the multiply-adds of a float32 FMA and
+// reads half the bytes. Scores, exponentials, running maximum and sum stay float32 as in the kernels above; the
+// weights p are rounded to bfloat16 for p v (as the math path's bfloat16 softmax output is). The operands are laid
+// out in pairs along the summed dimension: q by feature pairs, k^T as (feature pair, key, 2), v as (key pair,
+// feature, 2), so one 32-bit broadcast of q (or p) meets 16 pairs of k (or v) in one vector.
+struct Head16 {
+  const uint32_t *q;   // L x P: q's features in pairs, scaled by scale * log2(e)
+  const uint32_t *kt;  // blocks x P x kKeyBlock: for feature pair e and key b kKeyBlock + c, (k[.][2e], k[.][2e + 1])
+  const uint32_t *v;   // Sp / 2 x Evp: for key pair j and feature f, (v[2j][f], v[2j + 1][f])
+  float *out;          // L x Ev
+  int64_t L, S, Sp, P, Ev, Evp;
+};
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx512bf16,avx2,fma")
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused merge source of their masked builtins,
+// which -Wmaybe-uninitialized reports at every use (a false positive of the headers, not of this code)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+// 2^x for the weights that are rounded to bfloat16 (8 significant bits): x = n + f, n the nearest integer, 2^f by
+// its Taylor series to degree 5 (relative error below 3e-6), 2^n by vscalefps, which gives 0 below 2^-149 (x is
+// clamped at -150 first, so -inf, a masked key, is 0 too).
+inline __m512 exp2_bf16(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-150.0f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.3333558146428443e-03f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-03f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-02f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-01f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-01f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// s[r][c] = q[r] . k[k0 + c] over the P feature pairs, R rows x C vectors of 16 keys per tile.
+template <int R, int C>
+inline void scores_bf16(const uint32_t *q, int64_t P, const uint32_t *kt, int64_t Sp, int64_t k0, int64_t rows, int64_t cols, float *s) {
+  // columns outer: one tile's k^T (P x 16 C words) stays in L1 while every row group of the block meets it
+  for (int64_t c0 = 0; c0 < cols; c0 += C * 16) {
+    for (int64_t r0 = 0; r0 < rows; r0 += R) {
+      __m512 acc[R][C];
+      for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+      const uint32_t *kcol = kt + k0 + c0;
+      for (int64_t e = 0; e < P; e++) {
+        __m512bh kv[C];
+        for (int c = 0; c < C; c++) kv[c] = (__m512bh)_mm512_loadu_si512(kcol + e * Sp + c * 16);
+        for (int r = 0; r < R; r++) {
+          const __m512bh qb = (__m512bh)_mm512_set1_epi32(static_cast<int>(q[(r0 + r) * P + e]));
+          for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], qb, kv[c]);
+        }
+      }
+      for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) _mm512_storeu_ps(s + (r0 + r) * kKeyBlock + c0 + c * 16, acc[r][c]);
+    }
+  }
+}
+
+// out[r][c0, c0 + 16 C) += sum over key pairs j < cols / 2 of p[r][2j, 2j + 1] . v[k0 / 2 + j][c0, c0 + 16 C).
+template <int R, int C>
+inline void accumulate_columns_bf16(const uint32_t *p, const uint32_t *v, int64_t Evp, int64_t k0, int64_t rows, int64_t cols, int64_t c0,
+                                    float *out) {
+  for (int64_t r0 = 0; r0 < rows; r0 += R) {
+    __m512 acc[R][C];
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++) acc[r][c] = _mm512_loadu_ps(out + (r0 + r) * Evp + c0 + c * 16);
+    for (int64_t j = 0; j < cols / 2; j++) {
+      __m512bh vv[C];
+      const uint32_t *vrow = v + (k0 / 2 + j) * Evp + c0;
+      for (int c = 0; c < C; c++) vv[c] = (__m512bh)_mm512_loadu_si512(vrow + c * 16);
+      for (int r = 0; r < R; r++) {
+        const __m512bh pb = (__m512bh)_mm512_set1_epi32(static_cast<int>(p[(r0 + r) * (kKeyBlock / 2) + j]));
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], pb, vv[c]);
+      }
+    }
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++) _mm512_storeu_ps(out + (r0 + r) * Evp + c0 + c * 16, acc[r][c]);
+  }
+}
+
+// out += p v over the Evp / 16 vectors of value features, in passes of at most 5 (4 rows x 5 = 20 accumulators):
+// SD's head widths 40, 64, 80 and 160 take whole passes of 3, 4, 5 and 5 + 5, none of a single vector.
+template <int R>
+inline void accumulate_bf16(const uint32_t *p, const uint32_t *v, int64_t Evp, int64_t k0, int64_t rows, int64_t cols, float *out) {
+  for (int64_t c0 = 0; c0 < Evp;) {
+    const int64_t left = (Evp - c0) / 16;
+    const int width = left == 6 ? 3 : left == 7 ? 4 : static_cast<int>(std::min<int64_t>(left, 5));  // 6 = 3 + 3, 7 = 4 + 3: no pass of 1
+    switch (width) {
+      case 5: accumulate_columns_bf16<R, 5>(p, v, Evp, k0, rows, cols, c0, out); break;
+      case 4: accumulate_columns_bf16<R, 4>(p, v, Evp, k0, rows, cols, c0, out); break;
+      case 3: accumulate_columns_bf16<R, 3>(p, v, Evp, k0, rows, cols, c0, out); break;
+      case 2: accumulate_columns_bf16<R, 2>(p, v, Evp, k0, rows, cols, c0, out); break;
+      default: accumulate_columns_bf16<R, 1>(p, v, Evp, k0, rows, cols, c0, out); break;
+    }
+    c0 += 16 * width;
+  }
+}
+
+// As query_block, over pairs: qb (kQueryBlock x P words), s (float scores), pb (kQueryBlock x kKeyBlock / 2 words).
+void query_block_bf16(const Head16 &h, int64_t q0, bool causal, uint32_t *qb, float *s, uint32_t *pb, float *acc, float *row_max, float *row_sum) {
+  using L = Lanes<16>;
+  using V = L::V;
+  const int64_t rows = std::min(kQueryBlock, h.L - q0);
+  const int64_t padded_rows = (rows + kRowTile - 1) / kRowTile * kRowTile;
+  std::memcpy(qb, h.q + q0 * h.P, sizeof(uint32_t) * rows * h.P);
+  std::memset(qb + rows * h.P, 0, sizeof(uint32_t) * (padded_rows - rows) * h.P);
+  std::memset(acc, 0, sizeof(float) * padded_rows * h.Evp);
+  std::fill(row_max, row_max + padded_rows, -std::numeric_limits<float>::infinity());
+  std::fill(row_sum, row_sum + padded_rows, 0.0f);
+  const int64_t key_end = causal ? std::min(h.S, q0 + rows) : h.S;
+  for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
+    const int64_t valid = std::min(kKeyBlock, key_end - k0);
+    const int64_t cols = (valid + kKeyPad - 1) / kKeyPad * kKeyPad;
+    scores_bf16<4, 4>(qb, h.P, h.kt + (k0 / kKeyBlock) * h.P * kKeyBlock, kKeyBlock, 0, padded_rows, cols, s);
+    for (int64_t r = 0; r < padded_rows; r++) {
+      float *sr = s + r * kKeyBlock;
+      uint32_t *pr = pb + r * (kKeyBlock / 2);
+      const int64_t visible = causal ? std::min<int64_t>(valid, q0 + r + 1 - k0) : valid;
+      for (int64_t c = std::max<int64_t>(visible, 0); c < cols; c++) sr[c] = -std::numeric_limits<float>::infinity();
+      // two running maxima and sums (cols is a multiple of 64), reduced by shuffles: short dependency chains
+      __m512 max0 = _mm512_loadu_ps(sr), max1 = _mm512_loadu_ps(sr + 16);
+      for (int64_t c = 32; c < cols; c += 32) {
+        max0 = _mm512_max_ps(max0, _mm512_loadu_ps(sr + c));
+        max1 = _mm512_max_ps(max1, _mm512_loadu_ps(sr + c + 16));
+      }
+      const float next = std::max(row_max[r], L::max((V)_mm512_max_ps(max0, max1)));
+      if (next == -std::numeric_limits<float>::infinity()) {  // nothing visible yet in this row
+        std::memset(pr, 0, sizeof(uint32_t) * cols / 2);
+        continue;
+      }
+      const float correction = std::exp2(row_max[r] - next);
+      row_max[r] = next;
+      __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+      const __m512 shift = _mm512_set1_ps(next);
+      for (int64_t c = 0; c < cols; c += 32) {
+        const __m512 lo = exp2_bf16(_mm512_sub_ps(_mm512_loadu_ps(sr + c), shift));
+        const __m512 hi = exp2_bf16(_mm512_sub_ps(_mm512_loadu_ps(sr + c + 16), shift));
+        sum0 = _mm512_add_ps(sum0, lo);
+        sum1 = _mm512_add_ps(sum1, hi);
+        // 32 weights in key order, rounded to nearest even: word j holds keys 2j and 2j + 1
+        _mm512_storeu_si512(pr + c / 2, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+      }
+      row_sum[r] = row_sum[r] * correction + L::sum((V)_mm512_add_ps(sum0, sum1));
+      if (correction != 1.0f) {
+        float *ar = acc + r * h.Evp;
+        const V cv = L::splat(correction);
+        for (int64_t c = 0; c < h.Evp; c += 16) L::store(ar + c, L::load(ar + c) * cv);
+      }
+    }
+    accumulate_bf16<4>(pb, h.v, h.Evp, k0, padded_rows, cols, acc);
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float inverse = 1.0f / row_sum[r];
+    float *o = h.out + (q0 + r) * h.Ev;
+    const float *a = acc + r * h.Evp;
+    for (int64_t c = 0; c < h.Ev; c++) o[c] = a[c] * inverse;
+  }
+}
+
+void run_items_bf16(const std::vector<Head16> &heads, bool causal, int64_t begin, int64_t end) {
+  const int64_t L = heads.front().L, P = heads.front().P, Evp = heads.front().Evp;
+  const int64_t query_blocks = (L + kQueryBlock - 1) / kQueryBlock;
+  std::vector<uint32_t> qb(kQueryBlock * P), pb(kQueryBlock * kKeyBlock / 2);
+  std::vector<float> s(kQueryBlock * kKeyBlock), acc(kQueryBlock * Evp), row_max(kQueryBlock), row_sum(kQueryBlock);
+  for (int64_t index = begin; index < end; index++)
+    query_block_bf16(heads[index / query_blocks], (index % query_blocks) * kQueryBlock, causal, qb.data(), s.data(), pb.data(), acc.data(),
+                     row_max.data(), row_sum.data());
+}
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+void run_heads_bf16(const std::vector<Head16> &heads, bool causal) {
+  const int64_t query_blocks = (heads.front().L + kQueryBlock - 1) / kQueryBlock;
+  at::parallel_for(0, static_cast<int64_t>(heads.size()) * query_blocks, 1,
+                   [&](int64_t begin, int64_t end) { run_items_bf16(heads, causal, begin, end); });
+}
+
 // Every (head, query block) of the call, spread over libtorch's intra-op threads. The lambda is compiled for the
 // default target, so it only calls the functions compiled for the CPU's.
 void run_heads(const std::vector<Head> &heads, bool causal, FlashIsa isa) {
@@ -276,6 +508,8 @@ void run_heads(const std::vector<Head> &heads, bool causal, FlashIsa isa) {
 }  // namespace
 
 FlashIsa flash_attention_isa() { return active_isa.load(); }
+bool bf16_kernels_active() { return kBf16Detected && active_isa.load() == FlashIsa::kAvx512; }
+FlashIsa flash_attention_isa_detected() { return kDetected; }
 
 void set_flash_attention_isa(FlashIsa isa) {
   if (static_cast<int32_t>(isa) < 0 || static_cast<int32_t>(isa) > static_cast<int32_t>(kDetected))
@@ -283,16 +517,70 @@ void set_flash_attention_isa(FlashIsa isa) {
                         std::to_string(static_cast<int32_t>(kDetected)) + " (0 none, 1 AVX2 + FMA, 2 AVX-512)");
   active_isa.store(isa);
 }
-void set_flash_attention(bool enabled) { flash_enabled.store(enabled); }
+void set_flash_attention(bool enabled) { set_attention_choice(enabled ? AttentionChoice::kFlash : AttentionChoice::kMath); }
 bool flash_attention_enabled() { return flash_enabled.load(); }
+
+namespace {
+std::atomic<AttentionChoice> choice{AttentionChoice::kTimed};
+std::mutex timings_mutex;
+// shape key -> the kernels won
+std::map<std::vector<int64_t>, bool> timings;
+
+double seconds_of(const std::function<at::Tensor()> &call, at::Tensor &result) {
+  auto start = std::chrono::steady_clock::now();
+  result = call();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+void set_attention_choice(AttentionChoice c) {
+  if (static_cast<int32_t>(c) < 0 || static_cast<int32_t>(c) > 2)
+    throw ArgumentError("attention choice " + std::to_string(static_cast<int32_t>(c)) + " (0 math, 1 flash, 2 timed)");
+  choice.store(c);
+  flash_enabled.store(c != AttentionChoice::kMath);
+}
+AttentionChoice attention_choice() { return choice.load(); }
+
+at::Tensor timed_attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, double scale, bool is_causal,
+                           const std::function<at::Tensor()> &math) {
+  // what the speed of either path depends on: dtype, heads, queries, keys, features, causal, threads, kernels
+  const std::vector<int64_t> key{static_cast<int64_t>(q.scalar_type()), q.numel() / (q.size(-2) * q.size(-1)), q.size(-2), k.size(-2), q.size(-1),
+                                 v.size(-1), is_causal ? 1 : 0, at::get_num_threads(), static_cast<int64_t>(active_isa.load())};
+  std::function<at::Tensor()> flash = [&] { return flash_attention(q, k, v, scale, is_causal); };
+  {
+    std::lock_guard<std::mutex> lock(timings_mutex);
+    auto known = timings.find(key);
+    if (known != timings.end()) return known->second ? flash() : math();
+  }
+  // flash, math, math, flash: a drift of the machine's speed during the four calls favours neither
+  at::Tensor flash_result, math_result;
+  double flash_seconds = seconds_of(flash, flash_result), math_seconds = seconds_of(math, math_result);
+  math_seconds += seconds_of(math, math_result);
+  flash_seconds += seconds_of(flash, flash_result);
+  std::lock_guard<std::mutex> lock(timings_mutex);
+  // the path on record (another thread may have timed the shape meanwhile) gives this call's result too, so every
+  // call of a shape in this process returns the same path's values
+  const bool flash_wins = timings.emplace(key, flash_seconds < math_seconds).first->second;
+  return flash_wins ? flash_result : math_result;
+}
+
+void attention_timings(int64_t *shapes, int64_t *flash) {
+  std::lock_guard<std::mutex> lock(timings_mutex);
+  *shapes = static_cast<int64_t>(timings.size());
+  *flash = 0;
+  for (const auto &t : timings) *flash += t.second ? 1 : 0;
+}
 
 bool flash_attention_applies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool has_mask, double dropout_p) {
   if (active_isa.load() == FlashIsa::kNone || !flash_enabled.load() || has_mask || dropout_p > 0) return false;
   // At the VAE's one head of 512 features the math path's BLAS GEMMs beat the kernels' q k^T tiles (bench-attention
   // on a quiet Zen 5: 0.76x with AVX-512's, 0.57x with AVX2's; at SD's 40-160 features they win).
   if (q.size(-1) > kMaxFeatures) return false;
+  // float32 in any kernels; bfloat16 in the AVX512_BF16 ones (elsewhere the math path's oneDNN GEMMs beat
+  // computing it in float32: 0.39-0.54x with the float32 kernels, bench-attention)
+  const bool bf16 = q.scalar_type() == at::kBFloat16 && bf16_kernels_active();
   for (const at::Tensor *t : {&q, &k, &v})
-    if (!t->is_cpu() || t->scalar_type() != at::kFloat || t->dim() < 2) return false;
+    if (!t->is_cpu() || t->scalar_type() != (bf16 ? at::kBFloat16 : at::kFloat) || t->dim() < 2) return false;
   if (at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad())) return false;
   if (q.dim() != k.dim() || k.dim() != v.dim()) return false;
   // leading (batch, head) dims equal: the caller's broadcast cases take the math path
@@ -303,8 +591,45 @@ bool flash_attention_applies(const at::Tensor &q, const at::Tensor &k, const at:
          q.numel() > 0;
 }
 
+#ifdef PSD_FLASH_KERNELS
+namespace {
+// bfloat16 q, k, v laid out in pairs (Head16) for the AVX512_BF16 kernels; the result in float32, then bfloat16.
+at::Tensor flash_attention_bf16(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, double scale, bool is_causal) {
+  const int64_t L = query.size(-2), S = key.size(-2), E = query.size(-1), Ev = value.size(-1);
+  const int64_t count = query.numel() / (L * E);
+  const int64_t Sp = (S + kKeyPad - 1) / kKeyPad * kKeyPad, P = (E + 1) / 2, Evp = (Ev + 15) / 16 * 16;
+  const auto bf = query.options().dtype(at::kBFloat16);
+  // the scale and log2(e) go into q in float32, rounded to bfloat16 once (the math path rounds q * scale too)
+  at::Tensor q = at::zeros({count, L, 2 * P}, bf);
+  q.narrow(2, 0, E).copy_(query.reshape({count, L, E}).to(at::kFloat) * (scale * M_LOG2E));
+  // k^T by blocks of kKeyBlock keys: (count, blocks, P, kKeyBlock, 2), so a block's rows lie 1 KiB apart, not
+  // Sp words (16 KiB at 4,096 keys: every row of a tile in the same few L1 sets)
+  const int64_t blocks = (S + kKeyBlock - 1) / kKeyBlock;
+  at::Tensor k = at::zeros({count, blocks * kKeyBlock, 2 * P}, bf);
+  k.narrow(1, 0, S).narrow(2, 0, E).copy_(key.reshape({count, S, E}));
+  at::Tensor kt = k.view({count, blocks, kKeyBlock, P, 2}).permute({0, 1, 3, 2, 4}).contiguous();
+  at::Tensor v = at::zeros({count, Sp, Evp}, bf);
+  v.narrow(1, 0, S).narrow(2, 0, Ev).copy_(value.reshape({count, S, Ev}));
+  at::Tensor vt = v.view({count, Sp / 2, 2, Evp}).permute({0, 1, 3, 2}).contiguous();  // (count, Sp / 2, Evp, 2)
+  at::Tensor out = at::empty({count, L, Ev}, query.options().dtype(at::kFloat));
+  auto words = [](const at::Tensor &t) { return reinterpret_cast<const uint32_t *>(t.data_ptr<at::BFloat16>()); };
+  std::vector<Head16> heads(count);
+  for (int64_t i = 0; i < count; i++)
+    heads[i] = Head16{words(q) + i * L * P, words(kt) + i * blocks * P * kKeyBlock, words(vt) + i * (Sp / 2) * Evp, out.data_ptr<float>() + i * L * Ev, L, S, Sp, P, Ev, Evp};
+  run_heads_bf16(heads, is_causal);
+  std::vector<int64_t> out_shape(query.sizes().begin(), query.sizes().end());
+  out_shape.back() = Ev;
+  return out.to(at::kBFloat16).view(out_shape);
+}
+}  // namespace
+#endif
+
 at::Tensor flash_attention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, double scale, bool is_causal) {
 #ifdef PSD_FLASH_KERNELS
+  if (query.scalar_type() == at::kBFloat16) {
+    if (!bf16_kernels_active()) throw std::logic_error("flash attention has no bfloat16 kernel for this CPU");
+    return flash_attention_bf16(query, key, value, scale, is_causal);
+  }
   const int64_t L = query.size(-2), S = key.size(-2), E = query.size(-1), Ev = value.size(-1);
   const int64_t count = query.numel() / (L * E);
   const FlashIsa isa = active_isa.load();
@@ -314,14 +639,18 @@ at::Tensor flash_attention(const at::Tensor &query, const at::Tensor &key, const
   const auto f32 = query.options().dtype(at::kFloat);
   // exp(x) = 2^(x log2 e): the scale and log2(e) go into q once, the kernel's exponentials are powers of two
   at::Tensor q = (query.reshape({count, L, E}).to(at::kFloat) * (scale * M_LOG2E)).contiguous();
-  at::Tensor kt = at::zeros({count, E, Sp}, f32);
-  kt.narrow(2, 0, S).copy_(key.reshape({count, S, E}).transpose(1, 2));
+  // k^T by blocks of kKeyBlock keys, (count, blocks, E, kKeyBlock): a block's rows lie 1 KiB apart, not Sp floats
+  // (16 KiB at 4,096 keys, which put every row of a tile in the same few L1 sets)
+  const int64_t blocks = (S + kKeyBlock - 1) / kKeyBlock;
+  at::Tensor k = at::zeros({count, blocks * kKeyBlock, E}, f32);
+  k.narrow(1, 0, S).copy_(key.reshape({count, S, E}));
+  at::Tensor kt = k.view({count, blocks, kKeyBlock, E}).transpose(2, 3).contiguous();
   at::Tensor v = at::zeros({count, Sp, Evp}, f32);
   v.narrow(1, 0, S).narrow(2, 0, Ev).copy_(value.reshape({count, S, Ev}));
   at::Tensor out = at::empty({count, L, Ev}, f32);
   std::vector<Head> heads(count);
   for (int64_t i = 0; i < count; i++)
-    heads[i] = Head{q.data_ptr<float>() + i * L * E, kt.data_ptr<float>() + i * E * Sp, v.data_ptr<float>() + i * Sp * Evp,
+    heads[i] = Head{q.data_ptr<float>() + i * L * E, kt.data_ptr<float>() + i * blocks * E * kKeyBlock, v.data_ptr<float>() + i * Sp * Evp,
                     out.data_ptr<float>() + i * L * Ev, L, S, Sp, E, Ev, Evp};
   run_heads(heads, is_causal, isa);
   std::vector<int64_t> out_shape(query.sizes().begin(), query.sizes().end());

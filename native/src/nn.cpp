@@ -443,6 +443,18 @@ int32_t psd_runtime_get_flash_attention(bool *ret_enabled) {
   return guarded([&] { *out(ret_enabled) = flash_attention_enabled(); });
 }
 
+int32_t psd_runtime_set_attention_choice(int32_t choice) {
+  return guarded([&] { set_attention_choice(static_cast<AttentionChoice>(choice)); });
+}
+
+int32_t psd_runtime_get_attention_choice(int32_t *ret_choice) {
+  return guarded([&] { *out(ret_choice) = static_cast<int32_t>(attention_choice()); });
+}
+
+int32_t psd_runtime_attention_timings(int64_t *ret_shapes, int64_t *ret_flash) {
+  return guarded([&] { attention_timings(out(ret_shapes, "ret_shapes"), out(ret_flash, "ret_flash")); });
+}
+
 int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa) {
   return guarded([&] { *out(ret_isa) = static_cast<int32_t>(flash_attention_isa()); });
 }
@@ -466,10 +478,13 @@ int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_t
     at::Tensor qs = s == default_scale ? query.get() : query.get() * (s / default_scale);
     *out(ret) = wrap(at::scaled_dot_product_attention(qs, key, value, m, dropout_p, is_causal));
 #else
-    if (flash_attention_applies(query, key, value, m.has_value(), dropout_p))
-      *out(ret) = wrap(flash_attention(query, key, value, s, is_causal));
+    auto math = [&] { return attention_math(query, key, value, m, dropout_p, is_causal, s); };
+    if (!flash_attention_applies(query, key, value, m.has_value(), dropout_p))
+      *out(ret) = wrap(math());
+    else if (attention_choice() == AttentionChoice::kTimed)
+      *out(ret) = wrap(timed_attention(query, key, value, s, is_causal, math));
     else
-      *out(ret) = wrap(attention_math(query, key, value, m, dropout_p, is_causal, s));
+      *out(ret) = wrap(flash_attention(query, key, value, s, is_causal));
 #endif
   });
 }

@@ -80,10 +80,11 @@ public final class Torch {
     }
 
     /**
-     * Whether CPU attention (float32, heads of up to 256 features, no mask or dropout, causal or not, no graph to record) is computed by
-     * the shim's flash kernel (blocks of queries and keys, a running maximum and sum, no score matrix; SIMD kernels
-     * for {@link #flashAttentionIsa()}) rather than the math path (chunks of queries over bmm + softmax). Used only
-     * where libtorch has no fused kernel (1.x) and the CPU has kernels; the switch alone does not say that.
+     * Whether CPU attention (float32, or bfloat16 with AVX512_BF16; heads of up to 256 features, no mask or dropout,
+     * causal or not, no graph to record) may be computed by the shim's flash kernels (blocks of queries and keys, a
+     * running maximum and sum, no score matrix; SIMD kernels for {@link #flashAttentionIsa()}) rather than the math
+     * path (chunks of queries over bmm + softmax): true under the choices "flash" and "timed"
+     * ({@link #attentionChoice()}). Used only where libtorch has no fused kernel (1.x) and the CPU has kernels.
      */
     public static boolean flashAttention() {
         Native.ensureLoaded();
@@ -92,7 +93,40 @@ public final class Torch {
         return ret.get(ValueLayout.JAVA_BOOLEAN, 0);
     }
 
-    /** Switches the flash attention kernel on or off for the process (-Dpanamasd.attention.flash / PANAMASD_ATTENTION_FLASH at start, default on). */
+    /**
+     * Which path attention takes where the flash kernels apply, process-wide: "timed" (the default: per shape the
+     * faster of the kernels and the math path, timed on the shape's first call, both twice), "flash" (the kernels
+     * wherever they apply) or "math" (-Dpanamasd.attention / PANAMASD_ATTENTION at start).
+     */
+    public static void setAttentionChoice(String choice) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_set_attention_choice(Native.attentionCode(choice)), "psd_runtime_set_attention_choice");
+    }
+
+    /** "timed", "flash" or "math" (see {@link #setAttentionChoice}). */
+    public static String attentionChoice() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(4);
+        Native.check(panamasd_h.psd_runtime_get_attention_choice(ret), "psd_runtime_get_attention_choice");
+        return switch (ret.get(ValueLayout.JAVA_INT, 0)) {
+            case 0 -> "math";
+            case 1 -> "flash";
+            default -> "timed";
+        };
+    }
+
+    /** Attention shapes timed so far in this process under "timed", and how many of them chose the flash kernels. */
+    public record AttentionTimings(long shapes, long flash) {}
+
+    public static AttentionTimings attentionTimings() {
+        Native.ensureLoaded();
+        ThreadState state = ThreadState.get().reset();
+        MemorySegment shapes = state.allocate(8), flash = state.allocate(8);
+        Native.check(panamasd_h.psd_runtime_attention_timings(shapes, flash), "psd_runtime_attention_timings");
+        return new AttentionTimings(shapes.get(ValueLayout.JAVA_LONG, 0), flash.get(ValueLayout.JAVA_LONG, 0));
+    }
+
+    /** The flash kernels wherever they apply (true: {@code setAttentionChoice("flash")}) or never ("math"). */
     public static void setFlashAttention(boolean enabled) {
         Native.ensureLoaded();
         Native.check(panamasd_h.psd_runtime_set_flash_attention(enabled), "psd_runtime_set_flash_attention");
@@ -123,6 +157,23 @@ public final class Torch {
             case 1 -> "avx2";
             default -> "none";
         };
+    }
+
+    /** The machine's float32 multiply-add peak as measured by {@link #fmaPeak}: GFLOP/s and the lanes per vector. */
+    public record FmaPeak(double gflopsPerSecond, int lanes) {}
+
+    /**
+     * Measures the float32 multiply-add peak of libtorch's intra-op threads for about {@code seconds} (0 to 60):
+     * independent FMA chains in the widest vectors this CPU has (AVX-512 or AVX2; as capped by
+     * ATEN_CPU_CAPABILITY), the best of repeated runs. 0 GFLOP/s on a CPU with neither. Occupies every intra-op
+     * thread while it runs: a workload's FLOP/s over it is its share of what the cores do at the clock they run now.
+     */
+    public static FmaPeak fmaPeak(double seconds) {
+        Native.ensureLoaded();
+        ThreadState state = ThreadState.get().reset();
+        MemorySegment gflops = state.allocate(8), lanes = state.allocate(4);
+        Native.check(panamasd_h.psd_runtime_fma_peak(seconds, gflops, lanes), "psd_runtime_fma_peak");
+        return new FmaPeak(gflops.get(ValueLayout.JAVA_DOUBLE, 0), lanes.get(ValueLayout.JAVA_INT, 0));
     }
 
     /** Whether this libtorch has oneDNN (mkldnn) CPU kernels, which {@link Functional#conv2dPrepack} needs. */

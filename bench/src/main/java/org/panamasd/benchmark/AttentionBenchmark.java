@@ -3,6 +3,7 @@ package org.panamasd.benchmark;
 import java.util.ArrayList;
 import java.util.List;
 import org.panamasd.Autograd;
+import org.panamasd.DType;
 import org.panamasd.Functional;
 import org.panamasd.Generator;
 import org.panamasd.Scope;
@@ -11,7 +12,8 @@ import org.panamasd.Torch;
 
 /**
  * The attention kernel alone at SD's shapes: the shim's flash kernel against the math path (query chunks over
- * bmm + softmax), float32 (the kernel's only dtype), inference mode, the two in alternating order each round on the same inputs.
+ * bmm + softmax), in float32 or bfloat16 (the AVX512_BF16 kernels where the CPU has them, else the math path both
+ * times), inference mode, the two in alternating order each round on the same inputs.
  */
 public final class AttentionBenchmark {
     /** batch x heads, queries, keys, head dim, and where SD meets it. */
@@ -35,16 +37,21 @@ public final class AttentionBenchmark {
 
     private AttentionBenchmark() {}
 
-    /** The best of {@code rounds} calls of each path per shape. */
+    /** The best of {@code rounds} calls of each path per shape, in float32. */
     public static List<Row> run(List<Shape> shapes, int rounds) {
+        return run(shapes, rounds, DType.FLOAT32);
+    }
+
+    /** The best of {@code rounds} calls of each path per shape, inputs in {@code dtype}. */
+    public static List<Row> run(List<Shape> shapes, int rounds, DType dtype) {
         if (rounds < 1) throw new IllegalArgumentException("rounds must be at least 1");
-        boolean before = Torch.flashAttention();
+        String before = Torch.attentionChoice();
         List<Row> rows = new ArrayList<>();
         try (Generator g = new Generator(0); var inference = Autograd.inferenceMode()) {
             for (Shape s : shapes) {
                 try (Scope scope = Scope.open()) {
-                    Tensor q = Tensor.randn(g, s.heads(), s.queries(), s.headDim()), k = Tensor.randn(g, s.heads(), s.keys(), s.headDim()),
-                            v = Tensor.randn(g, s.heads(), s.keys(), s.headDim());
+                    Tensor q = Tensor.randn(g, s.heads(), s.queries(), s.headDim()).to(dtype), k = Tensor.randn(g, s.heads(), s.keys(), s.headDim()).to(dtype),
+                            v = Tensor.randn(g, s.heads(), s.keys(), s.headDim()).to(dtype);
                     double flash = Double.MAX_VALUE, math = Double.MAX_VALUE;
                     time(q, k, v, true);  // warm-up of each
                     time(q, k, v, false);
@@ -58,7 +65,7 @@ public final class AttentionBenchmark {
                 }
             }
         } finally {
-            Torch.setFlashAttention(before);
+            Torch.setAttentionChoice(before);
         }
         return rows;
     }

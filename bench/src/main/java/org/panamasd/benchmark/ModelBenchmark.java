@@ -17,6 +17,7 @@ import java.util.List;
  */
 public final class ModelBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final double PEAK_SECONDS = 1.0;
 
     public enum Isolation {
         /** In this process; VmHWM reset through /proc/self/clear_refs after each load. */
@@ -45,9 +46,17 @@ public final class ModelBenchmark {
                 : "a child JVM per part");
         report.put("flops_counted", "analytically from each config and input shape (FlopCounter): convolutions, linear layers, attention's two "
                 + "products; a multiply-add is 2 FLOPs; norms and elementwise ops not counted");
+        // what the cores can do now (clock, neighbours): each part's FLOP/s is also stated as a share of it
+        org.panamasd.Torch.FmaPeak peak = parts.stream().anyMatch(p -> !p.equals("load")) ? org.panamasd.Torch.fmaPeak(PEAK_SECONDS) : null;
+        if (peak != null && peak.gflopsPerSecond() > 0)
+            ((ObjectNode) report.get("machine")).put("fma_peak_gflops_per_s", peak.gflopsPerSecond()).put("fma_peak_lanes", peak.lanes())
+                    .put("fma_peak_measured", "independent float32 FMA chains on every intra-op thread, best of about " + PEAK_SECONDS + " s (Torch.fmaPeak)");
         var results = report.putArray("parts");
         for (String part : parts) {
-            results.add(isolation == Isolation.RESET ? PartRunner.run(dir, part, s, true) : inChild(dir, part, s));
+            ObjectNode result = isolation == Isolation.RESET ? PartRunner.run(dir, part, s, true) : inChild(dir, part, s);
+            if (peak != null && peak.gflopsPerSecond() > 0 && result.has("gflops_per_s_best"))
+                result.put("share_of_fma_peak_best", result.get("gflops_per_s_best").asDouble() / peak.gflopsPerSecond());
+            results.add(result);
             if (isolation == Isolation.RESET) ProcessMemory.releaseFreed();
         }
         return report;

@@ -55,6 +55,7 @@ public final class PartRunner {
             ConvBackends conv = ConvBackends.current();
             long shapesBefore = conv.shapesTimed();
             double timingBefore = conv.timingSeconds();
+            org.panamasd.Torch.AttentionTimings attentionBefore = org.panamasd.Torch.attentionTimings();
             for (int i = 0; i < s.warmup() * perRepeat; i++) timed(w);
             Map<ConvBackend, Long> callsBefore = conv.calls();
             double[] seconds = new double[s.repeat() * perRepeat];
@@ -88,6 +89,10 @@ public final class PartRunner {
                     .put("timing_s", conv.timingSeconds() - timingBefore);
             ObjectNode byBackend = c.putObject("timed_calls_by_backend");
             for (ConvBackend b : ConvBackend.values()) byBackend.put(b.label, callsAfter.get(b) - callsBefore.get(b));
+            org.panamasd.Torch.AttentionTimings attentionAfter = org.panamasd.Torch.attentionTimings();
+            n.putObject("attention_choice").put("mode", org.panamasd.Torch.attentionChoice())
+                    .put("shapes_timed", attentionAfter.shapes() - attentionBefore.shapes())
+                    .put("flash_chosen", attentionAfter.flash() - attentionBefore.flash());
             if (s.profile()) n.set("profile", profile(w, perRepeat));
             return n;
         }

@@ -21,16 +21,18 @@ public final class Native {
     /** The most bytes of free blocks the pool keeps. */
     public static final long POOL_BYTES = Long.getLong("panamasd.allocator.poolBytes", 2L << 30);
     /**
-     * Whether CPU attention without a graph takes the shim's flash kernel (Torch.setFlashAttention) where the CPU has
-     * one (AVX-512 or AVX2 + FMA) rather than the math path: on by default (bench-attention, docs/benchmarks.md).
+     * Which path CPU attention without a graph takes where the shim's flash kernels apply (Torch.setAttentionChoice):
+     * "timed" (default: per shape the faster of the kernels and the math path, timed on its first call), "flash" or
+     * "math" (-Dpanamasd.attention / PANAMASD_ATTENTION); -Dpanamasd.attention.flash=false / PANAMASD_ATTENTION_FLASH=0
+     * still means "math".
      */
-    public static final boolean FLASH_ATTENTION = setting("panamasd.attention.flash", "PANAMASD_ATTENTION_FLASH", true);
+    public static final String ATTENTION = attentionSetting();
 
     static {
         NativeLibrary.load();
         check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
         if (COUNTING_ALLOCATOR) check(panamasd_h.psd_memory_set_pool(BLOCK_POOL, POOL_BYTES), "psd_memory_set_pool");
-        check(panamasd_h.psd_runtime_set_flash_attention(FLASH_ATTENTION), "psd_runtime_set_flash_attention");
+        check(panamasd_h.psd_runtime_set_attention_choice(attentionCode(ATTENTION)), "psd_runtime_set_attention_choice");
         int threads = defaultThreads();
         if (threads > 0) check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
         // At exit (System.exit, SIGTERM), the JVM runs libtorch's static destructors: wait for the native calls
@@ -46,6 +48,26 @@ public final class Native {
             long running = left.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
             if (running > 0) System.err.println("panama-sd: exiting with " + running + " native call(s) still running");
         }
+    }
+
+    static String attentionSetting() {
+        String value = System.getProperty("panamasd.attention", System.getenv("PANAMASD_ATTENTION"));
+        if (value != null && !value.isBlank()) {
+            value = value.trim().toLowerCase(java.util.Locale.ROOT);
+            attentionCode(value);  // refuses anything else by name
+            return value;
+        }
+        return setting("panamasd.attention.flash", "PANAMASD_ATTENTION_FLASH", true) ? "timed" : "math";
+    }
+
+    /** The shim's code of an attention choice: math 0, flash 1, timed 2. */
+    public static int attentionCode(String choice) {
+        return switch (choice) {
+            case "math" -> 0;
+            case "flash" -> 1;
+            case "timed" -> 2;
+            default -> throw new IllegalArgumentException("panamasd.attention / PANAMASD_ATTENTION must be timed, flash or math, got '" + choice + "'");
+        };
     }
 
     /** A boolean switch: the system property, else the environment variable, else the default. */

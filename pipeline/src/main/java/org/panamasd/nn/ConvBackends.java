@@ -31,7 +31,7 @@ import org.panamasd.io.RuntimeSettings;
  * kernel, stride, padding, batch, height, width, the input's layout, dtype, libtorch threads) is seen, every candidate runs on the real
  * input (one warm-up each, then {@value #TIMED_ROUNDS} timed rounds, interleaved), and the fastest by its best time
  * is kept, in memory and in a small JSON file per machine ({@code conv-backends-HASH.json}, HASH over the CPU model
- * and flags, the libtorch version and whether it has oneDNN), so later processes skip the timing.
+ * and flags, the libtorch version, whether it has oneDNN and any instruction-set cap such as ONEDNN_MAX_CPU_ISA), so later processes skip the timing.
  *
  * <p>Settings ({@link RuntimeSettings}: system property, else environment variable; the file is read and written there too): {@code panamasd.conv.backend} /
  * {@code PANAMASD_CONV_BACKEND} = {@code auto} (default), {@code dense}, {@code prepacked} or {@code channels-last}
@@ -435,9 +435,10 @@ public final class ConvBackends {
         return System.getProperty("os.arch");
     }
 
-    /** 12 hex digits over the CPU model and flags, the libtorch version and whether it has oneDNN. */
+    /** 12 hex digits over the CPU model and flags, the libtorch version, whether it has oneDNN and any instruction-set cap. */
     static String machineHash() {
-        String what = cpuModel() + "\n" + cpuInfo("flags") + "\n" + Torch.version() + "\n" + prepackAvailable();
+        String caps = CpuFeatures.isaCaps();
+        String what = cpuModel() + "\n" + cpuInfo("flags") + "\n" + Torch.version() + "\n" + prepackAvailable() + (caps.isEmpty() ? "" : "\n" + caps);
         try {
             byte[] digest = MessageDigest.getInstance("SHA-256").digest(what.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(digest, 0, 6);

@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * The CPU as /proc/cpuinfo describes it: the model name and the feature flags of its first processor (Linux;
@@ -57,6 +59,30 @@ public record CpuFeatures(String model, Set<String> flags) {
      * than float32.
      */
     public boolean nativeBfloat16() {
-        return has("avx512_bf16") || has("amx_bf16");
+        return (has("avx512_bf16") || has("amx_bf16")) && !bfloat16Capped(System.getenv());
+    }
+
+    // libtorch's and oneDNN's own limits on the instructions their kernels use (the shim's attention kernels
+    // follow ATEN_CPU_CAPABILITY too): set, an AVX-512 machine measures as an AVX2-only one would.
+    private static final List<String> CAPS = List.of("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA");
+
+    /** The instruction-set caps set in this process's environment ("NAME=value" each, comma-separated), or "". */
+    public static String isaCaps() {
+        return isaCaps(System.getenv());
+    }
+
+    static String isaCaps(Map<String, String> env) {
+        return CAPS.stream().filter(env::containsKey).map(name -> name + "=" + env.get(name)).collect(Collectors.joining(", "));
+    }
+
+    /** Whether a cap keeps the kernels from the CPU's bfloat16 instructions (oneDNN's ISA names them BF16 or AMX). */
+    static boolean bfloat16Capped(Map<String, String> env) {
+        String aten = env.get("ATEN_CPU_CAPABILITY");
+        if (aten != null && (aten.equals("avx2") || aten.equals("default"))) return true;
+        for (String name : List.of("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")) {
+            String isa = env.get(name);
+            if (isa != null && !(isa.toUpperCase().contains("BF16") || isa.toUpperCase().contains("AMX") || isa.equalsIgnoreCase("ALL"))) return true;
+        }
+        return false;
     }
 }

@@ -19,6 +19,9 @@ final class BenchAttentionCommand implements Runnable {
     int rounds;
     @Option(names = "--kernels", paramLabel = "avx512|avx2", description = "The flash kernels' instruction set, this CPU's or an older one (default: this CPU's).")
     String kernels;
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
+            description = "The inputs' dtype: bfloat16 takes the AVX512_BF16 kernels where the CPU has them (default: ${DEFAULT-VALUE}).")
+    String dtype;
 
     @Override
     public void run() {
@@ -30,11 +33,16 @@ final class BenchAttentionCommand implements Runnable {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--kernels: " + e.getMessage());
             }
         }
+        org.panamasd.DType inputs = switch (dtype) {
+            case "float32" -> org.panamasd.DType.FLOAT32;
+            case "bfloat16" -> org.panamasd.DType.BFLOAT16;
+            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype must be float32 or bfloat16, not " + dtype);
+        };
         out.println("machine: " + MachineInfo.current().summary() + ", libtorch " + org.panamasd.Torch.version() + ", flash kernel: "
-                + org.panamasd.Torch.flashAttentionIsa() + ", float32");
+                + org.panamasd.Torch.flashAttentionIsa() + ", " + dtype);
         out.println("| shape (batch x heads, queries, keys, head dim) | where | flash | math | math / flash |");
         out.println("| --- | --- | --- | --- | --- |");
-        for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds)) {
+        for (AttentionBenchmark.Row r : AttentionBenchmark.run(AttentionBenchmark.SD_SHAPES, rounds, inputs)) {
             var s = r.shape();
             out.printf("| %d x %d x %d x %d | %s | %.3f s | %.3f s | %.2f |%n", s.heads(), s.queries(), s.keys(), s.headDim(), s.where(),
                     r.flashSeconds(), r.mathSeconds(), r.speedup());

@@ -64,6 +64,20 @@ class BenchModelTest extends NativeTest {
             assertTrue(call != null && call.get("user_s").asDouble() > 0 && call.get("system_s").asDouble() >= 0 && call.get("minor_faults").asDouble() >= 0,
                     "getrusage per timed call: " + call);
         }
+        if (report.get("machine").has("fma_peak_gflops_per_s")) {  // a CPU with AVX2 + FMA or AVX-512
+            for (JsonNode part : report.get("parts")) {
+                if (part.get("part").asText().equals("load")) continue;
+                double share = part.get("share_of_fma_peak_best").asDouble();
+                assertEquals(part.get("gflops_per_s_best").asDouble() / report.get("machine").get("fma_peak_gflops_per_s").asDouble(), share, 1e-9);
+                assertTrue(share > 0 && share < 1.25, part.get("part").asText() + ": " + share + " of the FMA peak");
+            }
+            assertTrue(ReportTable.format(report).contains("float32 FMA peak, measured"), ReportTable.format(report));
+        }
+        for (JsonNode part : report.get("parts")) {
+            if (part.get("part").asText().equals("load")) continue;
+            JsonNode a = part.get("attention_choice");
+            assertTrue(a != null && a.get("flash_chosen").asLong() <= a.get("shapes_timed").asLong(), part.toString());
+        }
         String compared = ReportTable.comparison(report, report);
         assertTrue(compared.contains("| unet | min_s |") && compared.contains("| 1.000 |") && compared.contains("the same CPU"), compared);
         String table = ReportTable.format(report);

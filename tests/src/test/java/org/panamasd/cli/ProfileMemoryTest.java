@@ -35,13 +35,13 @@ class ProfileMemoryTest extends NativeTest {
     void theProfileNamesTheModuleThatHoldsThePeakAndItsLiveSetIsTheAllocatorsPeak() throws Exception {
         Path model = BenchmarkDirectory.ensure(ModelSpecs.TINY, tmp.resolve("cache"), DType.FLOAT32, TOKENIZER);
         Path big = tmp.resolve("latent32"), small = tmp.resolve("latent16");
-        boolean flash = org.panamasd.Torch.flashAttention();
+        String choice = org.panamasd.Torch.attentionChoice();
         org.panamasd.Torch.setFlashAttention(false);
         CliRun run;
         try {
             run = CliRun.of("profile-memory", "--model", model.toString(), "--part", "unet", "--latent", "32", "--batch", "8", "--out", big.toString());
         } finally {
-            org.panamasd.Torch.setFlashAttention(flash);
+            org.panamasd.Torch.setAttentionChoice(choice);
         }
         assertEquals(0, run.exitCode(), run.toString());
         long allocatorPeak = MemoryStats.now().peakBytes();  // the profiler reset it when it began

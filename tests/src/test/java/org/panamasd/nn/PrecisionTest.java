@@ -58,6 +58,20 @@ class PrecisionTest extends NativeTest {
     }
 
     @Test
+    void instructionSetCapsAreNamedAndKeepBfloat16FromCappedKernels() {
+        assertEquals("", CpuFeatures.isaCaps(Map.of("PATH", "/bin")));
+        assertEquals("ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2", CpuFeatures.isaCaps(Map.of("ONEDNN_MAX_CPU_ISA", "AVX2", "ATEN_CPU_CAPABILITY", "avx2")));
+        assertFalse(CpuFeatures.bfloat16Capped(Map.of()));
+        assertFalse(CpuFeatures.bfloat16Capped(Map.of("ATEN_CPU_CAPABILITY", "avx512", "ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")));
+        assertFalse(CpuFeatures.bfloat16Capped(Map.of("DNNL_MAX_CPU_ISA", "avx512_core_amx")));
+        assertFalse(CpuFeatures.bfloat16Capped(Map.of("ONEDNN_MAX_CPU_ISA", "ALL")));
+        assertTrue(CpuFeatures.bfloat16Capped(Map.of("ATEN_CPU_CAPABILITY", "avx2")));
+        assertTrue(CpuFeatures.bfloat16Capped(Map.of("ATEN_CPU_CAPABILITY", "default")));
+        assertTrue(CpuFeatures.bfloat16Capped(Map.of("ONEDNN_MAX_CPU_ISA", "AVX2")));
+        assertTrue(CpuFeatures.bfloat16Capped(Map.of("DNNL_MAX_CPU_ISA", "AVX512_CORE_VNNI")), "AVX-512 without its bfloat16 instructions");
+    }
+
+    @Test
     void cpuinfoGivesTheFirstProcessorsModelAndFlags() {
         CpuFeatures cpu = CpuFeatures.parse(List.of("processor\t: 0", "model name\t: AMD EPYC 9B45", "flags\t\t: fpu avx2 avx512f avx512_bf16",
                 "", "processor\t: 1", "model name\t: other", "flags\t\t: fpu"));
