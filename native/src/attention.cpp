@@ -1,10 +1,10 @@
 // Fused ("flash") attention for the CPU: softmax(q k^T * scale) v computed by blocks of queries and keys with a
 // running row maximum and sum, so no score matrix larger than one block exists, and each block's scores go through
-// q k^T, the exponentials and the product with v while they sit in a core's cache. The three inner loops are
+// q k^T, the exponentials and the product with v while they sit in a core's cache. The float32 inner loops are
 // register-tiled SIMD kernels written once over GCC vector types and compiled for AVX-512 and for AVX2 + FMA; the
-// CPU's own is chosen at run time from CPUID. A CPU with neither, or inputs with a mask, dropout, a graph to record
-// or another dtype than float32, take the math path (nn.cpp). bfloat16 too: the kernels would compute it in float32,
-// and on a CPU with avx512_bf16 oneDNN's bfloat16 GEMMs on the math path measured about twice as fast.
+// CPU's own is chosen at run time from CPUID. bfloat16 has kernels of its own for AVX512_BF16 (vdpbf16ps); without
+// it bfloat16 takes the math path, as do a CPU with neither instruction set and inputs with a mask, dropout or a
+// graph to record (nn.cpp). Where both paths apply, which one runs is timed per shape (timed_attention).
 #include <ATen/Parallel.h>
 #include <cpuid.h>
 #include <immintrin.h>
@@ -12,13 +12,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
-#include <map>
-#include <mutex>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "attention.h"
@@ -150,10 +150,10 @@ struct Head {
   int64_t L, S, Sp, E, Ev, Evp;
 };
 
-// The scores of rows [0, rows) against keys [k0, k0 + cols): s[r][c] = q[r] . kt[:, k0 + c]. R rows x C vectors of
-// keys per tile, accumulated over the E features in registers.
+// The scores of rows [0, rows) against keys [k0, k0 + cols): s[r][c] = q[r] . kt[:, k0 + c], kt's E rows `stride`
+// floats apart. R rows x C vectors of keys per tile, accumulated over the E features in registers.
 template <int W, int R, int C>
-PSD_INLINE void scores(const float *q, int64_t E, const float *kt, int64_t Sp, int64_t k0, int64_t rows, int64_t cols, float *s) {
+PSD_INLINE void scores(const float *q, int64_t E, const float *kt, int64_t stride, int64_t k0, int64_t rows, int64_t cols, float *s) {
   using L = Lanes<W>;
   using V = typename L::V;
   for (int64_t r0 = 0; r0 < rows; r0 += R) {
@@ -164,7 +164,7 @@ PSD_INLINE void scores(const float *q, int64_t E, const float *kt, int64_t Sp, i
       const float *kcol = kt + k0 + c0;
       for (int64_t e = 0; e < E; e++) {
         V kv[C];
-        for (int c = 0; c < C; c++) kv[c] = L::load(kcol + e * Sp + c * W);
+        for (int c = 0; c < C; c++) kv[c] = L::load(kcol + e * stride + c * W);
         for (int r = 0; r < R; r++) {
           V qb = L::splat(q[(r0 + r) * E + e]);
           for (int c = 0; c < C; c++) acc[r][c] += qb * kv[c];
@@ -350,9 +350,10 @@ inline __m512 exp2_bf16(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// s[r][c] = q[r] . k[k0 + c] over the P feature pairs, R rows x C vectors of 16 keys per tile.
+// s[r][c] = q[r] . k[k0 + c] over the P feature pairs (kt's rows `stride` words apart), R rows x C vectors of 16
+// keys per tile.
 template <int R, int C>
-inline void scores_bf16(const uint32_t *q, int64_t P, const uint32_t *kt, int64_t Sp, int64_t k0, int64_t rows, int64_t cols, float *s) {
+inline void scores_bf16(const uint32_t *q, int64_t P, const uint32_t *kt, int64_t stride, int64_t k0, int64_t rows, int64_t cols, float *s) {
   // columns outer: one tile's k^T (P x 16 C words) stays in L1 while every row group of the block meets it
   for (int64_t c0 = 0; c0 < cols; c0 += C * 16) {
     for (int64_t r0 = 0; r0 < rows; r0 += R) {
@@ -362,7 +363,7 @@ inline void scores_bf16(const uint32_t *q, int64_t P, const uint32_t *kt, int64_
       const uint32_t *kcol = kt + k0 + c0;
       for (int64_t e = 0; e < P; e++) {
         __m512bh kv[C];
-        for (int c = 0; c < C; c++) kv[c] = (__m512bh)_mm512_loadu_si512(kcol + e * Sp + c * 16);
+        for (int c = 0; c < C; c++) kv[c] = (__m512bh)_mm512_loadu_si512(kcol + e * stride + c * 16);
         for (int r = 0; r < R; r++) {
           const __m512bh qb = (__m512bh)_mm512_set1_epi32(static_cast<int>(q[(r0 + r) * P + e]));
           for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], qb, kv[c]);
@@ -401,8 +402,7 @@ inline void accumulate_columns_bf16(const uint32_t *p, const uint32_t *v, int64_
 template <int R>
 inline void accumulate_bf16(const uint32_t *p, const uint32_t *v, int64_t Evp, int64_t k0, int64_t rows, int64_t cols, float *out) {
   for (int64_t c0 = 0; c0 < Evp;) {
-    const int64_t left = (Evp - c0) / 16;
-    const int width = left == 6 ? 3 : left == 7 ? 4 : static_cast<int>(std::min<int64_t>(left, 5));  // 6 = 3 + 3, 7 = 4 + 3: no pass of 1
+    const int width = pass_width((Evp - c0) / 16, 5);
     switch (width) {
       case 5: accumulate_columns_bf16<R, 5>(p, v, Evp, k0, rows, cols, c0, out); break;
       case 4: accumulate_columns_bf16<R, 4>(p, v, Evp, k0, rows, cols, c0, out); break;
