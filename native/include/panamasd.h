@@ -165,6 +165,14 @@ int32_t psd_runtime_get_attention_choice(int32_t *ret_choice);
 /* Shapes (dtype, heads, queries, keys, features, causal, threads, kernels) timed so far under choice 2, and how many
  * of them chose the kernels. */
 int32_t psd_runtime_attention_timings(int64_t *ret_shapes, int64_t *ret_flash);
+/* The choices on record, as rows of 10 int64 values: dtype (c10::ScalarType), heads, queries, keys, features, value
+ * features, causal, threads, kernels (as psd_runtime_flash_attention_isa), and 1 where the kernels won (0: the math
+ * path). Writes up to `capacity` rows and the number on record to ret_count. put_attention_choices puts `count` such
+ * rows on record (a shape already known keeps its choice), so that the timings of an earlier process decide alike;
+ * clear_attention_choices forgets them all. */
+int32_t psd_runtime_attention_choices(int64_t *rows, int64_t capacity, int64_t *ret_count);
+int32_t psd_runtime_put_attention_choices(const int64_t *rows, int64_t count);
+int32_t psd_runtime_clear_attention_choices(void);
 /* The instruction set of the flash attention kernel on this CPU: 2 AVX-512, 1 AVX2 + FMA, 0 none (math path only). */
 int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa);
 /* Uses an older instruction set's kernels than the CPU's (1 on an AVX-512 CPU: the AVX2 ones), or none (0); more than

@@ -546,6 +546,7 @@ at::Tensor timed_attention(const at::Tensor &q, const at::Tensor &k, const at::T
   // what the speed of either path depends on: dtype, heads, queries, keys, features, causal, threads, kernels
   const std::vector<int64_t> key{static_cast<int64_t>(q.scalar_type()), q.numel() / (q.size(-2) * q.size(-1)), q.size(-2), k.size(-2), q.size(-1),
                                  v.size(-1), is_causal ? 1 : 0, at::get_num_threads(), static_cast<int64_t>(active_isa.load())};
+  static_assert(kAttentionRow == 10, "a row is the 9 values of the key and the winner");
   std::function<at::Tensor()> flash = [&] { return flash_attention(q, k, v, scale, is_causal); };
   {
     std::lock_guard<std::mutex> lock(timings_mutex);
@@ -562,6 +563,33 @@ at::Tensor timed_attention(const at::Tensor &q, const at::Tensor &k, const at::T
   // call of a shape in this process returns the same path's values
   const bool flash_wins = timings.emplace(key, flash_seconds < math_seconds).first->second;
   return flash_wins ? flash_result : math_result;
+}
+
+int64_t attention_choices(int64_t *rows, int64_t capacity) {
+  std::lock_guard<std::mutex> lock(timings_mutex);
+  int64_t i = 0;
+  for (const auto &t : timings) {
+    if (i >= capacity) break;
+    std::copy(t.first.begin(), t.first.end(), rows + i * kAttentionRow);
+    rows[i * kAttentionRow + kAttentionRow - 1] = t.second ? 1 : 0;
+    i++;
+  }
+  return static_cast<int64_t>(timings.size());
+}
+
+void put_attention_choices(const int64_t *rows, int64_t count) {
+  std::lock_guard<std::mutex> lock(timings_mutex);
+  for (int64_t i = 0; i < count; i++) {
+    const int64_t *row = rows + i * kAttentionRow;
+    if (row[kAttentionRow - 1] != 0 && row[kAttentionRow - 1] != 1)
+      throw ArgumentError("attention choice row " + std::to_string(i) + ": the winner is " + std::to_string(row[kAttentionRow - 1]) + ", not 0 (math) or 1 (flash)");
+    timings.emplace(std::vector<int64_t>(row, row + kAttentionRow - 1), row[kAttentionRow - 1] == 1);
+  }
+}
+
+void clear_attention_choices() {
+  std::lock_guard<std::mutex> lock(timings_mutex);
+  timings.clear();
 }
 
 void attention_timings(int64_t *shapes, int64_t *flash) {

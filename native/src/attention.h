@@ -36,4 +36,12 @@ at::Tensor timed_attention(const at::Tensor &q, const at::Tensor &k, const at::T
                            const std::function<at::Tensor()> &math);
 // Shapes timed so far in this process, and how many of them chose the kernels.
 void attention_timings(int64_t *shapes, int64_t *flash);
+// The choices on record as rows of kAttentionRow values (the shape's key, then 1 where the kernels won): up to
+// `capacity` rows written, the number on record returned; and rows put on record (a known shape keeps its choice),
+// so that another process's timings (a cache file) decide as they did there.
+constexpr int64_t kAttentionRow = 10;
+int64_t attention_choices(int64_t *rows, int64_t capacity);
+void put_attention_choices(const int64_t *rows, int64_t count);
+// Forgets every choice (tests: a new process's state).
+void clear_attention_choices();
 }  // namespace psd

@@ -455,6 +455,26 @@ int32_t psd_runtime_attention_timings(int64_t *ret_shapes, int64_t *ret_flash) {
   return guarded([&] { attention_timings(out(ret_shapes, "ret_shapes"), out(ret_flash, "ret_flash")); });
 }
 
+int32_t psd_runtime_attention_choices(int64_t *rows, int64_t capacity, int64_t *ret_count) {
+  return guarded([&] {
+    if (capacity < 0) throw ArgumentError("capacity " + std::to_string(capacity) + " is negative");
+    if (capacity > 0 && rows == nullptr) throw ArgumentError("rows is NULL");
+    *out(ret_count, "ret_count") = attention_choices(rows, capacity);
+  });
+}
+
+int32_t psd_runtime_put_attention_choices(const int64_t *rows, int64_t count) {
+  return guarded([&] {
+    if (count < 0) throw ArgumentError("count " + std::to_string(count) + " is negative");
+    if (count > 0 && rows == nullptr) throw ArgumentError("rows is NULL");
+    put_attention_choices(rows, count);
+  });
+}
+
+int32_t psd_runtime_clear_attention_choices() {
+  return guarded([&] { clear_attention_choices(); });
+}
+
 int32_t psd_runtime_flash_attention_isa(int32_t *ret_isa) {
   return guarded([&] { *out(ret_isa) = static_cast<int32_t>(flash_attention_isa()); });
 }

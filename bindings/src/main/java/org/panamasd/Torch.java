@@ -126,6 +126,48 @@ public final class Torch {
         return new AttentionTimings(shapes.get(ValueLayout.JAVA_LONG, 0), flash.get(ValueLayout.JAVA_LONG, 0));
     }
 
+    /** Values per row of {@link #attentionChoices()}: the shape's 9 (see there) and the winner. */
+    public static final int ATTENTION_ROW = 10;
+
+    /**
+     * The timed choices on record in this process, a row per shape: dtype (c10's ScalarType code), heads, queries,
+     * keys, features, value features, causal (1/0), threads, kernels (2 AVX-512, 1 AVX2), then 1 where the flash
+     * kernels won, 0 where the math path did.
+     */
+    public static long[][] attentionChoices() {
+        Native.ensureLoaded();
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
+            Native.check(panamasd_h.psd_runtime_attention_choices(MemorySegment.NULL, 0, count), "psd_runtime_attention_choices");
+            // room for a few more than now: another thread may time a shape between the two calls
+            long capacity = count.get(ValueLayout.JAVA_LONG, 0) + 16;
+            MemorySegment rows = arena.allocate(ValueLayout.JAVA_LONG, capacity * ATTENTION_ROW);
+            Native.check(panamasd_h.psd_runtime_attention_choices(rows, capacity, count), "psd_runtime_attention_choices");
+            long n = Math.min(capacity, count.get(ValueLayout.JAVA_LONG, 0));
+            long[][] out = new long[(int) n][];
+            for (int i = 0; i < n; i++) out[i] = rows.asSlice((long) i * ATTENTION_ROW * 8, ATTENTION_ROW * 8L).toArray(ValueLayout.JAVA_LONG);
+            return out;
+        }
+    }
+
+    /** Puts rows of {@link #attentionChoices()}'s form on record; a shape already on record keeps its choice. */
+    public static void putAttentionChoices(long[][] rows) {
+        Native.ensureLoaded();
+        for (int i = 0; i < rows.length; i++)
+            if (rows[i].length != ATTENTION_ROW) throw new IllegalArgumentException("attention choice row " + i + " has " + rows[i].length + " values, not " + ATTENTION_ROW);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment flat = arena.allocate(ValueLayout.JAVA_LONG, Math.max(1, (long) rows.length * ATTENTION_ROW));
+            for (int i = 0; i < rows.length; i++) MemorySegment.copy(rows[i], 0, flat, ValueLayout.JAVA_LONG, (long) i * ATTENTION_ROW * 8, ATTENTION_ROW);
+            Native.check(panamasd_h.psd_runtime_put_attention_choices(flat, rows.length), "psd_runtime_put_attention_choices");
+        }
+    }
+
+    /** Forgets every timed choice: the next call of each shape is timed again (tests; a new machine state). */
+    public static void clearAttentionChoices() {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_clear_attention_choices(), "psd_runtime_clear_attention_choices");
+    }
+
     /** The flash kernels wherever they apply (true: {@code setAttentionChoice("flash")}) or never ("math"). */
     public static void setFlashAttention(boolean enabled) {
         Native.ensureLoaded();

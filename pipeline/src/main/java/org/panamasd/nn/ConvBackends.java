@@ -37,7 +37,7 @@ import org.panamasd.io.RuntimeSettings;
  * {@code PANAMASD_CONV_BACKEND} = {@code auto} (default), {@code dense}, {@code prepacked} or {@code channels-last}
  * forces one backend for every shape (no timing, no file); {@code panamasd.conv.cacheDir} /
  * {@code PANAMASD_CONV_CACHE_DIR} = where the file lives (default {@code $XDG_CACHE_HOME/panama-sd} or
- * {@code ~/.cache/panama-sd}; {@code none}: memory only). A file that cannot be read or parsed is ignored with a
+ * {@code ~/.cache/panama-sd}; {@code none}: memory only), beside {@link AttentionChoices}' file. A file that cannot be read or parsed is ignored with a
  * warning (and replaced at the next write); one that cannot be written leaves the choices in memory.
  *
  * <p>The shapes a process times are bounded ({@code panamasd.conv.maxShapes} / {@code PANAMASD_CONV_MAX_SHAPES},

@@ -1,9 +1,9 @@
 package org.panamasd.models.clip;
 
-import org.panamasd.Functional;
 import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.nn.AttentionChoices;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
@@ -39,8 +39,8 @@ final class CLIPEncoderLayer {
             return Scope.returning(() -> {
                 long b = input.size(0), s = input.size(1);
                 Tensor h = layerNorm1.forward(input);
-                Tensor attended = Functional.scaledDotProductAttention(heads(q.forward(h), b, s), heads(k.forward(h), b, s), heads(v.forward(h), b, s),
-                        null, 0, true, 0);
+                Tensor attended = AttentionChoices.scaledDotProductAttention(heads(q.forward(h), b, s), heads(k.forward(h), b, s),
+                        heads(v.forward(h), b, s), null, true);
                 Tensor x = input.add(out.forward(attended.transpose(1, 2).reshape(b, s, (long) heads * headDim)));
                 Tensor m = fc1.forward(layerNorm2.forward(x));
                 m = quickGelu ? m.mul(m.mul(1.702).sigmoid()) : m.gelu();  // quick_gelu(x) = x sigmoid(1.702 x)

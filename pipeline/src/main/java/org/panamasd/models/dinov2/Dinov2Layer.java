@@ -1,8 +1,8 @@
 package org.panamasd.models.dinov2;
 
-import org.panamasd.Functional;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.nn.AttentionChoices;
 import org.panamasd.nn.LayerNorm;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
@@ -35,8 +35,8 @@ final class Dinov2Layer {
         return Scope.returning(() -> {
             long b = input.size(0), n = input.size(1);
             Tensor h = norm1.forward(input);
-            Tensor attended = Functional.scaledDotProductAttention(split(query.forward(h), b, n), split(key.forward(h), b, n), split(value.forward(h), b, n),
-                    null, 0, false, 0);
+            Tensor attended = AttentionChoices.scaledDotProductAttention(split(query.forward(h), b, n), split(key.forward(h), b, n),
+                    split(value.forward(h), b, n), null, false);
             Tensor x = input.add(dense.forward(attended.transpose(1, 2).reshape(b, n, (long) heads * headDim)).mul(layerScale1));
             Tensor m = fc2.forward(fc1.forward(norm2.forward(x)).gelu());
             return x.add(m.mul(layerScale2));

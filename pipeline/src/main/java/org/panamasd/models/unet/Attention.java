@@ -1,9 +1,9 @@
 package org.panamasd.models.unet;
 
-import org.panamasd.Functional;
 import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.nn.AttentionChoices;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
 
@@ -38,7 +38,7 @@ final class Attention {
             return Scope.returning(() -> {
                 Tensor source = context == null ? x : context;
                 Tensor q = splitHeads(toQ.forward(x)), k = splitHeads(toK.forward(source)), v = splitHeads(toV.forward(source));
-                Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0);  // (B, heads, S, headDim)
+                Tensor attended = AttentionChoices.scaledDotProductAttention(q, k, v, null, false);  // (B, heads, S, headDim)
                 long batch = x.size(0), tokens = x.size(1);
                 return toOut.forward(attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim));
             });

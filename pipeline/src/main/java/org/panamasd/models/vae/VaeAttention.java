@@ -1,9 +1,9 @@
 package org.panamasd.models.vae;
 
-import org.panamasd.Functional;
 import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
+import org.panamasd.nn.AttentionChoices;
 import org.panamasd.nn.GroupNorm;
 import org.panamasd.nn.Linear;
 import org.panamasd.nn.Weights;
@@ -31,7 +31,7 @@ final class VaeAttention {
             return Scope.returning(() -> {
                 Tensor tokens = groupNorm.forward(x).view(b, c, h * width).transpose(1, 2);  // (B, HW, C)
                 Tensor q = toQ.forward(tokens).unsqueeze(1), k = toK.forward(tokens).unsqueeze(1), v = toV.forward(tokens).unsqueeze(1);
-                Tensor attended = Functional.scaledDotProductAttention(q, k, v, null, 0, false, 0).squeeze(1);  // (B, HW, C)
+                Tensor attended = AttentionChoices.scaledDotProductAttention(q, k, v, null, false).squeeze(1);  // (B, HW, C)
                 // (B, HW, C) read as (B, H, W, C) and permuted: a channels-last view, no copy, with the strides of a
                 // channels-last tensor in every dimension (a transposed reshape leaves batch strides that make the
                 // next convolution fall back to NCHW)
