@@ -22,20 +22,13 @@ import time
 import torch
 
 
-def vm_hwm_bytes():
+def status_bytes(field):
+    """A kB field of /proc/self/status (VmRSS: resident now, VmHWM: the peak), in bytes."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def vm_rss_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def reset_peak():
@@ -63,7 +56,7 @@ def cpu_model_and_flags():
 def measure(part, call, args):
     """One part: warm-up calls, then timed calls; times, peak RSS and rusage per timed call."""
     peak_reset = reset_peak()
-    rss_after_build = vm_rss_bytes()
+    rss_after_build = status_bytes("VmRSS")
     with torch.inference_mode():
         for _ in range(args.warmup):
             call()
@@ -83,7 +76,7 @@ def measure(part, call, args):
         "median_s": statistics.median(seconds),
         "seconds": seconds,
         "rss_after_load_bytes": rss_after_build,
-        "rss_peak_bytes": vm_hwm_bytes(),
+        "rss_peak_bytes": status_bytes("VmHWM"),
         "rss_peak_covers": "the calls, weights resident (VmHWM reset after the build through /proc/self/clear_refs)" if peak_reset
         else "the whole process (VmHWM could not be reset)",
         "per_timed_call": {
@@ -98,16 +91,16 @@ def measure(part, call, args):
 def unet_part(args, dtype):
     from diffusers import UNet2DConditionModel
 
-    config = UNet2DConditionModel.load_config(os.path.join(args.model, "unet"))
-    unet = UNet2DConditionModel.from_config(config).to(dtype).eval()
+    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(os.path.join(args.model, "unet"))).to(dtype).eval()
+    config = unet.config  # the file's fields with diffusers' defaults for those it leaves out
     generator = torch.Generator().manual_seed(0)
-    sample = torch.randn(args.batch, config["in_channels"], args.latent, args.latent, generator=generator).to(dtype)
-    cross = config["cross_attention_dim"]
+    sample = torch.randn(args.batch, config.in_channels, args.latent, args.latent, generator=generator).to(dtype)
+    cross = config.cross_attention_dim
     context = torch.randn(args.batch, 77, cross, generator=generator).to(dtype)
     timestep = torch.tensor(999)
     extra = {}
-    if config.get("addition_embed_type") == "text_time":  # SDXL: pooled text embeddings and the six size conditions
-        pooled = config["projection_class_embeddings_input_dim"] - 6 * config["addition_time_embed_dim"]
+    if config.addition_embed_type == "text_time":  # SDXL: pooled text embeddings and the six size conditions
+        pooled = config.projection_class_embeddings_input_dim - 6 * config.addition_time_embed_dim
         extra = {"added_cond_kwargs": {"text_embeds": torch.randn(args.batch, pooled, generator=generator).to(dtype),
                                        "time_ids": torch.tensor([[8.0 * args.latent] * 2 + [0.0, 0.0] + [8.0 * args.latent] * 2] * args.batch).to(dtype)}}
     return lambda: unet(sample, timestep, encoder_hidden_states=context, return_dict=False, **extra)
@@ -116,9 +109,9 @@ def unet_part(args, dtype):
 def vae_part(args, dtype):
     from diffusers import AutoencoderKL
 
-    config = AutoencoderKL.load_config(os.path.join(args.model, "vae"))
-    vae = AutoencoderKL.from_config(config).to(dtype).eval()
-    latents = torch.randn(args.vae_batch, config["latent_channels"], args.latent, args.latent, generator=torch.Generator().manual_seed(0)).to(dtype)
+    vae = AutoencoderKL.from_config(AutoencoderKL.load_config(os.path.join(args.model, "vae"))).to(dtype).eval()
+    config = vae.config
+    latents = torch.randn(args.vae_batch, config.latent_channels, args.latent, args.latent, generator=torch.Generator().manual_seed(0)).to(dtype)
     return lambda: vae.decode(latents, return_dict=False)
 
 
