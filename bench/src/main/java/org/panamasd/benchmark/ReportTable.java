@@ -16,8 +16,9 @@ public final class ReportTable {
         out.append(String.format("latent %dx%d, UNet and text batch %d, VAE batch %d; %d warm-up, then %d x %d UNet steps / %d calls timed; computing in %s%n",
                 s.get("latent").asInt(), s.get("latent").asInt(), s.get("batch").asInt(), s.get("vae_batch").asInt(), s.get("warmup").asInt(),
                 s.get("repeat").asInt(), s.get("steps").asInt(), s.get("repeat").asInt(), s.path("dtype").asText("float32")));
-        out.append(String.format("machine: %s (%s), %d cores; libtorch %s, %d intra-op threads; java %s%n", m.get("cpu").asText(),
-                joined(m.get("flags")), m.get("cores").asInt(), m.get("libtorch").asText(), m.get("threads").asInt(), m.get("java").asText()));
+        out.append(String.format("machine: %s (%s%s), %d cores; libtorch %s, %d intra-op threads; java %s%n", m.get("cpu").asText(),
+                joined(m.get("flags")), m.has("isa_caps") ? "; capped: " + m.get("isa_caps").asText() : "", m.get("cores").asInt(), m.get("libtorch").asText(),
+                m.get("threads").asInt(), m.get("java").asText()));
         out.append("BLAS: ").append(m.get("blas").asText()).append(System.lineSeparator());
         out.append(String.format("malloc: M_MMAP_THRESHOLD %s, M_TRIM_THRESHOLD %s; counting allocator %s%n", bytesOrDefault(m.get("malloc_mmap_threshold").asLong()),
                 bytesOrDefault(m.get("malloc_trim_threshold").asLong()), m.get("counting_allocator").asBoolean() ? "on" : "off"));

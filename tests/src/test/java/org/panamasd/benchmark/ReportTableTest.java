@@ -35,4 +35,17 @@ class ReportTableTest {
         assertTrue(table.contains("settings differ: now latent 32 then 64"), table);
         assertTrue(table.contains("instruction-set caps differ: now [], then [ATEN_CPU_CAPABILITY=avx2]"), table);
     }
+
+    @Test
+    void theReportStatesTheCapsItRanUnder() throws Exception {
+        JsonNode capped = JSON.readTree("""
+                {"model": "sd15", "directory": "d", "isolation": "one process", "flops_counted": "analytically",
+                 "machine": {"cpu": "AMD EPYC", "flags": ["avx2", "fma", "avx512f"], "isa_caps": "ATEN_CPU_CAPABILITY=avx2", "cores": 2, "libtorch": "1.13.0",
+                             "threads": 2, "java": "25", "blas": "OpenBLAS", "malloc_mmap_threshold": 0, "malloc_trim_threshold": 0, "counting_allocator": true},
+                 "settings": {"latent": 32, "batch": 2, "vae_batch": 1, "warmup": 1, "repeat": 1, "steps": 1},
+                 "parts": []}
+                """);
+        String table = ReportTable.format(capped);
+        assertTrue(table.contains("machine: AMD EPYC (avx2,fma,avx512f; capped: ATEN_CPU_CAPABILITY=avx2), 2 cores"), table);
+    }
 }
