@@ -162,9 +162,12 @@ int32_t psd_runtime_set_flash_attention(bool enabled);
 int32_t psd_runtime_get_flash_attention(bool *ret_enabled);
 int32_t psd_runtime_set_attention_choice(int32_t choice);
 int32_t psd_runtime_get_attention_choice(int32_t *ret_choice);
-/* Shapes (dtype, heads, queries, keys, features, causal, threads, kernels) timed so far under choice 2, and how many
+/* Shapes (dtype, heads, queries, keys, features, value features, causal, threads, kernels) timed so far under choice 2, and how many
  * of them chose the kernels. */
 int32_t psd_runtime_attention_timings(int64_t *ret_shapes, int64_t *ret_flash);
+/* The attention kernels' revision: raised when a change to them can change which path wins, so that choices
+ * kept by an earlier shim (AttentionChoices' file) are timed again. */
+#define PSD_ATTENTION_KERNELS 2
 /* The choices on record, as rows of 10 int64 values: dtype (c10::ScalarType), heads, queries, keys, features, value
  * features, causal, threads, kernels (as psd_runtime_flash_attention_isa), and 1 where the kernels won (0: the math
  * path). Writes up to `capacity` rows and the number on record to ret_count. put_attention_choices puts `count` such

@@ -336,9 +336,10 @@ struct Head16 {
 
 // 2^x for the weights that are rounded to bfloat16 (8 significant bits): x = n + f, n the nearest integer, 2^f by
 // its Taylor series to degree 5 (relative error below 3e-6), 2^n by vscalefps, which gives 0 below 2^-149 (x is
-// clamped at -150 first, so -inf, a masked key, is 0 too).
+// clamped at -150 first, so -inf, a masked key, is 0 too; vmaxps returns its second operand where either is NaN,
+// so a NaN score stays NaN, as on the math path).
 inline __m512 exp2_bf16(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-150.0f));
+  x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
   const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(x, n);
   __m512 p = _mm512_set1_ps(1.3333558146428443e-03f);
@@ -548,11 +549,13 @@ at::Tensor timed_attention(const at::Tensor &q, const at::Tensor &k, const at::T
                                  v.size(-1), is_causal ? 1 : 0, at::get_num_threads(), static_cast<int64_t>(active_isa.load())};
   static_assert(kAttentionRow == 10, "a row is the 9 values of the key and the winner");
   std::function<at::Tensor()> flash = [&] { return flash_attention(q, k, v, scale, is_causal); };
+  int known = -1;  // -1 unknown, else whether the kernels won; looked up under the lock, computed outside it
   {
     std::lock_guard<std::mutex> lock(timings_mutex);
-    auto known = timings.find(key);
-    if (known != timings.end()) return known->second ? flash() : math();
+    auto found = timings.find(key);
+    if (found != timings.end()) known = found->second ? 1 : 0;
   }
+  if (known >= 0) return known == 1 ? flash() : math();
   // flash, math, math, flash: a drift of the machine's speed during the four calls favours neither
   at::Tensor flash_result, math_result;
   double flash_seconds = seconds_of(flash, flash_result), math_seconds = seconds_of(math, math_result);
@@ -578,11 +581,15 @@ int64_t attention_choices(int64_t *rows, int64_t capacity) {
 }
 
 void put_attention_choices(const int64_t *rows, int64_t count) {
+  // every row checked before any is put on record: a refused call changes nothing
+  for (int64_t i = 0; i < count; i++) {
+    const int64_t winner = rows[i * kAttentionRow + kAttentionRow - 1];
+    if (winner != 0 && winner != 1)
+      throw ArgumentError("attention choice row " + std::to_string(i) + ": the winner is " + std::to_string(winner) + ", not 0 (math) or 1 (flash)");
+  }
   std::lock_guard<std::mutex> lock(timings_mutex);
   for (int64_t i = 0; i < count; i++) {
     const int64_t *row = rows + i * kAttentionRow;
-    if (row[kAttentionRow - 1] != 0 && row[kAttentionRow - 1] != 1)
-      throw ArgumentError("attention choice row " + std::to_string(i) + ": the winner is " + std::to_string(row[kAttentionRow - 1]) + ", not 0 (math) or 1 (flash)");
     timings.emplace(std::vector<int64_t>(row, row + kAttentionRow - 1), row[kAttentionRow - 1] == 1);
   }
 }

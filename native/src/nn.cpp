@@ -499,12 +499,15 @@ int32_t psd_tensor_scaled_dot_product_attention(const psd_tensor *q, const psd_t
     *out(ret) = wrap(at::scaled_dot_product_attention(qs, key, value, m, dropout_p, is_causal));
 #else
     auto math = [&] { return attention_math(query, key, value, m, dropout_p, is_causal, s); };
-    if (!flash_attention_applies(query, key, value, m.has_value(), dropout_p))
-      *out(ret) = wrap(math());
-    else if (attention_choice() == AttentionChoice::kTimed)
+    // the choice read once: a call that overlaps a switch to "math" takes one path or the other, whole
+    const AttentionChoice choice = attention_choice();
+    const bool applies = choice != AttentionChoice::kMath && flash_attention_applies(query, key, value, m.has_value(), dropout_p);
+    if (applies && choice == AttentionChoice::kTimed)
       *out(ret) = wrap(timed_attention(query, key, value, s, is_causal, math));
-    else
+    else if (applies && choice == AttentionChoice::kFlash)
       *out(ret) = wrap(flash_attention(query, key, value, s, is_causal));
+    else
+      *out(ret) = wrap(math());
 #endif
   });
 }

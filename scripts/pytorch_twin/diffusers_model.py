@@ -128,7 +128,8 @@ def main():
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    # the processors this process may run on (affinity), as the JVM's availableProcessors counts them
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     p.add_argument("--json", help="write the report here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -143,7 +144,7 @@ def main():
         "tool": "diffusers " + diffusers.__version__,
         "model": os.path.basename(os.path.normpath(args.model)),
         "directory": args.model,
-        "machine": {"cpu": cpu, "flags": flags, "cores": os.cpu_count(), "libtorch": torch.__version__, "threads": torch.get_num_threads(),
+        "machine": {"cpu": cpu, "flags": flags, "cores": len(os.sched_getaffinity(0)), "libtorch": torch.__version__, "threads": torch.get_num_threads(),
                     "mkldnn": torch.backends.mkldnn.is_available(), "python": platform.python_version(), **({"isa_caps": caps} if caps else {})},
         "settings": {"latent": args.latent, "batch": args.batch, "vae_batch": args.vae_batch, "repeat": args.repeat, "warmup": args.warmup,
                      "dtype": args.dtype},
@@ -159,7 +160,7 @@ def main():
         print(f"{part}: min {result['min_s']:.4f} s, median {result['median_s']:.4f} s, peak RSS {result['rss_peak_bytes'] / 2**30:.2f} GiB, "
               f"per call: user {t['user_s']:.2f} s, system {t['system_s']:.2f} s, {t['minor_faults']:.0f} minor faults", flush=True)
         del call
-    print(f"machine: {cpu} ({','.join(flags)}{'; capped: ' + caps if caps else ''}), {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}, diffusers {diffusers.__version__}")
+    print(f"machine: {cpu} ({','.join(flags)}{'; capped: ' + caps if caps else ''}), {len(os.sched_getaffinity(0))} cores, torch {torch.__version__} threads {torch.get_num_threads()}, diffusers {diffusers.__version__}")
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(report, f, indent=2)

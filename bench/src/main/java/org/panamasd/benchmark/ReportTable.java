@@ -43,8 +43,9 @@ public final class ReportTable {
             StringBuilder shares = new StringBuilder();
             for (JsonNode p : r.get("parts"))
                 if (p.has("share_of_fma_peak_best")) shares.append(String.format(", %s %.1f %%", p.get("part").asText(), 100 * p.get("share_of_fma_peak_best").asDouble()));
-            out.append(String.format("float32 FMA peak, measured (%d lanes, %d threads): %.1f GFLOP/s; best call's share of it%s%n", m.get("fma_peak_lanes").asInt(),
-                    m.get("threads").asInt(), m.get("fma_peak_gflops_per_s").asDouble(), shares));
+            out.append(String.format("float32 FMA peak, measured (%d lanes, %d threads): %.1f GFLOP/s; best call's share of it%s%s%n", m.get("fma_peak_lanes").asInt(),
+                    m.get("threads").asInt(), m.get("fma_peak_gflops_per_s").asDouble(), shares,
+                    "bfloat16".equals(s.path("dtype").asText()) ? " (bfloat16 products on AVX512_BF16 do two multiply-adds an instruction: up to 200 %)" : ""));
         }
         kernelTimes(r, out);
         convBackends(r, out);

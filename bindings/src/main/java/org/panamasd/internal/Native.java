@@ -23,8 +23,8 @@ public final class Native {
     /**
      * Which path CPU attention without a graph takes where the shim's flash kernels apply (Torch.setAttentionChoice):
      * "timed" (default: per shape the faster of the kernels and the math path, timed on its first call), "flash" or
-     * "math" (-Dpanamasd.attention / PANAMASD_ATTENTION); -Dpanamasd.attention.flash=false / PANAMASD_ATTENTION_FLASH=0
-     * still means "math".
+     * "math" (-Dpanamasd.attention / PANAMASD_ATTENTION); the older -Dpanamasd.attention.flash / PANAMASD_ATTENTION_FLASH
+     * still works: false means "math", true the default, "timed".
      */
     public static final String ATTENTION = attentionSetting();
 

@@ -27,7 +27,9 @@ import org.panamasd.io.RuntimeSettings;
  * ignored with a warning and rewritten.
  */
 public final class AttentionChoices {
-    private static final String FORMAT = "panama-sd attention choices 1";
+    // the kernels' revision (PSD_ATTENTION_KERNELS) is part of the format: choices timed against older kernels are
+    // not taken, the shapes are timed again and the file rewritten
+    static final String FORMAT = "panama-sd attention choices 1, kernels " + org.panamasd.internal.panamasd_h.PSD_ATTENTION_KERNELS();
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final System.Logger LOG = System.getLogger(AttentionChoices.class.getName());
     private static volatile AttentionChoices current;
@@ -125,34 +127,47 @@ public final class AttentionChoices {
         return winner == 0 || winner == 1 ? values : null;
     }
 
-    /** Every choice on record, merged over what the file holds now (another process may have added shapes). */
+    /**
+     * Every choice on record, merged over what the file holds now (another process may have added shapes), under a
+     * lock on a file beside it, so that two processes saving at once lose neither's rows.
+     */
     private synchronized void save() {
         long[][] mine = Torch.attentionChoices();
+        Path lockFile = file.resolveSibling(file.getFileName() + ".lock");
         try {
-            Map<String, long[]> rows = new LinkedHashMap<>();
-            try {
-                JsonNode existing = RuntimeSettings.readJson(file);
-                if (existing != null && FORMAT.equals(existing.path("format").asText()) && existing.path("choices").isArray())
-                    for (JsonNode row : existing.get("choices")) {
-                        long[] values = row(row);
-                        if (values != null) rows.put(key(values), values);
-                    }
-            } catch (IOException | RuntimeException unreadable) {
-                // replaced by what this process knows
+            java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
+            try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(lockFile, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE); java.nio.channels.FileLock held = channel.lock()) {
+                merge(mine);
             }
-            for (long[] values : mine) rows.putIfAbsent(key(values), values);
-            ObjectNode root = JSON.createObjectNode().put("format", FORMAT);
-            root.put("columns", "dtype (c10 ScalarType), heads, queries, keys, features, value features, causal, threads, kernels (2 AVX-512, 1 AVX2), flash won (1) or the math path (0)");
-            ArrayNode choices = root.putArray("choices");
-            for (long[] values : rows.values()) {
-                ArrayNode row = choices.addArray();
-                for (long value : values) row.add(value);
-            }
-            RuntimeSettings.writeJson(file, root);
         } catch (IOException | RuntimeException e) {
             warn("cannot write the attention choices " + file + " (" + e.getMessage() + "): they stay in memory");
         }
         onRecord = mine.length;
+    }
+
+    /** The file's rows (another process's first) and this process's, written back whole. */
+    private void merge(long[][] mine) throws IOException {
+        Map<String, long[]> rows = new LinkedHashMap<>();
+        try {
+            JsonNode existing = RuntimeSettings.readJson(file);
+            if (existing != null && FORMAT.equals(existing.path("format").asText()) && existing.path("choices").isArray())
+                for (JsonNode row : existing.get("choices")) {
+                    long[] values = row(row);
+                    if (values != null) rows.put(key(values), values);
+                }
+        } catch (IOException | RuntimeException unreadable) {
+            // replaced by what this process knows
+        }
+        for (long[] values : mine) rows.putIfAbsent(key(values), values);
+        ObjectNode root = JSON.createObjectNode().put("format", FORMAT);
+        root.put("columns", "dtype (c10 ScalarType), heads, queries, keys, features, value features, causal, threads, kernels (2 AVX-512, 1 AVX2), flash won (1) or the math path (0)");
+        ArrayNode choices = root.putArray("choices");
+        for (long[] values : rows.values()) {
+            ArrayNode row = choices.addArray();
+            for (long value : values) row.add(value);
+        }
+        RuntimeSettings.writeJson(file, root);
     }
 
     private static String key(long[] values) {

@@ -19,6 +19,7 @@ class FmaPeakTest extends NativeTest {
         CpuFeatures cpu = CpuFeatures.current();
         Assumptions.assumeTrue(cpu.has("avx2") && cpu.has("fma"), "the probe needs AVX2 + FMA or AVX-512; this CPU has " + cpu.flags());
         String cap = System.getenv("ATEN_CPU_CAPABILITY");
+        Assumptions.assumeFalse("default".equals(cap), "ATEN_CPU_CAPABILITY=default: no vector kernels, so no probe");
         int lanes = cpu.has("avx512f") && !"avx2".equals(cap) ? 16 : 8;
         Torch.FmaPeak peak = Torch.fmaPeak(0.5);
         assertEquals(lanes, peak.lanes(), "the widest vectors of " + cpu.flags());
@@ -38,8 +39,8 @@ class FmaPeakTest extends NativeTest {
                 gemm = Math.max(gemm, 2.0 * 768 * 768 * 768 / ((System.nanoTime() - start) / 1e9) / 1e9);
             }
         }
-        // a quarter of slack for a neighbour that slowed the probe but not the GEMM
-        assertTrue(gemm < 1.25 * peak.gflopsPerSecond(), "a GEMM at " + gemm + " GFLOP/s beat the measured peak " + peak);
+        // a quarter of slack for a neighbour that slowed the probe but not the GEMM; under a cap, BLAS may not follow it
+        if (cap == null) assertTrue(gemm < 1.25 * peak.gflopsPerSecond(), "a GEMM at " + gemm + " GFLOP/s beat the measured peak " + peak);
     }
 
     @Test

@@ -32,9 +32,11 @@ class GenerateReproducibleTest {
     void twoProcessesDrawTheSameBytes(@TempDir Path dir) throws Exception {
         Path cache = dir.resolve("cache"), first = dir.resolve("first.png"), second = dir.resolve("second.png");
         run(cache, first);
-        try (var files = Files.list(cache)) {
-            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("attention-choices-")), "the first process kept its attention choices");
-        }
+        // where the shim times attention (libtorch 1.x, a CPU with its kernels), the first process kept its choices
+        if (!org.panamasd.Torch.hasFusedAttention() && !org.panamasd.Torch.flashAttentionIsa().equals("none"))
+            try (var files = Files.list(cache)) {
+                assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("attention-choices-")), "the first process kept its attention choices");
+            }
         run(cache, second);
         assertArrayEquals(Files.readAllBytes(first), Files.readAllBytes(second), "the same command and seed, two processes, one machine");
     }

@@ -54,7 +54,7 @@ class AttentionChoicesTest extends NativeTest {
     }
 
     private static String json(long[]... rows) {
-        StringBuilder s = new StringBuilder("{\"format\": \"panama-sd attention choices 1\", \"choices\": [");
+        StringBuilder s = new StringBuilder("{\"format\": \"" + AttentionChoices.FORMAT + "\", \"choices\": [");
         for (int i = 0; i < rows.length; i++) s.append(i == 0 ? "" : ", ").append(java.util.Arrays.toString(rows[i]));
         return s.append("]}").toString();
     }
@@ -101,7 +101,7 @@ class AttentionChoicesTest extends NativeTest {
             choices.attend(q, k, v, null, false);
             assertTrue(choices.lastWarning() != null && choices.lastWarning().contains("cannot be read") && choices.lastWarning().contains(file.toString()),
                     choices.lastWarning());
-            assertEquals("panama-sd attention choices 1", new ObjectMapper().readTree(file.toFile()).get("format").asText(), "rewritten");
+            assertEquals(AttentionChoices.FORMAT, new ObjectMapper().readTree(file.toFile()).get("format").asText(), "rewritten");
 
             // rows of the wrong length or winner are skipped by count; the good one is used
             long[] good = row(q, 0);
@@ -119,7 +119,26 @@ class AttentionChoicesTest extends NativeTest {
     }
 
     @Test
+    void aFileOfOlderKernelsIsNotTaken() throws Exception {
+        Path file = dir.resolve("attention-choices-old.json");
+        try (Scope s = Scope.open(); Generator g = new Generator(24); var inference = Autograd.inferenceMode()) {
+            Tensor q = Tensor.randn(g, 1, 2, 133, 24), k = Tensor.randn(g, 1, 2, 97, 24), v = Tensor.randn(g, 1, 2, 97, 24);
+            Torch.clearAttentionChoices();
+            new AttentionChoices(null).attend(q, k, v, null, false);
+            long[] row = row(q, 1);
+            Files.writeString(file, json(row).replace(AttentionChoices.FORMAT, "panama-sd attention choices 1, kernels 1"), StandardCharsets.UTF_8);
+            Torch.clearAttentionChoices();
+            AttentionChoices choices = new AttentionChoices(file);
+            choices.attend(q, k, v, null, false);
+            assertTrue(choices.lastWarning() != null && choices.lastWarning().contains("kernels " + org.panamasd.internal.panamasd_h.PSD_ATTENTION_KERNELS()),
+                    "named as another format: " + choices.lastWarning());
+            assertEquals(AttentionChoices.FORMAT, new ObjectMapper().readTree(file.toFile()).get("format").asText(), "timed again and rewritten");
+        }
+    }
+
+    @Test
     void withoutAFileTheChoicesStayInMemory() {
+        Torch.clearAttentionChoices();  // a shape another run's file put on record would not be timed
         AttentionChoices memory = new AttentionChoices(null);
         try (Scope s = Scope.open(); Generator g = new Generator(23); var inference = Autograd.inferenceMode()) {
             Tensor q = Tensor.randn(g, 1, 2, 132, 24), k = Tensor.randn(g, 1, 2, 97, 24), v = Tensor.randn(g, 1, 2, 97, 24);
