@@ -225,6 +225,19 @@ PSD_INLINE void accumulate(const float *p, const float *v, int64_t Evp, int64_t 
   }
 }
 
+// The start of a query block: its `rows` rows of q (width values each) copied to qb, zero rows after them up to a
+// whole row tile, the accumulators zeroed, running maxima -inf and sums 0. Returns the rows with the padding.
+template <typename T>
+inline int64_t start_query_block(const T *q, int64_t width, int64_t rows, T *qb, float *acc, int64_t Evp, float *row_max, float *row_sum) {
+  const int64_t padded_rows = (rows + kRowTile - 1) / kRowTile * kRowTile;
+  std::memcpy(qb, q, sizeof(T) * rows * width);
+  std::memset(qb + rows * width, 0, sizeof(T) * (padded_rows - rows) * width);
+  std::memset(acc, 0, sizeof(float) * padded_rows * Evp);
+  std::fill(row_max, row_max + padded_rows, -std::numeric_limits<float>::infinity());
+  std::fill(row_sum, row_sum + padded_rows, 0.0f);
+  return padded_rows;
+}
+
 // One block of queries [q0, q0 + rows) of one head, through all its keys (up to the diagonal when causal).
 // Scratch: qb (kQueryBlock x E), s (kQueryBlock x kKeyBlock), acc (kQueryBlock x Evp), running max and sum.
 template <int W, int RQ, int CQ, int RV>
@@ -232,12 +245,7 @@ PSD_INLINE void query_block(const Head &h, int64_t q0, bool causal, float *qb, f
   using L = Lanes<W>;
   using V = typename L::V;
   const int64_t rows = std::min(kQueryBlock, h.L - q0);
-  const int64_t padded_rows = (rows + kRowTile - 1) / kRowTile * kRowTile;
-  std::memcpy(qb, h.q + q0 * h.E, sizeof(float) * rows * h.E);
-  std::memset(qb + rows * h.E, 0, sizeof(float) * (padded_rows - rows) * h.E);
-  std::memset(acc, 0, sizeof(float) * padded_rows * h.Evp);
-  std::fill(row_max, row_max + padded_rows, -std::numeric_limits<float>::infinity());
-  std::fill(row_sum, row_sum + padded_rows, 0.0f);
+  const int64_t padded_rows = start_query_block(h.q + q0 * h.E, h.E, rows, qb, acc, h.Evp, row_max, row_sum);
   // causal: query i sees keys j <= i; the last row of the block sees up to key q0 + rows - 1
   const int64_t key_end = causal ? std::min(h.S, q0 + rows) : h.S;
   for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
@@ -420,12 +428,7 @@ void query_block_bf16(const Head16 &h, int64_t q0, bool causal, uint32_t *qb, fl
   using L = Lanes<16>;
   using V = L::V;
   const int64_t rows = std::min(kQueryBlock, h.L - q0);
-  const int64_t padded_rows = (rows + kRowTile - 1) / kRowTile * kRowTile;
-  std::memcpy(qb, h.q + q0 * h.P, sizeof(uint32_t) * rows * h.P);
-  std::memset(qb + rows * h.P, 0, sizeof(uint32_t) * (padded_rows - rows) * h.P);
-  std::memset(acc, 0, sizeof(float) * padded_rows * h.Evp);
-  std::fill(row_max, row_max + padded_rows, -std::numeric_limits<float>::infinity());
-  std::fill(row_sum, row_sum + padded_rows, 0.0f);
+  const int64_t padded_rows = start_query_block(h.q + q0 * h.P, h.P, rows, qb, acc, h.Evp, row_max, row_sum);
   const int64_t key_end = causal ? std::min(h.S, q0 + rows) : h.S;
   for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
     const int64_t valid = std::min(kKeyBlock, key_end - k0);
@@ -526,6 +529,18 @@ std::atomic<AttentionChoice> choice{AttentionChoice::kTimed};
 std::mutex timings_mutex;
 // shape key -> the kernels won
 std::map<std::vector<int64_t>, bool> timings;
+// its size and how many chose the kernels, read on every models' attention call (AttentionChoices) without the lock
+std::atomic<int64_t> timed_shapes{0}, timed_flash{0};
+
+// Puts a choice on record unless the shape has one (timings_mutex held); the choice on record.
+bool record_locked(std::vector<int64_t> key, bool flash) {
+  auto [entry, inserted] = timings.emplace(std::move(key), flash);
+  if (inserted) {
+    timed_shapes.fetch_add(1);
+    if (flash) timed_flash.fetch_add(1);
+  }
+  return entry->second;
+}
 
 double seconds_of(const std::function<at::Tensor()> &call, at::Tensor &result) {
   auto start = std::chrono::steady_clock::now();
@@ -564,7 +579,7 @@ at::Tensor timed_attention(const at::Tensor &q, const at::Tensor &k, const at::T
   std::lock_guard<std::mutex> lock(timings_mutex);
   // the path on record (another thread may have timed the shape meanwhile) gives this call's result too, so every
   // call of a shape in this process returns the same path's values
-  const bool flash_wins = timings.emplace(key, flash_seconds < math_seconds).first->second;
+  const bool flash_wins = record_locked(key, flash_seconds < math_seconds);
   return flash_wins ? flash_result : math_result;
 }
 
@@ -590,20 +605,20 @@ void put_attention_choices(const int64_t *rows, int64_t count) {
   std::lock_guard<std::mutex> lock(timings_mutex);
   for (int64_t i = 0; i < count; i++) {
     const int64_t *row = rows + i * kAttentionRow;
-    timings.emplace(std::vector<int64_t>(row, row + kAttentionRow - 1), row[kAttentionRow - 1] == 1);
+    record_locked(std::vector<int64_t>(row, row + kAttentionRow - 1), row[kAttentionRow - 1] == 1);
   }
 }
 
 void clear_attention_choices() {
   std::lock_guard<std::mutex> lock(timings_mutex);
   timings.clear();
+  timed_shapes.store(0);
+  timed_flash.store(0);
 }
 
 void attention_timings(int64_t *shapes, int64_t *flash) {
-  std::lock_guard<std::mutex> lock(timings_mutex);
-  *shapes = static_cast<int64_t>(timings.size());
-  *flash = 0;
-  for (const auto &t : timings) *flash += t.second ? 1 : 0;
+  *shapes = timed_shapes.load();
+  *flash = timed_flash.load();
 }
 
 bool flash_attention_applies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, bool has_mask, double dropout_p) {
