@@ -393,12 +393,12 @@ int32_t psd_tensor_conv_transpose2d(const psd_tensor *input, const psd_tensor *w
                                     const int64_t *stride, const int64_t *padding, const int64_t *output_padding,
                                     int64_t groups, const int64_t *dilation, psd_tensor **ret);
 /* oneDNN convolution with a prepacked weight, for inference only (no autograd: oneDNN tensors record no graph).
- * psd_tensor_conv2d_prepack reorders a dense float32 CPU conv weight (out, in / groups, kh, kw) once into
+ * psd_tensor_conv2d_prepack reorders a dense float32 or bfloat16 CPU conv weight (out, in / groups, kh, kw) once into
  * oneDNN's blocked layout for these stride / padding / dilation / groups and returns it as an opaque oneDNN
  * tensor (a new handle like any other, freed with psd_tensor_free; its sizes read as the weight's, it has no
  * strides or data pointer, and only psd_tensor_conv2d_prepacked takes it). psd_tensor_conv2d_prepacked is
  * conv2d on a dense CPU input (any strides; computed as contiguous NCHW) with such a weight, the same stride /
- * padding / dilation / groups, and an optional dense bias (NULL: none); the output is a dense, contiguous
+ * padding / dilation / groups, and an optional dense bias (NULL: none), input, weight and bias of one dtype; the output is a dense, contiguous
  * NCHW tensor. It fails (PSD_ERR_ARGUMENT) when grad mode is on and the input or bias requires grad.
  * Without oneDNN in this libtorch both fail with PSD_ERR_UNAVAILABLE. */
 int32_t psd_tensor_conv2d_prepack(const psd_tensor *weight, const int64_t *stride, const int64_t *padding,

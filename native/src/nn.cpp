@@ -159,8 +159,8 @@ int32_t psd_tensor_conv2d_prepack(const psd_tensor *weight, const int64_t *strid
     const at::Tensor &dense = w.get();
     if (dense.is_mkldnn()) throw ArgumentError("conv2d_prepack: the weight is already a prepacked oneDNN tensor");
     if (dense.dim() != 4) throw ArgumentError("conv2d_prepack: the weight must be 4-d (out, in / groups, kh, kw), got " + std::to_string(dense.dim()) + "-d");
-    if (!dense.device().is_cpu() || dense.scalar_type() != at::kFloat)
-      throw ArgumentError("conv2d_prepack: the weight must be a float32 CPU tensor");
+    if (!dense.device().is_cpu() || (dense.scalar_type() != at::kFloat && dense.scalar_type() != at::kBFloat16))
+      throw ArgumentError("conv2d_prepack: the weight must be a float32 or bfloat16 CPU tensor");
     at::NoGradGuard no_grad;  // a oneDNN copy of a parameter, never part of a graph
     *result = wrap(at::mkldnn_reorder_conv2d_weight(dense.detach().contiguous().to_mkldnn(), p, s, d, groups));
 #else
@@ -183,6 +183,11 @@ int32_t psd_tensor_conv2d_prepacked(const psd_tensor *input, const psd_tensor *p
     if (!w.get().is_mkldnn()) throw ArgumentError("conv2d_prepacked: packed_weight is not a prepacked weight (psd_tensor_conv2d_prepack)");
     const at::Tensor &in = x.get();
     if (in.is_mkldnn() || !in.device().is_cpu()) throw ArgumentError("conv2d_prepacked: the input must be a dense CPU tensor");
+    // oneDNN would convert silently or fail deep inside; a mismatch is the caller's error, named here
+    if (in.scalar_type() != w.get().scalar_type() || (b.has_value() && b->scalar_type() != in.scalar_type()))
+      throw ArgumentError(std::string("conv2d_prepacked: the input (") + c10::toString(in.scalar_type()) + "), the packed weight (" +
+                          c10::toString(w.get().scalar_type()) + ")" + (b.has_value() ? std::string(" and the bias (") + c10::toString(b->scalar_type()) + ")" : "") +
+                          " must have one dtype");
     if (at::GradMode::is_enabled() && (in.requires_grad() || (b.has_value() && b->requires_grad())))
       throw ArgumentError("conv2d_prepacked is for inference: grad mode is on and the input or bias requires grad "
                           "(oneDNN tensors record no graph); use psd_tensor_conv2d");

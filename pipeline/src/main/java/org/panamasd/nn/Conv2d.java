@@ -14,16 +14,15 @@ import org.panamasd.Torch;
 /**
  * A 2-d convolution (torch.nn.Conv2d, square kernel); keys {@code <prefix>.weight} (out, in, k, k) and {@code .bias}.
  *
- * <p>On the CPU without grad (no-grad or inference mode) and in float32, {@link #forward} runs the
- * {@link ConvBackend} that {@link ConvBackends} chose for the input's shape: the dense conv, oneDNN with this
- * layer's weight prepacked, or a channels-last conv. Under autograd, on another device or dtype it is always the
- * plain conv (bfloat16 too: timed between dense and channels-last, SD 1.5's 512-px step took the same time either way,
- * docs/benchmarks.md). The prepacked weight is made on first use, owned by the scope that owns the weight (the model's
+ * <p>On the CPU without grad (no-grad or inference mode) and in float32 or bfloat16, {@link #forward} runs the
+ * {@link ConvBackend} that {@link ConvBackends} chose for the input's shape and dtype: the dense conv, oneDNN with this
+ * layer's weight prepacked, or a channels-last conv. Under autograd, on another device or in another dtype it is always the
+ * plain conv. The prepacked weight is made on first use, owned by the scope that owns the weight (the model's
  * parameter scope, so it is freed when the model closes), made again when the weight changes in place (its version
  * counter moved: an optimizer step, an EMA copy), and dropped when the shapes timed on this layer chose another backend.
  * The timed choice considers the prepacked weight only where the dense one can then leave the resident set (a view of
  * a mapped checkpoint in the compute dtype, {@link Tensor#isExternal}): a converted copy (a float16 checkpoint run in
- * float32, any run in bfloat16) would stay beside the packed one and double the layer's memory for a speed the
+ * float32, a float32 one run in bfloat16) would stay beside the packed one and double the layer's memory for a speed the
  * timing rarely finds (SD 1.5 generating at 512 px from a float16 file in float32: 7.5 GiB peak, 5.0 without); a forced {@code prepacked}
  * still packs it. An int8 weight ({@link WeightFormat#INT8}) is never prepacked (a packed float copy would undo its saving): it is
  * dequantized into the input's dtype for each call, and the dense and channels-last convs are timed with it.
@@ -59,7 +58,7 @@ public final class Conv2d {
         // the packed weight needs an owner that outlives any forward and that any thread may add to
         Scope owner = weight.scope();
         // an inference tensor has no version counter, so a packed copy could not tell that it went stale
-        boolean packable = cpu && owner != null && owner.isDetached() && weight.dtype() == DType.FLOAT32 && weight.version() >= 0;
+        boolean packable = cpu && owner != null && owner.isDetached() && (weight.dtype() == DType.FLOAT32 || weight.dtype() == DType.BFLOAT16) && weight.version() >= 0;
         this.denseCanLeaveMemory = cpu && weight.isExternal();
         this.candidates = packable ? List.of(ConvBackend.DENSE, ConvBackend.PREPACKED, ConvBackend.CHANNELS_LAST)
                 : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
@@ -74,14 +73,16 @@ public final class Conv2d {
         try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
             // autograd, other devices and dtypes take the plain conv before the settings are read: a bad setting only
             // fails the calls it governs
-            if (!cpu || Autograd.isGradEnabled() || x.dtype() != DType.FLOAT32) return plain(x);
+            if (!cpu || Autograd.isGradEnabled() || (x.dtype() != DType.FLOAT32 && x.dtype() != DType.BFLOAT16)) return plain(x);
+            // an input in another dtype than the dense weight's gets libtorch's own error from the plain conv
+            if (!stored.quantized() && x.dtype() != weight.dtype()) return plain(x);
             ConvBackends backends = ConvBackends.current();
             if (backends.forced() == ConvBackend.DENSE) return plain(x);
             long[] s = x.shape();
             if (s.length != 4) return plain(x);
             boolean channelsLast = channelsLast(x);
             // an int8 layer dequantizes in each call and cannot prepack: its choices are timed apart from a dense layer's
-            String dtype = stored.quantized() ? "float32_int8_weights" : "float32";
+            String dtype = x.dtype().name().toLowerCase(java.util.Locale.ROOT) + (stored.quantized() ? "_int8_weights" : "");
             var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, dtype, Torch.numThreads());
             List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
             if (backends.forced() == null && !denseCanLeaveMemory) available = available.stream().filter(b -> b != ConvBackend.PREPACKED).toList();

@@ -38,7 +38,7 @@ final class BenchModelCommand implements Runnable {
     boolean profile;
     @Option(names = "--isolation", defaultValue = "auto", description = "auto, reset (one process, peaks reset) or process (a JVM per part) (default: ${DEFAULT-VALUE}).")
     String isolation;
-    @Option(names = "--storage", defaultValue = "float32", description = "float32 or float16 weights in a written directory (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--storage", defaultValue = "float32", description = "float32, float16 or bfloat16 weights in a written directory (default: ${DEFAULT-VALUE}).")
     String storage;
     @Mixin
     PrecisionOption precision;

@@ -28,7 +28,8 @@ final class BenchModels {
         return switch (storage) {
             case "float32" -> DType.FLOAT32;
             case "float16" -> DType.FLOAT16;
-            default -> throw new IllegalArgumentException(command + ": --storage must be float32 or float16, not " + storage);
+            case "bfloat16" -> DType.BFLOAT16;
+            default -> throw new IllegalArgumentException(command + ": --storage must be float32, float16 or bfloat16, not " + storage);
         };
     }
 }

@@ -47,7 +47,7 @@ final class ProfileMemoryCommand implements Runnable {
     long maxEvents;
     @Option(names = "--sample-ms", defaultValue = "20", description = "RSS sampling period in milliseconds (default: ${DEFAULT-VALUE}).")
     long sampleMillis;
-    @Option(names = "--storage", defaultValue = "float32", description = "float32 or float16 weights in a written named model (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--storage", defaultValue = "float32", description = "float32, float16 or bfloat16 weights in a written named model (default: ${DEFAULT-VALUE}).")
     String storage;
     @Option(names = "--cache", description = "Where named models are written (default: runs/.cache/bench-models).")
     Path cache;

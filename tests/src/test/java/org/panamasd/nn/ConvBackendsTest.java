@@ -101,6 +101,16 @@ class ConvBackendsTest extends NativeTest {
             // a dense weight is not a packed one
             TorchException notPacked = assertThrows(TorchException.class, () -> Functional.conv2dPrepacked(x, w, null, 2, 1));
             assertEquals(2, notPacked.status());
+            // one dtype for input, packed weight and bias: a mismatch is named, not converted
+            Tensor half = x.to(org.panamasd.DType.BFLOAT16);
+            TorchException mixed = assertThrows(TorchException.class, () -> Functional.conv2dPrepacked(half, packed, null, 2, 1));
+            assertEquals(2, mixed.status());
+            assertTrue(mixed.getMessage().contains("BFloat16") && mixed.getMessage().contains("one dtype"), mixed.getMessage());
+            Tensor packedHalf = Functional.conv2dPrepack(w.to(org.panamasd.DType.BFLOAT16), 2, 1);
+            Tensor floatBias = Tensor.randn(g, 6);
+            assertThrows(TorchException.class, () -> Functional.conv2dPrepacked(half, packedHalf, floatBias, 2, 1));
+            TorchException float16 = assertThrows(TorchException.class, () -> Functional.conv2dPrepack(w.to(org.panamasd.DType.FLOAT16), 2, 1));
+            assertTrue(float16.getMessage().contains("float32 or bfloat16"), float16.getMessage());
         }
         // inference only: refused when the input requires grad under grad mode
         try (Scope scope = Scope.open(); Generator g = new Generator(5); var on = Autograd.enableGrad()) {
@@ -162,6 +172,42 @@ class ConvBackendsTest extends NativeTest {
                 assertTrue(fromFile.seconds().containsKey(ConvBackend.PREPACKED), "the mapped weight's pages can go: packing it is a candidate " + fromFile);
                 assertFalse(copied.seconds().containsKey(ConvBackend.PREPACKED), "a packed copy would stay beside the allocated one: not timed " + copied);
                 assertTrue(copied.seconds().containsKey(ConvBackend.DENSE) && copied.seconds().containsKey(ConvBackend.CHANNELS_LAST), copied.toString());
+            }
+        }
+    }
+
+    @Test
+    void bfloat16ConvolutionsRunEveryBackendAndAreTimedApartFromFloat32() {
+        assumeTrue(ConvBackends.prepackAvailable(), "this libtorch has no oneDNN");
+        Path file = cacheDir.resolve("bfloat16-convs.safetensors");
+        try (Scope scope = Scope.open(); Generator g = new Generator(40)) {
+            org.panamasd.io.SafeTensorsWriter.write(Map.of("conv.weight", Tensor.randn(g, 16, 8, 3, 3).to(org.panamasd.DType.BFLOAT16),
+                    "conv.bias", Tensor.randn(g, 16).to(org.panamasd.DType.BFLOAT16)), null, file);
+        }
+        ConvBackends backends = ConvBackends.current();
+        try (StateDict state = StateDict.open(file, org.panamasd.Device.CPU, org.panamasd.DType.BFLOAT16); Scope scope = Scope.open();
+                Generator g = new Generator(41)) {
+            Conv2d conv = new Conv2d(state, "conv", 8, 16, 3, 1, 1);
+            assertTrue(conv.weight.isExternal(), "a bfloat16 weight computed in bfloat16 is a view of the mapped file");
+            try (var off = Autograd.noGrad()) {
+                Tensor x = Tensor.randn(g, 2, 8, 12, 12).to(org.panamasd.DType.BFLOAT16);
+                // the reference: float32 arithmetic on the same bfloat16 values, so every backend's own rounding shows
+                double[] exact = values(Functional.conv2d(x.to(org.panamasd.DType.FLOAT32), conv.weight.to(org.panamasd.DType.FLOAT32),
+                        conv.bias.to(org.panamasd.DType.FLOAT32), 1, 1));
+                double scale = java.util.Arrays.stream(exact).map(Math::abs).max().orElseThrow();
+                for (ConvBackend b : ConvBackend.values()) {
+                    Tensor y = conv.forward(x, b);
+                    assertEquals(org.panamasd.DType.BFLOAT16, y.dtype(), b.label);
+                    assertTrue(y.isContiguous(), b + " gives a contiguous NCHW output");
+                    assertClose(exact, values(y), scale / 128, 0);  // two bfloat16 roundings of the largest output
+                }
+                assertClose(exact, values(conv.forward(x)), scale / 128, 0);
+                var chosen = backends.choice(new ConvBackends.Shape(8, 16, 3, 1, 1, 2, 12, 12, false, "bfloat16", org.panamasd.Torch.numThreads()));
+                assertNotNull(chosen, "a bfloat16 shape is timed under its own dtype");
+                assertTrue(chosen.seconds().keySet().containsAll(List.of(ConvBackend.DENSE, ConvBackend.PREPACKED, ConvBackend.CHANNELS_LAST)),
+                        chosen.toString());
+                assertNull(backends.choice(new ConvBackends.Shape(8, 16, 3, 1, 1, 2, 12, 12, false, "float32", org.panamasd.Torch.numThreads())),
+                        "the float32 shape was not timed by a bfloat16 call");
             }
         }
     }
