@@ -1,4 +1,4 @@
-// The shim's attention kernels under AddressSanitizer and UBSan (scripts/asan-attention.sh builds and runs it; not
+// The shim's attention kernels under AddressSanitizer and UBSan (scripts/asan-kernels.sh builds and runs it; not
 // part of the shim's build): odd and SD shapes, float32 and bfloat16 (the AVX512_BF16 kernels where the CPU has
 // them), causal or not, each against softmax attention in float64. Exits 1 when an error exceeds its dtype's bound.
 #include <ATen/ATen.h>

@@ -185,6 +185,15 @@ int32_t psd_runtime_set_flash_attention_isa(int32_t isa);
  * widest vectors the flash kernels may use here: GFLOP/s (a multiply-add is 2 FLOPs) and the lanes per vector (16
  * AVX-512, 8 AVX2); 0 and 0 on a CPU with neither. Occupies every intra-op thread while it runs. */
 int32_t psd_runtime_fma_peak(double seconds, double *ret_gflops_per_s, int32_t *ret_lanes);
+/* The shim's fused kernels for group norm (with or without SiLU), layer norm and psd_tensor_geglu: on contiguous CPU
+ * float32 and bfloat16 inputs with no graph to record, on a CPU with the flash attention kernels' instruction set
+ * (psd_runtime_flash_attention_isa, which they follow), each is one pass over its input computed in float32 (the
+ * norms' statistics in two passes, summed in double). Other inputs take libtorch's ops. On by default; off: every
+ * call takes libtorch's ops (for comparisons). Process-wide. */
+int32_t psd_runtime_set_fused_kernels(bool enabled);
+int32_t psd_runtime_get_fused_kernels(bool *ret_enabled);
+/* How many calls the fused kernels have computed in this process (the others took libtorch's ops). */
+int32_t psd_runtime_fused_kernel_calls(int64_t *ret_calls);
 /* 1 when this libtorch has oneDNN (mkldnn) CPU kernels, so psd_tensor_conv2d_prepack works; 0 otherwise. */
 int32_t psd_runtime_has_mkldnn(int32_t *ret_has);
 int32_t psd_memory_get_stats(psd_memory_stats *ret_stats);
@@ -353,6 +362,9 @@ int32_t psd_tensor_logical_not(const psd_tensor *a, psd_tensor **ret);
 int32_t psd_tensor_silu(const psd_tensor *a, psd_tensor **ret);
 /* tanh_approximation false: the exact erf form. */
 int32_t psd_tensor_gelu(const psd_tensor *a, bool tanh_approximation, psd_tensor **ret);
+/* GEGLU's activation: input (..., 2n) holds a value half and a gate half along its last dimension; the result
+ * (..., n) is value * gelu(gate) with the exact erf, as diffusers' GEGLU computes after its projection. */
+int32_t psd_tensor_geglu(const psd_tensor *input, psd_tensor **ret);
 int32_t psd_tensor_relu(const psd_tensor *a, psd_tensor **ret);
 int32_t psd_tensor_leaky_relu(const psd_tensor *a, double negative_slope, psd_tensor **ret);
 int32_t psd_tensor_sigmoid(const psd_tensor *a, psd_tensor **ret);

@@ -23,6 +23,7 @@
 
 #include "attention.h"
 #include "common.h"
+#include "simd_lanes.h"
 
 namespace psd {
 namespace {
@@ -73,74 +74,6 @@ std::atomic<FlashIsa> active_isa{kDetected};
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define PSD_FLASH_KERNELS 1
-#define PSD_INLINE inline __attribute__((always_inline))
-
-// The kernels are inlined into functions compiled for each instruction set; their vector types need no ABI.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-// GCC's vector types of W float lanes (a dependent vector_size is ignored in a template, hence the specialisations).
-template <int W>
-struct VectorTypes;
-template <>
-struct VectorTypes<16> {
-  typedef float V __attribute__((vector_size(64)));
-  typedef int32_t I __attribute__((vector_size(64)));
-};
-template <>
-struct VectorTypes<8> {
-  typedef float V __attribute__((vector_size(32)));
-  typedef int32_t I __attribute__((vector_size(32)));
-};
-
-// W float lanes (16 for AVX-512, 8 for AVX2); unaligned loads and stores go through memcpy, which GCC compiles to
-// one vmovups.
-template <int W>
-struct Lanes {
-  using V = typename VectorTypes<W>::V;
-  using I = typename VectorTypes<W>::I;
-  static PSD_INLINE V load(const float *p) {
-    V v;
-    std::memcpy(&v, p, sizeof(V));
-    return v;
-  }
-  static PSD_INLINE void store(float *p, V v) { std::memcpy(p, &v, sizeof(V)); }
-  static PSD_INLINE V splat(float x) { return V{} + x; }
-  // horizontal maximum and sum by halves: log2(W) dependent steps, not W - 1
-  static PSD_INLINE float max(V v) {
-    float a[W];
-    std::memcpy(a, &v, sizeof(V));
-    for (int w = W / 2; w > 0; w /= 2)
-      for (int i = 0; i < w; i++) a[i] = std::max(a[i], a[i + w]);
-    return a[0];
-  }
-  static PSD_INLINE float sum(V v) {
-    float a[W];
-    std::memcpy(a, &v, sizeof(V));
-    for (int w = W / 2; w > 0; w /= 2)
-      for (int i = 0; i < w; i++) a[i] += a[i + w];
-    return a[0];
-  }
-  // 2^x for x <= 0.5 (the scores minus their row maximum, in log2 units), 0 below 2^-126: x = n + f with n the
-  // nearest integer and |f| <= 1/2, 2^f by its Taylor series to degree 7 (relative error below 1e-8), 2^n put in
-  // the exponent bits.
-  static PSD_INLINE V exp2(V x) {
-    V clamped = x < -126.0f ? splat(-126.0f) : x;
-    V y = clamped + 0.5f;
-    I n = __builtin_convertvector(y, I);       // truncates towards zero
-    n += (y < __builtin_convertvector(n, V));  // floor: -1 where truncation rounded up
-    V f = clamped - __builtin_convertvector(n, V);
-    V p = splat(1.525273380405984e-05f);
-    p = p * f + 1.5403530393381606e-04f;
-    p = p * f + 1.3333558146428443e-03f;
-    p = p * f + 9.6181291076284772e-03f;
-    p = p * f + 5.5504108664821580e-02f;
-    p = p * f + 2.4022650695910071e-01f;
-    p = p * f + 6.9314718055994531e-01f;
-    p = p * f + 1.0f;
-    V scale = (V)((n + 127) << 23);
-    return x < -126.0f ? V{} : p * scale;
-  }
-};
 
 // One head's inputs, in float32: q scaled by scale * log2(e) (L x E), k transposed by blocks of kKeyBlock keys (blocks x E x kKeyBlock), v padded
 // (Sp x Evp), the output (L x Ev).

@@ -1,6 +1,7 @@
 // Linear algebra, layers, losses and attention.
 #include "attention.h"
 #include "common.h"
+#include "fused.h"
 
 #include <ATen/Config.h>
 #include <ATen/Parallel.h>
@@ -43,6 +44,8 @@ c10::optional<at::Tensor> as_float(const c10::optional<at::Tensor> &t) {
 // needs its input), one activation fewer.
 at::Tensor normalized_groups(const at::Tensor &x, int64_t groups, const c10::optional<at::Tensor> &weight,
                              const c10::optional<at::Tensor> &bias, double eps, bool silu) {
+  at::Tensor fused;
+  if (fused_group_norm(x, groups, weight, bias, eps, silu, &fused)) return fused;
   bool upcast = reduced_on_cpu(x);
   at::Tensor normed = upcast ? at::group_norm(x.to(at::kFloat), groups, as_float(weight), as_float(bias), eps)
                              : at::group_norm(x, groups, weight, bias, eps);
@@ -336,6 +339,11 @@ int32_t psd_tensor_layer_norm(const psd_tensor *input, const int64_t *normalized
     auto in = T(input, "input");
     const at::Tensor &x = in.get();
     at::IntArrayRef shape = ints(normalized_shape, ndims, "normalized_shape");
+    at::Tensor fused;
+    if (fused_layer_norm(x, shape, opt(weight), opt(bias), eps, &fused)) {
+      *out(ret) = wrap(fused);
+      return;
+    }
     *out(ret) = wrap(reduced_on_cpu(x) ? at::layer_norm(x.to(at::kFloat), shape, as_float(opt(weight)), as_float(opt(bias)), eps)
                                              .to(x.scalar_type())
                                        : at::layer_norm(x, shape, opt(weight), opt(bias), eps));
@@ -438,6 +446,34 @@ int32_t psd_tensor_mse_loss(const psd_tensor *a, const psd_tensor *target, int32
 
 int32_t psd_tensor_l1_loss(const psd_tensor *a, const psd_tensor *target, int32_t reduction, psd_tensor **ret) {
   return guarded([&] { *out(ret) = wrap(at::l1_loss(T(a, "a"), T(target, "target"), reduction_of(reduction))); });
+}
+
+int32_t psd_tensor_geglu(const psd_tensor *input, psd_tensor **ret) {
+  return guarded([&] {
+    auto in = T(input, "input");
+    const at::Tensor &x = in.get();
+    if (x.dim() < 1 || x.size(-1) % 2 != 0)
+      throw ArgumentError("geglu: the input's last dimension must hold a value and a gate half, got sizes " + c10::str(x.sizes()));
+    at::Tensor fused;
+    if (fused_geglu(x, &fused)) {
+      *out(ret) = wrap(fused);
+      return;
+    }
+    std::vector<at::Tensor> halves = x.chunk(2, -1);
+    *out(ret) = wrap(halves[0] * at::gelu(halves[1]));
+  });
+}
+
+int32_t psd_runtime_set_fused_kernels(bool enabled) {
+  return guarded([&] { set_fused_kernels(enabled); });
+}
+
+int32_t psd_runtime_get_fused_kernels(bool *ret_enabled) {
+  return guarded([&] { *out(ret_enabled) = fused_kernels_enabled(); });
+}
+
+int32_t psd_runtime_fused_kernel_calls(int64_t *ret_calls) {
+  return guarded([&] { *out(ret_calls) = fused_kernel_calls(); });
 }
 
 int32_t psd_runtime_set_flash_attention(bool enabled) {

@@ -100,6 +100,15 @@ public final class Functional {
         return Tensor.produce("psd_tensor_group_norm_silu", (s, r) -> psd_tensor_group_norm_silu(x, groups, w, b, eps, r));
     }
 
+    /**
+     * GEGLU's activation (Shazeer 2020; diffusers' GEGLU after its projection): {@code input}'s last dimension holds a
+     * value half and a gate half; the result, half as wide, is value * gelu(gate) with the exact erf.
+     */
+    public static Tensor geglu(Tensor input) {
+        MemorySegment x = input.handle();
+        return Tensor.produce("psd_tensor_geglu", (s, r) -> psd_tensor_geglu(x, r));
+    }
+
     public static Tensor layerNorm(Tensor input, long[] normalizedShape, Tensor weight, Tensor bias, double eps) {
         MemorySegment x = input.handle(), w = orNull(weight), b = orNull(bias);
         return Tensor.produce("psd_tensor_layer_norm", (s, r) -> psd_tensor_layer_norm(x, s.longs(normalizedShape), normalizedShape.length, w, b, eps, r));

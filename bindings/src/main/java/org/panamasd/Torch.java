@@ -168,6 +168,33 @@ public final class Torch {
         Native.check(panamasd_h.psd_runtime_clear_attention_choices(), "psd_runtime_clear_attention_choices");
     }
 
+    /**
+     * Whether group norm (with or without SiLU), layer norm and {@link Functional#geglu} run in the shim's fused
+     * kernels where they apply (contiguous CPU float32 or bfloat16 inputs, no graph to record, a CPU with the
+     * {@link #flashAttentionIsa()} kernels): one pass over the input, computed in float32. Default on
+     * (-Dpanamasd.fusedKernels / PANAMASD_FUSED_KERNELS at start).
+     */
+    public static boolean fusedKernels() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(1);
+        Native.check(panamasd_h.psd_runtime_get_fused_kernels(ret), "psd_runtime_get_fused_kernels");
+        return ret.get(ValueLayout.JAVA_BOOLEAN, 0);
+    }
+
+    /** How many calls the fused kernels ({@link #fusedKernels()}) have computed in this process. */
+    public static long fusedKernelCalls() {
+        Native.ensureLoaded();
+        MemorySegment ret = ThreadState.get().reset().allocate(8);
+        Native.check(panamasd_h.psd_runtime_fused_kernel_calls(ret), "psd_runtime_fused_kernel_calls");
+        return ret.get(ValueLayout.JAVA_LONG, 0);
+    }
+
+    /** Fused kernels on, or libtorch's ops for every call (comparisons, benchmarks). Process-wide. */
+    public static void setFusedKernels(boolean enabled) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_runtime_set_fused_kernels(enabled), "psd_runtime_set_fused_kernels");
+    }
+
     /** The flash kernels wherever they apply (true: {@code setAttentionChoice("flash")}) or never ("math"). */
     public static void setFlashAttention(boolean enabled) {
         Native.ensureLoaded();

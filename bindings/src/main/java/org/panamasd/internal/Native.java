@@ -27,12 +27,18 @@ public final class Native {
      * still works: false means "math", true the default, "timed".
      */
     public static final String ATTENTION = attentionSetting();
+    /**
+     * Whether group norm (+ SiLU), layer norm and GEGLU run in the shim's fused kernels where they apply
+     * (Torch.setFusedKernels; -Dpanamasd.fusedKernels / PANAMASD_FUSED_KERNELS, default true).
+     */
+    public static final boolean FUSED_KERNELS = setting("panamasd.fusedKernels", "PANAMASD_FUSED_KERNELS", true);
 
     static {
         NativeLibrary.load();
         check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
         if (COUNTING_ALLOCATOR) check(panamasd_h.psd_memory_set_pool(BLOCK_POOL, POOL_BYTES), "psd_memory_set_pool");
         check(panamasd_h.psd_runtime_set_attention_choice(attentionCode(ATTENTION)), "psd_runtime_set_attention_choice");
+        check(panamasd_h.psd_runtime_set_fused_kernels(FUSED_KERNELS), "psd_runtime_set_fused_kernels");
         int threads = defaultThreads();
         if (threads > 0) check(panamasd_h.psd_runtime_set_num_threads(threads), "psd_runtime_set_num_threads");
         // At exit (System.exit, SIGTERM), the JVM runs libtorch's static destructors: wait for the native calls

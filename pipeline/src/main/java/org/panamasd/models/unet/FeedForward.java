@@ -1,5 +1,6 @@
 package org.panamasd.models.unet;
 
+import org.panamasd.Functional;
 import org.panamasd.ModulePath;
 import org.panamasd.Scope;
 import org.panamasd.Tensor;
@@ -21,10 +22,7 @@ final class FeedForward {
 
     Tensor forward(Tensor x) {
         try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
-            return Scope.returning(() -> {
-                Tensor[] valueAndGate = proj.forward(x).chunk(2, -1);
-                return out.forward(valueAndGate[0].mul(valueAndGate[1].gelu()));
-            });
+            return Scope.returning(() -> out.forward(Functional.geglu(proj.forward(x))));
         }
     }
 }

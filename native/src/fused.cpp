@@ -1,0 +1,378 @@
+// Fused normalisation and activation kernels for inference on the CPU: group norm (with SiLU), layer norm and
+// GEGLU, each one pass that reads its input and writes its output once, computing in float32 whatever the storage.
+// libtorch 1.13 takes four passes and two float32 copies for a bfloat16 group norm + SiLU (normalising a bfloat16
+// input in its own precision loses too much, nn.cpp), and a chunked GEGLU makes its gelu and product in two more
+// tensors with a scalar erf for bfloat16. The kernels are written once over Lanes<W> (simd_lanes.h) and compiled for
+// AVX-512 and for AVX2 + FMA; the instruction set is the flash attention kernels' (CPUID, capped by
+// ATEN_CPU_CAPABILITY, or what psd_runtime_set_flash_attention_isa chose). Other inputs (a graph to record, a
+// strided input, other dtypes or devices, a CPU without either set) take libtorch's ops, as before.
+#include "fused.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/accumulate.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include "attention.h"
+#include "common.h"
+#include "simd_lanes.h"
+
+namespace psd {
+namespace {
+std::atomic<bool> fused_enabled{true};
+std::atomic<int64_t> fused_calls{0};
+
+#ifdef PSD_SIMD_LANES
+// Elements of the storage type T as float32 lanes: T is float or uint16_t (the bits of a bfloat16).
+template <int W, typename T>
+struct Io;
+template <int W>
+struct Io<W, float> {
+  using V = typename Lanes<W>::V;
+  static PSD_INLINE V load(const float *p) { return Lanes<W>::load(p); }
+  static PSD_INLINE void store(float *p, V v) { Lanes<W>::store(p, v); }
+  static PSD_INLINE float scalar(float x) { return x; }
+  static PSD_INLINE float stored(float x) { return x; }
+};
+template <int W>
+struct Io<W, uint16_t> {
+  using V = typename Lanes<W>::V;
+  static PSD_INLINE V load(const uint16_t *p) { return Lanes<W>::load_bf16(p); }
+  static PSD_INLINE void store(uint16_t *p, V v) { Lanes<W>::store_bf16(p, v); }
+  static PSD_INLINE float scalar(uint16_t x) {
+    uint32_t bits = static_cast<uint32_t>(x) << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  }
+  static PSD_INLINE uint16_t stored(float f) {
+    if (std::isnan(f)) return 0x7FC0;
+    uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+  }
+};
+
+// x * sigmoid(x), with the exponential's argument never positive: sigmoid(x) = 1 / (1 + z) for x >= 0 and
+// z / (1 + z) below, z = e^-|x| (Lanes::exp2 takes arguments up to 0.5; relative error below 1e-8).
+template <int W>
+PSD_INLINE typename Lanes<W>::V silu(typename Lanes<W>::V x) {
+  using V = typename Lanes<W>::V;
+  const V minus_abs = x > 0.0f ? -x : x;
+  const V z = Lanes<W>::exp2(minus_abs * 1.4426950408889634f);
+  const V numerator = x >= 0.0f ? Lanes<W>::splat(1.0f) : z;
+  return x * (numerator / (1.0f + z));
+}
+
+inline float silu_scalar(float x) {
+  const float z = std::exp(-std::fabs(x));
+  return x * ((x >= 0.0f ? 1.0f : z) / (1.0f + z));
+}
+
+// GELU with the exact erf, 0.5 g (1 + erf(g / sqrt 2)); erf by Abramowitz and Stegun 7.1.26 (absolute error below
+// 1.5e-7, the formula of ATen's own vectorized erf): erf(a) = 1 - t (a1 + t (a2 + ... t a5)) e^(-a^2), t = 1 / (1 + p a).
+template <int W>
+PSD_INLINE typename Lanes<W>::V gelu(typename Lanes<W>::V g) {
+  using V = typename Lanes<W>::V;
+  const V z = g * 0.70710678118654752f;
+  const V a = z < 0.0f ? -z : z;
+  const V t = 1.0f / (1.0f + 0.3275911f * a);
+  V poly = Lanes<W>::splat(1.061405429f);
+  poly = poly * t - 1.453152027f;
+  poly = poly * t + 1.421413741f;
+  poly = poly * t - 0.284496736f;
+  poly = poly * t + 0.254829592f;
+  const V e = Lanes<W>::exp2(-(a * a) * 1.4426950408889634f);
+  const V erf_abs = 1.0f - poly * t * e;
+  const V erf = z < 0.0f ? -erf_abs : erf_abs;
+  return 0.5f * g * (1.0f + erf);
+}
+
+inline float gelu_scalar(float g) { return 0.5f * g * (1.0f + std::erf(g * 0.70710678118654752f)); }
+
+// Sum of n values, and of their squared distances from `center`, in float32 lanes over pieces of 1,024 values
+// added up in double (a group holds up to 10^5-10^6 values; float32 sums alone would lose digits).
+template <int W, typename T>
+PSD_INLINE double sum_of(const T *x, int64_t n, float center, bool squares) {
+  using L = Lanes<W>;
+  using V = typename L::V;
+  using IO = Io<W, T>;
+  double total = 0;
+  const V c = L::splat(center);
+  int64_t i = 0;
+  while (i + W <= n) {
+    const int64_t piece_end = std::min(n, i + 1024) - W;
+    V a = V{}, b = V{};  // two chains
+    for (; i <= piece_end - W; i += 2 * W) {
+      V u = IO::load(x + i) - c, v = IO::load(x + i + W) - c;
+      a += squares ? u * u : u;
+      b += squares ? v * v : v;
+    }
+    for (; i <= piece_end; i += W) {
+      V u = IO::load(x + i) - c;
+      a += squares ? u * u : u;
+    }
+    total += static_cast<double>(L::sum(a + b));
+  }
+  for (; i < n; i++) {
+    const float u = IO::scalar(x[i]) - center;
+    total += squares ? static_cast<double>(u) * u : u;
+  }
+  return total;
+}
+
+// The mean and 1 / sqrt(variance + eps) of n values, the variance biased (as torch's norms), by two passes: the
+// mean, then the squared distances from it (no cancellation when the mean is large against the spread).
+template <int W, typename T>
+PSD_INLINE void moments(const T *x, int64_t n, double eps, float *mean, float *rstd) {
+  const double m = sum_of<W, T>(x, n, 0.0f, false) / static_cast<double>(n);
+  const double var = sum_of<W, T>(x, n, static_cast<float>(m), true) / static_cast<double>(n);
+  *mean = static_cast<float>(m);
+  *rstd = static_cast<float>(1.0 / std::sqrt(std::max(var, 0.0) + eps));
+}
+
+// y = x * a + b over n values, then SiLU when asked.
+template <int W, typename T>
+PSD_INLINE void affine(const T *x, T *y, int64_t n, float a, float b, bool with_silu) {
+  using L = Lanes<W>;
+  using V = typename L::V;
+  using IO = Io<W, T>;
+  const V av = L::splat(a), bv = L::splat(b);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    V v = IO::load(x + i) * av + bv;
+    IO::store(y + i, with_silu ? silu<W>(v) : v);
+  }
+  for (; i < n; i++) {
+    const float v = IO::scalar(x[i]) * a + b;
+    y[i] = IO::stored(with_silu ? silu_scalar(v) : v);
+  }
+}
+
+// Groups [begin, end) of a group norm: group i is sample i / groups, channels (i % groups) * cg .. + cg, each
+// channel `plane` contiguous values.
+template <int W, typename T>
+PSD_INLINE void group_norm_groups(const T *x, T *y, const float *gamma, const float *beta, int64_t groups, int64_t cg, int64_t plane,
+                                  double eps, bool with_silu, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; i++) {
+    const int64_t offset = i * cg * plane;
+    float mean, rstd;
+    moments<W, T>(x + offset, cg * plane, eps, &mean, &rstd);
+    for (int64_t c = 0; c < cg; c++) {
+      const int64_t channel = (i % groups) * cg + c;
+      const float a = rstd * (gamma != nullptr ? gamma[channel] : 1.0f);
+      const float b = (beta != nullptr ? beta[channel] : 0.0f) - mean * a;
+      affine<W, T>(x + offset + c * plane, y + offset + c * plane, plane, a, b, with_silu);
+    }
+  }
+}
+
+// Rows [begin, end) of a layer norm over d values each: y = (x - mean) rstd gamma + beta.
+template <int W, typename T>
+PSD_INLINE void layer_norm_rows(const T *x, T *y, const float *gamma, const float *beta, int64_t d, double eps, int64_t begin, int64_t end) {
+  using L = Lanes<W>;
+  using V = typename L::V;
+  using IO = Io<W, T>;
+  for (int64_t r = begin; r < end; r++) {
+    const T *xr = x + r * d;
+    T *yr = y + r * d;
+    float mean, rstd;
+    moments<W, T>(xr, d, eps, &mean, &rstd);
+    const V m = L::splat(mean), s = L::splat(rstd);
+    int64_t i = 0;
+    for (; i + W <= d; i += W) {
+      V v = (IO::load(xr + i) - m) * s;
+      if (gamma != nullptr) v = v * L::load(gamma + i);
+      if (beta != nullptr) v = v + L::load(beta + i);
+      IO::store(yr + i, v);
+    }
+    for (; i < d; i++) {
+      float v = (IO::scalar(xr[i]) - mean) * rstd;
+      if (gamma != nullptr) v *= gamma[i];
+      if (beta != nullptr) v += beta[i];
+      yr[i] = IO::stored(v);
+    }
+  }
+}
+
+// Rows [begin, end) of GEGLU: out[r][j] = in[r][j] * gelu(in[r][n + j]).
+template <int W, typename T>
+PSD_INLINE void geglu_rows(const T *in, T *out, int64_t n, int64_t begin, int64_t end) {
+  using IO = Io<W, T>;
+  for (int64_t r = begin; r < end; r++) {
+    const T *value = in + r * 2 * n, *gate = value + n;
+    T *o = out + r * n;
+    int64_t j = 0;
+    for (; j + W <= n; j += W) IO::store(o + j, IO::load(value + j) * gelu<W>(IO::load(gate + j)));
+    for (; j < n; j++) o[j] = IO::stored(IO::scalar(value[j]) * gelu_scalar(IO::scalar(gate[j])));
+  }
+}
+
+// One entry point per instruction set and storage type; the templates above are inlined into each.
+#define PSD_FUSED_ENTRY(target_attr, W, T, suffix)                                                                           \
+  __attribute__((target(target_attr))) void group_norm_##suffix(const T *x, T *y, const float *gamma, const float *beta,      \
+                                                                 int64_t groups, int64_t cg, int64_t plane, double eps,       \
+                                                                 bool with_silu, int64_t begin, int64_t end) {                \
+    group_norm_groups<W, T>(x, y, gamma, beta, groups, cg, plane, eps, with_silu, begin, end);                              \
+  }                                                                                                                          \
+  __attribute__((target(target_attr))) void layer_norm_##suffix(const T *x, T *y, const float *gamma, const float *beta,      \
+                                                                 int64_t d, double eps, int64_t begin, int64_t end) {         \
+    layer_norm_rows<W, T>(x, y, gamma, beta, d, eps, begin, end);                                                           \
+  }                                                                                                                          \
+  __attribute__((target(target_attr))) void geglu_##suffix(const T *in, T *out, int64_t n, int64_t begin, int64_t end) {     \
+    geglu_rows<W, T>(in, out, n, begin, end);                                                                               \
+  }
+
+PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, float, f32_avx512)
+PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, uint16_t, bf16_avx512)
+PSD_FUSED_ENTRY("avx2,fma", 8, float, f32_avx2)
+PSD_FUSED_ENTRY("avx2,fma", 8, uint16_t, bf16_avx2)
+#undef PSD_FUSED_ENTRY
+#endif  // PSD_SIMD_LANES
+
+// Whether the fused kernels compute x: on, a CPU with kernels, CPU float32 / bfloat16, contiguous, nothing to record.
+bool applies(const at::Tensor &x, std::initializer_list<const c10::optional<at::Tensor> *> params) {
+#ifdef PSD_SIMD_LANES
+  if (!fused_enabled.load() || flash_attention_isa() == FlashIsa::kNone) return false;
+  if (!x.is_cpu() || x.layout() != at::kStrided || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16)) return false;
+  if (!x.is_contiguous() || x.numel() == 0) return false;
+  if (at::GradMode::is_enabled()) {
+    if (x.requires_grad()) return false;
+    for (const auto *p : params)
+      if (p->has_value() && (*p)->requires_grad()) return false;
+  }
+  for (const auto *p : params)
+    if (p->has_value() && (!(*p)->is_cpu() || (*p)->layout() != at::kStrided)) return false;
+  return true;
+#else
+  (void)x;
+  (void)params;
+  return false;
+#endif
+}
+
+// A norm's affine parameter as contiguous float32 of n values, or an undefined tensor when absent.
+at::Tensor float_parameter(const c10::optional<at::Tensor> &p, int64_t n, const char *what) {
+  if (!p.has_value() || !p->defined()) return at::Tensor();
+  if (p->numel() != n)
+    throw ArgumentError(std::string(what) + " has " + std::to_string(p->numel()) + " values, the norm needs " + std::to_string(n));
+  return p->detach().to(at::kFloat).contiguous();
+}
+
+const float *data_or_null(const at::Tensor &t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+bool avx512() { return flash_attention_isa() == FlashIsa::kAvx512; }
+}  // namespace
+
+void set_fused_kernels(bool enabled) { fused_enabled.store(enabled); }
+bool fused_kernels_enabled() { return fused_enabled.load(); }
+int64_t fused_kernel_calls() { return fused_calls.load(std::memory_order_relaxed); }
+
+bool fused_group_norm(const at::Tensor &x, int64_t groups, const c10::optional<at::Tensor> &weight,
+                      const c10::optional<at::Tensor> &bias, double eps, bool with_silu, at::Tensor *result) {
+  if (!applies(x, {&weight, &bias}) || x.dim() < 2) return false;
+  const int64_t n = x.size(0), c = x.size(1);
+  if (groups <= 0 || c % groups != 0) return false;  // libtorch's own op names the error
+  const int64_t plane = x.numel() / (n * c), cg = c / groups;
+#ifdef PSD_SIMD_LANES
+  at::Tensor gamma = float_parameter(weight, c, "group_norm's weight"), beta = float_parameter(bias, c, "group_norm's bias");
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
+  const float *g = data_or_null(gamma), *b = data_or_null(beta);
+  const bool wide = avx512();
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, cg * plane));
+  if (x.scalar_type() == at::kFloat) {
+    const float *in = x.data_ptr<float>();
+    float *out = y.data_ptr<float>();
+    at::parallel_for(0, n * groups, grain, [&](int64_t begin, int64_t end) {
+      if (wide) group_norm_f32_avx512(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
+      else group_norm_f32_avx2(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
+    });
+  } else {
+    const uint16_t *in = reinterpret_cast<const uint16_t *>(x.data_ptr<at::BFloat16>());
+    uint16_t *out = reinterpret_cast<uint16_t *>(y.data_ptr<at::BFloat16>());
+    at::parallel_for(0, n * groups, grain, [&](int64_t begin, int64_t end) {
+      if (wide) group_norm_bf16_avx512(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
+      else group_norm_bf16_avx2(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
+    });
+  }
+  *result = y;
+  fused_calls.fetch_add(1, std::memory_order_relaxed);
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, const c10::optional<at::Tensor> &weight,
+                      const c10::optional<at::Tensor> &bias, double eps, at::Tensor *result) {
+  if (!applies(x, {&weight, &bias})) return false;
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  if (k == 0 || k > x.dim()) return false;
+  for (int64_t i = 0; i < k; i++)
+    if (x.size(x.dim() - k + i) != normalized_shape[i]) return false;  // libtorch's own op names the mismatch
+  const int64_t d = c10::multiply_integers(normalized_shape);
+  const int64_t rows = x.numel() / d;
+#ifdef PSD_SIMD_LANES
+  at::Tensor gamma = float_parameter(weight, d, "layer_norm's weight"), beta = float_parameter(bias, d, "layer_norm's bias");
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
+  const float *g = data_or_null(gamma), *b = data_or_null(beta);
+  const bool wide = avx512();
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / d);
+  if (x.scalar_type() == at::kFloat) {
+    const float *in = x.data_ptr<float>();
+    float *out = y.data_ptr<float>();
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+      if (wide) layer_norm_f32_avx512(in, out, g, b, d, eps, begin, end);
+      else layer_norm_f32_avx2(in, out, g, b, d, eps, begin, end);
+    });
+  } else {
+    const uint16_t *in = reinterpret_cast<const uint16_t *>(x.data_ptr<at::BFloat16>());
+    uint16_t *out = reinterpret_cast<uint16_t *>(y.data_ptr<at::BFloat16>());
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+      if (wide) layer_norm_bf16_avx512(in, out, g, b, d, eps, begin, end);
+      else layer_norm_bf16_avx2(in, out, g, b, d, eps, begin, end);
+    });
+  }
+  *result = y;
+  fused_calls.fetch_add(1, std::memory_order_relaxed);
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool fused_geglu(const at::Tensor &x, at::Tensor *result) {
+  if (!applies(x, {}) || x.dim() < 1 || x.size(-1) % 2 != 0) return false;
+  const int64_t n = x.size(-1) / 2, rows = x.numel() / x.size(-1);
+#ifdef PSD_SIMD_LANES
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  sizes.back() = n;
+  at::Tensor y = at::empty(sizes, x.options());
+  const bool wide = avx512();
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, n));
+  if (x.scalar_type() == at::kFloat) {
+    const float *in = x.data_ptr<float>();
+    float *out = y.data_ptr<float>();
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+      if (wide) geglu_f32_avx512(in, out, n, begin, end);
+      else geglu_f32_avx2(in, out, n, begin, end);
+    });
+  } else {
+    const uint16_t *in = reinterpret_cast<const uint16_t *>(x.data_ptr<at::BFloat16>());
+    uint16_t *out = reinterpret_cast<uint16_t *>(y.data_ptr<at::BFloat16>());
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+      if (wide) geglu_bf16_avx512(in, out, n, begin, end);
+      else geglu_bf16_avx2(in, out, n, begin, end);
+    });
+  }
+  *result = y;
+  fused_calls.fetch_add(1, std::memory_order_relaxed);
+  return true;
+#else
+  return false;
+#endif
+}
+}  // namespace psd

@@ -1,0 +1,20 @@
+// Fused group norm (+ SiLU), layer norm and GEGLU kernels for CPU inference (fused.cpp).
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace psd {
+// Each computes its op into *result and returns true where the kernels apply (switched on, a CPU with AVX-512 or
+// AVX2 + FMA kernels, a contiguous CPU float32 or bfloat16 input, no graph to record); false leaves *result alone
+// and the caller computes the op with libtorch.
+bool fused_group_norm(const at::Tensor &x, int64_t groups, const c10::optional<at::Tensor> &weight,
+                      const c10::optional<at::Tensor> &bias, double eps, bool with_silu, at::Tensor *result);
+bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, const c10::optional<at::Tensor> &weight,
+                      const c10::optional<at::Tensor> &bias, double eps, at::Tensor *result);
+// value * gelu(gate) (exact erf) for x = (value, gate) along its last dimension.
+bool fused_geglu(const at::Tensor &x, at::Tensor *result);
+void set_fused_kernels(bool enabled);
+bool fused_kernels_enabled();
+// Calls the fused kernels computed in this process.
+int64_t fused_kernel_calls();
+}  // namespace psd
