@@ -1,4 +1,4 @@
-// The shim's fused group norm (+ SiLU), layer norm and GEGLU kernels under AddressSanitizer and UBSan
+// The shim's fused group norm (+ SiLU), layer norm, GEGLU and scale-shift-SiLU kernels under AddressSanitizer and UBSan
 // (scripts/asan-kernels.sh builds and runs it; not part of the shim's build): sizes around every vector width and
 // piece boundary, float32 and bfloat16, the CPU's kernels and the AVX2 ones, each against libtorch's float64 ops.
 // Exits 1 when a kernel does not take an input it should or an error exceeds its dtype's bound.
@@ -58,6 +58,16 @@ int main() {
           at::Tensor normed = at::group_norm(image.to(at::kDouble), 2, gw.to(at::kDouble), gb.to(at::kDouble), 1e-5);
           // one value a group (n = 1 and a constant group) has no spread: the bound scales with 1 / sqrt(eps)
           check(what, taken ? y : image, silu ? at::silu(normed) : normed, taken, dtype, 1e3);
+        }
+
+        // a norm's per-channel map + SiLU: n channels, NCHW and channels-last
+        at::Tensor planes = at::randn({2, n, 3, 5}).to(dtype), scale = at::randn({2, n, 1, 1}), shift = at::randn({2, n, 1, 1});
+        for (bool last : {false, true}) {
+          at::Tensor in = last ? planes.contiguous(at::MemoryFormat::ChannelsLast) : planes;
+          taken = psd::fused_scale_shift_silu(in, scale, shift, &y);
+          std::snprintf(what, sizeof what, "%s %s scale_shift_silu%s c=%ld", name, type, last ? " channels-last" : "", n);
+          at::Tensor mapped = at::silu(planes.to(at::kDouble) * scale.to(at::kDouble) + shift.to(at::kDouble));
+          check(what, taken ? y : in, mapped, taken, dtype, 1e2);
         }
       }
     }

@@ -185,7 +185,8 @@ int32_t psd_runtime_set_flash_attention_isa(int32_t isa);
  * widest vectors the flash kernels may use here: GFLOP/s (a multiply-add is 2 FLOPs) and the lanes per vector (16
  * AVX-512, 8 AVX2); 0 and 0 on a CPU with neither. Occupies every intra-op thread while it runs. */
 int32_t psd_runtime_fma_peak(double seconds, double *ret_gflops_per_s, int32_t *ret_lanes);
-/* The shim's fused kernels for group norm (with or without SiLU), layer norm and psd_tensor_geglu: on contiguous CPU
+/* The shim's fused kernels for group norm (with or without SiLU), layer norm, psd_tensor_geglu and
+ * psd_tensor_scale_shift_silu (per-channel scale and shift of a 4-d input, NCHW or channels-last): on contiguous CPU
  * float32 and bfloat16 inputs with no graph to record, on a CPU with the flash attention kernels' instruction set
  * (psd_runtime_flash_attention_isa, which they follow), each is one pass over its input computed in float32 (the
  * norms' statistics in two passes, summed in double). Other inputs take libtorch's ops. On by default; off: every

@@ -1,5 +1,5 @@
-// Fused normalisation and activation kernels for inference on the CPU: group norm (with SiLU), layer norm and
-// GEGLU, each one pass that reads its input and writes its output once, computing in float32 whatever the storage.
+// Fused normalisation and activation kernels for inference on the CPU: group norm (with SiLU), layer norm, GEGLU
+// and a norm's per-channel map + SiLU (the banded VAE's), each one pass that reads its input and writes its output once, computing in float32 whatever the storage.
 // libtorch 1.13 takes four passes and two float32 copies for a bfloat16 group norm + SiLU (normalising a bfloat16
 // input in its own precision loses too much, nn.cpp), and a chunked GEGLU makes its gelu and product in two more
 // tensors with a scalar erf for bfloat16. The kernels are written once over Lanes<W> (simd_lanes.h) and compiled for
@@ -152,6 +152,20 @@ PSD_INLINE void affine(const T *x, T *y, int64_t n, float a, float b, bool with_
   }
 }
 
+// Pixels [begin, end) of a channels-last image of c channels: y = SiLU(x * scale + shift), scale and shift per channel.
+template <int W, typename T>
+PSD_INLINE void affine_silu_pixels(const T *x, T *y, const float *scale, const float *shift, int64_t c, int64_t begin, int64_t end) {
+  using L = Lanes<W>;
+  using IO = Io<W, T>;
+  for (int64_t p = begin; p < end; p++) {
+    const T *xp = x + p * c;
+    T *yp = y + p * c;
+    int64_t i = 0;
+    for (; i + W <= c; i += W) IO::store(yp + i, silu<W>(IO::load(xp + i) * L::load(scale + i) + L::load(shift + i)));
+    for (; i < c; i++) yp[i] = IO::stored(silu_scalar(IO::scalar(xp[i]) * scale[i] + shift[i]));
+  }
+}
+
 // Groups [begin, end) of a group norm: group i is sample i / groups, channels (i % groups) * cg .. + cg, each
 // channel `plane` contiguous values.
 template <int W, typename T>
@@ -224,6 +238,14 @@ PSD_INLINE void geglu_rows(const T *in, T *out, int64_t n, int64_t begin, int64_
   }                                                                                                                          \
   __attribute__((target(target_attr))) void geglu_##suffix(const T *in, T *out, int64_t n, int64_t begin, int64_t end) {     \
     geglu_rows<W, T>(in, out, n, begin, end);                                                                               \
+  }                                                                                                                          \
+  __attribute__((target(target_attr))) void affine_planes_##suffix(const T *x, T *y, const float *scale, const float *shift,  \
+                                                                    int64_t plane, int64_t begin, int64_t end) {              \
+    for (int64_t i = begin; i < end; i++) affine<W, T>(x + i * plane, y + i * plane, plane, scale[i], shift[i], true);     \
+  }                                                                                                                          \
+  __attribute__((target(target_attr))) void affine_pixels_##suffix(const T *x, T *y, const float *scale, const float *shift,  \
+                                                                    int64_t c, int64_t begin, int64_t end) {                  \
+    affine_silu_pixels<W, T>(x, y, scale, shift, c, begin, end);                                                            \
   }
 
 PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, float, f32_avx512)
@@ -234,11 +256,12 @@ PSD_FUSED_ENTRY("avx2,fma", 8, uint16_t, bf16_avx2)
 #endif  // PSD_SIMD_LANES
 
 // Whether the fused kernels compute x: on, a CPU with kernels, CPU float32 / bfloat16, contiguous, nothing to record.
-bool applies(const at::Tensor &x, std::initializer_list<const c10::optional<at::Tensor> *> params) {
+// A channels-last input too where channels_last_too.
+bool applies(const at::Tensor &x, std::initializer_list<const c10::optional<at::Tensor> *> params, bool channels_last_too = false) {
 #ifdef PSD_SIMD_LANES
   if (!fused_enabled.load() || flash_attention_isa() == FlashIsa::kNone) return false;
   if (!x.is_cpu() || x.layout() != at::kStrided || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16)) return false;
-  if (!x.is_contiguous() || x.numel() == 0) return false;
+  if (!(x.is_contiguous() || (channels_last_too && x.is_contiguous(at::MemoryFormat::ChannelsLast))) || x.numel() == 0) return false;
   if (at::GradMode::is_enabled()) {
     if (x.requires_grad()) return false;
     for (const auto *p : params)
@@ -250,6 +273,7 @@ bool applies(const at::Tensor &x, std::initializer_list<const c10::optional<at::
 #else
   (void)x;
   (void)params;
+  (void)channels_last_too;
   return false;
 #endif
 }
@@ -335,6 +359,53 @@ bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, con
       if (wide) layer_norm_bf16_avx512(in, out, g, b, d, eps, begin, end);
       else layer_norm_bf16_avx2(in, out, g, b, d, eps, begin, end);
     });
+  }
+  *result = y;
+  fused_calls.fetch_add(1, std::memory_order_relaxed);
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool fused_scale_shift_silu(const at::Tensor &x, const at::Tensor &scale, const at::Tensor &shift, at::Tensor *result) {
+  const c10::optional<at::Tensor> sc = scale, sh = shift;
+  if (x.dim() != 4 || !applies(x, {&sc, &sh}, true)) return false;
+  const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  // scale and shift per sample and channel, (B, C, 1, 1), or per channel, (1, C, 1, 1)
+  auto per_channel = [&](const at::Tensor &t) {
+    return t.dim() == 4 && (t.size(0) == b || t.size(0) == 1) && t.size(1) == c && t.size(2) == 1 && t.size(3) == 1;
+  };
+  if (!per_channel(scale) || !per_channel(shift)) return false;
+  const bool channels_last = x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous();
+  if (!channels_last && !x.is_contiguous()) return false;
+#ifdef PSD_SIMD_LANES
+  at::Tensor a = scale.detach().to(at::kFloat).expand({b, c, 1, 1}).contiguous(), s = shift.detach().to(at::kFloat).expand({b, c, 1, 1}).contiguous();
+  at::Tensor y = at::empty_like(x, channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+  const float *pa = a.data_ptr<float>(), *ps = s.data_ptr<float>();
+  const bool wide = avx512();
+  const bool bf16 = x.scalar_type() == at::kBFloat16;
+  const void *in = x.data_ptr();
+  void *out = y.data_ptr();
+  if (!channels_last) {
+    const int64_t plane = h * w, grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, plane));
+    at::parallel_for(0, b * c, grain, [&](int64_t begin, int64_t end) {
+      if (bf16) (wide ? affine_planes_bf16_avx512 : affine_planes_bf16_avx2)(static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out), pa, ps, plane, begin, end);
+      else (wide ? affine_planes_f32_avx512 : affine_planes_f32_avx2)(static_cast<const float *>(in), static_cast<float *>(out), pa, ps, plane, begin, end);
+    });
+  } else {
+    // each sample's pixels hold c values each, in a row; a sample's scale and shift are its c
+    for (int64_t n = 0; n < b; n++) {
+      const int64_t offset = n * h * w * c, grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, c));
+      at::parallel_for(0, h * w, grain, [&](int64_t begin, int64_t end) {
+        if (bf16)
+          (wide ? affine_pixels_bf16_avx512 : affine_pixels_bf16_avx2)(static_cast<const uint16_t *>(in) + offset, static_cast<uint16_t *>(out) + offset,
+                                                                       pa + n * c, ps + n * c, c, begin, end);
+        else
+          (wide ? affine_pixels_f32_avx512 : affine_pixels_f32_avx2)(static_cast<const float *>(in) + offset, static_cast<float *>(out) + offset,
+                                                                     pa + n * c, ps + n * c, c, begin, end);
+      });
+    }
   }
   *result = y;
   fused_calls.fetch_add(1, std::memory_order_relaxed);

@@ -11,6 +11,9 @@ bool fused_group_norm(const at::Tensor &x, int64_t groups, const c10::optional<a
                       const c10::optional<at::Tensor> &bias, double eps, bool with_silu, at::Tensor *result);
 bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, const c10::optional<at::Tensor> &weight,
                       const c10::optional<at::Tensor> &bias, double eps, at::Tensor *result);
+// SiLU(x * scale + shift) for a 4-d x, NCHW or channels-last (the output keeps its layout), scale and shift
+// (B, C, 1, 1) or (1, C, 1, 1).
+bool fused_scale_shift_silu(const at::Tensor &x, const at::Tensor &scale, const at::Tensor &shift, at::Tensor *result);
 // value * gelu(gate) (exact erf) for x = (value, gate) along its last dimension.
 bool fused_geglu(const at::Tensor &x, at::Tensor *result);
 void set_fused_kernels(bool enabled);

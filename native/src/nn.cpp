@@ -219,6 +219,11 @@ int32_t psd_tensor_scale_shift_silu(const psd_tensor *input, const psd_tensor *s
   return guarded([&] {
     auto borrowed = T(input, "input");  // alive for the whole call: x refers into it
     const at::Tensor &x = borrowed.get();
+    at::Tensor fused;
+    if (fused_scale_shift_silu(x, T(scale, "scale"), T(shift, "shift"), &fused)) {
+      *out(ret) = wrap(fused);
+      return;
+    }
     // a reduced-precision input is mapped in float32 and rounded once, as the norms above normalise it
     const bool reduced = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
     at::Tensor affine = reduced ? at::addcmul(T(shift, "shift").get().to(at::kFloat), x.to(at::kFloat), T(scale, "scale").get().to(at::kFloat))

@@ -182,6 +182,37 @@ class FusedKernelsTest extends NativeTest {
     }
 
     @Test
+    void aNormsPerChannelMapWithSiluMatchesFloat64InBothLayouts() {
+        long[][] shapes = {{2, 40, 6, 7}, {1, 3, 5, 5}, {1, 128, 9, 4}};  // batch, channels, height, width
+        for (String isa : kernels()) {
+            Torch.setFlashAttentionIsa(isa);
+            for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
+                try (Scope s = Scope.open(); Generator g = new Generator(7); var off = Autograd.inferenceMode()) {
+                    for (long[] shape : shapes) {
+                        Tensor x = Tensor.randn(g, shape).mul(2).to(dtype);
+                        for (long scaleBatch : new long[] {shape[0], 1}) {
+                            // float32 scale and shift, as GroupNorm.scaleShift gives them
+                            Tensor scale = Tensor.randn(g, scaleBatch, shape[1], 1, 1), shift = Tensor.randn(g, scaleBatch, shape[1], 1, 1);
+                            double[] expected = x.to(DType.FLOAT64).mul(scale.to(DType.FLOAT64)).add(shift.to(DType.FLOAT64)).silu().toDoubleArray();
+                            double[] scaleOf = x.to(DType.FLOAT64).abs().mul(scale.to(DType.FLOAT64).abs()).add(shift.to(DType.FLOAT64).abs()).toDoubleArray();
+                            for (boolean channelsLast : new boolean[] {false, true}) {
+                                Tensor input = channelsLast ? x.contiguous(MemoryFormat.CHANNELS_LAST) : x;
+                                String what = isa + " " + dtype + " " + List.of(boxed(shape)) + " scale batch " + scaleBatch + (channelsLast ? " channels-last" : "");
+                                long before = Torch.fusedKernelCalls();
+                                Tensor y = Functional.scaleShiftSilu(input, scale, shift);
+                                assertEquals(before + 1, Torch.fusedKernelCalls(), "the fused kernel computed " + what);
+                                assertEquals(dtype, y.dtype());
+                                assertEquals(channelsLast && shape[1] > 1, y.isContiguous(MemoryFormat.CHANNELS_LAST) && !y.isContiguous(), "layout kept: " + what);
+                                assertWithin(expected, y.contiguous().toDoubleArray(), dtype, scaleOf, what);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void nanStaysNaNWhereItIsAndNowhereElse() {
         for (String isa : kernels()) {
             Torch.setFlashAttentionIsa(isa);
