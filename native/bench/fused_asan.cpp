@@ -1,4 +1,4 @@
-// The shim's fused group norm (+ SiLU), layer norm, GEGLU and scale-shift-SiLU kernels under AddressSanitizer and UBSan
+// The shim's fused group norm (+ SiLU), layer norm, GEGLU, scale-shift-SiLU and channel-moments kernels under AddressSanitizer and UBSan
 // (scripts/asan-kernels.sh builds and runs it; not part of the shim's build): sizes around every vector width and
 // piece boundary, float32 and bfloat16, the CPU's kernels and the AVX2 ones, each against libtorch's float64 ops.
 // Exits 1 when a kernel does not take an input it should or an error exceeds its dtype's bound.
@@ -68,6 +68,12 @@ int main() {
           std::snprintf(what, sizeof what, "%s %s scale_shift_silu%s c=%ld", name, type, last ? " channels-last" : "", n);
           at::Tensor mapped = at::silu(planes.to(at::kDouble) * scale.to(at::kDouble) + shift.to(at::kDouble));
           check(what, taken ? y : in, mapped, taken, dtype, 1e2);
+          // per-channel sums and squares of a band of rows (a view) of the same
+          at::Tensor band = in.narrow(2, 1, 2);
+          taken = psd::fused_channel_moments(band, &y);
+          std::snprintf(what, sizeof what, "%s %s channel_moments%s c=%ld", name, type, last ? " channels-last" : "", n);
+          at::Tensor d = band.to(at::kDouble);
+          check(what, taken ? y : at::zeros({2, 2, n}, at::kDouble), at::stack({d.sum({2, 3}), (d * d).sum({2, 3})}), taken, at::kFloat, 1e-3);
         }
       }
     }

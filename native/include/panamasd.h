@@ -186,8 +186,8 @@ int32_t psd_runtime_set_flash_attention_isa(int32_t isa);
  * AVX-512, 8 AVX2); 0 and 0 on a CPU with neither. Occupies every intra-op thread while it runs. */
 int32_t psd_runtime_fma_peak(double seconds, double *ret_gflops_per_s, int32_t *ret_lanes);
 /* The shim's fused kernels for group norm (with or without SiLU), layer norm, psd_tensor_geglu and
- * psd_tensor_scale_shift_silu (per-channel scale and shift of a 4-d input, NCHW or channels-last): on contiguous CPU
- * float32 and bfloat16 inputs with no graph to record, on a CPU with the flash attention kernels' instruction set
+ * psd_tensor_scale_shift_silu (per-channel scale and shift of a 4-d input, NCHW or channels-last) and
+ * psd_tensor_channel_moments (NCHW or channels-last rows): on contiguous CPU float32 and bfloat16 inputs with no graph to record, on a CPU with the flash attention kernels' instruction set
  * (psd_runtime_flash_attention_isa, which they follow), each is one pass over its input computed in float32 (the
  * norms' statistics in two passes, summed in double). Other inputs take libtorch's ops. On by default; off: every
  * call takes libtorch's ops (for comparisons). Process-wide. */
@@ -363,6 +363,10 @@ int32_t psd_tensor_logical_not(const psd_tensor *a, psd_tensor **ret);
 int32_t psd_tensor_silu(const psd_tensor *a, psd_tensor **ret);
 /* tanh_approximation false: the exact erf form. */
 int32_t psd_tensor_gelu(const psd_tensor *a, bool tanh_approximation, psd_tensor **ret);
+/* Per sample and channel of a 4-d input (batch, channels, height, width), any strides: the sum of its values and the
+ * sum of their squares, accumulated in double, as a (2, batch, channels) float64 tensor (a group norm's statistics
+ * gathered band by band). */
+int32_t psd_tensor_channel_moments(const psd_tensor *input, psd_tensor **ret);
 /* GEGLU's activation: input (..., 2n) holds a value half and a gate half along its last dimension; the result
  * (..., n) is value * gelu(gate) with the exact erf, as diffusers' GEGLU computes after its projection. */
 int32_t psd_tensor_geglu(const psd_tensor *input, psd_tensor **ret);

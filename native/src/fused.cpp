@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cmath>
 #include <vector>
 
@@ -166,6 +167,57 @@ PSD_INLINE void affine_silu_pixels(const T *x, T *y, const float *scale, const f
   }
 }
 
+// Sum and sum of squares of n contiguous values, in double lanes (a norm's statistics: no cancellation to fear).
+template <int W, typename T>
+PSD_INLINE void moments_of_run(const T *x, int64_t n, double *sum, double *squares) {
+  using L = Lanes<W>;
+  using D = typename L::D;
+  using IO = Io<W, T>;
+  D s0{}, s1{}, q0{}, q1{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    D a, b;
+    L::widen(IO::load(x + i), &a, &b);
+    s0 += a;
+    s1 += b;
+    q0 += a * a;
+    q1 += b * b;
+  }
+  double s = L::sum_d(s0 + s1), q = L::sum_d(q0 + q1);
+  for (; i < n; i++) {
+    const double v = IO::scalar(x[i]);
+    s += v;
+    q += v * v;
+  }
+  *sum = s;
+  *squares = q;
+}
+
+// Pixels [begin, end) of channels-last rows of c values: per channel sums and sums of squares added to sum, squares.
+template <int W, typename T>
+PSD_INLINE void moments_of_pixels(const T *x, int64_t c, int64_t begin, int64_t end, double *sum, double *squares) {
+  using L = Lanes<W>;
+  using D = typename L::D;
+  using IO = Io<W, T>;
+  for (int64_t p = begin; p < end; p++) {
+    const T *xp = x + p * c;
+    int64_t i = 0;
+    for (; i + W <= c; i += W) {
+      D a, b;
+      L::widen(IO::load(xp + i), &a, &b);
+      L::store_d(sum + i, L::load_d(sum + i) + a);
+      L::store_d(sum + i + W / 2, L::load_d(sum + i + W / 2) + b);
+      L::store_d(squares + i, L::load_d(squares + i) + a * a);
+      L::store_d(squares + i + W / 2, L::load_d(squares + i + W / 2) + b * b);
+    }
+    for (; i < c; i++) {
+      const double v = IO::scalar(xp[i]);
+      sum[i] += v;
+      squares[i] += v * v;
+    }
+  }
+}
+
 // Groups [begin, end) of a group norm: group i is sample i / groups, channels (i % groups) * cg .. + cg, each
 // channel `plane` contiguous values.
 template <int W, typename T>
@@ -242,6 +294,16 @@ PSD_INLINE void geglu_rows(const T *in, T *out, int64_t n, int64_t begin, int64_
   __attribute__((target(target_attr))) void affine_planes_##suffix(const T *x, T *y, const float *scale, const float *shift,  \
                                                                     int64_t plane, int64_t begin, int64_t end) {              \
     for (int64_t i = begin; i < end; i++) affine<W, T>(x + i * plane, y + i * plane, plane, scale[i], shift[i], true);     \
+  }                                                                                                                          \
+  __attribute__((target(target_attr))) void moments_runs_##suffix(const T *x, int64_t n, int64_t run_stride_b, int64_t run_stride_c,   \
+                                                                   int64_t channels, double *sum, double *squares,            \
+                                                                   int64_t begin, int64_t end) {                              \
+    for (int64_t i = begin; i < end; i++)                                                                                    \
+      moments_of_run<W, T>(x + (i / channels) * run_stride_b + (i % channels) * run_stride_c, n, sum + i, squares + i);      \
+  }                                                                                                                          \
+  __attribute__((target(target_attr))) void moments_pixels_##suffix(const T *x, int64_t c, int64_t begin, int64_t end,       \
+                                                                     double *sum, double *squares) {                          \
+    moments_of_pixels<W, T>(x, c, begin, end, sum, squares);                                                                 \
   }                                                                                                                          \
   __attribute__((target(target_attr))) void affine_pixels_##suffix(const T *x, T *y, const float *scale, const float *shift,  \
                                                                     int64_t c, int64_t begin, int64_t end) {                  \
@@ -411,6 +473,58 @@ bool fused_scale_shift_silu(const at::Tensor &x, const at::Tensor &scale, const 
   fused_calls.fetch_add(1, std::memory_order_relaxed);
   return true;
 #else
+  return false;
+#endif
+}
+
+bool fused_channel_moments(const at::Tensor &x, at::Tensor *result) {
+#ifdef PSD_SIMD_LANES
+  if (x.dim() != 4) return false;
+  // applies() asks for a contiguous input; a band of rows (a narrowed view) is checked by its strides below instead
+  if (!fused_enabled.load() || flash_attention_isa() == FlashIsa::kNone || !x.is_cpu() || x.layout() != at::kStrided) return false;
+  if ((x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16) || x.numel() == 0) return false;
+  if (at::GradMode::is_enabled() && x.requires_grad()) return false;
+  const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  // rows of a plane: each (sample, channel)'s h x w values in one run; pixels: each sample's h x w pixels of c values
+  const bool runs = x.stride(3) == 1 && x.stride(2) == w;
+  const bool pixels = !runs && x.stride(1) == 1 && x.stride(3) == c && x.stride(2) == w * c;
+  if (!runs && !pixels) return false;
+  at::Tensor out = at::zeros({2, b, c}, x.options().dtype(at::kDouble));
+  double *sum = out.data_ptr<double>(), *squares = sum + b * c;
+  const bool wide = avx512(), bf16 = x.scalar_type() == at::kBFloat16;
+  const void *base = x.data_ptr();
+  if (runs) {
+    const int64_t n = h * w, grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, n));
+    at::parallel_for(0, b * c, grain, [&](int64_t begin, int64_t end) {
+      if (bf16)
+        (wide ? moments_runs_bf16_avx512 : moments_runs_bf16_avx2)(static_cast<const uint16_t *>(base), n, x.stride(0), x.stride(1), c, sum, squares, begin, end);
+      else
+        (wide ? moments_runs_f32_avx512 : moments_runs_f32_avx2)(static_cast<const float *>(base), n, x.stride(0), x.stride(1), c, sum, squares, begin, end);
+    });
+  } else {
+    std::mutex merge;
+    for (int64_t n = 0; n < b; n++) {
+      const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, c));
+      at::parallel_for(0, h * w, grain, [&](int64_t begin, int64_t end) {
+        std::vector<double> s(c), q(c);  // this range's, added to the sample's under the lock
+        if (bf16)
+          (wide ? moments_pixels_bf16_avx512 : moments_pixels_bf16_avx2)(static_cast<const uint16_t *>(base) + n * x.stride(0), c, begin, end, s.data(), q.data());
+        else
+          (wide ? moments_pixels_f32_avx512 : moments_pixels_f32_avx2)(static_cast<const float *>(base) + n * x.stride(0), c, begin, end, s.data(), q.data());
+        std::lock_guard<std::mutex> lock(merge);
+        for (int64_t i = 0; i < c; i++) {
+          sum[n * c + i] += s[i];
+          squares[n * c + i] += q[i];
+        }
+      });
+    }
+  }
+  *result = out;
+  fused_calls.fetch_add(1, std::memory_order_relaxed);
+  return true;
+#else
+  (void)x;
+  (void)result;
   return false;
 #endif
 }

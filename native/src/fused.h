@@ -14,6 +14,9 @@ bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, con
 // SiLU(x * scale + shift) for a 4-d x, NCHW or channels-last (the output keeps its layout), scale and shift
 // (B, C, 1, 1) or (1, C, 1, 1).
 bool fused_scale_shift_silu(const at::Tensor &x, const at::Tensor &scale, const at::Tensor &shift, at::Tensor *result);
+// Per sample and channel of a 4-d x (NCHW, channels-last, or a band of rows of either): the sum and the sum of
+// squares of its values, in double, as a (2, B, C) float64 tensor.
+bool fused_channel_moments(const at::Tensor &x, at::Tensor *result);
 // value * gelu(gate) (exact erf) for x = (value, gate) along its last dimension.
 bool fused_geglu(const at::Tensor &x, at::Tensor *result);
 void set_fused_kernels(bool enabled);

@@ -469,6 +469,21 @@ int32_t psd_tensor_geglu(const psd_tensor *input, psd_tensor **ret) {
   });
 }
 
+int32_t psd_tensor_channel_moments(const psd_tensor *input, psd_tensor **ret) {
+  return guarded([&] {
+    auto in = T(input, "input");
+    const at::Tensor &x = in.get();
+    if (x.dim() != 4) throw ArgumentError("channel_moments: the input must be 4-d (batch, channels, height, width), got sizes " + c10::str(x.sizes()));
+    at::Tensor fused;
+    if (fused_channel_moments(x, &fused)) {
+      *out(ret) = wrap(fused);
+      return;
+    }
+    at::Tensor d = x.to(at::kDouble);
+    *out(ret) = wrap(at::stack({d.sum({2, 3}), (d * d).sum({2, 3})}));
+  });
+}
+
 int32_t psd_runtime_set_fused_kernels(bool enabled) {
   return guarded([&] { set_fused_kernels(enabled); });
 }

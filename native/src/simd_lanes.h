@@ -24,6 +24,8 @@ struct VectorTypes<16> {
   typedef int32_t I __attribute__((vector_size(64)));
   typedef uint32_t U __attribute__((vector_size(64)));
   typedef uint16_t H __attribute__((vector_size(32)));
+  typedef float VH __attribute__((vector_size(32)));  // half of V
+  typedef double D __attribute__((vector_size(64)));  // VH widened
 };
 template <>
 struct VectorTypes<8> {
@@ -31,6 +33,8 @@ struct VectorTypes<8> {
   typedef int32_t I __attribute__((vector_size(32)));
   typedef uint32_t U __attribute__((vector_size(32)));
   typedef uint16_t H __attribute__((vector_size(16)));
+  typedef float VH __attribute__((vector_size(16)));
+  typedef double D __attribute__((vector_size(32)));
 };
 
 // W float lanes (16 for AVX-512, 8 for AVX2); unaligned loads and stores go through memcpy, which GCC compiles to
@@ -41,6 +45,8 @@ struct Lanes {
   using I = typename VectorTypes<W>::I;
   using U = typename VectorTypes<W>::U;
   using H = typename VectorTypes<W>::H;
+  using VH = typename VectorTypes<W>::VH;
+  using D = typename VectorTypes<W>::D;
   static PSD_INLINE V load(const float *p) {
     V v;
     std::memcpy(&v, p, sizeof(V));
@@ -48,6 +54,27 @@ struct Lanes {
   }
   static PSD_INLINE void store(float *p, V v) { std::memcpy(p, &v, sizeof(V)); }
   static PSD_INLINE V splat(float x) { return V{} + x; }
+  // The lanes in double: the first W / 2 and the last W / 2.
+  static PSD_INLINE void widen(V v, D *lo, D *hi) {
+    VH a, b;
+    std::memcpy(&a, &v, sizeof(VH));
+    std::memcpy(&b, reinterpret_cast<const char *>(&v) + sizeof(VH), sizeof(VH));
+    *lo = __builtin_convertvector(a, D);
+    *hi = __builtin_convertvector(b, D);
+  }
+  static PSD_INLINE D load_d(const double *p) {
+    D d;
+    std::memcpy(&d, p, sizeof(D));
+    return d;
+  }
+  static PSD_INLINE void store_d(double *p, D d) { std::memcpy(p, &d, sizeof(D)); }
+  static PSD_INLINE double sum_d(D d) {
+    double a[W / 2];
+    std::memcpy(a, &d, sizeof(D));
+    double total = 0;
+    for (int i = 0; i < W / 2; i++) total += a[i];
+    return total;
+  }
   // W bfloat16 values (their bits) widened to float32: a bfloat16 is a float32's upper half.
   static PSD_INLINE V load_bf16(const uint16_t *p) {
     H h;

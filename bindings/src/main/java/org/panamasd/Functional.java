@@ -68,6 +68,16 @@ public final class Functional {
         return Tensor.produce("psd_tensor_group_norm", (s, r) -> psd_tensor_group_norm(x, groups, w, b, eps, r));
     }
 
+    /**
+     * Per sample and channel of a 4-d {@code input} (batch, channels, height, width): the sum of its values and of
+     * their squares, in double, as a (2, batch, channels) float64 tensor; one pass without temporaries for float32
+     * and bfloat16 inputs laid out NCHW or channels-last (a band of rows of either too).
+     */
+    public static Tensor channelMoments(Tensor input) {
+        MemorySegment x = input.handle();
+        return Tensor.produce("psd_tensor_channel_moments", (s, r) -> psd_tensor_channel_moments(x, r));
+    }
+
     /** SiLU(input * scale + shift) (broadcast) with one allocation: the SiLU in place unless autograd records it. */
     public static Tensor scaleShiftSilu(Tensor input, Tensor scale, Tensor shift) {
         MemorySegment x = input.handle(), sc = scale.handle(), sh = shift.handle();

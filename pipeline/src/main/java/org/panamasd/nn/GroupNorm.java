@@ -34,20 +34,21 @@ public final class GroupNorm {
      * The per-sample, per-channel affine map this norm applies to {@code x}: forward(x) == x * scale + shift,
      * each (B, C, 1, 1) in float32 (float64 for a float64 x), from the group statistics of the whole of x. Lets a caller normalise x piece by piece;
      * the statistics too are gathered over pieces of at most {@code pieceBytes} of x (a reduction over a
-     * channels-last tensor's groups would copy it whole), as float64 sums.
+     * channels-last tensor's groups would copy it whole), as float64 sums ({@link Functional#channelMoments}: one pass
+     * over a float32 or bfloat16 piece, without the float64 copy other pieces are summed through).
      */
     public Tensor[] scaleShift(Tensor x, long pieceBytes) {
         long b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
         long rows = Math.max(1, pieceBytes / Math.max(1, x.numel() / h * x.dtype().elementSize()));
-        long[] plane = {2, 3};
         Tensor[] out = new Tensor[2];
         try (Scope scope = Scope.open()) {
             Tensor sum = Tensor.zeros(DType.FLOAT64, x.device(), b, c), squares = Tensor.zeros(DType.FLOAT64, x.device(), b, c);
             for (long r0 = 0; r0 < h; r0 += rows) {
                 try (Scope piece = Scope.open()) {
-                    Tensor part = x.narrow(2, r0, Math.min(rows, h - r0)).to(DType.FLOAT64);
-                    sum.addInPlace(part.sum(plane, false), 1);
-                    squares.addInPlace(part.mul(part).sum(plane, false), 1);
+                    // one pass over the band's rows where the shim's kernels take them; else through a float64 copy of them
+                    Tensor moments = Functional.channelMoments(x.narrow(2, r0, Math.min(rows, h - r0)));
+                    sum.addInPlace(moments.get(0), 1);
+                    squares.addInPlace(moments.get(1), 1);
                 }
             }
             double count = (double) (c / groups) * h * w;

@@ -213,6 +213,48 @@ class FusedKernelsTest extends NativeTest {
     }
 
     @Test
+    void channelMomentsMatchFloat64SumsInEveryLayoutAndBand() {
+        for (String isa : kernels()) {
+            Torch.setFlashAttentionIsa(isa);
+            for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
+                try (Scope s = Scope.open(); Generator g = new Generator(8); var off = Autograd.inferenceMode()) {
+                    for (long[] shape : new long[][] {{2, 40, 12, 7}, {1, 3, 5, 5}, {3, 130, 4, 9}}) {
+                        // a large mean: the squares' sum must keep the spread's digits
+                        Tensor x = Tensor.randn(g, shape).add(30).to(dtype);
+                        for (boolean channelsLast : new boolean[] {false, true}) {
+                            Tensor laid = channelsLast ? x.contiguous(MemoryFormat.CHANNELS_LAST) : x;
+                            // the whole, and a band of rows (a view, contiguous in neither layout when batch > 1)
+                            for (long[] band : new long[][] {{0, shape[2]}, {1, shape[2] - 2}}) {
+                                Tensor part = laid.narrow(2, band[0], band[1]);
+                                String what = isa + " " + dtype + " " + List.of(boxed(shape)) + (channelsLast ? " channels-last" : "") + " rows " + band[0] + "+" + band[1];
+                                long before = Torch.fusedKernelCalls();
+                                Tensor moments = Functional.channelMoments(part);
+                                // each sample's rows are one run in either layout, wherever the samples lie
+                                assertEquals(before + 1, Torch.fusedKernelCalls(), "fused: " + what);
+                                assertEquals(List.of(2L, shape[0], shape[1]), List.of(boxed(moments.shape())), what);
+                                assertEquals(DType.FLOAT64, moments.dtype());
+                                Tensor d = part.to(DType.FLOAT64);
+                                double[] expectedSums = d.sum(new long[] {2, 3}, false).toDoubleArray();
+                                double[] expectedSquares = d.mul(d).sum(new long[] {2, 3}, false).toDoubleArray();
+                                // double sums of exact float values: only the summation order differs
+                                assertClose(expectedSums, moments.get(0).toDoubleArray(), 1e-9, 1e-12);
+                                assertClose(expectedSquares, moments.get(1).toDoubleArray(), 1e-9, 1e-12);
+                            }
+                        }
+                    }
+                    // columns narrowed: rows are no longer runs; libtorch's float64 sums, the same values
+                    Tensor columns = Tensor.randn(g, 2, 5, 6, 8).to(dtype).narrow(3, 1, 5);
+                    long before = Torch.fusedKernelCalls();
+                    Tensor moments = Functional.channelMoments(columns);
+                    assertEquals(before, Torch.fusedKernelCalls(), "a column band is not fused");
+                    assertClose(columns.to(DType.FLOAT64).sum(new long[] {2, 3}, false).toDoubleArray(), moments.get(0).toDoubleArray(), 1e-9, 1e-12);
+                    assertThrows(TorchException.class, () -> Functional.channelMoments(Tensor.randn(g, 3, 4)));
+                }
+            }
+        }
+    }
+
+    @Test
     void nanStaysNaNWhereItIsAndNowhereElse() {
         for (String isa : kernels()) {
             Torch.setFlashAttentionIsa(isa);
