@@ -3,6 +3,7 @@ package org.panamasd.nn;
 import java.util.Arrays;
 import java.util.function.UnaryOperator;
 import org.panamasd.Autograd;
+import org.panamasd.DType;
 import org.panamasd.Device;
 import org.panamasd.Functional;
 import org.panamasd.MemoryFormat;
@@ -185,31 +186,48 @@ public final class BandedConvolution {
             }
         }
         if (pending != null) write(outs, pending, pendingStart, pendingOffset, height - pendingStart);
-        trimHeap();
+        trimHeap(x);
     }
 
     /**
-     * Whether the trims inside a pass keep the block pool's free blocks ({@code -Dpanamasd.allocator.keepPoolInStep},
-     * default false). Released, they are mapped and faulted in again by the next call: a 512-px VAE decode maps 97
-     * blocks and takes about 400,000 minor faults a call (9 % of its time in the kernel). Kept, a warm decode maps
-     * none (about 1,800 faults, 15-20 % faster), but its peak RSS holds them too: 1.17 GiB against 0.99, over the
-     * 1.0 GB goal of the decode's memory (docs/benchmarks.md, "Memory of a full-size step"), which is why they are released by default.
+     * Whether the trims inside a pass keep the block pool's free blocks ({@code -Dpanamasd.allocator.keepPoolInStep}
+     * true or false; unset, null here: kept in a bfloat16 or float16 pass, released in a float32 one). Released, they
+     * are mapped and faulted in again by the next call: a 512-px VAE decode maps 97 blocks and takes about 400,000
+     * minor faults a call (9 % of its time in the kernel). Kept, a warm decode maps none (about 1,800 faults, 15-20 %
+     * faster in float32, 20-30 % in bfloat16), but its peak RSS holds them too: in float32 1.17 GiB against 0.99, over the
+     * 1.0 GB goal of the decode's memory (docs/benchmarks.md, "Memory of a full-size step"), which is why a float32
+     * pass releases them; in bfloat16 0.84 against 0.75 GiB, under that goal.
      */
-    public static volatile boolean keepPoolInStep = Boolean.getBoolean("panamasd.allocator.keepPoolInStep");
+    public static volatile Boolean keepPoolInStep = keepPoolSetting(System.getProperty("panamasd.allocator.keepPoolInStep"));
+
+    static Boolean keepPoolSetting(String value) {
+        if (value == null || value.isBlank()) return null;
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("panamasd.allocator.keepPoolInStep must be true or false (or unset), got '" + value + "'");
+        };
+    }
+
+    /** Whether a pass over x keeps the pool's free blocks: as set, else in reduced precision only. */
+    static boolean keepsPool(Tensor x) {
+        Boolean keep = keepPoolInStep;
+        return keep != null ? keep : x.dtype() == DType.BFLOAT16 || x.dtype() == DType.FLOAT16;
+    }
 
     /**
      * Bands below the block pool's 1 MiB come from malloc's heap: without a trim their pages stay resident after the
      * pass. At most once a second, since malloc_trim locks every malloc arena (other threads' allocations wait
      * meanwhile).
      */
-    private static void trimHeap() {
+    private static void trimHeap(Tensor x) {
         long now = System.nanoTime(), last = lastTrim.get();
-        if (now - last >= 1_000_000_000L && lastTrim.compareAndSet(last, now)) trim();
+        if (now - last >= 1_000_000_000L && lastTrim.compareAndSet(last, now)) trim(x);
     }
 
-    /** malloc's heap, and the pool's free blocks unless {@link #keepPoolInStep}. */
-    private static void trim() {
-        if (keepPoolInStep) Torch.trimMalloc();
+    /** malloc's heap, and the pool's free blocks unless a pass over x keeps them ({@link #keepPoolInStep}). */
+    private static void trim(Tensor x) {
+        if (keepsPool(x)) Torch.trimMalloc();
         else Torch.trimHeap();
     }
 
@@ -251,10 +269,10 @@ public final class BandedConvolution {
      * A large output, allocated after a trim of malloc's heap: the output cannot reuse the small freed bands of
      * earlier passes that the heap still keeps resident, which would otherwise count besides it at what is often the
      * step's peak (the upsampler's output of a 512x512 VAE decode). A few per decode (a trim took 5-25 ms here), so
-     * without the rate limit of the trims after passes. The pool's free blocks go too, unless {@link #keepPoolInStep}.
+     * without the rate limit of the trims after passes. The pool's free blocks go too, unless the pass keeps them ({@link #keepPoolInStep}).
      */
     private static Tensor freshOutput(Tensor x, long channels, long height, long width) {
-        trim();
+        trim(x);
         return like(x, channels, height, width);
     }
 

@@ -74,30 +74,41 @@ class BandedConvolutionTest extends NativeTest {
 
     @Test
     void keepingThePoolInAStepAWarmBandedPassMapsNoBlock() {
-        // the trims a banded pass makes hand malloc's small bands back; the pool's free blocks go too by default (the
-        // decode's peak RSS), and with keepPoolInStep they stay, so the next pass maps nothing (no page faults)
+        // the trims a banded pass makes hand malloc's small bands back; the pool's free blocks go too in float32 by
+        // default (the decode's peak RSS) and stay in bfloat16 by default or whenever keepPoolInStep says so, so the
+        // next pass maps nothing (no page faults)
         org.junit.jupiter.api.Assumptions.assumeTrue(org.panamasd.MemoryStats.pool().enabled(), "the counting allocator's block pool is off");
-        boolean keep = BandedConvolution.keepPoolInStep;
+        Boolean keep = BandedConvolution.keepPoolInStep;
         try (RandomWeights w = new RandomWeights(11); Scope s = Scope.open(); Generator g = new Generator(12); var off = Autograd.noGrad()) {
             Conv2d conv = new Conv2d(w, "conv", 32, 24, 3, 1, 1);
-            Tensor x = Tensor.randn(g, 1, 32, 131, 150);
-            for (boolean keepPool : new boolean[] {true, false}) {
-                BandedConvolution.keepPoolInStep = keepPool;
+            Weights bfloat16 = (key, shape) -> w.get("half." + key, shape).detach().to(org.panamasd.DType.BFLOAT16);
+            Conv2d half = new Conv2d(bfloat16, "conv", 32, 24, 3, 1, 1);
+            Tensor x = Tensor.randn(g, 1, 32, 131, 150), xHalf = x.to(org.panamasd.DType.BFLOAT16);
+            // setting, input in bfloat16, whether the pool's blocks stay
+            Object[][] cases = {{true, false, true}, {false, false, false}, {null, false, false}, {null, true, true}, {false, true, false}};
+            for (Object[] c : cases) {
+                BandedConvolution.keepPoolInStep = (Boolean) c[0];
+                boolean inHalf = (Boolean) c[1], kept = (Boolean) c[2];
+                Conv2d layer = inHalf ? half : conv;
+                Tensor input = inHalf ? xHalf : x;
+                String what = "keepPoolInStep " + c[0] + (inHalf ? ", bfloat16" : ", float32");
                 try (Scope first = Scope.open()) {
-                    BandedConvolution.upsampleConv(conv, x);
+                    BandedConvolution.upsampleConv(layer, input);
                 }
                 org.panamasd.MemoryStats.Pool before = org.panamasd.MemoryStats.pool();
                 try (Scope second = Scope.open()) {
-                    BandedConvolution.upsampleConv(conv, x);
+                    BandedConvolution.upsampleConv(layer, input);
                 }
                 org.panamasd.MemoryStats.Pool after = org.panamasd.MemoryStats.pool();
-                if (keepPool) {
-                    assertTrue(after.hits() > before.hits(), "the second pass takes pooled blocks: " + before + " -> " + after);
-                    assertEquals(before.maps(), after.maps(), "and maps none: " + before + " -> " + after);
+                if (kept) {
+                    assertTrue(after.hits() > before.hits(), what + ": the second pass takes pooled blocks: " + before + " -> " + after);
+                    assertEquals(before.maps(), after.maps(), what + ": and maps none: " + before + " -> " + after);
                 } else {
-                    assertTrue(after.maps() > before.maps(), "released in the pass, the blocks are mapped again: " + before + " -> " + after);
+                    assertTrue(after.maps() > before.maps(), what + ": released in the pass, the blocks are mapped again: " + before + " -> " + after);
                 }
             }
+            assertThrows(IllegalArgumentException.class, () -> BandedConvolution.keepPoolSetting("maybe"));
+            assertNull(BandedConvolution.keepPoolSetting(" "));
         } finally {
             BandedConvolution.keepPoolInStep = keep;
         }
