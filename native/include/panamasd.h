@@ -202,6 +202,10 @@ int32_t psd_memory_reset_peak(void);
 /* Turns the block pool on or off (off: blocks freed from now on are unmapped; live ones stay valid) and sets
  * how many bytes of free blocks it keeps, unmapping the largest beyond that. */
 int32_t psd_memory_set_pool(bool enabled, int64_t limit_bytes);
+/* Whether the pool maps blocks of 2 MiB or more with madvise(MADV_HUGEPAGE), so their first touch faults in
+ * transparent huge pages where the kernel has them (/sys/kernel/mm/transparent_hugepage/enabled: always or madvise);
+ * blocks mapped from now on. Off until set (the Java bridge sets it at load, on by default). */
+int32_t psd_memory_set_huge_pages(bool enabled);
 /* Unmaps every free block of the pool; writes the bytes released (ret_released may be NULL). */
 int32_t psd_memory_release_pool(int64_t *ret_released);
 int32_t psd_memory_get_pool_stats(psd_pool_stats *ret_stats);

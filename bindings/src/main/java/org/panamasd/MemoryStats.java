@@ -71,6 +71,16 @@ public record MemoryStats(long liveTensors, long allocatedBytes, long peakBytes,
         Native.check(panamasd_h.psd_memory_set_pool(enabled, limitBytes), "psd_memory_set_pool");
     }
 
+    /**
+     * Whether blocks of 2 MiB or more that the pool maps from now on ask for transparent huge pages (MADV_HUGEPAGE;
+     * {@code -Dpanamasd.allocator.hugePages} / {@code PANAMASD_ALLOCATOR_HUGE_PAGES}, default true): their first touch
+     * faults 2 MiB at a time where the kernel offers huge pages.
+     */
+    public static void setHugePages(boolean enabled) {
+        Native.ensureLoaded();
+        Native.check(panamasd_h.psd_memory_set_huge_pages(enabled), "psd_memory_set_huge_pages");
+    }
+
     /** Unmaps the pool's free blocks; returns the bytes released. */
     public static long releasePool() {
         Native.ensureLoaded();

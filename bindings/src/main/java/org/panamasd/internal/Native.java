@@ -21,6 +21,11 @@ public final class Native {
     /** The most bytes of free blocks the pool keeps. */
     public static final long POOL_BYTES = Long.getLong("panamasd.allocator.poolBytes", 2L << 30);
     /**
+     * Whether the pool's blocks of 2 MiB or more ask for transparent huge pages (MADV_HUGEPAGE): a block mapped anew
+     * (the first step, a VAE decode whose bands release the pool) then faults 2 MiB at a time.
+     */
+    public static final boolean HUGE_PAGES = BLOCK_POOL && setting("panamasd.allocator.hugePages", "PANAMASD_ALLOCATOR_HUGE_PAGES", true);
+    /**
      * Which path CPU attention without a graph takes where the shim's flash kernels apply (Torch.setAttentionChoice):
      * "timed" (default: per shape the faster of the kernels and the math path, timed on its first call), "flash" or
      * "math" (-Dpanamasd.attention / PANAMASD_ATTENTION); the older -Dpanamasd.attention.flash / PANAMASD_ATTENTION_FLASH
@@ -37,6 +42,7 @@ public final class Native {
         NativeLibrary.load();
         check(panamasd_h.psd_runtime_init_v2(COUNTING_ALLOCATOR, MMAP_THRESHOLD, TRIM_THRESHOLD), "psd_runtime_init_v2");
         if (COUNTING_ALLOCATOR) check(panamasd_h.psd_memory_set_pool(BLOCK_POOL, POOL_BYTES), "psd_memory_set_pool");
+        if (COUNTING_ALLOCATOR) check(panamasd_h.psd_memory_set_huge_pages(HUGE_PAGES), "psd_memory_set_huge_pages");
         check(panamasd_h.psd_runtime_set_attention_choice(attentionCode(ATTENTION)), "psd_runtime_set_attention_choice");
         check(panamasd_h.psd_runtime_set_fused_kernels(FUSED_KERNELS), "psd_runtime_set_fused_kernels");
         int threads = defaultThreads();

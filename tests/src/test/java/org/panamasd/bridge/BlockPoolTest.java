@@ -24,6 +24,45 @@ class BlockPoolTest extends NativeTest {
     }
 
     @Test
+    void blocksOfTwoMiBOrMoreAskForHugePages() throws java.io.IOException {
+        java.nio.file.Path setting = java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isReadable(setting), "this kernel has no transparent huge pages");
+        String thp = java.nio.file.Files.readString(setting).trim();
+        // under 'always' every large mapping gets them, advised or not; under 'never' none does
+        org.junit.jupiter.api.Assumptions.assumeTrue(thp.contains("[madvise]"), "transparent huge pages are '" + thp + "': only 'madvise' shows what the advice does");
+        org.junit.jupiter.api.Assumptions.assumeTrue(MemoryStats.pool().enabled(), "the counting allocator's block pool is off");
+        try {
+            for (boolean huge : new boolean[] {true, false}) {
+                MemoryStats.setHugePages(huge);
+                MemoryStats.releasePool();  // the advice is given when a block is mapped
+                try (Scope s = Scope.open()) {
+                    Tensor t = Tensor.zeros(4096, 2048);  // 32 MiB, every page written
+                    long hugeBytes = anonHugePagesAround(t.data().address());
+                    if (huge) assertTrue(hugeBytes >= 2L << 20, "an advised 32 MiB block holds huge pages: " + hugeBytes + " bytes");
+                    else assertEquals(0, hugeBytes, "an unadvised block holds none under 'madvise'");
+                }
+            }
+        } finally {
+            MemoryStats.setHugePages(org.panamasd.internal.Native.HUGE_PAGES);
+        }
+    }
+
+    /** AnonHugePages of the mapping of this process that holds {@code address}, in bytes (/proc/self/smaps). */
+    private static long anonHugePagesAround(long address) throws java.io.IOException {
+        boolean inside = false;
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/smaps"))) {
+            java.util.regex.Matcher range = java.util.regex.Pattern.compile("^([0-9a-f]+)-([0-9a-f]+) ").matcher(line);
+            if (range.find()) {
+                inside = Long.compareUnsigned(Long.parseUnsignedLong(range.group(1), 16), address) <= 0
+                        && Long.compareUnsigned(address, Long.parseUnsignedLong(range.group(2), 16)) < 0;
+            } else if (inside && line.startsWith("AnonHugePages:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new AssertionError("no mapping of this process holds " + Long.toHexString(address));
+    }
+
+    @Test
     void aFreedBlockServesTheNextAllocationOfItsClass() {
         MemoryStats.setPool(true, LIMIT);
         MemoryStats.releasePool();
