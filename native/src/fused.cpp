@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "attention.h"
-#include "common.h"
 #include "simd_lanes.h"
 
 namespace psd {
@@ -340,11 +339,12 @@ bool applies(const at::Tensor &x, std::initializer_list<const c10::optional<at::
 #endif
 }
 
-// A norm's affine parameter as contiguous float32 of n values, or an undefined tensor when absent.
-at::Tensor float_parameter(const c10::optional<at::Tensor> &p, int64_t n, const char *what) {
+// Whether a norm's affine parameter is absent or has exactly these sizes (anything else: libtorch's op names it).
+bool shaped(const c10::optional<at::Tensor> &p, at::IntArrayRef sizes) { return !p.has_value() || !p->defined() || p->sizes() == sizes; }
+
+// A norm's affine parameter (of the sizes checked by shaped) as contiguous float32, or an undefined tensor when absent.
+at::Tensor float_parameter(const c10::optional<at::Tensor> &p) {
   if (!p.has_value() || !p->defined()) return at::Tensor();
-  if (p->numel() != n)
-    throw ArgumentError(std::string(what) + " has " + std::to_string(p->numel()) + " values, the norm needs " + std::to_string(n));
   return p->detach().to(at::kFloat).contiguous();
 }
 
@@ -361,10 +361,11 @@ bool fused_group_norm(const at::Tensor &x, int64_t groups, const c10::optional<a
                       const c10::optional<at::Tensor> &bias, double eps, bool with_silu, at::Tensor *result) {
   if (!applies(x, {&weight, &bias}) || x.dim() < 2) return false;
   const int64_t n = x.size(0), c = x.size(1);
-  if (groups <= 0 || c % groups != 0) return false;  // libtorch's own op names the error
+  // libtorch's own op names these errors
+  if (groups <= 0 || c % groups != 0 || !shaped(weight, {c}) || !shaped(bias, {c})) return false;
   const int64_t plane = x.numel() / (n * c), cg = c / groups;
 #ifdef PSD_SIMD_LANES
-  at::Tensor gamma = float_parameter(weight, c, "group_norm's weight"), beta = float_parameter(bias, c, "group_norm's bias");
+  at::Tensor gamma = float_parameter(weight), beta = float_parameter(bias);
   at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
   const float *g = data_or_null(gamma), *b = data_or_null(beta);
   const bool wide = avx512();
@@ -399,10 +400,11 @@ bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, con
   if (k == 0 || k > x.dim()) return false;
   for (int64_t i = 0; i < k; i++)
     if (x.size(x.dim() - k + i) != normalized_shape[i]) return false;  // libtorch's own op names the mismatch
+  if (!shaped(weight, normalized_shape) || !shaped(bias, normalized_shape)) return false;
   const int64_t d = c10::multiply_integers(normalized_shape);
   const int64_t rows = x.numel() / d;
 #ifdef PSD_SIMD_LANES
-  at::Tensor gamma = float_parameter(weight, d, "layer_norm's weight"), beta = float_parameter(bias, d, "layer_norm's bias");
+  at::Tensor gamma = float_parameter(weight), beta = float_parameter(bias);
   at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
   const float *g = data_or_null(gamma), *b = data_or_null(beta);
   const bool wide = avx512();

@@ -302,6 +302,10 @@ class FusedKernelsTest extends NativeTest {
                 assertWithin(Functional.groupNormSilu(image, 4, null, null, 1e-5).toDoubleArray(), fromChannelsLast, DType.FLOAT32,
                         normScale(image, 2 * 25, null, null), "channels-last");
                 assertWithin(gegluInFloat64(strided.contiguous()), fromStrided, DType.FLOAT32, gegluScale(strided.contiguous()), "strided");
+                // affine parameters of the wrong shape: refused (by libtorch's op), not read as if flat
+                Tensor eight = Tensor.randn(g, 2, 8, 3, 3);
+                assertThrows(TorchException.class, () -> Functional.groupNorm(eight, 4, Tensor.ones(2, 4), null, 1e-5));
+                assertThrows(TorchException.class, () -> Functional.layerNorm(Tensor.randn(g, 3, 8), new long[] {8}, Tensor.ones(2, 4), null, 1e-5));
                 // switched off: libtorch's ops, the same values within float32 rounding
                 Tensor x = Tensor.randn(g, 4, 2 * 24);
                 double[] fused = Functional.geglu(x).toDoubleArray();
