@@ -45,7 +45,9 @@ FlashIsa detect_isa() {
   FlashIsa cpu = FlashIsa::kNone;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f"))
+  // the AVX-512 kernels are compiled for F, DQ, VL and BW (every AVX-512 server core since Skylake; not Knights Landing)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw"))
     cpu = FlashIsa::kAvx512;
   else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     cpu = FlashIsa::kAvx2;

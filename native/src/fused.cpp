@@ -328,8 +328,11 @@ bool applies(const at::Tensor &x, std::initializer_list<const c10::optional<at::
     for (const auto *p : params)
       if (p->has_value() && (*p)->requires_grad()) return false;
   }
+  // parameters in float32 or the input's dtype, as libtorch's ops (and their promotion) take them alike
   for (const auto *p : params)
-    if (p->has_value() && (!(*p)->is_cpu() || (*p)->layout() != at::kStrided)) return false;
+    if (p->has_value() && (!(*p)->is_cpu() || (*p)->layout() != at::kStrided ||
+                           ((*p)->scalar_type() != at::kFloat && (*p)->scalar_type() != x.scalar_type())))
+      return false;
   return true;
 #else
   (void)x;

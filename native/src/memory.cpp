@@ -75,6 +75,31 @@ void shrink_pool_locked(int64_t keep) {
   }
 }
 
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// A new mapping of cls + kPoolHeader bytes (nullptr when the system refuses one). With `huge`, its data (one header
+// page in) starts on a 2 MiB boundary and the range asks for transparent huge pages, so every whole 2 MiB of the
+// block can be one: mapped with 2 MiB to spare, the spare head and tail unmapped again. The advice is only advice:
+// a kernel without transparent huge pages (or with them off) refuses it, and the block works as is.
+char *map_block(size_t cls, bool huge) {
+  const size_t length = cls + kPoolHeader;
+  if (!huge) {
+    void *mapped = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return mapped == MAP_FAILED ? nullptr : static_cast<char *>(mapped);
+  }
+  void *raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t data = (first + kPoolHeader + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+  char *start = reinterpret_cast<char *>(data - kPoolHeader);
+  const size_t head = static_cast<size_t>(start - static_cast<char *>(raw));
+  const size_t tail = kHugePage - head;  // head + length + tail == the mapping's length
+  if (head > 0) munmap(raw, head);
+  if (tail > 0) munmap(start + length, tail);
+  (void)madvise(start, length, MADV_HUGEPAGE);
+  return start;
+}
+
 // A block of at least class `cls`; writes the class of the block taken.
 char *pool_take(size_t cls, size_t *taken) {
   *taken = cls;
@@ -92,20 +117,19 @@ char *pool_take(size_t cls, size_t *taken) {
       return block;
     }
   }
-  void *mapped = mmap(nullptr, cls + kPoolHeader, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapped == MAP_FAILED) {
+  const bool huge = pool_huge_pages.load(std::memory_order_relaxed) && cls >= kHugePage;
+  char *mapped = map_block(cls, huge);
+  if (mapped == nullptr) {
     // out of address space or memory: give the pool's free blocks back and try once more
     {
       std::lock_guard<std::mutex> lock(pool_mutex);
       shrink_pool_locked(0);
     }
-    mapped = mmap(nullptr, cls + kPoolHeader, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    mapped = map_block(cls, huge);
+    if (mapped == nullptr) throw std::bad_alloc();
   }
-  // advice only: a kernel without transparent huge pages (or with them off) refuses it, and the block works as is
-  if (pool_huge_pages.load(std::memory_order_relaxed) && cls >= (size_t{2} << 20)) (void)madvise(mapped, cls + kPoolHeader, MADV_HUGEPAGE);
   pool_maps.fetch_add(1, std::memory_order_relaxed);
-  return static_cast<char *>(mapped);
+  return mapped;
 }
 
 void pool_give(char *block, size_t cls) {

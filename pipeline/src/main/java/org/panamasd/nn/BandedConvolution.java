@@ -190,15 +190,15 @@ public final class BandedConvolution {
     }
 
     /**
-     * Whether the trims inside a pass keep the block pool's free blocks ({@code -Dpanamasd.allocator.keepPoolInStep}
-     * true or false; unset, null here: kept in a bfloat16 or float16 pass, released in a float32 one). Released, they
+     * Whether the trims inside a pass keep the block pool's free blocks (null: {@code -Dpanamasd.allocator.keepPoolInStep}
+     * true or false decides; unset too: kept in a bfloat16 or float16 pass, released in a float32 one). Released, they
      * are mapped and faulted in again by the next call: a 512-px VAE decode maps 97 blocks and takes about 400,000
      * minor faults a call (9 % of its time in the kernel). Kept, a warm decode maps none (about 1,800 faults, 15-20 %
      * faster in float32, 20-30 % in bfloat16), but its peak RSS holds them too: in float32 1.17 GiB against 0.99, over the
      * 1.0 GB goal of the decode's memory (docs/benchmarks.md, "Memory of a full-size step"), which is why a float32
      * pass releases them; in bfloat16 0.84 against 0.75 GiB, under that goal.
      */
-    public static volatile Boolean keepPoolInStep = keepPoolSetting(System.getProperty("panamasd.allocator.keepPoolInStep"));
+    public static volatile Boolean keepPoolInStep;
 
     static Boolean keepPoolSetting(String value) {
         if (value == null || value.isBlank()) return null;
@@ -209,9 +209,13 @@ public final class BandedConvolution {
         };
     }
 
-    /** Whether a pass over x keeps the pool's free blocks: as set, else in reduced precision only. */
+    /**
+     * Whether a pass over x keeps the pool's free blocks: as set here, else as the property says (read at each pass, so
+     * a bad value fails the passes it governs by name), else in reduced precision only.
+     */
     static boolean keepsPool(Tensor x) {
         Boolean keep = keepPoolInStep;
+        if (keep == null) keep = keepPoolSetting(System.getProperty("panamasd.allocator.keepPoolInStep"));
         return keep != null ? keep : x.dtype() == DType.BFLOAT16 || x.dtype() == DType.FLOAT16;
     }
 

@@ -58,10 +58,19 @@ public final class Conv2d {
         // the packed weight needs an owner that outlives any forward and that any thread may add to
         Scope owner = weight.scope();
         // an inference tensor has no version counter, so a packed copy could not tell that it went stale
-        boolean packable = cpu && owner != null && owner.isDetached() && (weight.dtype() == DType.FLOAT32 || weight.dtype() == DType.BFLOAT16) && weight.version() >= 0;
+        boolean packable = cpu && owner != null && owner.isDetached() && weight.version() >= 0
+                && (weight.dtype() == DType.FLOAT32 || (weight.dtype() == DType.BFLOAT16 && oneDnnBfloat16()));
         this.denseCanLeaveMemory = cpu && weight.isExternal();
         this.candidates = packable ? List.of(ConvBackend.DENSE, ConvBackend.PREPACKED, ConvBackend.CHANNELS_LAST)
                 : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
+    }
+
+    /**
+     * Whether libtorch's oneDNN takes bfloat16 convolutions here: it refuses them (mkldnn_bf16_device_check) on a CPU
+     * without AVX-512 BW, VL and DQ.
+     */
+    static boolean oneDnnBfloat16() {
+        return CpuFeatures.current().hasAvx512Kernels();
     }
 
     /** Whether this is a 3x3 convolution with stride 1 and padding 1, which keeps the input's height and width. */
@@ -166,7 +175,7 @@ public final class Conv2d {
             p = packed;
             if (p != null && p.version == version && p.tensor.isOpen()) return p.tensor;
             if (!candidates.contains(ConvBackend.PREPACKED))
-                throw new IllegalStateException("this Conv2d cannot prepack its weight (it needs a float32 CPU weight owned by a detached scope, and oneDNN)");
+                throw new IllegalStateException("this Conv2d cannot prepack its weight (it needs a float32 CPU weight, or a bfloat16 one on a CPU with AVX-512 BW, VL and DQ, owned by a detached scope, and oneDNN)");
             Scope owner = weight.scope();
             if (owner == null) throw new IllegalStateException("tensor is closed");
             Tensor made;

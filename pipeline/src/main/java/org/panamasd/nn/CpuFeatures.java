@@ -53,6 +53,14 @@ public record CpuFeatures(String model, Set<String> flags) {
     }
 
     /**
+     * Whether the shim's AVX-512 kernels (attention, fused norms, the FMA probe) run here: they are compiled for
+     * AVX-512 F, DQ, VL and BW, which every AVX-512 server core since Skylake has (Knights Landing has F alone).
+     */
+    public boolean hasAvx512Kernels() {
+        return has("avx512f") && has("avx512dq") && has("avx512vl") && has("avx512bw");
+    }
+
+    /**
      * Whether the CPU computes bfloat16 natively: AVX-512 BF16 (avx512_bf16: Cooper Lake, Sapphire Rapids, Zen 4
      * and 5) or AMX (amx_bf16: Sapphire Rapids), the instructions oneDNN's bfloat16 kernels in libtorch use.
      * Without them libtorch converts bfloat16 to float32 and back around float32 arithmetic: it works, slower

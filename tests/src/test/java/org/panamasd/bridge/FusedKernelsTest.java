@@ -121,8 +121,9 @@ class FusedKernelsTest extends NativeTest {
 
     @Test
     void groupNormWithAndWithoutSiluMatchesFloat64() {
-        long[][] shapes = {{2, 12, 5, 7}, {1, 64, 16, 16}, {3, 8, 1, 1}, {2, 6, 33}};  // batch, channels, spatial...
-        long[] groups = {4, 32, 8, 3};
+        // batch, channels, spatial...; the last: 4,608 values a group (pieces of the statistics' sums), several threads' ranges
+        long[][] shapes = {{2, 12, 5, 7}, {1, 64, 16, 16}, {3, 8, 1, 1}, {2, 6, 33}, {1, 64, 48, 48}};
+        long[] groups = {4, 32, 8, 3, 32};
         for (String isa : kernels()) {
             Torch.setFlashAttentionIsa(isa);
             for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
@@ -153,7 +154,7 @@ class FusedKernelsTest extends NativeTest {
 
     @Test
     void layerNormMatchesFloat64() {
-        long[][] shapes = {{3, 5, 77}, {2, 10, 320}, {4, 1}, {2, 3, 4, 6}};
+        long[][] shapes = {{3, 5, 77}, {2, 10, 320}, {4, 1}, {2, 3, 4, 6}, {40, 2500}};  // the last: pieces, several ranges
         for (String isa : kernels()) {
             Torch.setFlashAttentionIsa(isa);
             for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
@@ -218,7 +219,8 @@ class FusedKernelsTest extends NativeTest {
             Torch.setFlashAttentionIsa(isa);
             for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
                 try (Scope s = Scope.open(); Generator g = new Generator(8); var off = Autograd.inferenceMode()) {
-                    for (long[] shape : new long[][] {{2, 40, 12, 7}, {1, 3, 5, 5}, {3, 130, 4, 9}}) {
+                    // the last: 8 channels over 10,240 pixels a sample, several threads' ranges merged
+                    for (long[] shape : new long[][] {{2, 40, 12, 7}, {1, 3, 5, 5}, {3, 130, 4, 9}, {2, 8, 64, 160}}) {
                         // a large mean: the squares' sum must keep the spread's digits
                         Tensor x = Tensor.randn(g, shape).add(30).to(dtype);
                         for (boolean channelsLast : new boolean[] {false, true}) {
@@ -302,6 +304,11 @@ class FusedKernelsTest extends NativeTest {
                 assertWithin(Functional.groupNormSilu(image, 4, null, null, 1e-5).toDoubleArray(), fromChannelsLast, DType.FLOAT32,
                         normScale(image, 2 * 25, null, null), "channels-last");
                 assertWithin(gegluInFloat64(strided.contiguous()), fromStrided, DType.FLOAT32, gegluScale(strided.contiguous()), "strided");
+                // a float32 input with float64 norm parameters or map: libtorch's ops and their promotion
+                long mixedBefore = Torch.fusedKernelCalls();
+                Tensor mapped = Functional.scaleShiftSilu(image, Tensor.randn(g, 2, 8, 1, 1).to(DType.FLOAT64), Tensor.randn(g, 2, 8, 1, 1).to(DType.FLOAT64));
+                assertEquals(DType.FLOAT64, mapped.dtype(), "float64 scale and shift promote, as addcmul does");
+                assertEquals(mixedBefore, Torch.fusedKernelCalls(), "not fused");
                 // affine parameters of the wrong shape: refused (by libtorch's op), not read as if flat
                 Tensor eight = Tensor.randn(g, 2, 8, 3, 3);
                 assertThrows(TorchException.class, () -> Functional.groupNorm(eight, 4, Tensor.ones(2, 4), null, 1e-5));
