@@ -169,9 +169,10 @@ public final class Torch {
     }
 
     /**
-     * Whether group norm (with or without SiLU), layer norm and {@link Functional#geglu} run in the shim's fused
-     * kernels where they apply (contiguous CPU float32 or bfloat16 inputs, no graph to record, a CPU with the
-     * {@link #flashAttentionIsa()} kernels): one pass over the input, computed in float32. Default on
+     * Whether group norm (with or without SiLU), layer norm, {@link Functional#geglu}, {@link Functional#scaleShiftSilu}
+     * and {@link Functional#channelMoments} run in the shim's fused kernels where they apply (CPU float32 or bfloat16
+     * inputs laid out as each kernel reads them, parameters in float32 or the input's dtype, no graph to record, a CPU
+     * with the {@link #flashAttentionIsa()} kernels): one pass over the input, computed in float32. Default on
      * (-Dpanamasd.fusedKernels / PANAMASD_FUSED_KERNELS at start).
      */
     public static boolean fusedKernels() {

@@ -33,7 +33,8 @@ public final class Native {
      */
     public static final String ATTENTION = attentionSetting();
     /**
-     * Whether group norm (+ SiLU), layer norm and GEGLU run in the shim's fused kernels where they apply
+     * Whether group norm (+ SiLU), layer norm, GEGLU, the per-channel map + SiLU and per-channel sums run in the
+     * shim's fused kernels where they apply
      * (Torch.setFusedKernels; -Dpanamasd.fusedKernels / PANAMASD_FUSED_KERNELS, default true).
      */
     public static final boolean FUSED_KERNELS = setting("panamasd.fusedKernels", "PANAMASD_FUSED_KERNELS", true);
