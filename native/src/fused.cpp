@@ -276,44 +276,57 @@ PSD_INLINE void geglu_rows(const T *in, T *out, int64_t n, int64_t begin, int64_
   }
 }
 
-// One entry point per instruction set and storage type; the templates above are inlined into each.
-#define PSD_FUSED_ENTRY(target_attr, W, T, suffix)                                                                           \
-  __attribute__((target(target_attr))) void group_norm_##suffix(const T *x, T *y, const float *gamma, const float *beta,      \
+// One entry point per instruction set (named by it) and storage type (an overload); the templates above are inlined
+// into each.
+#define PSD_FUSED_ENTRY(target_attr, W, T, isa)                                                                              \
+  __attribute__((target(target_attr))) void group_norm_##isa(const T *x, T *y, const float *gamma, const float *beta,      \
                                                                  int64_t groups, int64_t cg, int64_t plane, double eps,       \
                                                                  bool with_silu, int64_t begin, int64_t end) {                \
     group_norm_groups<W, T>(x, y, gamma, beta, groups, cg, plane, eps, with_silu, begin, end);                              \
   }                                                                                                                          \
-  __attribute__((target(target_attr))) void layer_norm_##suffix(const T *x, T *y, const float *gamma, const float *beta,      \
+  __attribute__((target(target_attr))) void layer_norm_##isa(const T *x, T *y, const float *gamma, const float *beta,      \
                                                                  int64_t d, double eps, int64_t begin, int64_t end) {         \
     layer_norm_rows<W, T>(x, y, gamma, beta, d, eps, begin, end);                                                           \
   }                                                                                                                          \
-  __attribute__((target(target_attr))) void geglu_##suffix(const T *in, T *out, int64_t n, int64_t begin, int64_t end) {     \
+  __attribute__((target(target_attr))) void geglu_##isa(const T *in, T *out, int64_t n, int64_t begin, int64_t end) {     \
     geglu_rows<W, T>(in, out, n, begin, end);                                                                               \
   }                                                                                                                          \
-  __attribute__((target(target_attr))) void affine_planes_##suffix(const T *x, T *y, const float *scale, const float *shift,  \
+  __attribute__((target(target_attr))) void affine_planes_##isa(const T *x, T *y, const float *scale, const float *shift,  \
                                                                     int64_t plane, int64_t begin, int64_t end) {              \
     for (int64_t i = begin; i < end; i++) affine<W, T>(x + i * plane, y + i * plane, plane, scale[i], shift[i], true);     \
   }                                                                                                                          \
-  __attribute__((target(target_attr))) void moments_runs_##suffix(const T *x, int64_t n, int64_t run_stride_b, int64_t run_stride_c,   \
+  __attribute__((target(target_attr))) void moments_runs_##isa(const T *x, int64_t n, int64_t run_stride_b, int64_t run_stride_c,   \
                                                                    int64_t channels, double *sum, double *squares,            \
                                                                    int64_t begin, int64_t end) {                              \
     for (int64_t i = begin; i < end; i++)                                                                                    \
       moments_of_run<W, T>(x + (i / channels) * run_stride_b + (i % channels) * run_stride_c, n, sum + i, squares + i);      \
   }                                                                                                                          \
-  __attribute__((target(target_attr))) void moments_pixels_##suffix(const T *x, int64_t c, int64_t begin, int64_t end,       \
+  __attribute__((target(target_attr))) void moments_pixels_##isa(const T *x, int64_t c, int64_t begin, int64_t end,       \
                                                                      double *sum, double *squares) {                          \
     moments_of_pixels<W, T>(x, c, begin, end, sum, squares);                                                                 \
   }                                                                                                                          \
-  __attribute__((target(target_attr))) void affine_pixels_##suffix(const T *x, T *y, const float *scale, const float *shift,  \
+  __attribute__((target(target_attr))) void affine_pixels_##isa(const T *x, T *y, const float *scale, const float *shift,  \
                                                                     int64_t c, int64_t begin, int64_t end) {                  \
     affine_silu_pixels<W, T>(x, y, scale, shift, c, begin, end);                                                            \
   }
 
-PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, float, f32_avx512)
-PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, uint16_t, bf16_avx512)
-PSD_FUSED_ENTRY("avx2,fma", 8, float, f32_avx2)
-PSD_FUSED_ENTRY("avx2,fma", 8, uint16_t, bf16_avx2)
+PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, float, avx512)
+PSD_FUSED_ENTRY("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma", 16, uint16_t, avx512)
+PSD_FUSED_ENTRY("avx2,fma", 8, float, avx2)
+PSD_FUSED_ENTRY("avx2,fma", 8, uint16_t, avx2)
 #undef PSD_FUSED_ENTRY
+
+// Calls f with x's data as the kernels' storage type (float, or uint16_t for bfloat16's bits), and y's where given.
+template <typename F>
+void with_storage(const at::Tensor &x, F &&f) {
+  if (x.scalar_type() == at::kFloat) f(static_cast<const float *>(x.data_ptr()));
+  else f(static_cast<const uint16_t *>(x.data_ptr()));
+}
+template <typename F>
+void with_storage(const at::Tensor &x, const at::Tensor &y, F &&f) {
+  if (x.scalar_type() == at::kFloat) f(static_cast<const float *>(x.data_ptr()), static_cast<float *>(y.data_ptr()));
+  else f(static_cast<const uint16_t *>(x.data_ptr()), static_cast<uint16_t *>(y.data_ptr()));
+}
 #endif  // PSD_SIMD_LANES
 
 // Whether the fused kernels compute x: on, a CPU with kernels, CPU float32 / bfloat16, contiguous, nothing to record.
@@ -373,21 +386,12 @@ bool fused_group_norm(const at::Tensor &x, int64_t groups, const c10::optional<a
   const float *g = data_or_null(gamma), *b = data_or_null(beta);
   const bool wide = avx512();
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, cg * plane));
-  if (x.scalar_type() == at::kFloat) {
-    const float *in = x.data_ptr<float>();
-    float *out = y.data_ptr<float>();
+  with_storage(x, y, [&](auto *in, auto *out) {
     at::parallel_for(0, n * groups, grain, [&](int64_t begin, int64_t end) {
-      if (wide) group_norm_f32_avx512(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
-      else group_norm_f32_avx2(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
+      if (wide) group_norm_avx512(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
+      else group_norm_avx2(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
     });
-  } else {
-    const uint16_t *in = reinterpret_cast<const uint16_t *>(x.data_ptr<at::BFloat16>());
-    uint16_t *out = reinterpret_cast<uint16_t *>(y.data_ptr<at::BFloat16>());
-    at::parallel_for(0, n * groups, grain, [&](int64_t begin, int64_t end) {
-      if (wide) group_norm_bf16_avx512(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
-      else group_norm_bf16_avx2(in, out, g, b, groups, cg, plane, eps, with_silu, begin, end);
-    });
-  }
+  });
   *result = y;
   fused_calls.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -412,21 +416,12 @@ bool fused_layer_norm(const at::Tensor &x, at::IntArrayRef normalized_shape, con
   const float *g = data_or_null(gamma), *b = data_or_null(beta);
   const bool wide = avx512();
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / d);
-  if (x.scalar_type() == at::kFloat) {
-    const float *in = x.data_ptr<float>();
-    float *out = y.data_ptr<float>();
+  with_storage(x, y, [&](auto *in, auto *out) {
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-      if (wide) layer_norm_f32_avx512(in, out, g, b, d, eps, begin, end);
-      else layer_norm_f32_avx2(in, out, g, b, d, eps, begin, end);
+      if (wide) layer_norm_avx512(in, out, g, b, d, eps, begin, end);
+      else layer_norm_avx2(in, out, g, b, d, eps, begin, end);
     });
-  } else {
-    const uint16_t *in = reinterpret_cast<const uint16_t *>(x.data_ptr<at::BFloat16>());
-    uint16_t *out = reinterpret_cast<uint16_t *>(y.data_ptr<at::BFloat16>());
-    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-      if (wide) layer_norm_bf16_avx512(in, out, g, b, d, eps, begin, end);
-      else layer_norm_bf16_avx2(in, out, g, b, d, eps, begin, end);
-    });
-  }
+  });
   *result = y;
   fused_calls.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -451,29 +446,24 @@ bool fused_scale_shift_silu(const at::Tensor &x, const at::Tensor &scale, const 
   at::Tensor y = at::empty_like(x, channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
   const float *pa = a.data_ptr<float>(), *ps = s.data_ptr<float>();
   const bool wide = avx512();
-  const bool bf16 = x.scalar_type() == at::kBFloat16;
-  const void *in = x.data_ptr();
-  void *out = y.data_ptr();
-  if (!channels_last) {
-    const int64_t plane = h * w, grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, plane));
-    at::parallel_for(0, b * c, grain, [&](int64_t begin, int64_t end) {
-      if (bf16) (wide ? affine_planes_bf16_avx512 : affine_planes_bf16_avx2)(static_cast<const uint16_t *>(in), static_cast<uint16_t *>(out), pa, ps, plane, begin, end);
-      else (wide ? affine_planes_f32_avx512 : affine_planes_f32_avx2)(static_cast<const float *>(in), static_cast<float *>(out), pa, ps, plane, begin, end);
-    });
-  } else {
+  with_storage(x, y, [&](auto *in, auto *out) {
+    if (!channels_last) {
+      const int64_t plane = h * w, grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, plane));
+      at::parallel_for(0, b * c, grain, [&](int64_t begin, int64_t end) {
+        if (wide) affine_planes_avx512(in, out, pa, ps, plane, begin, end);
+        else affine_planes_avx2(in, out, pa, ps, plane, begin, end);
+      });
+      return;
+    }
     // each sample's pixels hold c values each, in a row; a sample's scale and shift are its c
     for (int64_t n = 0; n < b; n++) {
       const int64_t offset = n * h * w * c, grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, c));
       at::parallel_for(0, h * w, grain, [&](int64_t begin, int64_t end) {
-        if (bf16)
-          (wide ? affine_pixels_bf16_avx512 : affine_pixels_bf16_avx2)(static_cast<const uint16_t *>(in) + offset, static_cast<uint16_t *>(out) + offset,
-                                                                       pa + n * c, ps + n * c, c, begin, end);
-        else
-          (wide ? affine_pixels_f32_avx512 : affine_pixels_f32_avx2)(static_cast<const float *>(in) + offset, static_cast<float *>(out) + offset,
-                                                                     pa + n * c, ps + n * c, c, begin, end);
+        if (wide) affine_pixels_avx512(in + offset, out + offset, pa + n * c, ps + n * c, c, begin, end);
+        else affine_pixels_avx2(in + offset, out + offset, pa + n * c, ps + n * c, c, begin, end);
       });
     }
-  }
+  });
   *result = y;
   fused_calls.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -496,26 +486,23 @@ bool fused_channel_moments(const at::Tensor &x, at::Tensor *result) {
   if (!runs && !pixels) return false;
   at::Tensor out = at::zeros({2, b, c}, x.options().dtype(at::kDouble));
   double *sum = out.data_ptr<double>(), *squares = sum + b * c;
-  const bool wide = avx512(), bf16 = x.scalar_type() == at::kBFloat16;
-  const void *base = x.data_ptr();
-  if (runs) {
-    const int64_t n = h * w, grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, n));
-    at::parallel_for(0, b * c, grain, [&](int64_t begin, int64_t end) {
-      if (bf16)
-        (wide ? moments_runs_bf16_avx512 : moments_runs_bf16_avx2)(static_cast<const uint16_t *>(base), n, x.stride(0), x.stride(1), c, sum, squares, begin, end);
-      else
-        (wide ? moments_runs_f32_avx512 : moments_runs_f32_avx2)(static_cast<const float *>(base), n, x.stride(0), x.stride(1), c, sum, squares, begin, end);
-    });
-  } else {
+  const bool wide = avx512();
+  with_storage(x, [&](auto *base) {
+    if (runs) {
+      const int64_t n = h * w, grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, n));
+      at::parallel_for(0, b * c, grain, [&](int64_t begin, int64_t end) {
+        if (wide) moments_runs_avx512(base, n, x.stride(0), x.stride(1), c, sum, squares, begin, end);
+        else moments_runs_avx2(base, n, x.stride(0), x.stride(1), c, sum, squares, begin, end);
+      });
+      return;
+    }
     std::mutex merge;
     for (int64_t n = 0; n < b; n++) {
       const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, c));
       at::parallel_for(0, h * w, grain, [&](int64_t begin, int64_t end) {
         std::vector<double> s(c), q(c);  // this range's, added to the sample's under the lock
-        if (bf16)
-          (wide ? moments_pixels_bf16_avx512 : moments_pixels_bf16_avx2)(static_cast<const uint16_t *>(base) + n * x.stride(0), c, begin, end, s.data(), q.data());
-        else
-          (wide ? moments_pixels_f32_avx512 : moments_pixels_f32_avx2)(static_cast<const float *>(base) + n * x.stride(0), c, begin, end, s.data(), q.data());
+        if (wide) moments_pixels_avx512(base + n * x.stride(0), c, begin, end, s.data(), q.data());
+        else moments_pixels_avx2(base + n * x.stride(0), c, begin, end, s.data(), q.data());
         std::lock_guard<std::mutex> lock(merge);
         for (int64_t i = 0; i < c; i++) {
           sum[n * c + i] += s[i];
@@ -523,7 +510,7 @@ bool fused_channel_moments(const at::Tensor &x, at::Tensor *result) {
         }
       });
     }
-  }
+  });
   *result = out;
   fused_calls.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -543,21 +530,12 @@ bool fused_geglu(const at::Tensor &x, at::Tensor *result) {
   at::Tensor y = at::empty(sizes, x.options());
   const bool wide = avx512();
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, n));
-  if (x.scalar_type() == at::kFloat) {
-    const float *in = x.data_ptr<float>();
-    float *out = y.data_ptr<float>();
+  with_storage(x, y, [&](auto *in, auto *out) {
     at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-      if (wide) geglu_f32_avx512(in, out, n, begin, end);
-      else geglu_f32_avx2(in, out, n, begin, end);
+      if (wide) geglu_avx512(in, out, n, begin, end);
+      else geglu_avx2(in, out, n, begin, end);
     });
-  } else {
-    const uint16_t *in = reinterpret_cast<const uint16_t *>(x.data_ptr<at::BFloat16>());
-    uint16_t *out = reinterpret_cast<uint16_t *>(y.data_ptr<at::BFloat16>());
-    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-      if (wide) geglu_bf16_avx512(in, out, n, begin, end);
-      else geglu_bf16_avx2(in, out, n, begin, end);
-    });
-  }
+  });
   *result = y;
   fused_calls.fetch_add(1, std::memory_order_relaxed);
   return true;

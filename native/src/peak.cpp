@@ -4,7 +4,6 @@
 // workload's FLOP/s over this is its share of what the cores can do at the clock they run now, which no CPU flag
 // or nominal frequency tells (turbo, a virtual machine's host).
 #include <ATen/Parallel.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +12,7 @@
 #include "attention.h"
 #include "common.h"
 #include "panamasd.h"
+#include "simd_lanes.h"
 
 namespace psd {
 namespace {
@@ -23,38 +23,23 @@ constexpr int kChains256 = 12;
 
 std::atomic<float> sink{0};
 
-// chains x iterations multiply-adds of 16 (AVX-512) or 8 (AVX2) lanes; the values stay finite (x * 0.999999 + 1e-7)
-__attribute__((target("avx512f"))) float fma_avx512(int64_t iterations) {
-  constexpr int kChains = kChains512;
-  __m512 a[kChains];
-  for (int k = 0; k < kChains; k++) a[k] = _mm512_set1_ps(1.0f + k * 1e-3f);
-  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+// Chains x iterations multiply-adds of W lanes (Lanes<W>, as the kernels use them); the values stay finite
+// (x * 0.999999 + 1e-7). a * m + c contracts to one FMA (GNU C++ contracts across an expression by default).
+template <int W, int Chains>
+PSD_INLINE float fma_chains(int64_t iterations) {
+  using L = Lanes<W>;
+  typename L::V a[Chains];
+  for (int k = 0; k < Chains; k++) a[k] = L::splat(1.0f + k * 1e-3f);
+  const typename L::V m = L::splat(0.999999f), c = L::splat(1e-7f);
   for (int64_t i = 0; i < iterations; i++)
-    for (int k = 0; k < kChains; k++) a[k] = _mm512_fmadd_ps(a[k], m, c);
-  __m512 s = a[0];
-  for (int k = 1; k < kChains; k++) s = _mm512_add_ps(s, a[k]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, s);
-  float t = 0;
-  for (float x : lanes) t += x;
-  return t;
+    for (int k = 0; k < Chains; k++) a[k] = a[k] * m + c;
+  typename L::V s = a[0];
+  for (int k = 1; k < Chains; k++) s += a[k];
+  return L::sum(s);
 }
 
-__attribute__((target("avx2,fma"))) float fma_avx2(int64_t iterations) {
-  constexpr int kChains = kChains256;
-  __m256 a[kChains];
-  for (int k = 0; k < kChains; k++) a[k] = _mm256_set1_ps(1.0f + k * 1e-3f);
-  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int64_t i = 0; i < iterations; i++)
-    for (int k = 0; k < kChains; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
-  __m256 s = a[0];
-  for (int k = 1; k < kChains; k++) s = _mm256_add_ps(s, a[k]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, s);
-  float t = 0;
-  for (float x : lanes) t += x;
-  return t;
-}
+__attribute__((target("avx512f,avx2,fma"))) float fma_avx512(int64_t iterations) { return fma_chains<16, kChains512>(iterations); }
+__attribute__((target("avx2,fma"))) float fma_avx2(int64_t iterations) { return fma_chains<8, kChains256>(iterations); }
 
 // Seconds for every thread to run `iterations`; FLOPs per thread = iterations x chains x lanes x 2.
 double timed(FlashIsa isa, int64_t iterations, int threads) {

@@ -91,7 +91,7 @@ public final class Conv2d {
             if (s.length != 4) return plain(x);
             boolean channelsLast = channelsLast(x);
             // an int8 layer dequantizes in each call and cannot prepack: its choices are timed apart from a dense layer's
-            String dtype = x.dtype().name().toLowerCase(java.util.Locale.ROOT) + (stored.quantized() ? "_int8_weights" : "");
+            String dtype = shapeDtype(x.dtype());
             var shape = new ConvBackends.Shape(in, out, kernel, stride, padding, s[0], s[2], s[3], channelsLast, dtype, Torch.numThreads());
             List<ConvBackend> available = ConvBackends.prepackAvailable() ? candidates : List.of(ConvBackend.DENSE, ConvBackend.CHANNELS_LAST);
             if (backends.forced() == null && !denseCanLeaveMemory) available = available.stream().filter(b -> b != ConvBackend.PREPACKED).toList();
@@ -124,6 +124,12 @@ public final class Conv2d {
         try (ModulePath.Entered entered = ModulePath.enter(modulePath)) {
             return forward(x, backend, channelsLast(x));
         }
+    }
+
+    /** The dtype of a {@link ConvBackends.Shape}: the input's, with int8 weights timed apart (no string built per call). */
+    private String shapeDtype(DType input) {
+        if (input == DType.FLOAT32) return stored.quantized() ? "float32_int8_weights" : "float32";
+        return stored.quantized() ? "bfloat16_int8_weights" : "bfloat16";
     }
 
     /** Every backend returns the input's layout, so a channels-last model (the VAE) stays channels-last. */
