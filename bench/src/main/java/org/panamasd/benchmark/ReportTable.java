@@ -2,36 +2,40 @@ package org.panamasd.benchmark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Iterator;
+import java.util.Locale;
 import java.util.Map;
 
-/** bench-model's JSON report as text: the settings and machine, a row per part, and the time shares per op family. */
+/**
+ * bench-model's JSON report as text: the settings and machine, a row per part, and the time shares per op family. Numbers
+ * are written in the root locale (a point before decimals), as the saved reports and the docs' tables have them.
+ */
 public final class ReportTable {
     private ReportTable() {}
 
     public static String format(JsonNode r) {
         StringBuilder out = new StringBuilder();
         JsonNode s = r.get("settings"), m = r.get("machine");
-        out.append(String.format("bench-model %s (%s%s)%n", r.get("model").asText(), r.get("directory").asText(),
+        out.append(String.format(Locale.ROOT, "bench-model %s (%s%s)%n", r.get("model").asText(), r.get("directory").asText(),
                 r.has("weights_storage") ? ", random weights stored as " + r.get("weights_storage").asText() : ""));
-        out.append(String.format("latent %dx%d, UNet and text batch %d, VAE batch %d; %d warm-up, then %d x %d UNet steps / %d calls timed; computing in %s%n",
+        out.append(String.format(Locale.ROOT, "latent %dx%d, UNet and text batch %d, VAE batch %d; %d warm-up, then %d x %d UNet steps / %d calls timed; computing in %s%n",
                 s.get("latent").asInt(), s.get("latent").asInt(), s.get("batch").asInt(), s.get("vae_batch").asInt(), s.get("warmup").asInt(),
                 s.get("repeat").asInt(), s.get("steps").asInt(), s.get("repeat").asInt(), s.path("dtype").asText("float32")));
-        out.append(String.format("machine: %s (%s%s), %d cores; libtorch %s, %d intra-op threads; java %s%n", m.get("cpu").asText(),
+        out.append(String.format(Locale.ROOT, "machine: %s (%s%s), %d cores; libtorch %s, %d intra-op threads; java %s%n", m.get("cpu").asText(),
                 joined(m.get("flags")), m.has("isa_caps") ? "; capped: " + m.get("isa_caps").asText() : "", m.get("cores").asInt(), m.get("libtorch").asText(),
                 m.get("threads").asInt(), m.get("java").asText()));
         out.append("BLAS: ").append(m.get("blas").asText()).append(System.lineSeparator());
-        out.append(String.format("malloc: M_MMAP_THRESHOLD %s, M_TRIM_THRESHOLD %s; counting allocator %s%n", bytesOrDefault(m.get("malloc_mmap_threshold").asLong()),
+        out.append(String.format(Locale.ROOT, "malloc: M_MMAP_THRESHOLD %s, M_TRIM_THRESHOLD %s; counting allocator %s%n", bytesOrDefault(m.get("malloc_mmap_threshold").asLong()),
                 bytesOrDefault(m.get("malloc_trim_threshold").asLong()), m.get("counting_allocator").asBoolean() ? "on" : "off"));
         out.append("isolation: ").append(r.get("isolation").asText()).append(System.lineSeparator());
         out.append("FLOPs: ").append(r.get("flops_counted").asText()).append(System.lineSeparator()).append(System.lineSeparator());
-        out.append(String.format("%-5s %9s %9s %9s %10s %10s %10s %10s %10s  %s%n", "part", "min s", "median s", "GFLOP", "GFLOP/s", "load s",
+        out.append(String.format(Locale.ROOT, "%-5s %9s %9s %9s %10s %10s %10s %10s %10s  %s%n", "part", "min s", "median s", "GFLOP", "GFLOP/s", "load s",
                 "RSS load", "RSS peak", "alloc peak", "input"));
         for (JsonNode p : r.get("parts")) {
             boolean timed = p.has("median_s");
-            out.append(String.format("%-5s %9s %9s %9s %10s %10.2f %10s %10s %10s  %s%n", p.get("part").asText(),
-                    timed ? String.format("%.4f", p.get("min_s").asDouble()) : "-", timed ? String.format("%.4f", p.get("median_s").asDouble()) : "-",
-                    timed ? String.format("%.2f", p.get("flops").get("total").asDouble() / 1e9) : "-",
-                    timed ? String.format("%.1f", p.get("gflops_per_s_median").asDouble()) : "-", p.get("load_s").asDouble(),
+            out.append(String.format(Locale.ROOT, "%-5s %9s %9s %9s %10s %10.2f %10s %10s %10s  %s%n", p.get("part").asText(),
+                    timed ? String.format(Locale.ROOT, "%.4f", p.get("min_s").asDouble()) : "-", timed ? String.format(Locale.ROOT, "%.4f", p.get("median_s").asDouble()) : "-",
+                    timed ? String.format(Locale.ROOT, "%.2f", p.get("flops").get("total").asDouble() / 1e9) : "-",
+                    timed ? String.format(Locale.ROOT, "%.1f", p.get("gflops_per_s_median").asDouble()) : "-", p.get("load_s").asDouble(),
                     gib(p.get("rss_after_load_bytes").asLong()), gib(p.get("rss_peak_bytes").asLong()),
                     p.has("allocator_peak_bytes") ? gib(p.get("allocator_peak_bytes").asLong()) : "-", p.get("input").asText()));
         }
@@ -42,8 +46,8 @@ public final class ReportTable {
         if (m.has("fma_peak_gflops_per_s")) {
             StringBuilder shares = new StringBuilder();
             for (JsonNode p : r.get("parts"))
-                if (p.has("share_of_fma_peak_best")) shares.append(String.format(", %s %.1f %%", p.get("part").asText(), 100 * p.get("share_of_fma_peak_best").asDouble()));
-            out.append(String.format("float32 FMA peak, measured (%d lanes, %d threads): %.1f GFLOP/s; best call's share of it%s%s%n", m.get("fma_peak_lanes").asInt(),
+                if (p.has("share_of_fma_peak_best")) shares.append(String.format(Locale.ROOT, ", %s %.1f %%", p.get("part").asText(), 100 * p.get("share_of_fma_peak_best").asDouble()));
+            out.append(String.format(Locale.ROOT, "float32 FMA peak, measured (%d lanes, %d threads): %.1f GFLOP/s; best call's share of it%s%s%n", m.get("fma_peak_lanes").asInt(),
                     m.get("threads").asInt(), m.get("fma_peak_gflops_per_s").asDouble(), shares,
                     "bfloat16".equals(s.path("dtype").asText()) ? " (bfloat16 products on AVX512_BF16 do two multiply-adds an instruction: up to 200 %)" : ""));
         }
@@ -52,7 +56,7 @@ public final class ReportTable {
         for (JsonNode p : r.get("parts")) {
             JsonNode a = p.get("attention_choice");
             if (a != null && a.get("shapes_timed").asLong() > 0)
-                out.append(String.format("attention, %s: %s; %d shapes timed (in the warm-up unless --warmup 0), the flash kernels chosen for %d%n",
+                out.append(String.format(Locale.ROOT, "attention, %s: %s; %d shapes timed (in the warm-up unless --warmup 0), the flash kernels chosen for %d%n",
                         p.get("part").asText(), a.get("mode").asText(), a.get("shapes_timed").asLong(), a.get("flash_chosen").asLong()));
         }
         profiles(r, out);
@@ -67,7 +71,7 @@ public final class ReportTable {
         StringBuilder out = new StringBuilder();
         String cpuNow = now.at("/machine/cpu").asText(), cpuThen = then.at("/machine/cpu").asText();
         String capsNow = now.at("/machine/isa_caps").asText(""), capsThen = then.at("/machine/isa_caps").asText("");
-        out.append(String.format("against the saved run (%s): %s, %s%s%n", then.path("tool").asText("bench-model"), then.get("model").asText(),
+        out.append(String.format(Locale.ROOT, "against the saved run (%s): %s, %s%s%n", then.path("tool").asText("bench-model"), then.get("model").asText(),
                 cpuThen.equals(cpuNow) && now.at("/machine/flags").equals(then.at("/machine/flags")) ? "the same CPU model and extensions"
                         : "ANOTHER CPU (" + cpuThen + "): the ratios compare machines, not code",
                 capsNow.equals(capsThen) ? "" : "; instruction-set caps differ: now [" + capsNow + "], then [" + capsThen + "]"));
@@ -88,8 +92,8 @@ public final class ReportTable {
             for (String measure : new String[] {"/min_s", "/median_s", "/rss_peak_bytes", "/allocator_peak_bytes", "/per_timed_call/system_s", "/per_timed_call/minor_faults"}) {
                 JsonNode a = p.at(measure), b = q.at(measure);
                 if (a.isMissingNode() || b.isMissingNode()) continue;
-                out.append(String.format("| %s | %s | %s | %s | %s |%n", part, measure.substring(1).replace('/', ' '), value(measure, a.asDouble()), value(measure, b.asDouble()),
-                        b.asDouble() == 0 ? "-" : String.format("%.3f", a.asDouble() / b.asDouble())));
+                out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", part, measure.substring(1).replace('/', ' '), value(measure, a.asDouble()), value(measure, b.asDouble()),
+                        b.asDouble() == 0 ? "-" : String.format(Locale.ROOT, "%.3f", a.asDouble() / b.asDouble())));
             }
         }
         return out.toString();
@@ -97,8 +101,8 @@ public final class ReportTable {
 
     private static String value(String measure, double v) {
         if (measure.endsWith("bytes")) return gib((long) v);
-        if (measure.endsWith("faults")) return String.format("%.0f", v);
-        return String.format("%.4f s", v);
+        if (measure.endsWith("faults")) return String.format(Locale.ROOT, "%.0f", v);
+        return String.format(Locale.ROOT, "%.4f s", v);
     }
 
     /** Per part, per timed call (getrusage, all threads): CPU time in user and kernel mode and the page faults. */
@@ -107,11 +111,11 @@ public final class ReportTable {
             if (!p.has("per_timed_call")) continue;
             JsonNode c = p.get("per_timed_call");
             double wall = p.get("median_s").asDouble();
-            out.append(String.format("per timed call, %s: user %.2f s, system %.2f s (%.1f%% of the median wall time), %.0f minor and %.0f major page faults%n",
+            out.append(String.format(Locale.ROOT, "per timed call, %s: user %.2f s, system %.2f s (%.1f%% of the median wall time), %.0f minor and %.0f major page faults%n",
                     p.get("part").asText(), c.get("user_s").asDouble(), c.get("system_s").asDouble(), 100 * c.get("system_s").asDouble() / wall,
                     c.get("minor_faults").asDouble(), c.get("major_faults").asDouble()));
             if (c.has("pool_hits"))
-                out.append(String.format("  block pool per timed call, %s: %.0f blocks reused, %.0f mapped%n", p.get("part").asText(),
+                out.append(String.format(Locale.ROOT, "  block pool per timed call, %s: %.0f blocks reused, %.0f mapped%n", p.get("part").asText(),
                         c.get("pool_hits").asDouble(), c.get("pool_maps").asDouble()));
         }
     }
@@ -126,7 +130,7 @@ public final class ReportTable {
                 var e = it.next();
                 by.append(by.isEmpty() ? "" : ", ").append(e.getKey()).append(' ').append(e.getValue().asLong());
             }
-            out.append(String.format("conv backends, %s: %s; convs in the timed calls: %s; %d new shapes timed (%.1f s, in the warm-up unless --warmup 0)%n",
+            out.append(String.format(Locale.ROOT, "conv backends, %s: %s; convs in the timed calls: %s; %d new shapes timed (%.1f s, in the warm-up unless --warmup 0)%n",
                     p.get("part").asText(), c.get("mode").asText(), by, c.get("shapes_timed").asLong(), c.get("timing_s").asDouble()));
         }
     }
@@ -139,18 +143,18 @@ public final class ReportTable {
             if (method == null) {
                 method = profile.get("method").asText();
                 out.append(System.lineSeparator()).append("time share per op family (").append(method).append("):").append(System.lineSeparator());
-                out.append(String.format("%-5s", "part"));
-                for (Iterator<String> it = profile.get("families").fieldNames(); it.hasNext(); ) out.append(String.format(" %14s", it.next()));
-                out.append(String.format("  %s%n", "top ops"));
+                out.append(String.format(Locale.ROOT, "%-5s", "part"));
+                for (Iterator<String> it = profile.get("families").fieldNames(); it.hasNext(); ) out.append(String.format(Locale.ROOT, " %14s", it.next()));
+                out.append(String.format(Locale.ROOT, "  %s%n", "top ops"));
             }
-            out.append(String.format("%-5s", p.get("part").asText()));
+            out.append(String.format(Locale.ROOT, "%-5s", p.get("part").asText()));
             for (Iterator<Map.Entry<String, JsonNode>> it = profile.get("families").fields(); it.hasNext(); )
-                out.append(String.format(" %13.1f%%", 100 * it.next().getValue().get("share").asDouble()));
+                out.append(String.format(Locale.ROOT, " %13.1f%%", 100 * it.next().getValue().get("share").asDouble()));
             out.append("  ");
             int shown = 0;
             for (JsonNode op : profile.get("ops")) {
                 if (shown++ == 4) break;
-                out.append(String.format("%s%s %.1f%%", shown > 1 ? ", " : "", op.get("name").asText().replace("psd_tensor_", ""),
+                out.append(String.format(Locale.ROOT, "%s%s %.1f%%", shown > 1 ? ", " : "", op.get("name").asText().replace("psd_tensor_", ""),
                         100 * op.get("seconds").asDouble() / profile.get("wall_s").asDouble()));
             }
             out.append(System.lineSeparator());
@@ -168,6 +172,6 @@ public final class ReportTable {
     }
 
     private static String gib(long bytes) {
-        return bytes < 0 ? "?" : String.format("%.2f GiB", bytes / (double) (1L << 30));
+        return bytes < 0 ? "?" : String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
     }
 }

@@ -37,6 +37,19 @@ class ReportTableTest {
     }
 
     @Test
+    void numbersAreWrittenTheSameInEveryLocale() throws Exception {
+        java.util.Locale saved = java.util.Locale.getDefault();
+        java.util.Locale.setDefault(java.util.Locale.GERMANY);  // a decimal comma
+        try {
+            JsonNode now = report("panama-sd bench-model", "", "{\"latent\": 32}", 2.0, 1L << 30);
+            String table = ReportTable.comparison(now, report("diffusers 0.27.2", "", "{\"latent\": 32}", 8.0, 4L << 30));
+            assertTrue(table.contains("| unet | min_s | 2.0000 s | 8.0000 s | 0.250 |"), table);
+        } finally {
+            java.util.Locale.setDefault(saved);
+        }
+    }
+
+    @Test
     void theReportStatesTheCapsItRanUnder() throws Exception {
         JsonNode capped = JSON.readTree("""
                 {"model": "sd15", "directory": "d", "isolation": "one process", "flops_counted": "analytically",

@@ -25,12 +25,17 @@ class GlobalEffectsTest extends NativeTest {
     }
 
     private static String child(String... properties) throws Exception {
+        return child(java.util.Map.of(), properties);
+    }
+
+    private static String child(java.util.Map<String, String> environment, String... properties) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-Dpanamasd.library=" + System.getProperty("panamasd.library")));
         command.addAll(List.of(properties));
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), GlobalEffectsTest.class.getName()));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().remove("PANAMASD_NUM_THREADS");
+        builder.environment().putAll(environment);
         Process process = builder.start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, process.waitFor(), output);
@@ -44,9 +49,12 @@ class GlobalEffectsTest extends NativeTest {
         assertTrue(defaults.contains("pool=true"), "the block pool is on by default: " + defaults);
         assertTrue(child("-Dpanamasd.allocator.pool=false").contains("pool=false"), "the block pool can be switched off");
 
-        String off = child("-Dpanamasd.countingAllocator=false", "-Dpanamasd.malloc.tune=false", "-Dpanamasd.threads=0");
+        // libtorch's own thread count depends on the host (OpenMP's default): OMP_NUM_THREADS names one to find
+        String off = child(java.util.Map.of("OMP_NUM_THREADS", "3"), "-Dpanamasd.countingAllocator=false", "-Dpanamasd.malloc.tune=false", "-Dpanamasd.threads=0");
         assertTrue(off.contains("allocated=0 "), "libtorch's own allocator, nothing counted: " + off);
-        assertTrue(off.contains("threads=1"), "libtorch's own intra-op thread count is left as it is: " + off);
+        assertTrue(off.contains("threads=3"), "libtorch's own intra-op thread count (OMP_NUM_THREADS=3) is left as it is: " + off);
+        String set = child(java.util.Map.of("OMP_NUM_THREADS", "3"));
+        assertTrue(set.contains("threads=" + Runtime.getRuntime().availableProcessors() + " "), "by default the thread count is the processors': " + set);
     }
 
     @Test

@@ -189,7 +189,14 @@ class BandedConvolutionTest extends NativeTest {
             assertTrue(bf16Bytes < BandedConvolution.minBytes && 2 * bf16Bytes >= BandedConvolution.minBytes, "bfloat16 size under the threshold, float32 size over");
             BandedConvolution.normSiluConv(norm, conv, x);  // the first pass of a shape times its conv backends
             long peak = AllocatorPeak.above(() -> BandedConvolution.normSiluConv(norm, conv, x));
-            assertTrue(peak < bf16Bytes + bf16Bytes, "peak " + peak + " bytes: the output (" + bf16Bytes + ") plus less than the whole path's float32 copy of x");
+            conv.forward(norm.forwardSilu(x));
+            long wholePeak = AllocatorPeak.above(() -> conv.forward(norm.forwardSilu(x)));
+            // the whole path holds a float32 copy of x (2 x its bytes) beside the output; the bands save most of it
+            assertTrue(peak + bf16Bytes <= wholePeak, "banded peak " + peak + " bytes against the whole path's " + wholePeak);
+            // where oneDNN computes bfloat16 convolutions they need no unfolded copy of the input (libtorch's fallback
+            // does, about 9x a band), so the bound is absolute: the output plus less than that float32 copy
+            if (Conv2d.oneDnnBfloat16())
+                assertTrue(peak < bf16Bytes + bf16Bytes, "peak " + peak + " bytes: the output (" + bf16Bytes + ") plus less than the whole path's float32 copy of x");
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.panamasd.MemoryStats;
@@ -50,11 +51,12 @@ class ServiceLoadTest extends NativeTest {
 
     @Test
     void aShortLoadFailsNothingButByDesignAndLeavesNoNativeMemory() throws Exception {
-        // a small queue, so that some submissions meet back-pressure
-        Outcome o = load(settings(8).withQueueCapacity(3), 6, Duration.ofSeconds(12));
+        // a small queue, so that submissions meet back-pressure: the load's first batch is held until one has (12
+        // clients, at most 8 of them in the held batch and 3 queued, so a 429 must come), then the load runs on
+        Outcome o = load(settings(8).withQueueCapacity(3), 12, Duration.ofSeconds(12), true);
         System.out.println("short load: " + o);
         assertTrue(o.done() > 0, "no image in the run: " + o);
-        assertTrue(o.rejected() > 0, "6 clients against a queue of 3 meet back-pressure (429): " + o);
+        assertTrue(o.rejected() > 0, "12 clients against a held batch of at most 8 and a queue of 3 meet back-pressure (429): " + o);
     }
 
     @Test
@@ -88,11 +90,15 @@ class ServiceLoadTest extends NativeTest {
     }
 
     static Outcome load(ServiceSettings settings, int clients, Duration duration) throws Exception {
+        return load(settings, clients, duration, false);
+    }
+
+    static Outcome load(ServiceSettings settings, int clients, Duration duration, boolean holdFirstBatchUntilRefused) throws Exception {
         String mode = System.getProperty(ConvBackends.MODE_PROPERTY);
         System.setProperty(ConvBackends.MODE_PROPERTY, "prepacked");
         ConvBackends.reload();
         try {
-            return loadAsConfigured(settings, clients, duration);
+            return loadAsConfigured(settings, clients, duration, holdFirstBatchUntilRefused);
         } finally {
             if (mode == null) System.clearProperty(ConvBackends.MODE_PROPERTY);
             else System.setProperty(ConvBackends.MODE_PROPERTY, mode);
@@ -100,14 +106,27 @@ class ServiceLoadTest extends NativeTest {
         }
     }
 
-    private static Outcome loadAsConfigured(ServiceSettings settings, int clients, Duration duration) throws Exception {
+    private static Outcome loadAsConfigured(ServiceSettings settings, int clients, Duration duration, boolean holdFirstBatchUntilRefused) throws Exception {
         MemoryStats beforeService = MemoryStats.now();
         Outcome outcome;
         try (ServiceServer server = ServiceServer.start(settings)) {
             ServiceClient client = new ServiceClient(server.port());
             assertEquals("done", client.followEvents(client.submit(body()).body().path("id").asText()).path("state").asText(), "warm-up");
             MemoryStats warm = MemoryStats.now();
-            outcome = drive(client, clients, duration);
+            AtomicLong rejected = new AtomicLong();
+            if (holdFirstBatchUntilRefused) {
+                java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+                GenerationWorker.faultBeforeBatch = jobs -> {
+                    if (!first.getAndSet(false)) return;
+                    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                    while (rejected.get() == 0 && System.nanoTime() < until) LockSupport.parkNanos(10_000_000);
+                };
+            }
+            try {
+                outcome = drive(client, clients, duration, rejected);
+            } finally {
+                GenerationWorker.faultBeforeBatch = null;
+            }
             assertEquals(0, client.get("/health").body().path("queue_depth").asInt(), "drained");
             MemoryStats drained = MemoryStats.now();
             assertEquals(warm.liveTensors(), drained.liveTensors(), "live tensors after the drain");
@@ -121,11 +140,10 @@ class ServiceLoadTest extends NativeTest {
         return outcome;
     }
 
-    private static Outcome drive(ServiceClient client, int clients, Duration duration) throws Exception {
+    private static Outcome drive(ServiceClient client, int clients, Duration duration, AtomicLong rejected) throws Exception {
         long end = System.nanoTime() + duration.toNanos();
         ConcurrentLinkedQueue<Double> latencies = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
-        AtomicLong rejected = new AtomicLong();
         String before = client.text("/metrics");
         long start = System.nanoTime();
         // the clients only do HTTP, so virtual threads are fine for them; the model runs on the service's workers
