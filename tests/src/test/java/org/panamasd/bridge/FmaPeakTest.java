@@ -39,8 +39,13 @@ class FmaPeakTest extends NativeTest {
                 gemm = Math.max(gemm, 2.0 * 768 * 768 * 768 / ((System.nanoTime() - start) / 1e9) / 1e9);
             }
         }
-        // a quarter of slack for a neighbour that slowed the probe but not the GEMM; under a cap, BLAS may not follow it
-        if (cap == null) assertTrue(gemm < 1.25 * peak.gflopsPerSecond(), "a GEMM at " + gemm + " GFLOP/s beat the measured peak " + peak);
+        // a quarter of slack, and the probe's best of two runs, for a neighbour that slowed the probe but not the GEMM
+        // (a probe that undercounts does so every time); under a cap, BLAS may not follow it
+        if (cap == null) {
+            double best = peak.gflopsPerSecond();
+            if (gemm >= 1.25 * best) best = Math.max(best, Torch.fmaPeak(0.5).gflopsPerSecond());
+            assertTrue(gemm < 1.25 * best, "a GEMM at " + gemm + " GFLOP/s beat the measured peak " + best + " (" + peak + ")");
+        }
     }
 
     @Test
