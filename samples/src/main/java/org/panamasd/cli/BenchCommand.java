@@ -17,8 +17,10 @@ import picocli.CommandLine.Parameters;
 
 /**
  * The bridge benchmark: the per-op cost of adding two 1-element tensors (making and freeing the result)
- * through the Java API, in C++ against libtorch, and in Python on the same libtorch, in one run; plus the
- * raw cost of one empty shim call. Best of several rounds for each, after a warm-up.
+ * through the Java API, in C++ against libtorch, in C++ through the shim's C ABI (which splits the bridge's
+ * cost into the shim's and the Java side's), and in Python on the same libtorch, in one run; plus the
+ * raw cost of one empty shim call. Best of several rounds for each, after a warm-up (for Java, as many rounds
+ * again: the steady state of a JVM that has sized its heap).
  */
 @Command(name = "bench", description = "The bridge benchmark: per-op cost of a 1-element add through Java, C++ and Python on the same libtorch.")
 final class BenchCommand implements java.util.concurrent.Callable<Integer> {
@@ -26,27 +28,66 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     long iterations;
     @Parameters(index = "1", arity = "0..1", paramLabel = "ROUNDS", defaultValue = "5", description = "Rounds; the best counts (default: ${DEFAULT-VALUE}).")
     int rounds;
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+    private java.io.PrintWriter out;
 
     @Override
     public Integer call() throws Exception {
+        if (iterations < 1 || rounds < 1)
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "ITERATIONS and ROUNDS must be at least 1, got " + iterations + " and " + rounds);
+        out = spec.commandLine().getOut();
         Path root = Path.of(System.getProperty("panamasd.root", "."));
-        System.out.printf("machine: %d processors, libtorch %s, %d intra-op threads; %d iterations x %d rounds, best round%n",
+        out.printf("machine: %d processors, libtorch %s, %d intra-op threads; %d iterations x %d rounds, best round%n",
                 Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), iterations, rounds);
 
         double noop = javaNoop(iterations, rounds);
-        double java = javaAdd(iterations, rounds);
-        Double cpp = external("cpp_add_ns_per_op", List.of(root.resolve("native/build/psd_bench").toString(), "" + iterations, "" + rounds));
-        Double python = Files.isExecutable(Path.of("/usr/bin/python3"))
-                ? external("python_add_ns_per_op", List.of("/usr/bin/python3", root.resolve("native/bench/add_bench.py").toString(), "" + iterations, "" + rounds))
-                : null;
+        List<String> cppCommand = List.of(root.resolve("native/build/psd_bench").toString(), "" + iterations, "1");
+        List<String> shimCommand = List.of(root.resolve("native/build/psd_bench_shim").toString(), "" + iterations, "1");
+        List<String> pythonCommand = List.of("/usr/bin/python3", root.resolve("native/bench/add_bench.py").toString(), "" + iterations, "1");
+        // the rounds alternate (Java, C++, C++ through the shim, Python), so that a slower stretch of a shared host
+        // falls on every path alike rather than on whichever ran then; each path's best round counts
+        Double java = null, cpp = null, shim = null, python = null;
+        try (Scope scope = Scope.open()) {
+            Tensor a = Tensor.ones(1);
+            Tensor b = Tensor.ones(1);
+            // as many warm-up rounds as timed ones: the JIT settles within the first, but the young generation
+            // goes on growing (each op allocates a Tensor and its handle's segment) for several seconds, and
+            // the first touch of each new page of heap is a page fault billed to the op that reached it
+            for (int r = 0; r < rounds; r++) {
+                out.printf("java warm-up round %d: %.1f ns/op%n", r, javaAddRound(a, b, iterations));
+                out.flush();
+            }
+            for (int r = 0; r < rounds; r++) {
+                double j = javaAddRound(a, b, iterations);
+                Double c = external("cpp_add_ns_per_op", cppCommand);
+                Double sh = external("shim_add_ns_per_op", shimCommand);
+                Double py = Files.isExecutable(Path.of("/usr/bin/python3")) ? external("python_add_ns_per_op", pythonCommand) : null;
+                out.printf("round %d: Java %.1f, C++ %s, shim %s, Python %s ns/op%n", r, j, c, sh, py);
+                out.flush();
+                java = min(java, j);
+                cpp = min(cpp, c);
+                shim = min(shim, sh);
+                python = min(python, py);
+            }
+        }
 
-        System.out.printf("%nempty shim call (psd_noop):  %8.1f ns%n", noop);
-        System.out.printf("add, Java API:               %8.1f ns/op%n", java);
-        System.out.printf("add, C++ (libtorch):         %s%n", cpp == null ? "unavailable (build native/build/psd_bench)" : String.format("%8.1f ns/op", cpp));
-        System.out.printf("add, Python (python3-torch): %s%n", python == null ? "unavailable (apt-get install python3-torch)" : String.format("%8.1f ns/op", python));
-        if (cpp != null) System.out.printf("Java / C++    = %.2fx (target <= 1.10x)%n", java / cpp);
-        if (python != null) System.out.printf("Python / Java = %.2fx (target >= 1.40x)%n", python / java);
+        out.printf("%nempty shim call (psd_noop):  %8.1f ns%n", noop);
+        out.printf("add, Java API:               %8.1f ns/op%n", java);
+        out.printf("add, C++ (libtorch):         %s%n", cpp == null ? "unavailable (build native/build/psd_bench)" : String.format("%8.1f ns/op", cpp));
+        out.printf("add, C++ through the shim:   %s%n", shim == null ? "unavailable (build native/build/psd_bench_shim)" : String.format("%8.1f ns/op", shim));
+        out.printf("add, Python (python3-torch): %s%n", python == null ? "unavailable (apt-get install python3-torch)" : String.format("%8.1f ns/op", python));
+        if (cpp != null) out.printf("Java / C++    = %.2fx (target <= 1.10x)%n", java / cpp);
+        if (cpp != null && shim != null)
+            out.printf("  of which the shim (C ABI, exception barrier, allocator accounting) %.2fx, the Java side %.2fx%n", shim / cpp, java / shim);
+        if (python != null) out.printf("Python / Java = %.2fx (target >= 1.40x)%n", python / java);
         return 0;
+    }
+
+    /** The lesser of a best so far (null: none yet) and a new round (null: that path could not run). */
+    private static Double min(Double best, Double round) {
+        if (round == null) return best;
+        return best == null ? round : Math.min(best, round);
     }
 
     private static double javaNoop(long iterations, int rounds) {
@@ -61,33 +102,23 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         return best;
     }
 
-    private static double javaAdd(long iterations, int rounds) {
-        try (Scope scope = Scope.open()) {
-            Tensor a = Tensor.ones(1);
-            Tensor b = Tensor.ones(1);
-            for (long i = 0; i < iterations / 2; i++) a.add(b).close();
-            double best = Double.MAX_VALUE;
-            for (int r = 0; r < rounds; r++) {
-                long start = System.nanoTime();
-                for (long i = 0; i < iterations; i++) a.add(b).close();
-                double ns = (System.nanoTime() - start) / (double) iterations;
-                System.out.printf("java round %d: %.1f ns/op%n", r, ns);
-                best = Math.min(best, ns);
-            }
-            return best;
-        }
+    /** One round of Java adds, each result made and freed: ns per op. */
+    private static double javaAddRound(Tensor a, Tensor b, long iterations) {
+        long start = System.nanoTime();
+        for (long i = 0; i < iterations; i++) a.add(b).close();
+        return (System.nanoTime() - start) / (double) iterations;
     }
 
     /** Runs a baseline program and reads the line "KEY value" it prints; null when it cannot run. */
-    private static Double external(String key, List<String> command) throws InterruptedException {
+    private Double external(String key, List<String> command) throws InterruptedException {
         if (!Files.exists(Path.of(command.getFirst()))) return null;
         try {
             Process process = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true).start();
             Double value = null;
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream()))) {
-                for (String line; (line = out.readLine()) != null; ) {
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream()))) {
+                for (String line; (line = lines.readLine()) != null; ) {
                     if (line.startsWith(key + " ")) value = Double.parseDouble(line.substring(key.length() + 1).trim());
-                    else if (!line.startsWith("round")) System.out.println("  " + line);
+                    else if (!line.startsWith("round")) out.println("  " + line);
                 }
             }
             return process.waitFor() == 0 ? value : null;
