@@ -26,7 +26,7 @@ public sealed interface PointwiseOps permits Tensor {
         if (start != 0) OpTimes.record("psd_tensor_add", start);
         if (status != 0) throw Native.failure(status, "psd_tensor_add");
         state.unpinAll();
-        return Tensor.adopt(state, ret.get(ValueLayout.ADDRESS, 0));
+        return Tensor.adopt(state, ret.get(ValueLayout.JAVA_LONG, 0));
     }
 
     /** this + alpha * other */

@@ -58,7 +58,7 @@ public final class Reclaim {
     }
 
     static Guard guard(Tensor tensor) {
-        Guard guard = new Guard(tensor.rawHandle().address(), tensor.allocationSite);
+        Guard guard = new Guard(tensor.rawHandle(), tensor.allocationSite);
         guard.cleanable = ThreadState.CLEANER.register(tensor, guard);
         return guard;
     }

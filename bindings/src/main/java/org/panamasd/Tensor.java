@@ -36,7 +36,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             STATE = lookup.findVarHandle(Tensor.class, "state", long.class);
-            HANDLE = lookup.findVarHandle(Tensor.class, "handle", MemorySegment.class);
+            HANDLE = lookup.findVarHandle(Tensor.class, "handle", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -44,7 +44,8 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         Reclaim.install();
     }
 
-    private MemorySegment handle;
+    // the handle's address (0 once freed): a long, not a segment, so that adopting a result allocates only this object
+    private long handle;
     // CLOSED once closed, plus the number of native calls in flight that pinned this tensor (calls from
     // threads other than its owning scope's, or on a detached scope's tensor). The handle is freed when
     // both the tensor is closed and no call is in flight: a racing close never frees memory under a call.
@@ -57,7 +58,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
     StackTraceElement[] allocationSite;
     String allocationModule;  // the module path running when it was made (tracking and module tracking on)
 
-    private Tensor(MemorySegment handle) {
+    private Tensor(long handle) {
         this.handle = handle;
     }
 
@@ -71,7 +72,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         if (start != 0) OpTimes.record(name, start);
         if (status != 0) throw Native.failure(status, name);
         state.unpinAll();
-        return adopt(state, ret.get(ValueLayout.ADDRESS, 0));
+        return adopt(state, ret.get(ValueLayout.JAVA_LONG, 0));
     }
 
     /**
@@ -79,10 +80,15 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
      * buffer (the JFR event asks the tensor for its size): read every result out of scratch memory first.
      */
     static Tensor adopt(ThreadState state, MemorySegment handle) {
-        if (handle.equals(MemorySegment.NULL)) return null;
+        return adopt(state, handle.address());
+    }
+
+    /** {@link #adopt(ThreadState, MemorySegment)} of a handle read as its address (0: none). */
+    static Tensor adopt(ThreadState state, long handle) {
+        if (handle == 0) return null;
         Scope owner = (Scope) state.stack.scope;
         if (owner == null) {
-            psd_tensor_free(handle);
+            psd_tensor_free(MemorySegment.ofAddress(handle));
             throw Scope.noScope();
         }
         Tensor tensor = new Tensor(handle);
@@ -124,7 +130,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
     public MemorySegment handle() {
         Scope s = scope;
         // only the owner thread can close or move a tensor of its own stack scope: no pin needed
-        if (s != null && s.confinedTo == Thread.currentThread() && (state & CLOSED) == 0) return handle;
+        if (s != null && s.confinedTo == Thread.currentThread() && (state & CLOSED) == 0) return MemorySegment.ofAddress(handle);
         return pin();
     }
 
@@ -135,15 +141,15 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
             if ((st & CLOSED) != 0) throw closedException();
         } while (!STATE.weakCompareAndSet(this, st, st + 1));
         ThreadState.get().pin(this);
-        return handle;
+        return MemorySegment.ofAddress(handle);
     }
 
     private void unpin() {
         if ((long) STATE.getAndAdd(this, -1L) - 1 == CLOSED) free();
     }
 
-    /** The handle field as it is, without a check or a pin (for the safety net's bookkeeping). */
-    MemorySegment rawHandle() {
+    /** The handle's address as it is (0 once freed), without a check or a pin (for the safety net's bookkeeping). */
+    long rawHandle() {
         return handle;
     }
 
@@ -161,7 +167,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         do {
             st = (long) STATE.getVolatile(this);
             if ((st & CLOSED) != 0) {
-                if (st == CLOSED && handle != null) free();  // a free that failed earlier: try again
+                if (st == CLOSED && handle != 0) free();  // a free that failed earlier: try again
                 return;
             }
         } while (!STATE.weakCompareAndSet(this, st, st | CLOSED));
@@ -169,8 +175,8 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
     }
 
     private void free() {
-        MemorySegment h = (MemorySegment) HANDLE.getAndSet(this, (MemorySegment) null);
-        if (h == null) return;  // another thread freed it
+        long h = (long) HANDLE.getAndSet(this, 0L);
+        if (h == 0) return;  // another thread freed it
         Arena arena;
         synchronized (this) {
             arena = dataArena;
@@ -193,7 +199,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         }
         if (MemoryStats.tracking) MemoryStats.untrack(this);
         if (guard != null) guard.free();
-        else psd_tensor_free(h);
+        else psd_tensor_free(MemorySegment.ofAddress(h));
     }
 
     /** Frees this tensor now, ahead of its scope (or when native calls of other threads on it end). Idempotent. */
@@ -545,7 +551,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
     /** Shape, dtype and device; never the data. */
     @Override
     public String toString() {
-        if (handle == null) return "Tensor[closed]";
+        if (handle == 0) return "Tensor[closed]";
         return "Tensor" + Arrays.toString(shape()) + " " + dtype().name().toLowerCase() + " " + device();
     }
 
