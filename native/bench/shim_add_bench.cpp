@@ -1,8 +1,9 @@
 // The bridge benchmark's middle baseline: the same 1-element add as add_bench.cpp, made and freed each time, but
-// called from C++ through the shim's C ABI (psd_tensor_add, psd_tensor_free) with the runtime set up as the Java
-// bindings set it up (the counting allocator and its block pool, malloc's thresholds). Against add_bench.cpp it is
-// the shim's own cost (the exception barrier, the call counting, the allocator's accounting); against the Java API
-// it is the Java side's (the downcall, the scope, the Tensor object).
+// called from C++ through the shim's C ABI (psd_tensor_add, psd_tensor_free) with the memory set up as the Java
+// bindings set it up by default (the counting allocator and its block pool, malloc's thresholds; the other runtime
+// settings do not reach a 1-element add). Against add_bench.cpp it is the shim's own cost (the exception barrier, the
+// call counting, the allocator's accounting); against the Java API it is the Java side's (the downcall, the scope,
+// the Tensor object).
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -11,9 +12,6 @@
 #include "panamasd.h"
 
 namespace {
-
-constexpr int32_t kFloat32 = 6;  // at::ScalarType::Float
-constexpr int32_t kCpu = 0;      // c10::DeviceType::CPU
 
 void check(int32_t status, const char *call) {
   if (status != PSD_OK) {
@@ -32,8 +30,9 @@ int main(int argc, char **argv) {
   check(psd_memory_set_pool(true, 2L << 30), "psd_memory_set_pool");
   const int64_t shape[] = {1};
   psd_tensor *a = nullptr, *b = nullptr, *c = nullptr;
-  check(psd_tensor_ones(shape, 1, kFloat32, kCpu, 0, &a), "psd_tensor_ones");
-  check(psd_tensor_ones(shape, 1, kFloat32, kCpu, 0, &b), "psd_tensor_ones");
+  // as Tensor.ones(1) makes them: float32 on the CPU, device index -1 (the current one)
+  check(psd_tensor_ones(shape, 1, psd_dtype_float32(), psd_device_cpu(), -1, &a), "psd_tensor_ones");
+  check(psd_tensor_ones(shape, 1, psd_dtype_float32(), psd_device_cpu(), -1, &b), "psd_tensor_ones");
   for (long i = 0; i < iterations / 4; i++) {  // warm-up
     check(psd_tensor_add(a, b, 1.0, &c), "psd_tensor_add");
     psd_tensor_free(c);

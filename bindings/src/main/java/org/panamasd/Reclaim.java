@@ -58,7 +58,10 @@ public final class Reclaim {
     }
 
     static Guard guard(Tensor tensor) {
-        Guard guard = new Guard(tensor.rawHandle(), tensor.allocationSite);
+        long address = tensor.rawHandle();
+        // freed meanwhile (closed on another thread while it moved to a detached scope): nothing to guard
+        if (address == 0) throw new IllegalStateException("tensor is closed");
+        Guard guard = new Guard(address, tensor.allocationSite);
         guard.cleanable = ThreadState.CLEANER.register(tensor, guard);
         return guard;
     }

@@ -141,7 +141,11 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
             if ((st & CLOSED) != 0) throw closedException();
         } while (!STATE.weakCompareAndSet(this, st, st + 1));
         ThreadState.get().pin(this);
-        return MemorySegment.ofAddress(handle);
+        // pinned and not closed, the handle cannot be freed; 0 here means a tensor handed to this thread without a
+        // happens-before edge, and a NULL segment would reach the shim as an absent optional argument
+        long h = (long) HANDLE.getAcquire(this);
+        if (h == 0) throw closedException();
+        return MemorySegment.ofAddress(h);
     }
 
     private void unpin() {

@@ -38,12 +38,15 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "ITERATIONS and ROUNDS must be at least 1, got " + iterations + " and " + rounds);
         out = spec.commandLine().getOut();
         Path root = Path.of(System.getProperty("panamasd.root", "."));
+        // the C++ baselines are built beside the shim (native/CMakeLists.txt), wherever its build directory is
+        String library = System.getProperty("panamasd.library");
+        Path nativeBuild = library != null ? Path.of(library).toAbsolutePath().getParent() : root.resolve("native/build");
         out.printf("machine: %d processors, libtorch %s, %d intra-op threads; %d iterations x %d rounds, best round%n",
                 Runtime.getRuntime().availableProcessors(), Torch.version(), Torch.numThreads(), iterations, rounds);
 
         double noop = javaNoop(iterations, rounds);
-        List<String> cppCommand = List.of(root.resolve("native/build/psd_bench").toString(), "" + iterations, "1");
-        List<String> shimCommand = List.of(root.resolve("native/build/psd_bench_shim").toString(), "" + iterations, "1");
+        List<String> cppCommand = List.of(nativeBuild.resolve("psd_bench").toString(), "" + iterations, "1");
+        List<String> shimCommand = List.of(nativeBuild.resolve("psd_bench_shim").toString(), "" + iterations, "1");
         List<String> pythonCommand = List.of("/usr/bin/python3", root.resolve("native/bench/add_bench.py").toString(), "" + iterations, "1");
         // the rounds alternate (Java, C++, C++ through the shim, Python), so that a slower stretch of a shared host
         // falls on every path alike rather than on whichever ran then; each path's best round counts
@@ -52,7 +55,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             Tensor a = Tensor.ones(1);
             Tensor b = Tensor.ones(1);
             // as many warm-up rounds as timed ones: the JIT settles within the first, but the young generation
-            // goes on growing (each op allocates a Tensor and its handle's segment) for several seconds, and
+            // goes on growing (each op allocates a Tensor) for several seconds, and
             // the first touch of each new page of heap is a page fault billed to the op that reached it
             for (int r = 0; r < rounds; r++) {
                 out.printf("java warm-up round %d: %.1f ns/op%n", r, javaAddRound(a, b, iterations));
@@ -63,7 +66,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 Double c = external("cpp_add_ns_per_op", cppCommand);
                 Double sh = external("shim_add_ns_per_op", shimCommand);
                 Double py = Files.isExecutable(Path.of("/usr/bin/python3")) ? external("python_add_ns_per_op", pythonCommand) : null;
-                out.printf("round %d: Java %.1f, C++ %s, shim %s, Python %s ns/op%n", r, j, c, sh, py);
+                out.printf("round %d: Java %.1f, C++ %s, shim %s, Python %s ns/op%n", r, j, orDash(c), orDash(sh), orDash(py));
                 out.flush();
                 java = min(java, j);
                 cpp = min(cpp, c);
@@ -74,14 +77,18 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
         out.printf("%nempty shim call (psd_noop):  %8.1f ns%n", noop);
         out.printf("add, Java API:               %8.1f ns/op%n", java);
-        out.printf("add, C++ (libtorch):         %s%n", cpp == null ? "unavailable (build native/build/psd_bench)" : String.format("%8.1f ns/op", cpp));
-        out.printf("add, C++ through the shim:   %s%n", shim == null ? "unavailable (build native/build/psd_bench_shim)" : String.format("%8.1f ns/op", shim));
+        out.printf("add, C++ (libtorch):         %s%n", cpp == null ? "unavailable (build " + nativeBuild.resolve("psd_bench") + ")" : String.format("%8.1f ns/op", cpp));
+        out.printf("add, C++ through the shim:   %s%n", shim == null ? "unavailable (build " + nativeBuild.resolve("psd_bench_shim") + ")" : String.format("%8.1f ns/op", shim));
         out.printf("add, Python (python3-torch): %s%n", python == null ? "unavailable (apt-get install python3-torch)" : String.format("%8.1f ns/op", python));
         if (cpp != null) out.printf("Java / C++    = %.2fx (target <= 1.10x)%n", java / cpp);
         if (cpp != null && shim != null)
             out.printf("  of which the shim (C ABI, exception barrier, allocator accounting) %.2fx, the Java side %.2fx%n", shim / cpp, java / shim);
         if (python != null) out.printf("Python / Java = %.2fx (target >= 1.40x)%n", python / java);
         return 0;
+    }
+
+    private static String orDash(Double ns) {
+        return ns == null ? "-" : String.format("%.1f", ns);
     }
 
     /** The lesser of a best so far (null: none yet) and a new round (null: that path could not run). */

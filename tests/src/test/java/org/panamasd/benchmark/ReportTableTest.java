@@ -44,6 +44,15 @@ class ReportTableTest {
             JsonNode now = report("panama-sd bench-model", "", "{\"latent\": 32}", 2.0, 1L << 30);
             String table = ReportTable.comparison(now, report("diffusers 0.27.2", "", "{\"latent\": 32}", 8.0, 4L << 30));
             assertTrue(table.contains("| unet | min_s | 2.0000 s | 8.0000 s | 0.250 |"), table);
+            JsonNode loaded = JSON.readTree("""
+                    {"model": "sd15", "directory": "d", "isolation": "one process", "flops_counted": "analytically",
+                     "machine": {"cpu": "AMD EPYC", "flags": ["avx2"], "cores": 2, "libtorch": "1.13.0", "threads": 2, "java": "25", "blas": "OpenBLAS",
+                                 "malloc_mmap_threshold": 0, "malloc_trim_threshold": 0, "counting_allocator": true},
+                     "settings": {"latent": 32, "batch": 2, "vae_batch": 1, "warmup": 1, "repeat": 1, "steps": 1},
+                     "parts": [{"part": "load", "load_s": 1.5, "rss_after_load_bytes": 1610612736, "rss_peak_bytes": 1610612736, "input": "x", "rss_peak_covers": "the whole process"}]}
+                    """);
+            String formatted = ReportTable.format(loaded);
+            assertTrue(formatted.contains(" 1.50 ") && formatted.contains("1.50 GiB"), formatted);
         } finally {
             java.util.Locale.setDefault(saved);
         }

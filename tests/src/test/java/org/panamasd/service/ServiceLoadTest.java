@@ -114,17 +114,19 @@ class ServiceLoadTest extends NativeTest {
             assertEquals("done", client.followEvents(client.submit(body()).body().path("id").asText()).path("state").asText(), "warm-up");
             MemoryStats warm = MemoryStats.now();
             AtomicLong rejected = new AtomicLong();
+            java.util.concurrent.atomic.AtomicBoolean driving = new java.util.concurrent.atomic.AtomicBoolean(true);
             if (holdFirstBatchUntilRefused) {
                 java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
                 GenerationWorker.faultBeforeBatch = jobs -> {
                     if (!first.getAndSet(false)) return;
                     long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-                    while (rejected.get() == 0 && System.nanoTime() < until) LockSupport.parkNanos(10_000_000);
+                    while (rejected.get() == 0 && driving.get() && System.nanoTime() < until) LockSupport.parkNanos(10_000_000);
                 };
             }
             try {
                 outcome = drive(client, clients, duration, rejected);
             } finally {
+                driving.set(false);  // a drive that failed early lets a held batch go at once
                 GenerationWorker.faultBeforeBatch = null;
             }
             assertEquals(0, client.get("/health").body().path("queue_depth").asInt(), "drained");
