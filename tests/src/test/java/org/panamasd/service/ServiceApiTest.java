@@ -235,7 +235,8 @@ class ServiceApiTest extends NativeTest {
 
     @Test
     void progressEventsCountTheStepsWithAPreviewAndEndWithTheImage() throws Exception {
-        String id = client.submit("{\"prompt\": \"a dress\", \"steps\": 6, \"seed\": 2}").body().path("id").asText();
+        // 30 steps: a reader that connects late or reads slowly still sees some of them
+        String id = client.submit("{\"prompt\": \"a dress\", \"steps\": 30, \"seed\": 2}").body().path("id").asText();
         List<JsonNode> events = new ArrayList<>();
         try (Socket socket = eventStream(id); BufferedReader in = reader(socket)) {
             for (String line; (line = in.readLine()) != null; ) {
@@ -250,9 +251,9 @@ class ServiceApiTest extends NativeTest {
         assertTrue(last.path("image").asText().endsWith("/image.png"));
         List<Integer> steps = events.stream().filter(e -> e.path("state").asText().equals("running")).map(e -> e.path("step").asInt()).toList();
         // a reader slower than the steps gets the latest state, so not every step need appear, but some must
-        assertTrue(steps.stream().anyMatch(step -> step >= 1 && step < 6), "steps seen: " + steps);
+        assertTrue(steps.stream().anyMatch(step -> step >= 1 && step < 30), "steps seen: " + steps);
         for (int i = 1; i < steps.size(); i++) assertTrue(steps.get(i) >= steps.get(i - 1), "steps go forward: " + steps);
-        assertEquals(6, last.path("step").asInt());
+        assertEquals(30, last.path("step").asInt());
         assertTrue(events.stream().anyMatch(e -> e.path("preview").asText().startsWith("data:image/png;base64,")), "a latent preview");
     }
 
@@ -280,13 +281,26 @@ class ServiceApiTest extends NativeTest {
         try (ServiceServer two = ServiceServer.start(ServiceSettings.of(MODEL).withAddress("127.0.0.1", 0).withWorkers(2)
                 .withBatching(1, Duration.ZERO))) {
             ServiceClient twoClient = new ServiceClient(two.port());
-            List<String> ids = List.of(twoClient.submit(body).body().path("id").asText(), twoClient.submit(body).body().path("id").asText());
-            boolean together = false;
-            while (!together && ids.stream().noneMatch(id -> twoClient.get("/api/jobs/" + id).body().path("state").asText().equals("done"))) {
-                together = ids.stream().allMatch(id -> twoClient.get("/api/jobs/" + id).body().path("state").asText().equals("running"));
-                Thread.sleep(5);
+            // each worker waits at the start of its batch until both are there, then both go on at once: the two
+            // jobs run together however fast the steps are
+            java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(2), release = new java.util.concurrent.CountDownLatch(1);
+            GenerationWorker.faultBeforeBatch = jobs -> {
+                inside.countDown();
+                try {
+                    release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            List<String> ids;
+            try {
+                ids = List.of(twoClient.submit(body).body().path("id").asText(), twoClient.submit(body).body().path("id").asText());
+                assertTrue(inside.await(30, java.util.concurrent.TimeUnit.SECONDS), "both workers inside a batch at once");
+                for (String id : ids) assertEquals("running", twoClient.get("/api/jobs/" + id).body().path("state").asText(), "one job on each worker");
+            } finally {
+                release.countDown();
+                GenerationWorker.faultBeforeBatch = null;
             }
-            assertTrue(together, "both jobs were running at once, one on each worker");
             for (String id : ids) {
                 assertEquals("done", twoClient.awaitFinished(id, WAIT).path("state").asText());
                 assertArrayEquals(expected, twoClient.get("/api/jobs/" + id + "/image.png").raw().body(), "the PNG differs from one worker's");
