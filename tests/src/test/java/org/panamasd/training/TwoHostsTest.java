@@ -75,10 +75,14 @@ class TwoHostsTest extends NativeTest {
                 ranks.add(builder.start());
                 if (rank == 0) {  // rank 0 serves the store and waits for rank 1: see where it listens
                     String hex = String.format("%04X", port), listening = "";
-                    for (int i = 0; i < 400 && !listening.contains(":" + hex); i++) {
+                    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();  // a JVM's start on a loaded machine
+                    while (!listening.contains(":" + hex) && System.nanoTime() < deadline && ranks.getFirst().isAlive()) {
                         Thread.sleep(25);
                         listening = output("ip", "netns", "exec", a, "sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 | awk '$4 == \"0A\" {print $2}'");
                     }
+                    if (!listening.contains(":" + hex))
+                        fail("rank 0 never listened on port " + port + (ranks.getFirst().isAlive() ? " within 60 s" : ": it exited") + "; its log:\n"
+                                + read(dir.resolve("rank-0.log")));
                     List<String> onPort = listening.lines().filter(l -> l.endsWith(":" + hex)).toList();
                     assertEquals(List.of("0107E70A:" + hex), onPort, "the store listens on " + MASTER + " only");
                     assertNotEquals(0, run("ip", "netns", "exec", a, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + port),
