@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
  * raw cost of one empty shim call. Best of several rounds for each, after a warm-up (for Java, as many rounds
  * again: the steady state of a JVM that has sized its heap).
  */
-@Command(name = "bench", description = "The bridge benchmark: per-op cost of a 1-element add through Java, C++ and Python on the same libtorch.")
+@Command(name = "bench", description = "The bridge benchmark: per-op cost of a 1-element add through Java, C++ (directly and through the shim) and Python on the same libtorch, in alternating rounds.")
 final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "ITERATIONS", defaultValue = "2000000", description = "Adds per round (default: ${DEFAULT-VALUE}).")
     long iterations;
@@ -54,9 +54,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         try (Scope scope = Scope.open()) {
             Tensor a = Tensor.ones(1);
             Tensor b = Tensor.ones(1);
-            // as many warm-up rounds as timed ones: the JIT settles within the first, but the young generation
-            // goes on growing (each op allocates a Tensor) for several seconds, and
-            // the first touch of each new page of heap is a page fault billed to the op that reached it
+            // as many warm-up rounds as timed ones: the JIT settles within the first, but the young generation goes
+            // on growing (each op allocates a Tensor) for several seconds, and the first touch of each new page of
+            // heap is a page fault billed to the op that reached it
             for (int r = 0; r < rounds; r++) {
                 out.printf("java warm-up round %d: %.1f ns/op%n", r, javaAddRound(a, b, iterations));
                 out.flush();
