@@ -70,7 +70,7 @@ public final class Conv2d {
      * without AVX-512 BW, VL and DQ.
      */
     static boolean oneDnnBfloat16() {
-        return CpuFeatures.current().hasAvx512Kernels();
+        return CpuFeatures.current().hasAvx512();
     }
 
     /** Whether this is a 3x3 convolution with stride 1 and padding 1, which keeps the input's height and width. */

@@ -10,23 +10,36 @@ import java.util.stream.Collectors;
 
 /**
  * The CPU as /proc/cpuinfo describes it: the model name and the feature flags of its first processor (Linux;
- * elsewhere an unknown model without flags). Read, never assumed: machines differ (e.g. Zen 5 has avx512_bf16,
- * Zen 3 only AVX2).
+ * elsewhere an unknown model without flags), and the instruction-set caps this process runs under (the environment's
+ * ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, DNNL_MAX_CPU_ISA: an AVX-512 machine capped to AVX2 runs as an AVX2-only
+ * one would). Read, never assumed: machines differ (e.g. Zen 5 has avx512_bf16, Zen 3 only AVX2).
  */
-public record CpuFeatures(String model, Set<String> flags) {
+public record CpuFeatures(String model, Set<String> flags, Map<String, String> caps) {
     private static final String UNKNOWN = "unknown CPU";
 
     public CpuFeatures {
         flags = Set.copyOf(flags);
+        caps = Map.copyOf(caps);
     }
 
-    /** This machine's, read once. */
+    /** A CPU without caps. */
+    public CpuFeatures(String model, Set<String> flags) {
+        this(model, flags, Map.of());
+    }
+
+    /** This machine's, under this process's caps, read once. */
     public static CpuFeatures current() {
         return Current.VALUE;
     }
 
     private static final class Current {
-        static final CpuFeatures VALUE = read(Path.of("/proc/cpuinfo"));
+        static final CpuFeatures VALUE = read(Path.of("/proc/cpuinfo")).capped(System.getenv());
+    }
+
+    /** This CPU under the caps that {@code env} sets (its other variables ignored). */
+    public CpuFeatures capped(Map<String, String> env) {
+        return new CpuFeatures(model, flags, env.entrySet().stream().filter(e -> CAPS.contains(e.getKey()))
+                .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)));
     }
 
     static CpuFeatures read(Path cpuinfo) {
@@ -54,9 +67,19 @@ public record CpuFeatures(String model, Set<String> flags) {
 
     /**
      * Whether the shim's AVX-512 kernels (attention, fused norms, the FMA probe) run here: they are compiled for
-     * AVX-512 F, DQ, VL and BW, which every AVX-512 server core since Skylake has (Knights Landing has F alone).
+     * AVX-512 F, DQ, VL and BW, which every AVX-512 server core since Skylake has (Knights Landing has F alone), and
+     * follow ATEN_CPU_CAPABILITY as libtorch's own kernels do (avx2 or default: not these).
      */
     public boolean hasAvx512Kernels() {
+        String aten = caps.get("ATEN_CPU_CAPABILITY");
+        return hasAvx512() && !"avx2".equals(aten) && !"default".equals(aten);
+    }
+
+    /**
+     * Whether the CPU has AVX-512 F, DQ, VL and BW, whatever the caps: what libtorch's oneDNN checks (from the CPU,
+     * not ATEN_CPU_CAPABILITY) before it takes bfloat16 convolutions and matrix products.
+     */
+    public boolean hasAvx512() {
         return has("avx512f") && has("avx512dq") && has("avx512vl") && has("avx512bw");
     }
 
@@ -67,7 +90,7 @@ public record CpuFeatures(String model, Set<String> flags) {
      * than float32.
      */
     public boolean nativeBfloat16() {
-        return (has("avx512_bf16") || has("amx_bf16")) && !bfloat16Capped(System.getenv());
+        return (has("avx512_bf16") || has("amx_bf16")) && !bfloat16Capped(caps);
     }
 
     // libtorch's and oneDNN's own limits on the instructions their kernels use (the shim's attention kernels
@@ -76,7 +99,7 @@ public record CpuFeatures(String model, Set<String> flags) {
 
     /** The instruction-set caps set in this process's environment ("NAME=value" each, comma-separated), or "". */
     public static String isaCaps() {
-        return isaCaps(System.getenv());
+        return isaCaps(current().caps());
     }
 
     static String isaCaps(Map<String, String> env) {

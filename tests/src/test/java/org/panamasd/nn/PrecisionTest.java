@@ -18,7 +18,7 @@ import org.panamasd.support.NativeTest;
 
 /** The compute dtype's choice from CPU flags (pure logic, fed flag sets), and the weights' conversion at load. */
 class PrecisionTest extends NativeTest {
-    private static final CpuFeatures ZEN5 = new CpuFeatures("AMD EPYC 9005 (Zen 5)", Set.of("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni"));
+    private static final CpuFeatures ZEN5 = new CpuFeatures("AMD EPYC 9005 (Zen 5)", Set.of("avx2", "fma", "avx512f", "avx512dq", "avx512vl", "avx512bw", "avx512_bf16", "avx512_vnni"));
     private static final CpuFeatures SAPPHIRE_RAPIDS = new CpuFeatures("Intel Xeon (Sapphire Rapids)", Set.of("avx2", "avx512f", "amx_bf16", "amx_tile"));
     private static final CpuFeatures ZEN3 = new CpuFeatures("AMD EPYC 7003 (Zen 3)", Set.of("avx2", "fma"));
     private static final CpuFeatures SKYLAKE_X = new CpuFeatures("Intel Xeon (Skylake-SP)", Set.of("avx2", "avx512f", "avx512bw"));
@@ -46,6 +46,14 @@ class PrecisionTest extends NativeTest {
         assertNotNull(warning);
         assertTrue(warning.contains("slower") && warning.contains("Zen 3"), warning);
         assertNotNull(Precision.BFLOAT16.on(SKYLAKE_X).warning(), "AVX-512 without avx512_bf16 still converts through float32");
+        // a Zen 5 capped to AVX2 (as the environment would: other variables ignored) runs as a Zen 3 would
+        CpuFeatures capped = ZEN5.capped(Map.of("ATEN_CPU_CAPABILITY", "avx2", "HOME", "/root"));
+        assertEquals(Map.of("ATEN_CPU_CAPABILITY", "avx2"), capped.caps());
+        assertEquals(DType.FLOAT32, Precision.AUTO.on(capped).dtype());
+        assertFalse(capped.hasAvx512Kernels(), "the shim's kernels follow ATEN_CPU_CAPABILITY");
+        assertTrue(capped.hasAvx512(), "oneDNN's check reads the CPU");
+        String cappedWarning = Precision.BFLOAT16.on(capped).warning();
+        assertTrue(cappedWarning != null && cappedWarning.contains("capped (ATEN_CPU_CAPABILITY=avx2)"), cappedWarning);
     }
 
     @Test
