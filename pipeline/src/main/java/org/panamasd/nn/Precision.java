@@ -36,9 +36,11 @@ public enum Precision {
             case FLOAT32 -> new Choice(DType.FLOAT32, null);
             case AUTO -> new Choice(cpu.nativeBfloat16() ? DType.BFLOAT16 : DType.FLOAT32, null);
             case BFLOAT16 -> new Choice(DType.BFLOAT16, cpu.nativeBfloat16() ? null
-                    : "bfloat16 " + (cpu.has("avx512_bf16") || cpu.has("amx_bf16") ? "with the CPU's bfloat16 instructions capped (" + CpuFeatures.isaCaps(cpu.caps()) + ")"
-                            : "on a CPU without avx512_bf16 or amx_bf16") + " (" + cpu.model() + "): libtorch emulates it through float32, "
-                    + "expect it to be slower than float32");
+                    : cpu.has("avx512_bf16") || cpu.has("amx_bf16")
+                            ? "bfloat16 under " + CpuFeatures.isaCaps(cpu.caps()) + " on " + cpu.model() + ", whose bfloat16 instructions the cap "
+                                    + "keeps from libtorch's kernels: they convert through float32, expect it to be slower than float32"
+                            : "bfloat16 on a CPU without avx512_bf16 or amx_bf16 (" + cpu.model() + "): libtorch emulates it through float32, "
+                                    + "expect it to be slower than float32");
         };
     }
 

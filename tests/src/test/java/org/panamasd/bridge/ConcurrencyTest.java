@@ -106,21 +106,29 @@ class ConcurrencyTest extends NativeTest {
         }
         CountDownLatch calling = new CountDownLatch(1);
         boolean[] freedUnderTheCall = new boolean[1];
+        long[] returned = new long[1];
         Thread caller = Thread.ofPlatform().start(() -> {
             try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
                 var freed = arena.allocate(java.lang.foreign.ValueLayout.JAVA_BOOLEAN);
+                // a call of no length first links the downcall, so that the held call starts right after the signal
+                try (Scope mine = Scope.open()) {
+                    org.panamasd.internal.panamasd_h.psd_test_hold(Tensor.ones(1).handle(), 0, freed);
+                }
                 java.lang.foreign.MemorySegment handle = w.handle();  // pins w until the call's check: a close now waits
                 calling.countDown();
                 org.panamasd.internal.Native.check(org.panamasd.internal.panamasd_h.psd_test_hold(handle, 1000, freed), "psd_test_hold");
+                returned[0] = System.nanoTime();
                 freedUnderTheCall[0] = freed.get(java.lang.foreign.ValueLayout.JAVA_BOOLEAN, 0);
             }
         });
         calling.await();  // w is pinned by the caller: the close below comes before or during its call, never after
-        Thread.sleep(100);  // mostly inside the call by now; the assertions hold either way
+        Thread.sleep(300);  // inside the 1 s call
+        long closed = System.nanoTime();
         weights.close();
         assertFalse(w.isOpen(), "closed at once for Java");
         assertTrue(MemoryStats.liveTensorCount() > baseline, "but not freed while the call runs");
         caller.join();
+        assertTrue(returned[0] > closed, "the close came while the call ran");
         assertFalse(freedUnderTheCall[0], "the weight was freed while a native call used it");
         assertEquals(baseline, MemoryStats.liveTensorCount(), "freed once the call returned");
     }

@@ -235,16 +235,31 @@ class ServiceApiTest extends NativeTest {
 
     @Test
     void progressEventsCountTheStepsWithAPreviewAndEndWithTheImage() throws Exception {
-        // 30 steps: a reader that connects late or reads slowly still sees some of them
-        String id = client.submit("{\"prompt\": \"a dress\", \"steps\": 30, \"seed\": 2}").body().path("id").asText();
-        List<JsonNode> events = new ArrayList<>();
-        try (Socket socket = eventStream(id); BufferedReader in = reader(socket)) {
-            for (String line; (line = in.readLine()) != null; ) {
-                if (!line.startsWith("data: ")) continue;
-                JsonNode event = ServiceClient.JSON.readTree(line.substring(6));
-                events.add(event);
-                if (!ServiceClient.UNFINISHED.contains(event.path("state").asText())) break;
+        // the batch waits until the stream has sent its first event, so the reader is there before the first step;
+        // 30 steps, so that one slower than the steps still sees some
+        java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+        GenerationWorker.faultBeforeBatch = jobs -> {
+            try {
+                reading.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
+        };
+        List<JsonNode> events = new ArrayList<>();
+        try {
+            String id = client.submit("{\"prompt\": \"a dress\", \"steps\": 30, \"seed\": 2}").body().path("id").asText();
+            try (Socket socket = eventStream(id); BufferedReader in = reader(socket)) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    if (!line.startsWith("data: ")) continue;
+                    JsonNode event = ServiceClient.JSON.readTree(line.substring(6));
+                    events.add(event);
+                    reading.countDown();
+                    if (!ServiceClient.UNFINISHED.contains(event.path("state").asText())) break;
+                }
+            }
+        } finally {
+            reading.countDown();
+            GenerationWorker.faultBeforeBatch = null;
         }
         JsonNode last = events.getLast();
         assertEquals("done", last.path("state").asText(), events.toString());
