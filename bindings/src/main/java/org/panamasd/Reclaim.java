@@ -60,7 +60,7 @@ public final class Reclaim {
     static Guard guard(Tensor tensor) {
         long address = tensor.rawHandle();
         // freed meanwhile (closed on another thread while it moved to a detached scope): nothing to guard
-        if (address == 0) throw new IllegalStateException("tensor is closed");
+        if (address == 0) throw Tensor.closedException();
         Guard guard = new Guard(address, tensor.allocationSite);
         guard.cleanable = ThreadState.CLEANER.register(tensor, guard);
         return guard;

@@ -157,7 +157,7 @@ public final class Tensor implements AutoCloseable, PointwiseOps, ActivationOps,
         return handle;
     }
 
-    private static IllegalStateException closedException() {
+    static IllegalStateException closedException() {
         return new IllegalStateException("tensor is closed");
     }
 
